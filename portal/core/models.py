@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+
+class Operation(models.Model):
+    """One requested AWS mutation. The row exists before any call is made; the task is only its courier."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    TERMINAL = (Status.SUCCEEDED, Status.FAILED)
+
+    kind = models.CharField(max_length=64, db_index=True)
+    target = models.CharField(max_length=512, blank=True, db_index=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    reason = models.CharField(max_length=512, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_name = models.CharField(max_length=150, help_text="Username at request time, or the scheduled job.")
+    idempotency_token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.CharField(max_length=128, blank=True)
+    error_message = models.TextField(blank=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "updated_at"])]
+        permissions = [
+            ("view_resources", "Can see every resource, operation and audit entry"),
+            ("manage_resources", "Can create, change and delete AWS resources"),
+            ("revoke_participants", "Can revoke stage participants and meeting attendees"),
+            ("hangup_calls", "Can hang up PSTN calls"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.target} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in self.TERMINAL
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.created_at).total_seconds()
+
+
+class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("The audit log is append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("The audit log is append-only.")
+
+
+class AuditEntry(models.Model):
+    """Append-only: one row when a mutation is requested, one when its outcome is known."""
+
+    class Event(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        RETRYING = "retrying", "Retrying"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor_name = models.CharField(max_length=150, db_index=True)
+    kind = models.CharField(max_length=64, db_index=True)
+    target = models.CharField(max_length=512, db_index=True, blank=True)
+    reason = models.CharField(max_length=512, blank=True)
+    event = models.CharField(max_length=16, choices=Event.choices, db_index=True)
+    detail = models.TextField(blank=True, help_text="AWS error code and message, or a summary of the result.")
+    operation = models.ForeignKey(Operation, null=True, on_delete=models.PROTECT, related_name="audit_entries")
+
+    objects = AuditEntryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.kind} {self.event}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise PermissionError("The audit log is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError("The audit log is append-only.")

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from portal.core.models import AuditEntry, Operation
+from portal.core.services import operation_request
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def _login(client: Client, user) -> Client:
+    client.login(username=user.get_username(), password=PASSWORD)
+    return client
+
+
+def _queued(actor, **kwargs) -> Operation:
+    return operation_request(kind="aws.check_connection", actor=actor, **kwargs)
+
+
+def test_operations_page_polls_while_work_is_in_flight(client, admin, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        operation = _queued(admin, target="sts")
+    _login(client, admin)
+
+    page = client.get("/operations/")
+    assert page.status_code == 200
+    assert b'hx-trigger="every 2s"' in page.content
+    assert f'id="operation-{operation.pk}"'.encode() in page.content
+
+    partial = client.get("/operations/", headers={"HX-Request": "true"})
+    assert partial.status_code == 200
+    assert partial.content.lstrip().startswith(b'<div id="operation-table"')
+    assert b"<html" not in partial.content
+    assert "HX-Request" in partial["Vary"]
+
+
+def test_operations_polling_stops_with_286_when_everything_is_terminal(
+    client, admin, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        operation = _queued(admin)
+    Operation.objects.filter(pk=operation.pk).update(status=Operation.Status.FAILED, error_code="Boom")
+    _login(client, admin)
+
+    partial = client.get("/operations/", headers={"HX-Request": "true"})
+    assert partial.status_code == 286
+    assert b"hx-trigger" not in partial.content
+    assert b"Boom" in partial.content
+
+
+def test_check_connection_queues_an_operation_and_sends_a_toast(client, admin, aws_endpoint):
+    _login(client, admin)
+    response = client.post("/operations/check-connection/", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    toast = json.loads(response["HX-Trigger"])["toast"]
+    assert toast["level"] == "info"
+    operation = Operation.objects.get()
+    assert operation.kind == "aws.check_connection"
+    assert operation.actor == admin
+    assert f'id="operation-{operation.pk}"'.encode() in response.content
+
+
+def test_support_cannot_check_the_connection(client, support):
+    _login(client, support)
+    assert client.post("/operations/check-connection/").status_code == 403
+    assert not Operation.objects.exists()
+
+
+def test_operation_detail_shows_the_aws_error_and_stops_polling(client, admin, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        operation = _queued(admin, reason="because")
+    Operation.objects.filter(pk=operation.pk).update(
+        status=Operation.Status.FAILED,
+        error_code="ThrottlingException",
+        error_message="Rate exceeded",
+        request_id="r-1",
+    )
+    _login(client, admin)
+    page = client.get(f"/operations/{operation.pk}/")
+    assert b"ThrottlingException" in page.content
+    assert b"Rate exceeded" in page.content
+    assert b"r-1" in page.content
+    assert client.get(f"/operations/{operation.pk}/", headers={"HX-Request": "true"}).status_code == 286
+    assert client.get("/operations/999999/").status_code == 404
+
+
+def test_buttons_follow_the_role(client, admin, viewer):
+    assert b">Check AWS connection</button>" in _login(client, admin).get("/operations/").content
+    client.logout()
+    assert b">Check AWS connection</button>" not in _login(client, viewer).get("/operations/").content
+
+
+def test_navigation_per_role(client, admin, support, viewer):
+    for user, sees_users in ((admin, True), (support, False), (viewer, False)):
+        client.logout()
+        page = _login(client, user).get("/").content.decode()
+        for label in ("Meetings", "Stages", "Channels", "Pipelines", "Operations", "Audit"):
+            assert f">{label}</a>" in page
+        assert (">Users</a>" in page) is sees_users
+
+
+def test_unbuilt_sections_say_what_is_coming(client, viewer):
+    page = _login(client, viewer).get("/stages/")
+    assert page.status_code == 200
+    assert b"Coming next" in page.content
+    assert b"Disconnect a participant" in page.content
+
+
+def _audit_fixture(admin, support, django_capture_on_commit_callbacks) -> None:
+    with django_capture_on_commit_callbacks(execute=False):
+        _queued(admin, target="arn:stage/alpha", reason="first")
+        _queued(admin, target="arn:stage/beta", reason="second")
+
+
+def test_audit_filters(client, admin, support, viewer, django_capture_on_commit_callbacks):
+    _audit_fixture(admin, support, django_capture_on_commit_callbacks)
+    _login(client, viewer)
+    page = client.get("/audit/", {"target": "alpha"}).content.decode()
+    assert "arn:stage/alpha" in page
+    assert "arn:stage/beta" not in page
+    assert "arn:stage/beta" in client.get("/audit/", {"actor": "ada", "event": "requested"}).content.decode()
+    assert "No audit entries match" in client.get("/audit/", {"actor": "nobody"}).content.decode()
+    tomorrow = (timezone.now() + timedelta(days=1)).date().isoformat()
+    assert "No audit entries match" in client.get("/audit/", {"date_from": tomorrow}).content.decode()
+    bad = client.get("/audit/", {"date_from": "2026-05-02", "date_to": "2026-05-01"}).content.decode()
+    assert "The end date is before the start date." in bad
+    assert 'value="2026-05-02"' in bad  # what the user typed is kept
+
+
+def test_audit_paginates(client, admin, viewer, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        for number in range(55):
+            _queued(admin, target=f"t-{number}")
+    _login(client, viewer)
+    first = client.get("/audit/").content.decode()
+    assert "Page 1 of 2 (55 in all)" in first
+    second = client.get("/audit/", {"page": 2}).content.decode()
+    assert "t-0<" in second
+    assert "t-54<" not in second
+
+
+def test_audit_exports_csv_with_the_filters(client, admin, support, viewer, django_capture_on_commit_callbacks):
+    _audit_fixture(admin, support, django_capture_on_commit_callbacks)
+    _login(client, viewer)
+    response = client.get("/audit/export.csv", {"target": "beta"})
+    assert response["Content-Type"] == "text/csv"
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0] == ["time", "actor", "kind", "target", "reason", "outcome", "detail", "operation"]
+    assert [(row[1], row[3], row[4], row[5]) for row in rows[1:]] == [("ada", "arn:stage/beta", "second", "requested")]
+    assert AuditEntry.objects.count() == 2
+
+
+def test_login_keeps_the_username_on_error(client, admin):
+    page = client.post("/login/", {"username": "ada", "password": "wrong"}).content.decode()
+    assert 'value="ada"' in page
+    assert "Please enter a correct username and password" in page
