@@ -98,23 +98,22 @@ class Command(BaseCommand):
         self.stdout.write(f"RTC Portal: http://{options['host']}:{options['port']}/  (Ctrl-C stops everything)")
 
         stopping = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-        exit_code = 0
-        try:
-            while not stopping.is_set():
-                for name, child in children.items():
-                    if child.poll() is not None:
-                        self.stderr.write(f"{name} exited with code {child.returncode}; stopping the rest.")
-                        exit_code = child.returncode or 1
-                        stopping.set()
-                        break
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            self.stdout.write("Stopping…")
-        finally:
-            self._stop(children)
-        if exit_code:
-            sys.exit(exit_code)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stopping.set())
+        failed = self._supervise(children, stopping)
+        self.stdout.write("Stopping…")
+        self._stop(children)
+        if failed:
+            sys.exit(1)
+
+    def _supervise(self, children: dict[str, subprocess.Popen[bytes]], stopping: threading.Event) -> bool:
+        """Wait for Ctrl-C or SIGTERM; True when a child died on its own first."""
+        while not stopping.wait(0.5):
+            for name, child in children.items():
+                if child.poll() is not None and not stopping.wait(0.5):
+                    self.stderr.write(f"{name} exited with code {child.returncode}; stopping the rest.")
+                    return True
+        return False
 
     def _stop(self, children: dict[str, subprocess.Popen[bytes]]) -> None:
         for child in children.values():

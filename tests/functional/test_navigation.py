@@ -1,0 +1,56 @@
+"""Log in through the real login form in Chromium, as each role, and see that role's navigation."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.core.models import Operation
+from portal.core.roles import Role
+from tests.conftest import PASSWORD
+from tests.functional.conftest import wait_for_htmx
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+SECTIONS = ["Meetings", "Stages", "Channels", "Pipelines", "Operations", "Audit"]
+
+
+def _log_in(page, live_server, username: str) -> None:
+    page.goto(f"{live_server.url}/operations/")
+    assert "/login/" in page.url
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/operations/")
+
+
+@pytest.mark.parametrize(
+    ("role", "extra_links", "can_act"),
+    [(Role.ADMIN, ["Users"], True), (Role.SUPPORT, [], False), (Role.VIEWER, [], False)],
+)
+def test_each_role_sees_its_navigation(page, live_server, make_user, role, extra_links, can_act):
+    user = make_user(f"user-{role.value.lower()}", role)
+    _log_in(page, live_server, user.get_username())
+
+    links = page.locator("nav.nav a").all_inner_texts()
+    assert links == SECTIONS + extra_links
+    assert page.locator("[data-role]").inner_text() == role.value
+    assert page.locator("nav.nav a[aria-current=page]").inner_text() == "Operations"
+    assert page.get_by_role("button", name="Check AWS connection").count() == (1 if can_act else 0)
+
+    page.click("nav.nav >> text=Stages")
+    assert page.locator("h1").inner_text() == "Stages"
+    assert page.get_by_text("Coming next").is_visible()
+
+
+def test_admin_checks_the_connection_and_the_row_updates_in_place(page, live_server, make_user, aws_endpoint):
+    admin = make_user("ada", Role.ADMIN)
+    _log_in(page, live_server, admin.get_username())
+    page.get_by_role("button", name="Check AWS connection").click()
+
+    page.locator(".toast").first.wait_for()
+    operation = Operation.objects.get()
+    row = page.locator(f"#operation-{operation.pk}")
+    row.locator(".status-succeeded").wait_for()
+    wait_for_htmx(page)
+    assert page.url == f"{live_server.url}/operations/"
+    assert "OK" in row.inner_text()
