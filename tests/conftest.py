@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from importlib import import_module
 
 import pytest
 from django.contrib.auth.models import AbstractBaseUser
@@ -11,8 +12,19 @@ from portal.core.roles import Role, user_create_with_role
 PASSWORD = "correct-horse-battery"
 
 
+def roles_present() -> None:
+    """Transactional tests flush every table, the migrated role groups included: put them back."""
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    if Group.objects.filter(name__in=[role.value for role in Role]).count() < len(Role):
+        import_module("portal.core.migrations.0002_roles").create_roles(apps, None)
+
+
 @pytest.fixture
 def make_user(db: None):
+    roles_present()
+
     def make(username: str, role: Role) -> AbstractBaseUser:
         return user_create_with_role(username=username, password=PASSWORD, role=role)
 

@@ -29,3 +29,5 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Threads the tests start (Celery worker, live server) must not keep connections open past their task.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

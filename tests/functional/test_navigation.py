@@ -9,7 +9,7 @@ from portal.core.roles import Role
 from tests.conftest import PASSWORD
 from tests.functional.conftest import wait_for_htmx
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SECTIONS = ["Meetings", "Stages", "Channels", "Pipelines", "Operations", "Audit"]
 

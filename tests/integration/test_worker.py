@@ -9,7 +9,7 @@ from portal.core.models import Operation
 from tests.conftest import PASSWORD
 from tests.integration.conftest import wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _check_connection_from_the_portal(admin) -> Operation:
