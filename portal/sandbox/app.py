@@ -1,0 +1,199 @@
+"""The sandbox endpoint as one WSGI application.
+
+/_sandbox/...           control API (simulate the world; no signature)
+signed as chime, ivs, kinesisvideo  ->  the simulated services, driven by botocore's models
+signed as s3, sqs, sns, sts         ->  moto's server application
+anything else                       ->  UnknownOperationException, as AWS answers
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from portal.sandbox import channels, meetings, pipelines, stages  # noqa: F401  (register their handlers)
+from portal.sandbox.control import control_response
+from portal.sandbox.moto_side import MOTO_SERVICES, moto_application
+from portal.sandbox.protocol import (
+    FAULT_ERRORS,
+    THROTTLING_ERRORS,
+    VALIDATION_ERRORS,
+    ApiError,
+    Response,
+    Service,
+    ValidationFailed,
+    error_response,
+    parse_request,
+    serialize_output,
+    validate,
+)
+from portal.sandbox.quotas import Faults, RateLimits
+from portal.sandbox.world import HANDLERS, Call, World
+
+logger = logging.getLogger("portal.sandbox")
+
+SERVICE_NAMES = ("chime-sdk-meetings", "chime-sdk-media-pipelines", "ivs-realtime", "kinesisvideo")
+AUTHORIZATION = re.compile(
+    r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/\s]+)/(?P<date>\d{8})/(?P<region>[a-z0-9-]+)/(?P<service>[a-z0-9-]+)"
+    r"/aws4_request,\s*SignedHeaders=(?P<headers>[a-z0-9;._-]+),\s*Signature=(?P<signature>[0-9a-f]{64})$"
+)
+
+
+class Sandbox:
+    def __init__(self, world: World | None = None, limits: RateLimits | None = None) -> None:
+        self.world = world or World()
+        self.limits = limits or RateLimits()
+        self.faults = Faults()
+        self.services = {name: Service.load(name) for name in SERVICE_NAMES}
+        self.by_signing_name: dict[str, list[Service]] = {}
+        for service in self.services.values():
+            self.by_signing_name.setdefault(service.signing_name, []).append(service)
+        self.moto = moto_application()
+
+    # --- WSGI -------------------------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_sandbox/") or path == "/_sandbox":
+            return self._send(start_response, control_response(self, environ))
+        credential = self._credential(environ)
+        if credential is not None and credential["service"] in MOTO_SERVICES:
+            return self.moto(environ, start_response)
+        return self._send(start_response, self._serve(environ, credential))
+
+    def _send(self, start_response: Callable[..., Any], response: Response | None) -> Iterable[bytes]:
+        if response is None:  # the connection was dropped on purpose
+            return []
+        reason = HTTPStatus(response.status).phrase if response.status in HTTPStatus._value2member_map_ else "Unknown"
+        headers = dict(response.headers)
+        headers["Content-Length"] = str(len(response.body))
+        start_response(f"{response.status} {reason}", list(headers.items()))
+        return [response.body]
+
+    @staticmethod
+    def _credential(environ: dict[str, Any]) -> dict[str, str] | None:
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        match = AUTHORIZATION.match(header.strip())
+        if match:
+            return match.groupdict()
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        scope = query.get("X-Amz-Credential", [""])[0].split("/")
+        if len(scope) == 5 and query.get("X-Amz-Signature"):
+            return {"key": scope[0], "date": scope[1], "region": scope[2], "service": scope[3]}
+        return None
+
+    # --- the simulated services ------------------------------------------------------------------------------------
+
+    def _serve(self, environ: dict[str, Any], credential: dict[str, str] | None) -> Response | None:
+        request_id = str(uuid.uuid4())
+        if not environ.get("HTTP_AUTHORIZATION") and credential is None:
+            return error_response(
+                None, None, ApiError("MissingAuthenticationTokenException", "Missing Authentication Token"), request_id
+            )
+        if credential is None:
+            message = (
+                "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' for AWS4-HMAC-SHA256."
+            )
+            return error_response(None, None, ApiError("IncompleteSignatureException", message), request_id)
+        if not environ.get("HTTP_X_AMZ_DATE"):
+            message = "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+            return error_response(None, None, ApiError("IncompleteSignatureException", message), request_id)
+
+        method = environ.get("REQUEST_METHOD", "GET")
+        raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
+        raw_path = urlsplit(raw_uri).path
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        body = _read_body(environ)
+        headers = {
+            key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = environ["CONTENT_TYPE"]
+
+        matched = self._match(credential["service"], method, raw_path, query, body)
+        if matched is None:
+            unknown = ApiError("UnknownOperationException", f"No operation matches {method} {raw_path}.")
+            return error_response(None, None, unknown, request_id)
+        service, route, captured = matched
+        operation = route.operation
+
+        if not self.limits.allow(service.name, operation.name, f"{self.world.account}/{credential['region']}"):
+            code = service.error_code(operation, THROTTLING_ERRORS)
+            return error_response(service, operation, ApiError(code, "Rate exceeded"), request_id)
+        latency_ms, fault = self.faults.draw(service.name, operation.name)
+        if latency_ms:
+            time.sleep(latency_ms / 1000)
+        if fault == "drop":
+            _drop(environ)
+            return None
+        if fault == "throttle":
+            code = service.error_code(operation, THROTTLING_ERRORS)
+            return error_response(service, operation, ApiError(code, "Rate exceeded"), request_id)
+        if fault == "error":
+            code = service.error_code(operation, FAULT_ERRORS)
+            message = "The service encountered an unexpected error (injected by the sandbox)."
+            return error_response(service, operation, ApiError(code, message), request_id)
+
+        try:
+            params = validate(operation.input_shape, parse_request(route, captured, query, headers, body))
+            call = Call(self.world, service.name, operation.name, credential["region"], self.world.account, request_id)
+            handler = HANDLERS[(service.name, operation.name)]
+            with self.world.lock:
+                self.world.tick()
+                result = handler(call, params)
+        except ValidationFailed as failure:
+            code = service.error_code(operation, VALIDATION_ERRORS)
+            return error_response(service, operation, ApiError(code, str(failure)), request_id)
+        except ApiError as error:
+            return error_response(service, operation, error, request_id)
+        return serialize_output(service, operation, result, request_id)
+
+    def _match(
+        self, signing_name: str, method: str, raw_path: str, query: dict[str, list[str]], body: bytes
+    ) -> tuple[Service, Any, dict[str, str]] | None:
+        found = []
+        for service in self.by_signing_name.get(signing_name, []):
+            matched = service.match(method, raw_path, query)
+            if matched is not None and (service.name, matched[0].operation.name) in HANDLERS:
+                found.append((service, *matched))
+        if len(found) > 1:
+            # The Chime SDK services share /tags routes: the ARN in the request says whose resource it is.
+            text = (
+                raw_path
+                + " "
+                + " ".join(v for values in query.values() for v in values)
+                + " "
+                + body.decode(errors="replace")
+            )
+            for service, route, captured in found:
+                if service.name == "chime-sdk-media-pipelines" and ":media-pipeline/" in text:
+                    return service, route, captured
+                if service.name == "chime-sdk-meetings" and ":meeting/" in text:
+                    return service, route, captured
+        return found[0] if found else None
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    return environ["wsgi.input"].read(length) if length > 0 else b""
+
+
+def _drop(environ: dict[str, Any]) -> None:
+    """Close the client's connection without an answer, as a failing load balancer would."""
+    connection = environ.get("werkzeug.socket")
+    if connection is None:
+        return
+    with contextlib.suppress(OSError):
+        connection.shutdown(socket.SHUT_RDWR)
+    connection.close()

@@ -1,0 +1,116 @@
+"""Per-operation rate limits (token buckets, from AWS-FACTS.md) and injected faults."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+# Requests per second, per account and region. "*" is the service's default for operations not named.
+DEFAULT_RATES: dict[str, dict[str, float]] = {
+    "ivs-realtime": {"*": 5, "CreateParticipantToken": 50, "TagResource": 10, "UntagResource": 10,
+                     "ListTagsForResource": 10},
+    "kinesisvideo": {"*": 50, "DescribeSignalingChannel": 300, "GetSignalingChannelEndpoint": 300},
+    "chime-sdk-meetings": {"*": 10},
+    "chime-sdk-media-pipelines": {"*": 10},
+}  # fmt: skip
+
+
+class RateLimits:
+    """Token buckets holding one second's worth of requests, refilled continuously in real time."""
+
+    def __init__(self, rates: dict[str, dict[str, float]] | None = None, enabled: bool = True) -> None:
+        self.rates = {service: dict(values) for service, values in (rates or DEFAULT_RATES).items()}
+        self.enabled = enabled
+        self._buckets: dict[tuple[str, str, str], tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def rate(self, service: str, operation: str) -> float | None:
+        rates = self.rates.get(service, {})
+        return rates.get(operation, rates.get("*"))
+
+    def allow(self, service: str, operation: str, scope: str) -> bool:
+        rate = self.rate(service, operation)
+        if not self.enabled or not rate:
+            return True
+        key = (service, operation, scope)
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (rate, now))
+            tokens = min(rate, tokens + (now - last) * rate)
+            if tokens < 1:
+                self._buckets[key] = (tokens, now)
+                return False
+            self._buckets[key] = (tokens - 1, now)
+            return True
+
+    def configure(self, *, enabled: bool | None = None, rates: dict[str, dict[str, float]] | None = None) -> None:
+        with self._lock:
+            if enabled is not None:
+                self.enabled = enabled
+            for service, values in (rates or {}).items():
+                self.rates.setdefault(service, {}).update(values)
+            self._buckets.clear()
+
+    def describe(self) -> dict[str, Any]:
+        return {"enabled": self.enabled, "rates": self.rates}
+
+
+@dataclass
+class Fault:
+    """What to do to matching requests: probabilities from 0 to 1; `remaining` limits how many are affected."""
+
+    latency_ms: int = 0
+    throttle: float = 0.0
+    error: float = 0.0
+    drop: float = 0.0
+    remaining: int | None = None
+
+
+class Faults:
+    """Faults keyed by "service:Operation", "service:*" or "*"; the most specific one applies."""
+
+    def __init__(self) -> None:
+        self._faults: dict[str, Fault] = {}
+        self._lock = threading.Lock()
+
+    def set(self, key: str, fault: Fault) -> None:
+        for name in ("throttle", "error", "drop"):
+            value = getattr(fault, name)
+            if not 0 <= value <= 1:
+                raise ValueError(f"{name} must be a probability between 0 and 1, not {value}")
+        with self._lock:
+            self._faults[key] = fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def describe(self) -> dict[str, Any]:
+        with self._lock:
+            return {key: asdict(fault) for key, fault in self._faults.items()}
+
+    def draw(self, service: str, operation: str) -> tuple[int, str | None]:
+        """The latency to add and the fault to apply (None, "throttle", "error" or "drop") to one request."""
+        with self._lock:
+            for key in (f"{service}:{operation}", f"{service}:*", "*"):
+                fault = self._faults.get(key)
+                if fault is not None:
+                    break
+            else:
+                return 0, None
+            if fault.remaining is not None and fault.remaining <= 0:
+                return 0, None
+            outcome = None
+            roll = random.random()
+            for name in ("drop", "throttle", "error"):
+                probability = getattr(fault, name)
+                if roll < probability:
+                    outcome = name
+                    break
+                roll -= probability
+            if outcome is not None and fault.remaining is not None:
+                fault.remaining -= 1
+            return fault.latency_ms, outcome

@@ -1,0 +1,84 @@
+"""Serve the sandbox: a threaded WSGI server, a ticker that advances lifecycles, optional state persistence."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from portal.sandbox.app import Sandbox
+from portal.sandbox.world import DEFAULT_ACCOUNT, Clock, World
+
+logger = logging.getLogger("portal.sandbox")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        logger.debug("%s %s %s", self.command, self.path, code)
+
+
+class SandboxServer:
+    """The sandbox on host:port (port 0 picks a free one). Start, use `.url`, stop."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 4566,
+        *,
+        account: str = DEFAULT_ACCOUNT,
+        clock_scale: float = 1.0,
+        state_file: Path | None = None,
+        tick_seconds: float = 0.5,
+    ) -> None:
+        # moto reads the account its backends belong to from the environment.
+        os.environ.setdefault("MOTO_ACCOUNT_ID", account)
+        self.world = World(account=account, clock=Clock(scale=clock_scale))
+        self.state_file = state_file
+        if state_file is not None and state_file.exists():
+            self.world.load(state_file)
+        self.sandbox = Sandbox(self.world)
+        self._server: BaseWSGIServer = make_server(
+            host, port, self.sandbox, threaded=True, request_handler=_QuietHandler
+        )
+        self._stopping = threading.Event()
+        self._tick_seconds = tick_seconds
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def _tick_forever(self) -> None:
+        while not self._stopping.wait(self._tick_seconds):
+            try:
+                self.world.tick()
+                if self.state_file is not None:
+                    self.world.save(self.state_file)
+            except Exception:
+                logger.exception("The sandbox ticker failed")
+
+    def start(self) -> SandboxServer:
+        for target in (self._server.serve_forever, self._tick_forever):
+            thread = threading.Thread(target=target, daemon=True, name=f"sandbox-{target.__name__}")
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def serve_forever(self) -> None:
+        ticker = threading.Thread(target=self._tick_forever, daemon=True, name="sandbox-ticker")
+        ticker.start()
+        try:
+            self._server.serve_forever()
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._server.shutdown() if self._threads else None
+        self._server.server_close()
+        if self.state_file is not None:
+            self.world.save(self.state_file)

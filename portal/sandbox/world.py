@@ -1,0 +1,195 @@
+"""The sandbox's simulated AWS account: one clock, one lock, all state as JSON-able dicts, and lifecycles."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import random
+import string
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from portal.sandbox.moto_side import MotoSide
+from portal.sandbox.protocol import ApiError
+
+DEFAULT_ACCOUNT = "123456789012"
+
+
+class Clock:
+    """Virtual time: real time, scaled, plus any advances. Lifecycles are measured on it."""
+
+    def __init__(self, scale: float = 1.0) -> None:
+        self._lock = threading.Lock()
+        self._real_base = time.time()
+        self._virtual_base = self._real_base
+        self._scale = scale
+
+    def time(self) -> float:
+        with self._lock:
+            return self._virtual_base + (time.time() - self._real_base) * self._scale
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.time(), tz=dt.UTC)
+
+    def _rebase(self) -> None:
+        real = time.time()
+        self._virtual_base += (real - self._real_base) * self._scale
+        self._real_base = real
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._rebase()
+            self._virtual_base += seconds
+
+    @property
+    def scale(self) -> float:
+        return self._scale
+
+    def set_scale(self, scale: float) -> None:
+        if scale < 0:
+            raise ValueError("The clock's scale must be zero or more.")
+        with self._lock:
+            self._rebase()
+            self._scale = scale
+
+
+@dataclass
+class Timing:
+    """Lifecycle delays in virtual seconds (AWS-FACTS.md and the API references)."""
+
+    channel_transition: float = 2.0
+    pipeline_start: float = 5.0
+    pipeline_stop: float = 3.0
+    pipeline_artifact_interval: float = 10.0
+    meeting_idle_end: float = 300.0
+    meeting_max_duration: float = 24 * 3600.0
+    stage_session_end: float = 180.0
+
+
+@dataclass
+class Call:
+    """What a handler knows of the request it serves."""
+
+    world: World
+    service: str
+    operation: str
+    region: str
+    account: str
+    request_id: str
+
+    @property
+    def now(self) -> float:
+        return self.world.clock.time()
+
+
+Handler = Callable[[Call, dict[str, Any]], dict[str, Any]]
+HANDLERS: dict[tuple[str, str], Handler] = {}
+Ticker = Callable[["World", float], None]
+TICKERS: list[Ticker] = []
+
+
+def operation(service: str, name: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        HANDLERS[(service, name)] = handler
+        return handler
+
+    return register
+
+
+def ticker(function: Ticker) -> Ticker:
+    TICKERS.append(function)
+    return function
+
+
+@dataclass
+class World:
+    account: str = DEFAULT_ACCOUNT
+    clock: Clock = field(default_factory=Clock)
+    timing: Timing = field(default_factory=Timing)
+    state: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    moto: MotoSide = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.moto = MotoSide(self.account)
+
+    def table(self, name: str) -> dict[str, Any]:
+        return self.state.setdefault(name, {})
+
+    def tick(self) -> None:
+        with self.lock:
+            now = self.clock.time()
+            for function in TICKERS:
+                function(self, now)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.state.clear()
+
+    def dump(self) -> str:
+        with self.lock:
+            return json.dumps(
+                {"account": self.account, "clock": self.clock.time(), "state": self.state}, indent=2, sort_keys=True
+            )
+
+    def save(self, path: Path) -> None:
+        temporary = path.with_suffix(path.suffix + ".tmp")
+        temporary.write_text(self.dump())
+        temporary.replace(path)
+
+    def load(self, path: Path) -> None:
+        document = json.loads(path.read_text())
+        with self.lock:
+            self.state = document.get("state", {})
+
+
+# --- small shared helpers -----------------------------------------------------------------------------------------
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+def random_id(length: int = 12, alphabet: str = string.ascii_letters + string.digits) -> str:
+    return "".join(random.choices(alphabet, k=length))
+
+
+def iso(timestamp: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC)
+
+
+def paginate(
+    items: list[Any], next_token: str | None, max_results: int | None, default: int, code: str
+) -> tuple[list[Any], str | None]:
+    """Offset pagination with opaque tokens; a token the sandbox did not issue is refused with `code`."""
+    start = 0
+    if next_token:
+        try:
+            start = int(base64.urlsafe_b64decode(next_token.encode()).decode().removeprefix("offset:"))
+        except (ValueError, UnicodeDecodeError) as error:
+            raise ApiError(code, "The pagination token is invalid.") from error
+    size = max_results or default
+    page = items[start : start + size]
+    following = start + size
+    token = base64.urlsafe_b64encode(f"offset:{following}".encode()).decode() if following < len(items) else None
+    return page, token
+
+
+def tag_list_to_map(tags: list[dict[str, str]] | None) -> dict[str, str]:
+    return {tag["Key"]: tag.get("Value", "") for tag in tags or []}
+
+
+def tag_map_to_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
+
+
+def check_tag_keys(keys: list[str], code: str) -> None:
+    for key in keys:
+        if key.lower().startswith("aws:"):
+            raise ApiError(code, f"Tag keys must not start with 'aws:' (reserved): {key}")
