@@ -2,12 +2,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 import pytest
 from django.contrib.auth.models import AbstractBaseUser
-from moto.server import ThreadedMotoServer
 
 from portal.core.roles import Role, user_create_with_role
+
+if TYPE_CHECKING:
+    from portal.sandbox.client import SandboxControl
+    from portal.sandbox.server import SandboxServer
 
 PASSWORD = "correct-horse-battery"
 
@@ -47,23 +51,34 @@ def viewer(make_user) -> AbstractBaseUser:
 
 
 @pytest.fixture(scope="session")
-def moto_server() -> Iterator[str]:
-    """moto's server on a free loopback port, for S3/SQS/SNS/STS."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+def sandbox_server() -> Iterator[SandboxServer]:
+    """The sandbox in this process on a free loopback port, its clock 1:1 with real time."""
+    from portal.sandbox.server import SandboxServer
+
+    server = SandboxServer("127.0.0.1", 0, tick_seconds=0.1).start()
+    yield server
     server.stop()
 
 
 @pytest.fixture
-def aws_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Point every AWS client at the local endpoint with dummy credentials."""
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxControl]:
+    """The sandbox's control client; every test starts from an empty world with no faults."""
+    from portal.sandbox.client import SandboxControl
+
+    control = SandboxControl(sandbox_server.url)
+    control.reset()
+    yield control
+    control.reset()
+
+
+@pytest.fixture
+def aws_endpoint(sandbox: SandboxControl, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point every AWS client at the sandbox with dummy credentials."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", sandbox.endpoint)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    return moto_server
+    return sandbox.endpoint
 
 
 @pytest.fixture

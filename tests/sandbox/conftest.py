@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import aioboto3
+import boto3
+import pytest
+from botocore.config import Config
+
+from portal.sandbox.client import SandboxControl
+
+REGION = "us-east-1"
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
+
+
+@pytest.fixture
+def client(sandbox: SandboxControl) -> Callable[..., Any]:
+    """A boto3 client for the sandbox; every raw response body is kept on client.raw_bodies."""
+
+    def make(service: str, *, validate: bool = True, retries: int = 1) -> Any:
+        config = Config(parameter_validation=validate, retries={"max_attempts": retries, "mode": "standard"})
+        made = boto3.client(service, endpoint_url=sandbox.endpoint, config=config, **CREDENTIALS)
+        made.raw_bodies = []
+
+        def keep(http_response: Any, parsed: Any, model: Any, **kwargs: Any) -> None:
+            made.raw_bodies.append((model.name, http_response.status_code, http_response.content))
+
+        made.meta.events.register("after-call", keep)
+        return made
+
+    return make
+
+
+@pytest.fixture
+def async_call(sandbox: SandboxControl) -> Callable[..., dict[str, Any]]:
+    """Run one operation through an aioboto3 client opened inside its own event loop."""
+
+    def call(service: str, operation: str, **kwargs: Any) -> dict[str, Any]:
+        async def run() -> dict[str, Any]:
+            session = aioboto3.Session(**CREDENTIALS)
+            async with session.client(service, endpoint_url=sandbox.endpoint) as made:
+                return await getattr(made, operation)(**kwargs)
+
+        return asyncio.run(run())
+
+    return call
+
+
+@pytest.fixture
+def world(client: Callable[..., Any], sandbox: SandboxControl) -> Iterator[dict[str, Any]]:
+    """One of everything: a meeting with a connected attendee, a live stage, an ACTIVE channel, a pipeline."""
+    import uuid
+
+    s3 = client("s3")
+    bucket = f"capture-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    chime = client("chime-sdk-meetings")
+    meeting = chime.create_meeting(
+        ClientRequestToken=uuid.uuid4().hex,
+        MediaRegion=REGION,
+        ExternalMeetingId="conformance",
+        Tags=[{"Key": "a", "Value": "b"}],
+    )["Meeting"]
+    attendee = chime.create_attendee(MeetingId=meeting["MeetingId"], ExternalUserId="person-1")["Attendee"]
+    sandbox.meeting_join(attendee["JoinToken"])
+    ivs = client("ivs-realtime")
+    created = ivs.create_stage(name="conformance", tags={"a": "b"}, participantTokenConfigurations=[{"userId": "u-1"}])
+    token = created["participantTokens"][0]
+    joined = sandbox.stage_join(token["token"], publish=True)
+    kvs = client("kinesisvideo")
+    channel_arn = kvs.create_signaling_channel(
+        ChannelName=f"ch-{uuid.uuid4().hex[:8]}", Tags=[{"Key": "a", "Value": "b"}]
+    )["ChannelARN"]
+    sandbox.advance(5)
+    version = kvs.describe_signaling_channel(ChannelARN=channel_arn)["ChannelInfo"]["Version"]
+    pipelines = client("chime-sdk-media-pipelines")
+    pipeline = pipelines.create_media_capture_pipeline(
+        SourceType="ChimeSdkMeeting",
+        SourceArn=f"arn:aws:chime::123456789012:meeting:{meeting['MeetingId']}",
+        SinkType="S3Bucket",
+        SinkArn=f"arn:aws:s3:::{bucket}",
+        Tags=[{"Key": "a", "Value": "b"}],
+    )["MediaCapturePipeline"]
+    yield {
+        "bucket": bucket,
+        "meeting": meeting,
+        "attendee": attendee,
+        "stage_arn": created["stage"]["arn"],
+        "token": token,
+        "session_id": joined["sessionId"],
+        "participant_id": joined["participantId"],
+        "channel_arn": channel_arn,
+        "channel_version": version,
+        "pipeline": pipeline,
+    }
+
+
+def raw_json(body: bytes) -> Any:
+    return json.loads(body) if body else {}

@@ -1,0 +1,429 @@
+"""Every implemented operation, through boto3 and aioboto3, checked against botocore's model."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.exceptions import ClientError
+
+from portal.sandbox import app as _registers_handlers  # noqa: F401
+from portal.sandbox.world import HANDLERS
+from tests.sandbox.conftest import raw_json
+from tests.sandbox.shapes import parsed_problems, wire_problems
+
+MODELS = botocore.session.get_session()
+CAPABILITIES = {"Audio": "SendReceive", "Video": "Receive", "Content": "None"}
+MISSING_MEETING = "00000000-0000-4000-8000-000000000000"
+MISSING_STAGE = "arn:aws:ivs:us-east-1:123456789012:stage/AAAAAAAAAAAA"
+MISSING_CHANNEL = "arn:aws:kinesisvideo:us-east-1:123456789012:channel/missing/1700000000000"
+VALIDATION = {
+    "chime-sdk-meetings": "BadRequestException",
+    "chime-sdk-media-pipelines": "BadRequestException",
+    "ivs-realtime": "ValidationException",
+    "kinesisvideo": "InvalidArgumentException",
+}
+
+Kwargs = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Case:
+    service: str
+    operation: str
+    kwargs: Kwargs
+    missing: Kwargs | None = None  # the same call aimed at a resource that does not exist
+    before: Callable[[Any, dict[str, Any]], None] = field(default=lambda client, w: None)
+
+    @property
+    def id(self) -> str:
+        return f"{self.service}:{self.operation}"
+
+    @property
+    def method(self) -> str:
+        return botocore.xform_name(self.operation)
+
+
+def _meeting(w: dict[str, Any]) -> str:
+    return w["meeting"]["MeetingId"]
+
+
+def _new_meeting(w: dict[str, Any]) -> dict[str, Any]:
+    return {"ClientRequestToken": uuid.uuid4().hex, "MediaRegion": "us-east-1", "ExternalMeetingId": "conformance-2"}
+
+
+def _start_transcription(client: Any, w: dict[str, Any]) -> None:
+    client.start_meeting_transcription(MeetingId=_meeting(w), TranscriptionConfiguration=TRANSCRIPTION)
+
+
+TRANSCRIPTION = {"EngineTranscribeSettings": {"LanguageCode": "en-US"}}
+CHIME = "chime-sdk-meetings"
+IVS = "ivs-realtime"
+KVS = "kinesisvideo"
+PIPES = "chime-sdk-media-pipelines"
+
+CASES = [
+    Case(CHIME, "CreateMeeting", _new_meeting),
+    Case(CHIME, "CreateMeetingWithAttendees", lambda w: {**_new_meeting(w), "Attendees": [{"ExternalUserId": "a-1"}]}),
+    Case(CHIME, "GetMeeting", lambda w: {"MeetingId": _meeting(w)}, lambda w: {"MeetingId": MISSING_MEETING}),
+    Case(
+        CHIME,
+        "CreateAttendee",
+        lambda w: {"MeetingId": _meeting(w), "ExternalUserId": "person-2"},
+        lambda w: {"MeetingId": MISSING_MEETING, "ExternalUserId": "person-2"},
+    ),
+    Case(
+        CHIME,
+        "BatchCreateAttendee",
+        lambda w: {"MeetingId": _meeting(w), "Attendees": [{"ExternalUserId": "p-3"}, {"ExternalUserId": "p-4"}]},
+        lambda w: {"MeetingId": MISSING_MEETING, "Attendees": [{"ExternalUserId": "p-3"}]},
+    ),
+    Case(
+        CHIME,
+        "GetAttendee",
+        lambda w: {"MeetingId": _meeting(w), "AttendeeId": w["attendee"]["AttendeeId"]},
+        lambda w: {"MeetingId": _meeting(w), "AttendeeId": MISSING_MEETING},
+    ),
+    Case(CHIME, "ListAttendees", lambda w: {"MeetingId": _meeting(w)}, lambda w: {"MeetingId": MISSING_MEETING}),
+    Case(
+        CHIME,
+        "UpdateAttendeeCapabilities",
+        lambda w: {"MeetingId": _meeting(w), "AttendeeId": w["attendee"]["AttendeeId"], "Capabilities": CAPABILITIES},
+        lambda w: {"MeetingId": _meeting(w), "AttendeeId": MISSING_MEETING, "Capabilities": CAPABILITIES},
+    ),
+    Case(
+        CHIME,
+        "BatchUpdateAttendeeCapabilitiesExcept",
+        lambda w: {
+            "MeetingId": _meeting(w),
+            "ExcludedAttendeeIds": [{"AttendeeId": w["attendee"]["AttendeeId"]}],
+            "Capabilities": CAPABILITIES,
+        },
+        lambda w: {
+            "MeetingId": MISSING_MEETING,
+            "ExcludedAttendeeIds": [{"AttendeeId": MISSING_MEETING}],
+            "Capabilities": CAPABILITIES,
+        },
+    ),
+    Case(
+        CHIME,
+        "StartMeetingTranscription",
+        lambda w: {"MeetingId": _meeting(w), "TranscriptionConfiguration": TRANSCRIPTION},
+        lambda w: {"MeetingId": MISSING_MEETING, "TranscriptionConfiguration": TRANSCRIPTION},
+    ),
+    Case(
+        CHIME,
+        "StopMeetingTranscription",
+        lambda w: {"MeetingId": _meeting(w)},
+        lambda w: {"MeetingId": MISSING_MEETING},
+        before=_start_transcription,
+    ),
+    Case(
+        CHIME,
+        "TagResource",
+        lambda w: {"ResourceARN": w["meeting"]["MeetingArn"], "Tags": [{"Key": "k", "Value": "v"}]},
+        lambda w: {"ResourceARN": f"arn:aws:chime:us-east-1:123456789012:meeting/{MISSING_MEETING}", "Tags": []},
+    ),
+    Case(
+        CHIME,
+        "UntagResource",
+        lambda w: {"ResourceARN": w["meeting"]["MeetingArn"], "TagKeys": ["a"]},
+        lambda w: {"ResourceARN": f"arn:aws:chime:us-east-1:123456789012:meeting/{MISSING_MEETING}", "TagKeys": ["a"]},
+    ),
+    Case(
+        CHIME,
+        "ListTagsForResource",
+        lambda w: {"ResourceARN": w["meeting"]["MeetingArn"]},
+        lambda w: {"ResourceARN": f"arn:aws:chime:us-east-1:123456789012:meeting/{MISSING_MEETING}"},
+    ),
+    Case(
+        CHIME,
+        "DeleteAttendee",
+        lambda w: {"MeetingId": _meeting(w), "AttendeeId": w["attendee"]["AttendeeId"]},
+        lambda w: {"MeetingId": _meeting(w), "AttendeeId": MISSING_MEETING},
+    ),
+    Case(CHIME, "DeleteMeeting", lambda w: {"MeetingId": _meeting(w)}, lambda w: {"MeetingId": MISSING_MEETING}),
+    Case(IVS, "CreateStage", lambda w: {"name": "made", "participantTokenConfigurations": [{"userId": "x"}]}),
+    Case(IVS, "GetStage", lambda w: {"arn": w["stage_arn"]}, lambda w: {"arn": MISSING_STAGE}),
+    Case(IVS, "ListStages", lambda w: {"maxResults": 10}),
+    Case(IVS, "UpdateStage", lambda w: {"arn": w["stage_arn"], "name": "renamed"}, lambda w: {"arn": MISSING_STAGE}),
+    Case(IVS, "DeleteStage", lambda w: {"arn": w["stage_arn"]}, lambda w: {"arn": MISSING_STAGE}),
+    Case(
+        IVS,
+        "CreateParticipantToken",
+        lambda w: {"stageArn": w["stage_arn"], "userId": "u-2", "duration": 60, "attributes": {"role": "guest"}},
+        lambda w: {"stageArn": MISSING_STAGE},
+    ),
+    Case(
+        IVS,
+        "DisconnectParticipant",
+        lambda w: {"stageArn": w["stage_arn"], "participantId": w["participant_id"], "reason": "conformance"},
+        lambda w: {"stageArn": w["stage_arn"], "participantId": "nobody"},
+    ),
+    Case(IVS, "ListStageSessions", lambda w: {"stageArn": w["stage_arn"]}),
+    Case(
+        IVS,
+        "GetStageSession",
+        lambda w: {"stageArn": w["stage_arn"], "sessionId": w["session_id"]},
+        lambda w: {"stageArn": w["stage_arn"], "sessionId": "st-AAAAAAAAAAAAA"},
+    ),
+    Case(IVS, "ListParticipants", lambda w: {"stageArn": w["stage_arn"], "sessionId": w["session_id"]}),
+    Case(
+        IVS,
+        "GetParticipant",
+        lambda w: {"stageArn": w["stage_arn"], "sessionId": w["session_id"], "participantId": w["participant_id"]},
+        lambda w: {"stageArn": w["stage_arn"], "sessionId": w["session_id"], "participantId": "nobody"},
+    ),
+    Case(
+        IVS,
+        "ListParticipantEvents",
+        lambda w: {"stageArn": w["stage_arn"], "sessionId": w["session_id"], "participantId": w["participant_id"]},
+    ),
+    Case(
+        IVS,
+        "TagResource",
+        lambda w: {"resourceArn": w["stage_arn"], "tags": {"k": "v"}},
+        lambda w: {"resourceArn": MISSING_STAGE, "tags": {"k": "v"}},
+    ),
+    Case(
+        IVS,
+        "UntagResource",
+        lambda w: {"resourceArn": w["stage_arn"], "tagKeys": ["a"]},
+        lambda w: {"resourceArn": MISSING_STAGE, "tagKeys": ["a"]},
+    ),
+    Case(
+        IVS,
+        "ListTagsForResource",
+        lambda w: {"resourceArn": w["stage_arn"]},
+        lambda w: {"resourceArn": MISSING_STAGE},
+    ),
+    Case(KVS, "CreateSignalingChannel", lambda w: {"ChannelName": f"new-{uuid.uuid4().hex[:8]}"}),
+    Case(
+        KVS,
+        "DescribeSignalingChannel",
+        lambda w: {"ChannelARN": w["channel_arn"]},
+        lambda w: {"ChannelARN": MISSING_CHANNEL},
+    ),
+    Case(
+        KVS,
+        "ListSignalingChannels",
+        lambda w: {"ChannelNameCondition": {"ComparisonOperator": "BEGINS_WITH", "ComparisonValue": "ch-"}},
+    ),
+    Case(
+        KVS,
+        "UpdateSignalingChannel",
+        lambda w: {
+            "ChannelARN": w["channel_arn"],
+            "CurrentVersion": w["channel_version"],
+            "SingleMasterConfiguration": {"MessageTtlSeconds": 30},
+        },
+        lambda w: {"ChannelARN": MISSING_CHANNEL, "CurrentVersion": "1"},
+    ),
+    Case(
+        KVS,
+        "DeleteSignalingChannel",
+        lambda w: {"ChannelARN": w["channel_arn"], "CurrentVersion": w["channel_version"]},
+        lambda w: {"ChannelARN": MISSING_CHANNEL},
+    ),
+    Case(
+        KVS,
+        "GetSignalingChannelEndpoint",
+        lambda w: {
+            "ChannelARN": w["channel_arn"],
+            "SingleMasterChannelEndpointConfiguration": {"Protocols": ["WSS", "HTTPS", "WEBRTC"], "Role": "VIEWER"},
+        },
+        lambda w: {"ChannelARN": MISSING_CHANNEL},
+    ),
+    Case(
+        KVS,
+        "TagResource",
+        lambda w: {"ResourceARN": w["channel_arn"], "Tags": [{"Key": "k", "Value": "v"}]},
+        lambda w: {"ResourceARN": MISSING_CHANNEL, "Tags": [{"Key": "k", "Value": "v"}]},
+    ),
+    Case(
+        KVS,
+        "UntagResource",
+        lambda w: {"ResourceARN": w["channel_arn"], "TagKeyList": ["a"]},
+        lambda w: {"ResourceARN": MISSING_CHANNEL, "TagKeyList": ["a"]},
+    ),
+    Case(
+        KVS,
+        "ListTagsForResource",
+        lambda w: {"ResourceARN": w["channel_arn"]},
+        lambda w: {"ResourceARN": MISSING_CHANNEL},
+    ),
+    Case(
+        PIPES,
+        "CreateMediaCapturePipeline",
+        lambda w: {
+            "SourceType": "ChimeSdkMeeting",
+            "SourceArn": w["second_meeting_arn"],
+            "SinkType": "S3Bucket",
+            "SinkArn": f"arn:aws:s3:::{w['bucket']}",
+            "ChimeSdkMeetingConfiguration": {
+                "ArtifactsConfiguration": {
+                    "Audio": {"MuxType": "AudioOnly"},
+                    "Video": {"State": "Enabled", "MuxType": "VideoOnly"},
+                    "Content": {"State": "Disabled"},
+                }
+            },
+        },
+        lambda w: {
+            "SourceType": "ChimeSdkMeeting",
+            "SourceArn": f"arn:aws:chime::123456789012:meeting:{MISSING_MEETING}",
+            "SinkType": "S3Bucket",
+            "SinkArn": f"arn:aws:s3:::{w['bucket']}",
+        },
+        before=lambda client, w: w.update(second_meeting_arn=_second_meeting(w)),
+    ),
+    Case(
+        PIPES,
+        "GetMediaCapturePipeline",
+        lambda w: {"MediaPipelineId": w["pipeline"]["MediaPipelineId"]},
+        lambda w: {"MediaPipelineId": MISSING_MEETING},
+    ),
+    Case(PIPES, "ListMediaCapturePipelines", lambda w: {"MaxResults": 10}),
+    Case(
+        PIPES,
+        "DeleteMediaCapturePipeline",
+        lambda w: {"MediaPipelineId": w["pipeline"]["MediaPipelineId"]},
+        lambda w: {"MediaPipelineId": MISSING_MEETING},
+    ),
+    Case(
+        PIPES,
+        "GetMediaPipeline",
+        lambda w: {"MediaPipelineId": w["pipeline"]["MediaPipelineId"]},
+        lambda w: {"MediaPipelineId": MISSING_MEETING},
+    ),
+    Case(PIPES, "ListMediaPipelines", lambda w: {}),
+    Case(
+        PIPES,
+        "DeleteMediaPipeline",
+        lambda w: {"MediaPipelineId": w["pipeline"]["MediaPipelineId"]},
+        lambda w: {"MediaPipelineId": MISSING_MEETING},
+    ),
+    Case(
+        PIPES,
+        "TagResource",
+        lambda w: {"ResourceARN": w["pipeline"]["MediaPipelineArn"], "Tags": [{"Key": "k", "Value": "v"}]},
+        lambda w: {"ResourceARN": _missing_pipeline_arn(), "Tags": [{"Key": "k", "Value": "v"}]},
+    ),
+    Case(
+        PIPES,
+        "UntagResource",
+        lambda w: {"ResourceARN": w["pipeline"]["MediaPipelineArn"], "TagKeys": ["a"]},
+        lambda w: {"ResourceARN": _missing_pipeline_arn(), "TagKeys": ["a"]},
+    ),
+    Case(
+        PIPES,
+        "ListTagsForResource",
+        lambda w: {"ResourceARN": w["pipeline"]["MediaPipelineArn"]},
+        lambda w: {"ResourceARN": _missing_pipeline_arn()},
+    ),
+]
+
+
+def _missing_pipeline_arn() -> str:
+    return f"arn:aws:chime:us-east-1:123456789012:media-pipeline/{MISSING_MEETING}"
+
+
+def _second_meeting(w: dict[str, Any]) -> str:
+    import boto3
+
+    chime = boto3.client(
+        "chime-sdk-meetings",
+        endpoint_url=w["endpoint"],
+        region_name="us-east-1",
+        aws_access_key_id="t",
+        aws_secret_access_key="t",
+    )
+    meeting = chime.create_meeting(**_new_meeting(w))["Meeting"]
+    return f"arn:aws:chime::123456789012:meeting:{meeting['MeetingId']}"
+
+
+def _operation(case: Case) -> Any:
+    return MODELS.get_service_model(case.service).operation_model(case.operation)
+
+
+def test_every_implemented_operation_has_a_case():
+    assert {(case.service, case.operation) for case in CASES} == set(HANDLERS)
+
+
+def test_operations_implemented_per_service():
+    counts: dict[str, int] = {}
+    for service, _ in HANDLERS:
+        counts[service] = counts.get(service, 0) + 1
+    assert counts == {CHIME: 16, IVS: 15, KVS: 9, PIPES: 10}
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+def test_boto3_response_matches_the_output_shape(case: Case, client, world, sandbox):
+    world["endpoint"] = sandbox.endpoint
+    made = client(case.service)
+    case.before(made, world)
+    response = getattr(made, case.method)(**case.kwargs(world))
+    operation = _operation(case)
+    name, status, body = made.raw_bodies[-1]
+    assert name == case.operation
+    assert status == int(operation.http.get("responseCode", 200))
+    if operation.output_shape is None:
+        assert raw_json(body) == {}
+    else:
+        assert wire_problems(operation.output_shape, raw_json(body)) == []
+        assert parsed_problems(operation.output_shape, response) == []
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+def test_aioboto3_response_matches_the_output_shape(case: Case, client, async_call, world, sandbox):
+    world["endpoint"] = sandbox.endpoint
+    case.before(client(case.service), world)
+    response = async_call(case.service, case.method, **case.kwargs(world))
+    operation = _operation(case)
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == int(operation.http.get("responseCode", 200))
+    if operation.output_shape is not None:
+        assert parsed_problems(operation.output_shape, response) == []
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.missing], ids=lambda case: case.id)
+def test_a_missing_resource_is_a_modelled_error(case: Case, client, world, sandbox):
+    world["endpoint"] = sandbox.endpoint
+    made = client(case.service, validate=False)
+    with pytest.raises(ClientError) as raised:
+        getattr(made, case.method)(**case.missing(world))  # type: ignore[misc]
+    error = raised.value.response
+    modelled = {shape.name: shape for shape in _operation(case).error_shapes}
+    assert error["Error"]["Code"] in modelled
+    shape = modelled[error["Error"]["Code"]]
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == shape.metadata["error"]["httpStatusCode"]
+    assert error["Error"]["Message"]
+    assert error["ResponseMetadata"]["RequestId"]
+
+
+def _body_required(case: Case) -> list[str]:
+    shape = _operation(case).input_shape
+    return [
+        name
+        for name in (shape.required_members if shape else [])
+        if shape.members[name].serialization.get("location") is None
+        and not shape.members[name].metadata.get("idempotencyToken")  # botocore fills these in itself
+    ]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if _body_required(c)], ids=lambda case: case.id)
+def test_a_missing_required_member_is_the_services_validation_error(case: Case, client, world, sandbox):
+    world["endpoint"] = sandbox.endpoint
+    member = _body_required(case)[0]
+    made = client(case.service, validate=False)
+    case.before(made, world)
+    kwargs = {key: value for key, value in case.kwargs(world).items() if key != member}
+    with pytest.raises(ClientError) as raised:
+        getattr(made, case.method)(**kwargs)
+    error = raised.value.response
+    assert error["Error"]["Code"] == VALIDATION[case.service]
+    assert error["Error"]["Code"] in {shape.name for shape in _operation(case).error_shapes}
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert f"'{member}'" in error["Error"]["Message"]
