@@ -70,8 +70,9 @@ class Sandbox:
         return self._send(start_response, self._serve(environ, credential))
 
     def _send(self, start_response: Callable[..., Any], response: Response | None) -> Iterable[bytes]:
-        if response is None:  # the connection was dropped on purpose
-            return []
+        if response is None:
+            # The socket is closed; werkzeug treats a ConnectionError from the app as a client gone away.
+            raise ConnectionAbortedError("connection dropped by an injected fault")
         reason = HTTPStatus(response.status).phrase if response.status in HTTPStatus._value2member_map_ else "Unknown"
         headers = dict(response.headers)
         headers["Content-Length"] = str(len(response.body))

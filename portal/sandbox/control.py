@@ -61,7 +61,7 @@ def _quotas(sandbox: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
 def _reset(sandbox: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
     sandbox.world.reset()
     sandbox.faults.clear()
-    sandbox.limits.configure()
+    sandbox.limits.restore_defaults()
     return {"reset": True}
 
 

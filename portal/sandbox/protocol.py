@@ -22,10 +22,12 @@ from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 _SESSION = botocore.session.get_session()
 
 # Each service's answer to invalid input, to throttling and to its own faults, in order of preference; the first
-# one that is among the operation's error shapes wins, else the last (AWS's common error of that kind).
-VALIDATION_ERRORS = ("BadRequestException", "ValidationException", "InvalidArgumentException")
+# one that is among the operation's error shapes wins, else the first (AWS's common error of that kind: IVS Real-Time
+# models neither throttling nor faults for most operations, yet answers them as ThrottlingException 429 and
+# InternalServerException 500).
+VALIDATION_ERRORS = ("ValidationException", "BadRequestException", "InvalidArgumentException")
 THROTTLING_ERRORS = ("ThrottlingException", "ThrottledClientException", "ClientLimitExceededException")
-FAULT_ERRORS = ("ServiceFailureException", "ServiceUnavailableException", "InternalServerException")
+FAULT_ERRORS = ("InternalServerException", "ServiceFailureException", "ServiceUnavailableException")
 COMMON_STATUS = {
     "ThrottlingException": 429,
     "InternalServerException": 500,
@@ -134,7 +136,7 @@ class Service:
         for code in preferences:
             if code in names:
                 return code
-        return preferences[-1]
+        return preferences[0]
 
     def error_status(self, operation: OperationModel | None, code: str) -> int:
         if operation is not None:

@@ -22,10 +22,17 @@ class RateLimits:
     """Token buckets holding one second's worth of requests, refilled continuously in real time."""
 
     def __init__(self, rates: dict[str, dict[str, float]] | None = None, enabled: bool = True) -> None:
-        self.rates = {service: dict(values) for service, values in (rates or DEFAULT_RATES).items()}
-        self.enabled = enabled
+        self._defaults = {service: dict(values) for service, values in (rates or DEFAULT_RATES).items()}
+        self._default_enabled = enabled
         self._buckets: dict[tuple[str, str, str], tuple[float, float]] = {}
         self._lock = threading.Lock()
+        self.restore_defaults()
+
+    def restore_defaults(self) -> None:
+        with self._lock:
+            self.rates = {service: dict(values) for service, values in self._defaults.items()}
+            self.enabled = self._default_enabled
+            self._buckets.clear()
 
     def rate(self, service: str, operation: str) -> float | None:
         rates = self.rates.get(service, {})

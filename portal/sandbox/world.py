@@ -42,6 +42,12 @@ class Clock:
         self._virtual_base += (real - self._real_base) * self._scale
         self._real_base = real
 
+    def reset(self) -> None:
+        """Back to real time, unscaled."""
+        with self._lock:
+            self._real_base = self._virtual_base = time.time()
+            self._scale = 1.0
+
     def advance(self, seconds: float) -> None:
         with self._lock:
             self._rebase()
@@ -131,6 +137,7 @@ class World:
     def reset(self) -> None:
         with self.lock:
             self.state.clear()
+            self.clock.reset()
 
     def dump(self) -> str:
         with self.lock:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import aioboto3
@@ -20,8 +20,8 @@ CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing
 def client(sandbox: SandboxControl) -> Callable[..., Any]:
     """A boto3 client for the sandbox; every raw response body is kept on client.raw_bodies."""
 
-    def make(service: str, *, validate: bool = True, retries: int = 1) -> Any:
-        config = Config(parameter_validation=validate, retries={"max_attempts": retries, "mode": "standard"})
+    def make(service: str, *, validate: bool = True, attempts: int = 1) -> Any:
+        config = Config(parameter_validation=validate, retries={"total_max_attempts": attempts, "mode": "standard"})
         made = boto3.client(service, endpoint_url=sandbox.endpoint, config=config, **CREDENTIALS)
         made.raw_bodies = []
 
@@ -50,7 +50,7 @@ def async_call(sandbox: SandboxControl) -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
-def world(client: Callable[..., Any], sandbox: SandboxControl) -> Iterator[dict[str, Any]]:
+def world(client: Callable[..., Any], sandbox: SandboxControl) -> dict[str, Any]:
     """One of everything: a meeting with a connected attendee, a live stage, an ACTIVE channel, a pipeline."""
     import uuid
 
@@ -84,7 +84,7 @@ def world(client: Callable[..., Any], sandbox: SandboxControl) -> Iterator[dict[
         SinkArn=f"arn:aws:s3:::{bucket}",
         Tags=[{"Key": "a", "Value": "b"}],
     )["MediaCapturePipeline"]
-    yield {
+    return {
         "bucket": bucket,
         "meeting": meeting,
         "attendee": attendee,

@@ -1,0 +1,175 @@
+"""Media capture pipelines in the sandbox: lifecycle, sinks, artifacts, limits."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+
+@pytest.fixture
+def recording(client, sandbox):
+    """A meeting with a connected attendee and an empty bucket."""
+    chime, s3 = client("chime-sdk-meetings"), client("s3")
+    bucket = f"rec-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    meeting = chime.create_meeting(
+        ClientRequestToken=uuid.uuid4().hex, MediaRegion="us-east-1", ExternalMeetingId="rec"
+    )["Meeting"]
+    attendee = chime.create_attendee(MeetingId=meeting["MeetingId"], ExternalUserId="speaker")["Attendee"]
+    sandbox.meeting_join(attendee["JoinToken"])
+    return {"bucket": bucket, "meeting": meeting, "attendee": attendee, "s3": s3, "chime": chime}
+
+
+def _create(pipelines, recording, **extra):
+    kwargs = {
+        "SourceType": "ChimeSdkMeeting",
+        "SourceArn": f"arn:aws:chime::123456789012:meeting:{recording['meeting']['MeetingId']}",
+        "SinkType": "S3Bucket",
+        "SinkArn": f"arn:aws:s3:::{recording['bucket']}",
+    }
+    return pipelines.create_media_capture_pipeline(**{**kwargs, **extra})["MediaCapturePipeline"]
+
+
+def _status(pipelines, pipeline_id: str) -> str:
+    return pipelines.get_media_capture_pipeline(MediaPipelineId=pipeline_id)["MediaCapturePipeline"]["Status"]
+
+
+def _code(raised) -> str:
+    return raised.value.response["Error"]["Code"]
+
+
+def test_lifecycle_and_artifacts(client, sandbox, recording):
+    pipelines = client("chime-sdk-media-pipelines")
+    pipeline = _create(pipelines, recording)
+    assert pipeline["Status"] == "Initializing"
+    assert pipeline["MediaPipelineArn"].endswith(f":media-pipeline/{pipeline['MediaPipelineId']}")
+    assert not recording["s3"].list_objects_v2(Bucket=recording["bucket"]).get("Contents")
+    sandbox.advance(6)
+    assert _status(pipelines, pipeline["MediaPipelineId"]) == "InProgress"
+    keys = [o["Key"] for o in recording["s3"].list_objects_v2(Bucket=recording["bucket"])["Contents"]]
+    meeting_id = recording["meeting"]["MeetingId"]
+    folders = {key.split("/")[1] for key in keys}
+    assert {"audio", "video", "content", "meeting-events", "data-channel"} <= folders
+    assert all(key.startswith(f"{meeting_id}/") for key in keys)
+    assert any(recording["attendee"]["AttendeeId"] in key for key in keys if "/video/" in key)
+    sandbox.advance(10)
+    later = recording["s3"].list_objects_v2(Bucket=recording["bucket"])["KeyCount"]
+    assert later > len(keys)
+    pipelines.delete_media_capture_pipeline(MediaPipelineId=pipeline["MediaPipelineId"])
+    assert _status(pipelines, pipeline["MediaPipelineId"]) == "Stopping"
+    sandbox.advance(4)
+    stopped = pipelines.get_media_pipeline(MediaPipelineId=pipeline["MediaPipelineId"])["MediaPipeline"]
+    assert stopped["MediaCapturePipeline"]["Status"] == "Stopped"
+
+
+def test_a_sink_prefix_is_kept(client, sandbox, recording):
+    pipelines = client("chime-sdk-media-pipelines")
+    _create(pipelines, recording, SinkArn=f"arn:aws:s3:::{recording['bucket']}/calls/2026")
+    sandbox.advance(6)
+    keys = [o["Key"] for o in recording["s3"].list_objects_v2(Bucket=recording["bucket"])["Contents"]]
+    assert keys and all(key.startswith("calls/2026/") for key in keys)
+
+
+def test_client_request_token_makes_create_idempotent(client, recording):
+    pipelines = client("chime-sdk-media-pipelines")
+    first = _create(pipelines, recording, ClientRequestToken="same-request")
+    again = _create(pipelines, recording, ClientRequestToken="same-request")
+    assert first["MediaPipelineId"] == again["MediaPipelineId"]
+    assert len(pipelines.list_media_capture_pipelines()["MediaCapturePipelines"]) == 1
+
+
+def test_source_meeting_and_sink_bucket_must_exist(client, recording):
+    pipelines = client("chime-sdk-media-pipelines")
+    for extra in (
+        {"SourceArn": f"arn:aws:chime::123456789012:meeting:{uuid.uuid4()}"},
+        {"SinkArn": "arn:aws:s3:::no-such-bucket-anywhere"},
+        {"SinkArn": "arn:aws:sqs:us-east-1:123456789012:not-a-bucket"},
+    ):
+        with pytest.raises(ClientError) as raised:
+            _create(pipelines, recording, **extra)
+        assert _code(raised) == "BadRequestException", extra
+
+
+def test_at_most_25_selected_video_streams(client, recording):
+    pipelines = client("chime-sdk-media-pipelines")
+    streams = {"ExternalUserIds": [f"user-{n}" for n in range(26)]}
+    configuration = {
+        "SourceConfiguration": {"SelectedVideoStreams": streams},
+        "ArtifactsConfiguration": {
+            "Audio": {"MuxType": "AudioOnly"},
+            "Video": {"State": "Enabled", "MuxType": "VideoOnly"},
+            "Content": {"State": "Disabled"},
+        },
+    }
+    with pytest.raises(ClientError) as raised:
+        _create(pipelines, recording, ChimeSdkMeetingConfiguration=configuration)
+    assert _code(raised) == "BadRequestException"
+
+
+def test_one_active_pipeline_per_meeting(client, recording):
+    pipelines = client("chime-sdk-media-pipelines")
+    _create(pipelines, recording)
+    with pytest.raises(ClientError) as raised:
+        _create(pipelines, recording)
+    assert _code(raised) == "ResourceLimitExceededException"
+
+
+def test_active_pipelines_per_region(client, sandbox, monkeypatch):
+    from portal.sandbox import pipelines as model
+
+    monkeypatch.setattr(model, "active_limit", lambda region: 1)
+    pipelines, chime, s3 = client("chime-sdk-media-pipelines"), client("chime-sdk-meetings"), client("s3")
+    bucket = f"rec-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    for attempt in range(2):
+        meeting = chime.create_meeting(
+            ClientRequestToken=uuid.uuid4().hex, MediaRegion="us-east-1", ExternalMeetingId="lim"
+        )
+        kwargs = {
+            "SourceType": "ChimeSdkMeeting",
+            "SourceArn": meeting["Meeting"]["MeetingArn"],
+            "SinkType": "S3Bucket",
+            "SinkArn": f"arn:aws:s3:::{bucket}",
+        }
+        if attempt == 0:
+            pipelines.create_media_capture_pipeline(**kwargs)
+        else:
+            with pytest.raises(ClientError) as raised:
+                pipelines.create_media_capture_pipeline(**kwargs)
+            assert _code(raised) == "ResourceLimitExceededException"
+
+
+def test_the_meeting_ending_stops_the_pipeline(client, sandbox, recording):
+    pipelines = client("chime-sdk-media-pipelines")
+    pipeline = _create(pipelines, recording)
+    sandbox.advance(6)
+    recording["chime"].delete_meeting(MeetingId=recording["meeting"]["MeetingId"])
+    sandbox.advance(0.1)
+    assert _status(pipelines, pipeline["MediaPipelineId"]) == "Stopping"
+    sandbox.advance(4)
+    assert _status(pipelines, pipeline["MediaPipelineId"]) == "Stopped"
+
+
+def test_a_running_pipeline_keeps_an_empty_meeting_alive(client, sandbox, recording):
+    pipelines = client("chime-sdk-media-pipelines")
+    pipeline = _create(pipelines, recording)
+    sandbox.meeting_leave(recording["meeting"]["MeetingId"], recording["attendee"]["AttendeeId"])
+    sandbox.advance(400)
+    assert recording["chime"].get_meeting(MeetingId=recording["meeting"]["MeetingId"])
+    pipelines.delete_media_capture_pipeline(MediaPipelineId=pipeline["MediaPipelineId"])
+    sandbox.advance(400)
+    with pytest.raises(ClientError):
+        recording["chime"].get_meeting(MeetingId=recording["meeting"]["MeetingId"])
+
+
+def test_list_paginates_and_tags(client, recording):
+    pipelines = client("chime-sdk-media-pipelines")
+    pipeline = _create(pipelines, recording, Tags=[{"Key": "case", "Value": "42"}])
+    arn = pipeline["MediaPipelineArn"]
+    listed = pipelines.list_media_pipelines(MaxResults=1)["MediaPipelines"]
+    assert listed == [{"MediaPipelineId": pipeline["MediaPipelineId"], "MediaPipelineArn": arn}]
+    pipelines.tag_resource(ResourceARN=arn, Tags=[{"Key": "team", "Value": "rtc"}])
+    pipelines.untag_resource(ResourceARN=arn, TagKeys=["case"])
+    assert pipelines.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "team", "Value": "rtc"}]
