@@ -124,7 +124,8 @@ def test_list_attendees_paginates(chime):
         MeetingId=meeting["MeetingId"], Attendees=[{"ExternalUserId": f"person-{n}"} for n in range(7)]
     )
     first = chime.list_attendees(MeetingId=meeting["MeetingId"], MaxResults=3)
-    assert len(first["Attendees"]) == 3 and first["NextToken"]
+    assert len(first["Attendees"]) == 3
+    assert first["NextToken"]
     seen = [a["ExternalUserId"] for a in first["Attendees"]]
     token = first["NextToken"]
     while token:

@@ -36,13 +36,18 @@ def test_create_stage_issues_its_tokens(ivs):
     )
     stage = created["stage"]
     assert stage["arn"].startswith("arn:aws:ivs:us-east-1:123456789012:stage/")
-    assert stage["name"] == "town-hall" and stage["tags"] == {"team": "rtc"}
+    assert stage["name"] == "town-hall"
+    assert stage["tags"] == {"team": "rtc"}
     assert "activeSessionId" not in stage
     assert set(stage["endpoints"]) == {"events", "whip", "rtmp", "rtmps"}
     host, viewer = created["participantTokens"]
-    assert host["userId"] == "host" and host["duration"] == 60 and host["attributes"] == {"role": "host"}
-    assert viewer["capabilities"] == ["SUBSCRIBE"] and viewer["duration"] == 720
-    assert host["participantId"] != viewer["participantId"] and host["token"] != viewer["token"]
+    assert host["userId"] == "host"
+    assert host["duration"] == 60
+    assert host["attributes"] == {"role": "host"}
+    assert viewer["capabilities"] == ["SUBSCRIBE"]
+    assert viewer["duration"] == 720
+    assert host["participantId"] != viewer["participantId"]
+    assert host["token"] != viewer["token"]
 
 
 def test_token_defaults(ivs):
@@ -94,7 +99,9 @@ def test_a_session_starts_with_the_first_join_and_ends_after_the_last_leaves(ivs
     a, b = created["participantTokens"]
     joined = sandbox.stage_join(a["token"])
     session = ivs.get_stage(arn=arn)["stage"]["activeSessionId"]
-    assert session == joined["sessionId"] and len(session) == 16 and session.startswith("st-")
+    assert session == joined["sessionId"]
+    assert len(session) == 16
+    assert session.startswith("st-")
     sandbox.stage_join(b["token"])
     sandbox.stage_leave(arn, a["participantId"])
     sandbox.stage_leave(arn, b["participantId"])

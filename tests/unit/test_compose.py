@@ -12,7 +12,7 @@ from django.core.management import get_commands
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
-APP_SERVICES = ["web", "worker", "beat"]
+APP_SERVICES = ["web", "worker", "beat", "sandbox"]
 
 
 def _argv(command: list[str] | str) -> list[str]:
@@ -36,7 +36,7 @@ def _assert_exists(argv: list[str]) -> None:
 
 
 def test_the_expected_services_exist():
-    assert set(COMPOSE["services"]) == {"web", "worker", "beat", "redis", "postgres"}
+    assert set(COMPOSE["services"]) == {"web", "worker", "beat", "sandbox", "redis", "postgres"}
 
 
 @pytest.mark.parametrize("service", APP_SERVICES)
@@ -45,7 +45,9 @@ def test_app_services_share_one_image_definition(service):
     assert definition["build"] == "."
     assert definition["image"] == "rtc-portal:latest"
     assert definition["environment"]["DATABASE_URL"].startswith("postgres://")
-    assert set(definition["depends_on"]) == {"postgres", "redis"}
+    assert definition["environment"]["AWS_ENDPOINT_URL"] == "${AWS_ENDPOINT_URL-http://sandbox:4566}"
+    if service != "sandbox":
+        assert set(definition["depends_on"]) == {"postgres", "redis"}
 
 
 @pytest.mark.parametrize("service", APP_SERVICES)
@@ -61,6 +63,6 @@ def test_postgres_keeps_its_data_in_a_volume():
     assert any(v.startswith("postgres-data:") for v in COMPOSE["services"]["postgres"]["volumes"])
 
 
-@pytest.mark.parametrize("service", ["web", "worker", "redis", "postgres"])
+@pytest.mark.parametrize("service", ["web", "worker", "sandbox", "redis", "postgres"])
 def test_long_running_services_have_health_checks(service):
     assert COMPOSE["services"][service]["healthcheck"]["test"]

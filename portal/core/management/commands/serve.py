@@ -1,4 +1,4 @@
-"""Run the whole panel in the foreground: web (ASGI), Celery worker and Celery beat. Ctrl-C stops everything."""
+"""Run the whole panel in the foreground: the sandbox, web (ASGI), Celery worker and beat. Ctrl-C stops them all."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import IO
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -36,6 +38,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--sandbox-port", type=int, default=4566)
 
     def _broker_environment(self, env: dict[str, str]) -> None:
         configured = env.get("CELERY_BROKER_URL") or env.get("REDIS_URL")
@@ -47,21 +50,31 @@ class Command(BaseCommand):
         else:
             self.stdout.write("Broker: embedded filesystem broker under var/broker (no Redis reachable)")
 
-    def _aws_environment(self, env: dict[str, str]) -> None:
+    def _aws_environment(self, env: dict[str, str], sandbox_port: int) -> bool:
+        """Point the portal at AWS as configured, or at a sandbox of its own. True when the sandbox must start."""
         endpoint = env.get("AWS_ENDPOINT_URL")
         if endpoint:
-            self.stdout.write(f"AWS endpoint: {endpoint}")
-        elif env.get("AWS_ACCESS_KEY_ID") or env.get("AWS_PROFILE"):
+            self.stdout.write(f"AWS endpoint: {endpoint} (from the environment)")
+            return False
+        if env.get("AWS_ACCESS_KEY_ID") or env.get("AWS_PROFILE"):
             self.stdout.write("AWS endpoint: the real AWS endpoints, with credentials from the environment")
-        else:
-            self.stdout.write("AWS endpoint: none configured (set AWS_ENDPOINT_URL or AWS credentials)")
+            return False
+        env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{sandbox_port}"
+        env["AWS_ACCESS_KEY_ID"] = env["AWS_SECRET_ACCESS_KEY"] = "sandbox"
+        self.stdout.write(f"AWS endpoint: the sandbox at {env['AWS_ENDPOINT_URL']} (no AWS credentials configured)")
+        return True
 
     def handle(self, *args: object, **options: object) -> None:
         env = dict(os.environ)
         self._broker_environment(env)
-        self._aws_environment(env)
+        sandbox_port = int(options["sandbox_port"])  # type: ignore[arg-type]
+        with_sandbox = self._aws_environment(env, sandbox_port)
         python = sys.executable
-        commands = {
+        commands: dict[str, list[str]] = {}
+        if with_sandbox:
+            state = str(Path(settings.VAR_DIR) / "sandbox-state.json")
+            commands["sandbox"] = [python, "manage.py", "sandbox", "--port", str(sandbox_port), "--state", state]
+        commands |= {
             "web": [
                 python,
                 "-m",
