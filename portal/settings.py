@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "portal.core",
+    "portal.stages",
 ]
 
 MIDDLEWARE = [
@@ -158,6 +159,12 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BEAT_SCHEDULE = {
     "operations-sweep": {"task": "portal.core.tasks.operations_sweep", "schedule": 30.0},
+    "stages-refresh-live": {
+        "task": "portal.stages.tasks.stages_refresh_live",
+        "schedule": float(os.environ.get("STAGES_REFRESH_SECONDS", "3")),
+        "options": {"expires": float(os.environ.get("STAGES_REFRESH_SECONDS", "3"))},
+    },
+    "token-handoffs-expire": {"task": "portal.stages.tasks.token_handoffs_expire", "schedule": 60.0},
 }
 
 # --- AWS ------------------------------------------------------------------------------------------------------
@@ -172,3 +179,7 @@ OPERATION_MAX_ATTEMPTS = int(os.environ.get("OPERATION_MAX_ATTEMPTS", "6"))
 OPERATION_BACKOFF_BASE_SECONDS = float(os.environ.get("OPERATION_BACKOFF_BASE_SECONDS", "1"))
 OPERATION_BACKOFF_MAX_SECONDS = float(os.environ.get("OPERATION_BACKOFF_MAX_SECONDS", "60"))
 OPERATION_STUCK_AFTER_SECONDS = int(os.environ.get("OPERATION_STUCK_AFTER_SECONDS", "300"))
+
+# --- Stages ---------------------------------------------------------------------------------------------------
+# The live refresh paces its IVS calls below the 5 TPS stage-API quota, leaving room for the operations.
+STAGES_REFRESH_TPS = float(os.environ.get("STAGES_REFRESH_TPS", "4"))

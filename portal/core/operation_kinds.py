@@ -2,7 +2,9 @@
 
 A feature registers its kinds at import time (its AppConfig.ready imports the module that calls `register`).
 The AWS call gets an `OperationCall`, a plain snapshot with no ORM access, because it runs inside an event loop.
-The local hooks run afterwards, synchronously, inside the transaction that records the outcome.
+The local hooks run afterwards, synchronously, inside the transaction that records the outcome. What the call
+returns is stored as the operation's result, except under the key TRANSIENT: that part (tokens, bulk listings) is
+handed to `on_success` and never stored or logged.
 """
 
 from __future__ import annotations
@@ -31,11 +33,12 @@ class OperationKind:
     label: str
     permission: str
     call: Callable[[OperationCall], Awaitable[dict[str, Any]]]
-    on_success: Callable[[Operation], None] | None = None
+    on_success: Callable[[Operation, dict[str, Any]], None] | None = None
     on_failure: Callable[[Operation, AwsError], None] | None = None
     summary: Callable[[dict[str, Any]], str] = field(default=lambda result: "")
 
 
+TRANSIENT = "transient"
 _KINDS: dict[str, OperationKind] = {}
 
 

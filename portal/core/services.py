@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from portal.aws.errors import AwsError
 from portal.core.models import AuditEntry, Operation
-from portal.core.operation_kinds import OperationCall, OperationKind, operation_kind_get
+from portal.core.operation_kinds import TRANSIENT, OperationCall, OperationKind, operation_kind_get
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +118,7 @@ def operation_execute(*, operation_id: int) -> Operation | None:
 
 
 def _record_success(operation: Operation, kind: OperationKind, result: dict[str, Any]) -> None:
+    transient = result.pop(TRANSIENT, {})  # secrets and bulk data for the hook, never stored
     with transaction.atomic():
         operation.status = Operation.Status.SUCCEEDED
         operation.result = result
@@ -125,7 +126,7 @@ def _record_success(operation: Operation, kind: OperationKind, result: dict[str,
         operation.finished_at = timezone.now()
         operation.save()
         if kind.on_success is not None:
-            kind.on_success(operation)
+            kind.on_success(operation, transient)
         _audit(operation, AuditEntry.Event.SUCCEEDED, kind.summary(result))
 
 

@@ -10,7 +10,6 @@ urlpatterns = [
     path("audit/", views.audit, name="audit"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
     path("meetings/", views.section_coming, {"section": "meetings"}, name="meetings"),
-    path("stages/", views.section_coming, {"section": "stages"}, name="stages"),
     path("channels/", views.section_coming, {"section": "channels"}, name="channels"),
     path("pipelines/", views.section_coming, {"section": "pipelines"}, name="pipelines"),
 ]

@@ -23,6 +23,11 @@ MANAGE = "core.manage_resources"
 PAGE_SIZE = 50
 HTMX_STOP_POLLING = 286
 
+STAGES_TILE = {
+    "title": "Stages",
+    "summary": "Amazon IVS Real-Time stages: tokens, live sessions, participants, and disconnecting them.",
+    "url_name": "stages",
+}
 SECTION_PLANS: dict[str, dict[str, Any]] = {
     "meetings": {
         "title": "Meetings",
@@ -31,15 +36,6 @@ SECTION_PLANS: dict[str, dict[str, Any]] = {
             "Create meetings with attendees, features, notifications and tags",
             "Inspect and end meetings; add, revoke and re-capability attendees",
             "Reconcile the registry with meeting events and GetMeeting",
-        ],
-    },
-    "stages": {
-        "title": "Stages",
-        "summary": "Amazon IVS Real-Time stages, participant tokens, sessions and participants.",
-        "plans": [
-            "Create stages and issue participant tokens (shown once)",
-            "Watch sessions and participants live",
-            "Disconnect a participant with a reason, and revoke their token",
         ],
     },
     "channels": {
@@ -73,7 +69,7 @@ def home(request: HttpRequest) -> TemplateResponse:
         {
             "recent_operations": recent,
             "endpoint_configured": aws_endpoint_configured(),
-            "sections": [dict(SECTION_PLANS[key], url_name=key) for key in SECTION_PLANS],
+            "sections": [STAGES_TILE] + [dict(SECTION_PLANS[key], url_name=key) for key in SECTION_PLANS],
         },
     )
 

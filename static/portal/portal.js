@@ -34,3 +34,40 @@
 
   window.portalToast = showToast;
 })();
+
+// Formset rows: a button with data-add-row clones its fieldset's <template> and bumps TOTAL_FORMS.
+// Copy buttons: data-copy names the element whose value goes to the clipboard.
+(function () {
+  "use strict";
+
+  document.addEventListener("click", function (event) {
+    var add = event.target.closest("[data-add-row]");
+    if (add) {
+      var fieldset = add.closest("[data-formset]");
+      var prefix = fieldset.getAttribute("data-formset");
+      var total = fieldset.querySelector("#id_" + prefix + "-TOTAL_FORMS");
+      var max = fieldset.querySelector("#id_" + prefix + "-MAX_NUM_FORMS");
+      var count = parseInt(total.value, 10);
+      if (max && count >= parseInt(max.value, 10)) {
+        window.portalToast("No more rows: " + max.value + " at most.", "error");
+        return;
+      }
+      var html = fieldset.querySelector("template").innerHTML.replace(/__prefix__/g, String(count));
+      fieldset.querySelector(".row-list").insertAdjacentHTML("beforeend", html);
+      total.value = String(count + 1);
+      return;
+    }
+    var copy = event.target.closest("[data-copy]");
+    if (copy) {
+      var source = document.querySelector(copy.getAttribute("data-copy"));
+      source.select();
+      var done = function () { copy.textContent = "Copied"; };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(source.value).then(done);
+      } else {
+        document.execCommand("copy");
+        done();
+      }
+    }
+  });
+})();

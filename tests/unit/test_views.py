@@ -108,10 +108,10 @@ def test_navigation_per_role(client, admin, support, viewer):
 
 
 def test_unbuilt_sections_say_what_is_coming(client, viewer):
-    page = _login(client, viewer).get("/stages/")
+    page = _login(client, viewer).get("/channels/")
     assert page.status_code == 200
     assert b"Coming next" in page.content
-    assert b"Disconnect a participant" in page.content
+    assert b"Versioned update and delete" in page.content
 
 
 def _audit_fixture(admin, support, django_capture_on_commit_callbacks) -> None:

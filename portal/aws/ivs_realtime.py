@@ -1,0 +1,94 @@
+"""Amazon IVS Real-Time, thin and typed: one coroutine per API call the portal makes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from portal.aws.clients import aws_client
+
+SERVICE = "ivs-realtime"
+
+
+async def stage_create(*, name: str, tags: dict[str, str], tokens: list[dict[str, Any]]) -> dict[str, Any]:
+    async with aws_client(SERVICE) as ivs:
+        return await ivs.create_stage(name=name, tags=tags, participantTokenConfigurations=tokens)
+
+
+async def stage_get(*, arn: str) -> dict[str, Any]:
+    async with aws_client(SERVICE) as ivs:
+        return (await ivs.get_stage(arn=arn))["stage"]
+
+
+async def stage_update(*, arn: str, name: str) -> dict[str, Any]:
+    async with aws_client(SERVICE) as ivs:
+        return (await ivs.update_stage(arn=arn, name=name))["stage"]
+
+
+async def stage_delete(*, arn: str) -> None:
+    async with aws_client(SERVICE) as ivs:
+        await ivs.delete_stage(arn=arn)
+
+
+async def stages_list_all() -> list[dict[str, Any]]:
+    """Every stage in the region: ListStages, every page."""
+    stages: list[dict[str, Any]] = []
+    async with aws_client(SERVICE) as ivs:
+        kwargs: dict[str, Any] = {"maxResults": 100}
+        while True:
+            page = await ivs.list_stages(**kwargs)
+            stages.extend(page["stages"])
+            if not page.get("nextToken"):
+                return stages
+            kwargs["nextToken"] = page["nextToken"]
+
+
+async def participant_token_create(
+    *, stage_arn: str, user_id: str, capabilities: list[str], duration: int, attributes: dict[str, str]
+) -> dict[str, Any]:
+    async with aws_client(SERVICE) as ivs:
+        response = await ivs.create_participant_token(
+            stageArn=stage_arn, userId=user_id, capabilities=capabilities, duration=duration, attributes=attributes
+        )
+    return response["participantToken"]
+
+
+async def participant_disconnect(*, stage_arn: str, participant_id: str, reason: str) -> None:
+    async with aws_client(SERVICE) as ivs:
+        await ivs.disconnect_participant(stageArn=stage_arn, participantId=participant_id, reason=reason)
+
+
+async def tags_add(*, arn: str, tags: dict[str, str]) -> None:
+    async with aws_client(SERVICE) as ivs:
+        await ivs.tag_resource(resourceArn=arn, tags=tags)
+
+
+async def tags_remove(*, arn: str, keys: list[str]) -> None:
+    async with aws_client(SERVICE) as ivs:
+        await ivs.untag_resource(resourceArn=arn, tagKeys=keys)
+
+
+async def _pages(call: Any, key: str, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
+    while True:
+        page = await call(maxResults=100, **kwargs)
+        for item in page[key]:
+            yield item
+        if not page.get("nextToken"):
+            return
+        kwargs["nextToken"] = page["nextToken"]
+
+
+async def stage_sessions(ivs: Any, *, stage_arn: str) -> list[dict[str, Any]]:
+    return [item async for item in _pages(ivs.list_stage_sessions, "stageSessions", stageArn=stage_arn)]
+
+
+async def participants(ivs: Any, *, stage_arn: str, session_id: str) -> list[dict[str, Any]]:
+    found = _pages(ivs.list_participants, "participants", stageArn=stage_arn, sessionId=session_id)
+    return [item async for item in found]
+
+
+async def participant_events(ivs: Any, *, stage_arn: str, session_id: str, participant_id: str) -> list[dict[str, Any]]:
+    found = _pages(
+        ivs.list_participant_events, "events", stageArn=stage_arn, sessionId=session_id, participantId=participant_id
+    )
+    return [item async for item in found]

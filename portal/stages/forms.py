@@ -1,0 +1,183 @@
+"""Stage forms: every rule IVS would enforce is checked here first, so nothing invalid is queued."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.core.validators import RegexValidator
+
+from portal.stages.models import Stage
+from portal.stages.services import TokenSpec
+
+NAME = RegexValidator(r"^[a-zA-Z0-9_-]*$", "Use only letters, digits, hyphens and underscores.")
+ATTRIBUTE_KEY = re.compile(r"^[a-zA-Z0-9_-]*$")
+MAX_TAGS = 49  # IVS allows 50; the portal keeps one (rtc-portal:operation) to make creation idempotent
+MAX_TOKENS = 12
+ATTRIBUTES_MAX_BYTES = 1024
+CAPABILITIES = [("PUBLISH", "Publish"), ("SUBSCRIBE", "Subscribe")]
+
+
+def tag_key_errors(key: str) -> list[str]:
+    errors = []
+    if not 1 <= len(key) <= 128:
+        errors.append("A tag key has 1 to 128 characters.")
+    if key.lower().startswith("aws:"):
+        errors.append("Tag keys starting with 'aws:' are reserved by AWS.")
+    return errors
+
+
+class StageNameForm(forms.Form):
+    name = forms.CharField(max_length=128, required=False, validators=[NAME], help_text="Up to 128 characters.")
+
+
+class TagForm(forms.Form):
+    key = forms.CharField(max_length=128, required=False)
+    value = forms.CharField(max_length=256, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        key, value = cleaned.get("key", ""), cleaned.get("value", "")
+        if value and not key:
+            self.add_error("key", "A tag needs a key.")
+        for error in tag_key_errors(key) if key else []:
+            self.add_error("key", error)
+        return cleaned
+
+
+class BaseTagFormSet(forms.BaseFormSet):
+    def clean(self) -> None:
+        if any(self.errors):
+            return
+        keys = [form.cleaned_data["key"] for form in self.forms if form.cleaned_data.get("key")]
+        if len(keys) != len(set(keys)):
+            raise forms.ValidationError("Each tag key may appear only once.")
+        if len(keys) > MAX_TAGS:
+            raise forms.ValidationError(
+                f"A stage takes at most {MAX_TAGS} tags here (IVS allows 50; the portal keeps one)."
+            )
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {f.cleaned_data["key"]: f.cleaned_data.get("value", "") for f in self.forms if f.cleaned_data.get("key")}
+
+
+TagFormSet = forms.formset_factory(TagForm, formset=BaseTagFormSet, extra=1, max_num=MAX_TAGS + 1)
+
+
+class TokenForm(forms.Form):
+    user_id = forms.CharField(label="User id", max_length=128, required=False)
+    capabilities = forms.MultipleChoiceField(
+        choices=CAPABILITIES, initial=["PUBLISH", "SUBSCRIBE"], widget=forms.CheckboxSelectMultiple, required=False
+    )
+    duration = forms.IntegerField(
+        label="Duration (minutes)", min_value=1, max_value=20160, initial=720, required=False,
+        help_text="1 to 20160 minutes (14 days); 720 when empty.",
+    )  # fmt: skip
+    attributes = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "role=host"}),
+        required=False,
+        help_text="One key=value per line; 1 KB in all. Every participant sees them: no personal data.",
+    )
+
+    def clean_attributes(self) -> dict[str, str]:
+        attributes: dict[str, str] = {}
+        for number, line in enumerate(self.cleaned_data.get("attributes", "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            key, separator, value = line.partition("=")
+            key = key.strip()
+            if not separator or not key:
+                raise forms.ValidationError(f"Line {number}: write key=value.")
+            if not ATTRIBUTE_KEY.match(key):
+                raise forms.ValidationError(f"Line {number}: keys use letters, digits, hyphens and underscores only.")
+            if key in attributes:
+                raise forms.ValidationError(f"Line {number}: the key {key!r} appears twice.")
+            attributes[key] = value.strip()
+        size = sum(len(k.encode()) + len(v.encode()) for k, v in attributes.items())
+        if size > ATTRIBUTES_MAX_BYTES:
+            raise forms.ValidationError(f"Attributes take {size} bytes; the limit is 1 KB (1024 bytes) in all.")
+        return attributes
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.has_changed() and not cleaned.get("capabilities") and "capabilities" not in self.errors:
+            self.add_error("capabilities", "Choose at least one capability.")
+        return cleaned
+
+    def spec(self) -> TokenSpec:
+        data = self.cleaned_data
+        return TokenSpec(
+            user_id=data.get("user_id", ""),
+            capabilities=list(data.get("capabilities") or []),
+            duration=data.get("duration") or 720,
+            attributes=data.get("attributes") or {},
+        )
+
+
+class BaseTokenFormSet(forms.BaseFormSet):
+    def clean(self) -> None:
+        if any(self.errors):
+            return
+        if len(self.specs) > MAX_TOKENS:
+            raise forms.ValidationError(f"At most {MAX_TOKENS} tokens at a time.")
+
+    @property
+    def specs(self) -> list[TokenSpec]:
+        return [form.spec() for form in self.forms if form.has_changed() and form.cleaned_data]
+
+
+TokenFormSet = forms.formset_factory(TokenForm, formset=BaseTokenFormSet, extra=1, max_num=MAX_TOKENS)
+IssueTokenFormSet = forms.formset_factory(
+    TokenForm, formset=BaseTokenFormSet, extra=0, min_num=1, validate_min=True, max_num=MAX_TOKENS
+)
+
+
+class DisconnectForm(forms.Form):
+    reason = forms.CharField(
+        max_length=128, help_text="Required; up to 128 characters. Kept in the audit log and sent to IVS."
+    )
+    revoke_token = forms.BooleanField(required=False, label="Also revoke the token the portal issued")
+
+
+class TagAddForm(TagForm):
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not cleaned.get("key") and "key" not in self.errors:
+            self.add_error("key", "A tag needs a key.")
+        return cleaned
+
+
+class TagRemoveForm(forms.Form):
+    key = forms.CharField(max_length=128)
+
+
+class StageDeleteForm(forms.Form):
+    confirm = forms.CharField(label="Type the stage's name to confirm", max_length=128)
+
+    def __init__(self, *args: Any, stage: Stage, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.stage = stage
+
+    def clean_confirm(self) -> str:
+        confirm = self.cleaned_data["confirm"]
+        expected = self.stage.name or self.stage.short_arn
+        if confirm != expected:
+            raise forms.ValidationError(f"Type {expected!r} exactly to delete this stage.")
+        return confirm
+
+
+class StageFilterForm(forms.Form):
+    q = forms.CharField(required=False, label="Name", max_length=128)
+    tag = forms.CharField(required=False, label="Tag", max_length=400, help_text="key=value")
+    live = forms.BooleanField(required=False, label="Live now")
+
+    def clean_tag(self) -> tuple[str, str] | None:
+        text = self.cleaned_data.get("tag", "").strip()
+        if not text:
+            return None
+        key, separator, value = text.partition("=")
+        if not separator or not key:
+            raise forms.ValidationError("Filter tags as key=value.")
+        return key.strip(), value.strip()

@@ -1,0 +1,305 @@
+"""The stage operation kinds: the IVS call each makes and what it changes in the portal's rows afterwards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from portal.aws import ivs_realtime as ivs
+from portal.aws.errors import AwsError, AwsNotFound
+from portal.core.models import Operation
+from portal.core.operation_kinds import TRANSIENT, OperationCall, OperationKind, register
+from portal.stages.models import Participant, ParticipantToken, Stage
+from portal.stages.tokens import token_handoff_store
+
+# CreateStage has no idempotency token: the portal tags each stage it creates with the operation's token, so a
+# retried creation finds the stage the first attempt made instead of making a second one.
+MARKER_TAG = "rtc-portal:operation"
+MANAGE = "core.manage_resources"
+REVOKE = "core.revoke_participants"
+
+
+def visible_tags(tags: dict[str, str]) -> dict[str, str]:
+    return {key: value for key, value in tags.items() if key != MARKER_TAG}
+
+
+def _token_metadata(token: dict[str, Any]) -> dict[str, Any]:
+    expiration = token["expirationTime"]
+    return {
+        "participantId": token["participantId"],
+        "userId": token.get("userId", ""),
+        "capabilities": token.get("capabilities", []),
+        "duration": token.get("duration"),
+        "attributes": token.get("attributes", {}),
+        "expirationTime": expiration.isoformat() if hasattr(expiration, "isoformat") else str(expiration),
+    }
+
+
+def _tokens_result(tokens: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[list[str]]]:
+    return [_token_metadata(t) for t in tokens], [[t["participantId"], t["token"]] for t in tokens]
+
+
+def _record_tokens(operation: Operation, stage: Stage, issued: list[dict[str, Any]], secrets: list[list[str]]) -> None:
+    for token in issued:
+        ParticipantToken.objects.update_or_create(
+            stage=stage,
+            participant_id=token["participantId"],
+            defaults={
+                "user_id": token["userId"],
+                "capabilities": token["capabilities"],
+                "duration_minutes": token["duration"],
+                "attributes": token["attributes"],
+                "expires_at": parse_datetime(token["expirationTime"]),
+                "issued_by": operation.actor,
+            },
+        )
+    for participant_id, secret in secrets:
+        token_handoff_store(operation=operation, participant_id=participant_id, token=secret)
+
+
+# --- create ---------------------------------------------------------------------------------------------------------
+
+
+async def _create(call: OperationCall) -> dict[str, Any]:
+    p = call.parameters
+    marker = {MARKER_TAG: call.idempotency_token}
+    existing = None
+    if call.attempt > 1:  # an earlier attempt may have created the stage before its outcome was lost
+        existing = next(
+            (s for s in await ivs.stages_list_all() if s.get("tags", {}).get(MARKER_TAG) == marker[MARKER_TAG]), None
+        )
+    if existing is None:
+        created = await ivs.stage_create(name=p["name"], tags={**p["tags"], **marker}, tokens=p["tokens"])
+        stage, tokens = created["stage"], created["participantTokens"]
+    else:
+        stage = await ivs.stage_get(arn=existing["arn"])
+        tokens = [
+            await ivs.participant_token_create(
+                stage_arn=stage["arn"],
+                user_id=spec.get("userId", ""),
+                capabilities=spec["capabilities"],
+                duration=spec["duration"],
+                attributes=spec.get("attributes", {}),
+            )
+            for spec in p["tokens"]
+        ]
+    issued, secrets = _tokens_result(tokens)
+    return {"arn": stage["arn"], "name": stage.get("name", ""), "tags": stage.get("tags", {}), "tokens": issued,
+            TRANSIENT: {"tokens": secrets}}  # fmt: skip
+
+
+def _created(operation: Operation, transient: dict[str, Any]) -> None:
+    stage = Stage.objects.select_for_update().get(pk=operation.parameters["stage_id"])
+    stage.arn = operation.result["arn"]
+    stage.name = operation.result["name"]
+    stage.tags = visible_tags(operation.result["tags"])
+    stage.status = Stage.Status.ACTIVE
+    stage.save()
+    _record_tokens(operation, stage, operation.result["tokens"], transient.get("tokens", []))
+
+
+def _creation_failed(operation: Operation, error: AwsError) -> None:
+    Stage.objects.filter(pk=operation.parameters["stage_id"]).update(status=Stage.Status.FAILED)
+
+
+STAGE_CREATE = register(
+    OperationKind(
+        name="stages.create",
+        label="Create stage",
+        permission=MANAGE,
+        call=_create,
+        on_success=_created,
+        on_failure=_creation_failed,
+        summary=lambda result: f"{result.get('arn')} with {len(result.get('tokens', []))} token(s)",
+    )
+)
+
+
+# --- participant tokens ---------------------------------------------------------------------------------------------
+
+
+async def _issue(call: OperationCall) -> dict[str, Any]:
+    p = call.parameters
+    token = await ivs.participant_token_create(
+        stage_arn=p["arn"],
+        user_id=p["userId"],
+        capabilities=p["capabilities"],
+        duration=p["duration"],
+        attributes=p["attributes"],
+    )
+    issued, secrets = _tokens_result([token])
+    return {"tokens": issued, TRANSIENT: {"tokens": secrets}}
+
+
+def _issued(operation: Operation, transient: dict[str, Any]) -> None:
+    stage = Stage.objects.get(pk=operation.parameters["stage_id"])
+    _record_tokens(operation, stage, operation.result["tokens"], transient.get("tokens", []))
+
+
+TOKEN_ISSUE = register(
+    OperationKind(
+        name="stages.issue_token",
+        label="Issue participant token",
+        permission=MANAGE,
+        call=_issue,
+        on_success=_issued,
+        summary=lambda result: f"participant {result['tokens'][0]['participantId']}" if result.get("tokens") else "",
+    )
+)
+
+
+# --- disconnect -----------------------------------------------------------------------------------------------------
+
+
+async def _disconnect(call: OperationCall) -> dict[str, Any]:
+    p = call.parameters
+    await ivs.participant_disconnect(stage_arn=p["arn"], participant_id=p["participant_id"], reason=p["reason"])
+    return {"participant_id": p["participant_id"]}
+
+
+def _disconnected(operation: Operation, transient: dict[str, Any]) -> None:
+    p = operation.parameters
+    Participant.objects.filter(pk=p["participant_pk"]).update(state=Participant.State.DISCONNECTED, published=False)
+    if p.get("revoke_token"):
+        ParticipantToken.objects.filter(
+            stage_id=p["stage_id"], participant_id=p["participant_id"], revoked_at__isnull=True
+        ).update(revoked_at=timezone.now(), revoked_by=operation.actor)
+
+
+PARTICIPANT_DISCONNECT = register(
+    OperationKind(
+        name="stages.disconnect_participant",
+        label="Disconnect participant",
+        permission=REVOKE,
+        call=_disconnect,
+        on_success=_disconnected,
+        summary=lambda result: f"participant {result.get('participant_id')} disconnected",
+    )
+)
+
+
+# --- rename, tags, delete -------------------------------------------------------------------------------------------
+
+
+async def _rename(call: OperationCall) -> dict[str, Any]:
+    stage = await ivs.stage_update(arn=call.parameters["arn"], name=call.parameters["name"])
+    return {"name": stage.get("name", "")}
+
+
+def _renamed(operation: Operation, transient: dict[str, Any]) -> None:
+    Stage.objects.filter(pk=operation.parameters["stage_id"]).update(name=operation.result["name"])
+
+
+STAGE_RENAME = register(
+    OperationKind(
+        name="stages.rename",
+        label="Rename stage",
+        permission=MANAGE,
+        call=_rename,
+        on_success=_renamed,
+        summary=lambda result: f"now named {result.get('name')!r}",
+    )
+)
+
+
+async def _tag(call: OperationCall) -> dict[str, Any]:
+    await ivs.tags_add(arn=call.parameters["arn"], tags=call.parameters["tags"])
+    return {}
+
+
+def _tagged(operation: Operation, transient: dict[str, Any]) -> None:
+    stage = Stage.objects.select_for_update().get(pk=operation.parameters["stage_id"])
+    stage.tags = {**stage.tags, **operation.parameters["tags"]}
+    stage.save(update_fields=["tags"])
+
+
+STAGE_TAG = register(
+    OperationKind(name="stages.tag", label="Tag stage", permission=MANAGE, call=_tag, on_success=_tagged)
+)
+
+
+async def _untag(call: OperationCall) -> dict[str, Any]:
+    await ivs.tags_remove(arn=call.parameters["arn"], keys=call.parameters["keys"])
+    return {}
+
+
+def _untagged(operation: Operation, transient: dict[str, Any]) -> None:
+    stage = Stage.objects.select_for_update().get(pk=operation.parameters["stage_id"])
+    stage.tags = {k: v for k, v in stage.tags.items() if k not in operation.parameters["keys"]}
+    stage.save(update_fields=["tags"])
+
+
+STAGE_UNTAG = register(
+    OperationKind(name="stages.untag", label="Untag stage", permission=MANAGE, call=_untag, on_success=_untagged)
+)
+
+
+async def _delete(call: OperationCall) -> dict[str, Any]:
+    try:
+        await ivs.stage_delete(arn=call.parameters["arn"])
+    except AwsNotFound:
+        return {"already_gone": True}  # deleted by an earlier attempt, or outside the portal
+    return {}
+
+
+def _deleted(operation: Operation, transient: dict[str, Any]) -> None:
+    now = timezone.now()
+    stage = Stage.objects.select_for_update().get(pk=operation.parameters["stage_id"])
+    Participant.objects.filter(session__stage=stage, state=Participant.State.CONNECTED).update(
+        state=Participant.State.DISCONNECTED, published=False
+    )
+    stage.sessions.filter(ended_at__isnull=True).update(ended_at=now)
+    stage.status = Stage.Status.DELETED
+    stage.deleted_at = now
+    stage.active_session_id = ""
+    stage.active_session_since = None
+    stage.connected_count = 0
+    stage.save()
+
+
+def _deletion_failed(operation: Operation, error: AwsError) -> None:
+    Stage.objects.filter(pk=operation.parameters["stage_id"], status=Stage.Status.DELETING).update(
+        status=Stage.Status.ACTIVE
+    )
+
+
+STAGE_DELETE = register(
+    OperationKind(
+        name="stages.delete",
+        label="Delete stage",
+        permission=MANAGE,
+        call=_delete,
+        on_success=_deleted,
+        on_failure=_deletion_failed,
+    )
+)
+
+
+# --- sync -----------------------------------------------------------------------------------------------------------
+
+
+async def _sync(call: OperationCall) -> dict[str, Any]:
+    stages = await ivs.stages_list_all()
+    return {"listed": len(stages), TRANSIENT: {"stages": stages}}
+
+
+def _synced(operation: Operation, transient: dict[str, Any]) -> None:
+    from portal.stages.services import stages_reconcile
+
+    summary = stages_reconcile(listed=transient.get("stages", []), region=operation.parameters["region"])
+    operation.result = {**operation.result, **summary}
+    operation.save(update_fields=["result"])
+
+
+STAGES_SYNC = register(
+    OperationKind(
+        name="stages.sync",
+        label="Sync stages from AWS",
+        permission=REVOKE,
+        call=_sync,
+        on_success=_synced,
+        summary=lambda result: f"{result.get('listed', 0)} stage(s) listed",
+    )
+)

@@ -1,0 +1,47 @@
+"""Stage reads. Each page's queries are a fixed number, whatever the number of rows."""
+
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models.fields.json import KeyTextTransform
+
+from portal.core.models import Operation
+from portal.stages.models import Participant, ParticipantEvent, ParticipantToken, Stage, StageSession
+
+
+def stage_list(*, name: str = "", tag: tuple[str, str] | None = None, live: bool = False) -> QuerySet[Stage]:
+    stages = Stage.objects.all()
+    if name:
+        stages = stages.filter(name__icontains=name)
+    if tag is not None:
+        key, value = tag
+        stages = stages.alias(tag_value=KeyTextTransform(key, "tags")).filter(tag_value=value)
+    if live:
+        stages = stages.exclude(active_session_id="")
+    return stages
+
+
+def stage_sessions(*, stage: Stage) -> list[StageSession]:
+    return list(stage.sessions.all()[:50])
+
+
+def stage_participants(*, session: StageSession) -> QuerySet[Participant]:
+    issued = ParticipantToken.objects.filter(stage_id=session.stage_id, participant_id=OuterRef("participant_id"))
+    return (
+        session.participants.select_related("disconnect_operation")
+        .annotate(issued_here=Exists(issued), token_revoked=Exists(issued.filter(revoked_at__isnull=False)))
+        .order_by("first_join_at", "id")
+    )
+
+
+def participant_events(*, participant: Participant) -> QuerySet[ParticipantEvent]:
+    return participant.events.all()
+
+
+def stage_tokens(*, stage: Stage) -> QuerySet[ParticipantToken]:
+    return stage.tokens.select_related("issued_by", "revoked_by")[:100]
+
+
+def stage_operations(*, stage: Stage) -> QuerySet[Operation]:
+    """The latest operations about this stage, newest first."""
+    return Operation.objects.filter(kind__startswith="stages.", parameters__stage_id=stage.pk)[:10]

@@ -1,0 +1,296 @@
+"""Stage writes. Each records its Operation with the local change in one transaction; the worker does the rest."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from portal.aws import ivs_realtime as ivs
+from portal.aws.clients import aws_client
+from portal.core.models import Operation
+from portal.core.services import operation_request
+from portal.stages.models import Participant, ParticipantEvent, Stage, StageSession
+from portal.stages.operations import visible_tags
+
+
+@dataclass(frozen=True)
+class TokenSpec:
+    user_id: str
+    capabilities: list[str]
+    duration: int
+    attributes: dict[str, str]
+
+    def as_aws(self) -> dict[str, Any]:
+        spec: dict[str, Any] = {"capabilities": self.capabilities, "duration": self.duration}
+        if self.user_id:
+            spec["userId"] = self.user_id
+        if self.attributes:
+            spec["attributes"] = self.attributes
+        return spec
+
+
+def stage_create(*, actor: AbstractBaseUser, name: str, tags: dict[str, str], tokens: list[TokenSpec]) -> Operation:
+    with transaction.atomic():
+        stage = Stage.objects.create(name=name, region=settings.AWS_REGION, tags=tags, created_by=actor)
+        return operation_request(
+            kind="stages.create",
+            actor=actor,
+            target=f"stage {name or stage.pk}",
+            parameters={"stage_id": stage.pk, "name": name, "tags": tags, "tokens": [t.as_aws() for t in tokens]},
+        )
+
+
+def stage_token_issue(*, actor: AbstractBaseUser, stage: Stage, token: TokenSpec) -> Operation:
+    spec = token.as_aws()
+    return operation_request(
+        kind="stages.issue_token",
+        actor=actor,
+        target=stage.arn or "",
+        parameters={
+            "stage_id": stage.pk,
+            "arn": stage.arn,
+            "userId": token.user_id,
+            "capabilities": spec["capabilities"],
+            "duration": spec["duration"],
+            "attributes": token.attributes,
+        },
+    )
+
+
+def stage_disconnect_participant(
+    *, actor: AbstractBaseUser, participant: Participant, reason: str, revoke_token: bool
+) -> Operation:
+    stage = participant.session.stage
+    with transaction.atomic():
+        operation = operation_request(
+            kind="stages.disconnect_participant",
+            actor=actor,
+            target=f"{stage.arn} participant {participant.participant_id}",
+            reason=reason,
+            parameters={
+                "stage_id": stage.pk,
+                "arn": stage.arn,
+                "participant_pk": participant.pk,
+                "participant_id": participant.participant_id,
+                "user_id": participant.user_id,
+                "reason": reason,
+                "revoke_token": revoke_token,
+            },
+        )
+        Participant.objects.filter(pk=participant.pk).update(disconnect_operation=operation)
+    return operation
+
+
+def stage_rename(*, actor: AbstractBaseUser, stage: Stage, name: str) -> Operation:
+    params = {"stage_id": stage.pk, "arn": stage.arn, "name": name}
+    return operation_request(kind="stages.rename", actor=actor, target=stage.arn or "", parameters=params)
+
+
+def stage_tag(*, actor: AbstractBaseUser, stage: Stage, tags: dict[str, str]) -> Operation:
+    params = {"stage_id": stage.pk, "arn": stage.arn, "tags": tags}
+    return operation_request(kind="stages.tag", actor=actor, target=stage.arn or "", parameters=params)
+
+
+def stage_untag(*, actor: AbstractBaseUser, stage: Stage, keys: list[str]) -> Operation:
+    params = {"stage_id": stage.pk, "arn": stage.arn, "keys": keys}
+    return operation_request(kind="stages.untag", actor=actor, target=stage.arn or "", parameters=params)
+
+
+def stage_delete(*, actor: AbstractBaseUser, stage: Stage, reason: str = "") -> Operation:
+    with transaction.atomic():
+        Stage.objects.filter(pk=stage.pk).update(status=Stage.Status.DELETING)
+        return operation_request(
+            kind="stages.delete",
+            actor=actor,
+            target=stage.arn or "",
+            reason=reason,
+            parameters={"stage_id": stage.pk, "arn": stage.arn, "name": stage.name},
+        )
+
+
+def stages_sync(*, actor: AbstractBaseUser | None) -> Operation:
+    return operation_request(
+        kind="stages.sync",
+        actor=actor,
+        target=f"ivs-realtime {settings.AWS_REGION}",
+        parameters={"region": settings.AWS_REGION},
+    )
+
+
+def stages_reconcile(*, listed: list[dict[str, Any]], region: str) -> dict[str, int]:
+    """Make the registry agree with a full ListStages: new stages appear as found, missing ones are marked gone."""
+    by_arn = {item["arn"]: item for item in listed}
+    known = {stage.arn: stage for stage in Stage.objects.select_for_update().filter(arn__in=by_arn)}
+    found = updated = 0
+    for arn, item in by_arn.items():
+        stage = known.get(arn)
+        fields = {"name": item.get("name", ""), "tags": visible_tags(item.get("tags", {}))}
+        if stage is None:
+            Stage.objects.create(
+                arn=arn, region=region, status=Stage.Status.ACTIVE, origin=Stage.Origin.FOUND, **fields
+            )
+            found += 1
+        elif any(getattr(stage, key) != value for key, value in fields.items()) or stage.status == Stage.Status.GONE:
+            Stage.objects.filter(pk=stage.pk).update(status=Stage.Status.ACTIVE, **fields)
+            updated += 1
+    gone = (
+        Stage.objects.filter(region=region, status=Stage.Status.ACTIVE, arn__isnull=False)
+        .exclude(arn__in=by_arn)
+        .update(status=Stage.Status.GONE, active_session_id="", active_session_since=None, connected_count=0)
+    )
+    return {"found": found, "updated": updated, "gone": gone}
+
+
+# --- the live refresh: a worker job, paced under the stage APIs' 5 TPS quota -----------------------------------------
+
+
+class Pace:
+    """At most `rate` calls per second from this coroutine: the refresher runs at the quota, not into it."""
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1 / rate
+        self.next_at = 0.0
+
+    async def __call__(self) -> None:
+        now = time.monotonic()
+        if self.next_at > now:
+            await asyncio.sleep(self.next_at - now)
+        self.next_at = max(now, self.next_at) + self.interval
+
+
+@dataclass
+class Observation:
+    stages: dict[str, dict[str, Any]]
+    sessions: dict[str, list[dict[str, Any]]]
+    participants: dict[tuple[str, str], list[dict[str, Any]]]
+    events: dict[tuple[str, str, str], list[dict[str, Any]]]
+
+
+async def _observe(
+    watched: set[str], known_sessions: dict[str, str], known_participants: dict[tuple[str, str], tuple[str, bool]]
+) -> Observation:
+    pace = Pace(settings.STAGES_REFRESH_TPS)
+    async with aws_client(ivs.SERVICE) as client:
+        listed: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"maxResults": 100}
+        while True:
+            await pace()
+            page = await client.list_stages(**kwargs)
+            listed.extend(page["stages"])
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+        stages = {item["arn"]: item for item in listed if item["arn"] in watched}
+        observation = Observation(stages, {}, {}, {})
+        for arn, item in stages.items():
+            session_id = item.get("activeSessionId", "")
+            if session_id != known_sessions.get(arn, ""):
+                await pace()
+                observation.sessions[arn] = await ivs.stage_sessions(client, stage_arn=arn)
+            for sid in {session_id, known_sessions.get(arn, "")} - {""}:
+                await pace()
+                found = await ivs.participants(client, stage_arn=arn, session_id=sid)
+                observation.participants[(arn, sid)] = found
+                for participant in found:
+                    key = (sid, participant["participantId"])
+                    if known_participants.get(key) != (participant["state"], participant.get("published", False)):
+                        await pace()
+                        observation.events[(arn, sid, participant["participantId"])] = await ivs.participant_events(
+                            client, stage_arn=arn, session_id=sid, participant_id=participant["participantId"]
+                        )
+    return observation
+
+
+def stages_refresh_live() -> dict[str, int]:
+    """Bring sessions, participants and events of every usable stage up to date (beat runs it every few seconds)."""
+    stages = {s.arn: s for s in Stage.objects.filter(status=Stage.Status.ACTIVE, arn__isnull=False)}
+    if not stages:
+        return {"stages": 0}
+    known_sessions = {arn: s.active_session_id for arn, s in stages.items()}
+    known_participants = {
+        (p.session.session_id, p.participant_id): (p.state, p.published)
+        for p in Participant.objects.filter(
+            session__stage__in=stages.values(), session__ended_at__isnull=True
+        ).select_related("session")
+    }
+    observation = asyncio.run(_observe(set(stages), known_sessions, known_participants))
+    with transaction.atomic():
+        _apply(stages, observation)
+    return {"stages": len(observation.stages), "participants": sum(len(v) for v in observation.participants.values())}
+
+
+def _apply(stages: dict[str, Stage], observation: Observation) -> None:
+    now = timezone.now()
+    for arn, sessions in observation.sessions.items():
+        for item in sessions:
+            StageSession.objects.update_or_create(
+                stage=stages[arn],
+                session_id=item["sessionId"],
+                defaults={"started_at": item.get("startTime"), "ended_at": item.get("endTime")},
+            )
+    sessions = {
+        (s.stage.arn, s.session_id): s
+        for s in StageSession.objects.filter(stage__in=stages.values()).select_related("stage")
+    }
+    for (arn, session_id), found in observation.participants.items():
+        session = sessions.get((arn, session_id)) or StageSession.objects.create(
+            stage=stages[arn], session_id=session_id
+        )
+        for item in found:
+            Participant.objects.update_or_create(
+                session=session,
+                participant_id=item["participantId"],
+                defaults={
+                    "user_id": item.get("userId", ""),
+                    "state": item["state"],
+                    "published": item.get("published", False),
+                    "first_join_at": item.get("firstJoinTime"),
+                },
+            )
+    participants = {
+        (p.session.session_id, p.participant_id): p
+        for p in Participant.objects.filter(session__stage__in=stages.values()).select_related("session")
+    }
+    for (_arn, session_id, participant_id), events in observation.events.items():
+        participant = participants[(session_id, participant_id)]
+        for event in events:
+            ParticipantEvent.objects.get_or_create(
+                participant=participant,
+                name=event["name"],
+                event_time=event["eventTime"],
+                remote_participant_id=event.get("remoteParticipantId", ""),
+                defaults={"error_code": event.get("errorCode", "")},
+            )
+    counts = dict(
+        Participant.objects.filter(state=Participant.State.CONNECTED, session__stage__in=stages.values())
+        .filter(Q(session__ended_at__isnull=True))
+        .values_list("session__stage__arn")
+        .annotate(n=Count("id"))
+    )
+    for arn, stage in stages.items():
+        item = observation.stages.get(arn)
+        if item is None:  # deleted outside the portal: kept for the record, marked
+            Stage.objects.filter(pk=stage.pk).update(
+                status=Stage.Status.GONE, active_session_id="", active_session_since=None, connected_count=0
+            )
+            continue
+        session_id = item.get("activeSessionId", "")
+        since: datetime | None = stage.active_session_since if session_id == stage.active_session_id else None
+        if session_id and since is None:
+            session = sessions.get((arn, session_id))
+            since = session.started_at if session and session.started_at else now
+        Stage.objects.filter(pk=stage.pk).update(
+            active_session_id=session_id,
+            active_session_since=since if session_id else None,
+            connected_count=counts.get(arn, 0) if session_id else 0,
+            refreshed_at=now,
+        )

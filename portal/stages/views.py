@@ -1,0 +1,265 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget, trigger_client_event
+
+from portal.core.models import Operation
+from portal.stages import selectors, services
+from portal.stages.forms import (
+    DisconnectForm,
+    IssueTokenFormSet,
+    StageDeleteForm,
+    StageFilterForm,
+    StageNameForm,
+    TagAddForm,
+    TagFormSet,
+    TagRemoveForm,
+    TokenFormSet,
+)
+from portal.stages.models import Participant, Stage
+from portal.stages.tokens import token_handoff_take
+
+VIEW = "core.view_resources"
+MANAGE = "core.manage_resources"
+REVOKE = "core.revoke_participants"
+PAGE_SIZE = 50
+STOP_POLLING = 286
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@permission_required(VIEW, raise_exception=True)
+def stage_list(request: HttpRequest) -> TemplateResponse:
+    form = StageFilterForm(request.GET or None)
+    filters: dict[str, Any] = {}
+    if form.is_valid():
+        filters = {"name": form.cleaned_data["q"], "tag": form.cleaned_data["tag"], "live": form.cleaned_data["live"]}
+    page = Paginator(selectors.stage_list(**filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"form": form, "page": page, "query": _query_without_page(request), "filtered": bool(request.GET)}
+    template = "stages/list.html#stage-table" if request.htmx else "stages/list.html"
+    return TemplateResponse(request, template, context)
+
+
+def _operation_response(request: HttpRequest, operation: Operation, message: str) -> HttpResponse:
+    response = TemplateResponse(request, "stages/operation.html#operation-progress", {"operation": operation})
+    return trigger_client_event(response, "toast", {"level": "info", "message": message})
+
+
+@require_POST
+@permission_required(REVOKE, raise_exception=True)
+def stage_sync(request: HttpRequest) -> HttpResponse:
+    operation = services.stages_sync(actor=request.user)
+    return _operation_response(request, operation, "Sync queued: every page of ListStages will be read.")
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(MANAGE, raise_exception=True)
+def stage_create(request: HttpRequest) -> HttpResponse:
+    data = request.POST if request.method == "POST" else None
+    form = StageNameForm(data)
+    tags = TagFormSet(data, prefix="tags")
+    tokens = TokenFormSet(data, prefix="tokens")
+    if data is not None and form.is_valid() and tags.is_valid() and tokens.is_valid():
+        operation = services.stage_create(
+            actor=request.user, name=form.cleaned_data["name"], tags=tags.tags, tokens=tokens.specs
+        )
+        url = reverse("stage_operation", args=[operation.pk])
+        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    status = 400 if data is not None else 200
+    context = {"form": form, "tags": tags, "tokens": tokens}
+    return TemplateResponse(request, "stages/create.html", context, status=status)
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@permission_required(VIEW, raise_exception=True)
+def stage_operation(request: HttpRequest, operation_id: int) -> TemplateResponse:
+    operation = get_object_or_404(Operation, pk=operation_id, kind__startswith="stages.")
+    stage = Stage.objects.filter(pk=operation.parameters.get("stage_id")).first()
+    context = {"operation": operation, "stage": stage, "may_reveal": operation.actor_id == request.user.pk}
+    if request.htmx:
+        status = STOP_POLLING if operation.is_terminal else 200
+        return TemplateResponse(request, "stages/operation.html#operation-progress", context, status=status)
+    return TemplateResponse(request, "stages/operation.html", context)
+
+
+@require_POST
+@permission_required(MANAGE, raise_exception=True)
+def operation_tokens_reveal(request: HttpRequest, operation_id: int) -> TemplateResponse:
+    operation = get_object_or_404(Operation, pk=operation_id, kind__in=["stages.create", "stages.issue_token"])
+    if operation.actor_id != request.user.pk:
+        raise PermissionDenied("Only the person who asked for these tokens may see them.")
+    tokens = token_handoff_take(operation=operation)
+    return TemplateResponse(
+        request, "stages/operation.html#revealed-tokens", {"tokens": tokens, "operation": operation}
+    )
+
+
+def _stage_context(request: HttpRequest, stage: Stage) -> dict[str, Any]:
+    sessions = selectors.stage_sessions(stage=stage)
+    chosen_id = request.GET.get("session") or stage.active_session_id or (sessions[0].session_id if sessions else "")
+    session = next((s for s in sessions if s.session_id == chosen_id), None)
+    participants = list(selectors.stage_participants(session=session)) if session else []
+    return {
+        "stage": stage,
+        "sessions": sessions,
+        "session": session,
+        "participants": participants,
+        "watching": bool(session and session.ended_at is None and stage.is_usable),
+    }
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@permission_required(VIEW, raise_exception=True)
+def stage_detail(request: HttpRequest, stage_id: int) -> TemplateResponse:
+    stage = get_object_or_404(Stage, pk=stage_id)
+    context = _stage_context(request, stage)
+    if request.htmx and request.GET.get("panel") == "participants":
+        return TemplateResponse(request, "stages/detail.html#participants", context)
+    context |= {
+        "tokens": selectors.stage_tokens(stage=stage),
+        "operations": selectors.stage_operations(stage=stage),
+        "rename_form": StageNameForm(initial={"name": stage.name}),
+        "tag_form": TagAddForm(),
+    }
+    return TemplateResponse(request, "stages/detail.html", context)
+
+
+@require_GET
+@permission_required(VIEW, raise_exception=True)
+def participant_timeline(request: HttpRequest, stage_id: int, participant_pk: int) -> TemplateResponse:
+    participant = get_object_or_404(
+        Participant.objects.select_related("session"), pk=participant_pk, session__stage_id=stage_id
+    )
+    events = selectors.participant_events(participant=participant)
+    template = "stages/timeline.html#timeline" if request.htmx else "stages/timeline.html"
+    return TemplateResponse(request, template, {"participant": participant, "events": events})
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(REVOKE, raise_exception=True)
+def participant_disconnect(request: HttpRequest, stage_id: int, participant_pk: int) -> HttpResponse:
+    participant = get_object_or_404(
+        Participant.objects.select_related("session__stage"), pk=participant_pk, session__stage_id=stage_id
+    )
+    form = DisconnectForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        services.stage_disconnect_participant(
+            actor=request.user,
+            participant=participant,
+            reason=form.cleaned_data["reason"],
+            revoke_token=form.cleaned_data["revoke_token"],
+        )
+        if not request.htmx:
+            return redirect("stage_detail", stage_id=stage_id)
+        row = selectors.stage_participants(session=participant.session).get(pk=participant.pk)
+        response = TemplateResponse(
+            request, "stages/disconnect_done.html", {"participant": row, "stage": participant.session.stage}
+        )
+        return trigger_client_event(response, "toast", {"level": "info", "message": f"Disconnecting {participant}…"})
+    row = selectors.stage_participants(session=participant.session).get(pk=participant.pk)
+    context = {"participant": row, "stage": participant.session.stage, "form": form}
+    if request.method == "GET":
+        template = "stages/disconnect.html#disconnect-form" if request.htmx else "stages/disconnect.html"
+        return TemplateResponse(request, template, context)
+    if not request.htmx:
+        return TemplateResponse(request, "stages/disconnect.html", context, status=400)
+    response = TemplateResponse(request, "stages/disconnect.html#disconnect-form", context, status=400)
+    return reswap(retarget(response, "#dialog"), "innerHTML")
+
+
+def _stage_for_change(stage_id: int) -> Stage:
+    stage = get_object_or_404(Stage, pk=stage_id)
+    if not stage.is_usable:
+        raise PermissionDenied(f"This stage is {stage.get_status_display().lower()}; it cannot be changed.")
+    return stage
+
+
+def _action_result(
+    request: HttpRequest, stage: Stage, form: Any, operation: Operation | None, name: str
+) -> HttpResponse:
+    context = {"stage": stage, "form": form, "operation": operation, "action": name}
+    status = 400 if operation is None else 200
+    return TemplateResponse(request, "stages/detail.html#action-result", context, status=status)
+
+
+@require_POST
+@permission_required(MANAGE, raise_exception=True)
+def stage_rename(request: HttpRequest, stage_id: int) -> HttpResponse:
+    stage = _stage_for_change(stage_id)
+    form = StageNameForm(request.POST)
+    operation = (
+        services.stage_rename(actor=request.user, stage=stage, name=form.cleaned_data["name"])
+        if form.is_valid()
+        else None
+    )
+    return _action_result(request, stage, form, operation, "rename")
+
+
+@require_POST
+@permission_required(MANAGE, raise_exception=True)
+def stage_tag_add(request: HttpRequest, stage_id: int) -> HttpResponse:
+    stage = _stage_for_change(stage_id)
+    form = TagAddForm(request.POST)
+    if form.is_valid() and form.cleaned_data["key"] not in stage.tags and len(stage.tags) >= 49:
+        form.add_error("key", "This stage already has 49 tags, the most the portal allows.")
+    operation = None
+    if form.is_valid():
+        tags = {form.cleaned_data["key"]: form.cleaned_data["value"]}
+        operation = services.stage_tag(actor=request.user, stage=stage, tags=tags)
+    return _action_result(request, stage, form, operation, "tag")
+
+
+@require_POST
+@permission_required(MANAGE, raise_exception=True)
+def stage_tag_remove(request: HttpRequest, stage_id: int) -> HttpResponse:
+    stage = _stage_for_change(stage_id)
+    form = TagRemoveForm(request.POST)
+    operation = (
+        services.stage_untag(actor=request.user, stage=stage, keys=[form.cleaned_data["key"]])
+        if form.is_valid()
+        else None
+    )
+    return _action_result(request, stage, form, operation, "tag")
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(MANAGE, raise_exception=True)
+def stage_tokens_issue(request: HttpRequest, stage_id: int) -> HttpResponse:
+    stage = _stage_for_change(stage_id)
+    tokens = IssueTokenFormSet(request.POST if request.method == "POST" else None, prefix="tokens")
+    if request.method == "POST" and tokens.is_valid():
+        operations = [services.stage_token_issue(actor=request.user, stage=stage, token=spec) for spec in tokens.specs]
+        return TemplateResponse(request, "stages/tokens_issued.html", {"stage": stage, "operations": operations})
+    status = 400 if request.method == "POST" else 200
+    return TemplateResponse(request, "stages/tokens_issue.html", {"stage": stage, "tokens": tokens}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(MANAGE, raise_exception=True)
+def stage_delete(request: HttpRequest, stage_id: int) -> HttpResponse:
+    stage = _stage_for_change(stage_id)
+    form = StageDeleteForm(request.POST if request.method == "POST" else None, stage=stage)
+    if request.method == "POST" and form.is_valid():
+        operation = services.stage_delete(actor=request.user, stage=stage)
+        url = reverse("stage_operation", args=[operation.pk])
+        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    status = 400 if request.method == "POST" else 200
+    return TemplateResponse(request, "stages/delete.html", {"stage": stage, "form": form}, status=status)
