@@ -1,0 +1,350 @@
+"""Stages through the portal's views and services, against the sandbox (tasks run eagerly here)."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from portal.core.models import AuditEntry, Operation
+from portal.core.services import operation_execute
+from portal.stages.models import Participant, ParticipantToken, Stage, TokenHandoff
+from portal.stages.operations import MARKER_TAG
+from portal.stages.services import stages_refresh_live
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def _login(user) -> Client:
+    client = Client()
+    client.login(username=user.get_username(), password=PASSWORD)
+    return client
+
+
+def _ivs(sandbox):
+    return boto3.client(
+        "ivs-realtime",
+        endpoint_url=sandbox.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="t",
+        aws_secret_access_key="t",
+    )
+
+
+def _create_form(name: str = "town-hall", **extra: str) -> dict[str, str]:
+    data = {
+        "name": name,
+        "tags-TOTAL_FORMS": "1",
+        "tags-INITIAL_FORMS": "0",
+        "tags-0-key": "team",
+        "tags-0-value": "rtc",
+        "tokens-TOTAL_FORMS": "1",
+        "tokens-INITIAL_FORMS": "0",
+        "tokens-0-user_id": "host",
+        "tokens-0-capabilities": ["PUBLISH", "SUBSCRIBE"],
+        "tokens-0-duration": "60",
+        "tokens-0-attributes": "role=host",
+    }
+    return {**data, **extra}
+
+
+@pytest.fixture
+def quotas_off(sandbox):
+    sandbox.quotas(enabled=False)
+
+
+@pytest.fixture
+def created(admin, aws_endpoint, quotas_off, django_capture_on_commit_callbacks):
+    """A stage created through the form, its operation run, and the admin's client."""
+    client = _login(admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/stages/new/", _create_form())
+    assert response.status_code == 302
+    operation = Operation.objects.get(kind="stages.create")
+    return {"client": client, "operation": operation, "stage": Stage.objects.get()}
+
+
+def test_create_stage_end_to_end(created, sandbox):
+    stage, operation = created["stage"], created["operation"]
+    assert stage.status == Stage.Status.ACTIVE
+    assert stage.arn.startswith("arn:aws:ivs:us-east-1:123456789012:stage/")
+    assert stage.tags == {"team": "rtc"}
+    aws = _ivs(sandbox).get_stage(arn=stage.arn)["stage"]
+    assert aws["name"] == "town-hall"
+    assert aws["tags"] == {"team": "rtc", MARKER_TAG: str(operation.idempotency_token)}
+    token = ParticipantToken.objects.get()
+    assert (token.user_id, token.capabilities, token.duration_minutes, token.attributes) == (
+        "host", ["PUBLISH", "SUBSCRIBE"], 60, {"role": "host"},
+    )  # fmt: skip
+    assert token.issued_by == operation.actor
+
+
+def test_a_token_is_shown_once_and_never_stored_in_clear(created, sandbox, make_user):
+    from portal.core.roles import Role
+
+    operation = created["operation"]
+    handoff = TokenHandoff.objects.get()
+    secret_prefix = b"eyJhbGciOiJLTVMi"
+    assert secret_prefix not in bytes(handoff.ciphertext)
+    assert "token" not in str(operation.result).replace("tokens", "")
+    assert not AuditEntry.objects.filter(detail__contains="eyJ").exists()
+
+    other_admin = _login(make_user("other-admin", Role.ADMIN))
+    assert other_admin.post(f"/stages/operations/{operation.pk}/tokens/").status_code == 403
+
+    first = created["client"].post(f"/stages/operations/{operation.pk}/tokens/").content.decode()
+    assert "eyJhbGciOiJLTVMi" in first
+    revealed = first.split('readonly rows="3"', 1)[1].split(">", 1)[1].split("<", 1)[0]
+    assert sandbox.stage_join(revealed)["stageArn"] == created["stage"].arn
+    second = created["client"].post(f"/stages/operations/{operation.pk}/tokens/").content.decode()
+    assert "eyJ" not in second
+    assert "already shown" in second
+    assert not TokenHandoff.objects.exists()
+
+
+def test_form_errors_keep_the_input_and_queue_nothing(admin, aws_endpoint):
+    client = _login(admin)
+    response = client.post("/stages/new/", _create_form(name="bad name", **{"tags-0-key": "aws:x"}))
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'value="bad name"' in page
+    assert 'value="aws:x"' in page
+    assert "role=host" in page
+    assert "Use only letters, digits, hyphens and underscores." in page
+    assert "reserved by AWS" in page
+    assert not Operation.objects.exists()
+    assert not Stage.objects.exists()
+
+
+def test_a_retried_creation_does_not_make_a_second_stage(created, sandbox):
+    operation = created["operation"]
+    Operation.objects.filter(pk=operation.pk).update(status=Operation.Status.QUEUED)  # the outcome was "lost"
+    operation_execute(operation_id=operation.pk)
+    assert len(_ivs(sandbox).list_stages()["stages"]) == 1
+    operation.refresh_from_db()
+    assert operation.status == Operation.Status.SUCCEEDED
+    assert operation.attempts == 2
+    assert Stage.objects.get().arn == created["stage"].arn
+
+
+def test_aws_refusal_is_recorded_and_shown(
+    admin, aws_endpoint, quotas_off, monkeypatch, django_capture_on_commit_callbacks
+):
+    from portal.sandbox import stages as sandbox_stages
+
+    monkeypatch.setattr(sandbox_stages, "MAX_STAGES_PER_REGION", 0)
+    client = _login(admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/stages/new/", _create_form())
+    operation = Operation.objects.get()
+    assert operation.status == Operation.Status.FAILED
+    assert operation.error_code == "ServiceQuotaExceededException"
+    assert Stage.objects.get().status == Stage.Status.FAILED
+    page = client.get(f"/stages/operations/{operation.pk}/").content.decode()
+    assert "ServiceQuotaExceededException" in page
+    assert "Limit of 0 stages per region reached." in page
+
+
+def _join_and_refresh(created, sandbox) -> Participant:
+    token = created["client"].post(f"/stages/operations/{created['operation'].pk}/tokens/").content.decode()
+    secret = token.split('readonly rows="3"', 1)[1].split(">", 1)[1].split("<", 1)[0]
+    sandbox.stage_join(secret, publish=True)
+    stages_refresh_live()
+    return Participant.objects.get()
+
+
+def test_the_refresh_brings_sessions_participants_and_events(created, sandbox):
+    participant = _join_and_refresh(created, sandbox)
+    stage = Stage.objects.get()
+    assert stage.active_session_id == participant.session.session_id
+    assert stage.connected_count == 1
+    assert stage.active_session_since is not None
+    assert (participant.user_id, participant.state, participant.published) == ("host", "CONNECTED", True)
+    assert [e.name for e in participant.events.all()] == ["JOINED", "PUBLISH_STARTED"]
+    page = created["client"].get(f"/stages/{stage.pk}/").content.decode()
+    assert f'id="participant-{participant.pk}" data-state="CONNECTED"' in page
+    sandbox.stage_leave(stage.arn, participant.participant_id)
+    stages_refresh_live()
+    participant.refresh_from_db()
+    assert participant.state == "DISCONNECTED"
+    assert Stage.objects.get().connected_count == 0
+
+
+def test_support_disconnects_a_participant(created, sandbox, support, django_capture_on_commit_callbacks):
+    participant = _join_and_refresh(created, sandbox)
+    stage = Stage.objects.get()
+    client = _login(support)
+    form = client.get(f"/stages/{stage.pk}/participants/{participant.pk}/disconnect/", headers={"HX-Request": "true"})
+    assert "Also revoke the token the portal issued" in form.content.decode()
+    missing_reason = client.post(
+        f"/stages/{stage.pk}/participants/{participant.pk}/disconnect/", {"reason": ""}, headers={"HX-Request": "true"}
+    )
+    assert missing_reason.status_code == 400
+    assert missing_reason["HX-Retarget"] == "#dialog"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/stages/{stage.pk}/participants/{participant.pk}/disconnect/",
+            {"reason": "abusive chat", "revoke_token": "on"},
+            headers={"HX-Request": "true"},
+        )
+    assert response.status_code == 200
+    participant.refresh_from_db()
+    assert participant.state == "DISCONNECTED"
+    aws = _ivs(sandbox).get_participant(
+        stageArn=stage.arn, sessionId=participant.session.session_id, participantId=participant.participant_id
+    )
+    assert aws["participant"]["state"] == "DISCONNECTED"
+    token = ParticipantToken.objects.get()
+    assert token.revoked_at is not None
+    assert token.revoked_by == support
+    entry = AuditEntry.objects.get(kind="stages.disconnect_participant", event="succeeded")
+    assert (entry.actor_name, entry.reason) == ("sam", "abusive chat")
+    assert participant.participant_id in entry.target
+
+
+def test_roles_on_stage_actions(created, support, viewer):
+    stage = created["stage"]
+    for user, path in (
+        (support, "/stages/new/"),
+        (support, f"/stages/{stage.pk}/delete/"),
+        (support, f"/stages/{stage.pk}/rename/"),
+        (viewer, "/stages/sync/"),
+    ):
+        assert _login(user).post(path, {"name": "x", "confirm": stage.name}).status_code == 403
+    assert _login(viewer).get(f"/stages/{stage.pk}/").status_code == 200
+    page = _login(viewer).get(f"/stages/{stage.pk}/").content.decode()
+    assert "Delete stage" not in page
+    assert "Rename" not in page
+
+
+def test_rename_and_tags(created, sandbox, django_capture_on_commit_callbacks):
+    client, stage = created["client"], created["stage"]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/stages/{stage.pk}/rename/", {"name": "renamed"}, headers={"HX-Request": "true"})
+        client.post(f"/stages/{stage.pk}/tags/add/", {"key": "env", "value": "prod"}, headers={"HX-Request": "true"})
+        client.post(f"/stages/{stage.pk}/tags/remove/", {"key": "team"}, headers={"HX-Request": "true"})
+    stage.refresh_from_db()
+    assert stage.name == "renamed"
+    assert stage.tags == {"env": "prod"}
+    aws = _ivs(sandbox).get_stage(arn=stage.arn)["stage"]
+    assert aws["name"] == "renamed"
+    assert aws["tags"] == {"env": "prod", MARKER_TAG: str(created["operation"].idempotency_token)}
+    bad = client.post(f"/stages/{stage.pk}/tags/add/", {"key": "aws:x"}, headers={"HX-Request": "true"})
+    assert bad.status_code == 400
+    assert "reserved by AWS" in bad.content.decode()
+
+
+def test_delete_keeps_the_row_and_disconnects_everyone(created, sandbox, django_capture_on_commit_callbacks):
+    participant = _join_and_refresh(created, sandbox)
+    client, stage = created["client"], Stage.objects.get()
+    wrong = client.post(f"/stages/{stage.pk}/delete/", {"confirm": "nope"})
+    assert wrong.status_code == 400
+    assert "Type 'town-hall' exactly" in wrong.content.decode().replace("&#x27;", "'")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/stages/{stage.pk}/delete/", {"confirm": "town-hall"})
+    stage.refresh_from_db()
+    assert stage.status == Stage.Status.DELETED
+    assert stage.deleted_at is not None
+    participant.refresh_from_db()
+    assert participant.state == "DISCONNECTED"
+    assert _ivs(sandbox).list_stages()["stages"] == []
+
+
+def test_sync_finds_new_stages_and_marks_gone_ones(created, sandbox, support, django_capture_on_commit_callbacks):
+    ivs = _ivs(sandbox)
+    outside = ivs.create_stage(name="made-elsewhere", tags={"owner": "cli"})["stage"]
+    ivs.delete_stage(arn=created["stage"].arn)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _login(support).post("/stages/sync/", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    found = Stage.objects.get(arn=outside["arn"])
+    assert (found.origin, found.status, found.name, found.tags) == (
+        "found",
+        "active",
+        "made-elsewhere",
+        {"owner": "cli"},
+    )
+    assert Stage.objects.get(pk=created["stage"].pk).status == Stage.Status.GONE
+    operation = Operation.objects.get(kind="stages.sync")
+    assert (operation.result["found"], operation.result["gone"]) == (1, 1)
+
+
+def _stages(count: int) -> None:
+    Stage.objects.bulk_create(
+        Stage(
+            name=f"stage-{n}",
+            arn=f"arn:aws:ivs:us-east-1:123456789012:stage/s{n:05d}",
+            region="us-east-1",
+            status=Stage.Status.ACTIVE,
+            tags={"team": "a" if n % 2 else "b"},
+            active_session_id=f"st-{n:013d}" if n % 3 == 0 else "",
+        )
+        for n in range(count)
+    )
+
+
+def _queries(client: Client, path: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(path).status_code == 200
+    return len(captured)
+
+
+def test_stage_list_queries_do_not_grow_with_rows(viewer):
+    client = _login(viewer)
+    _stages(3)
+    few = _queries(client, "/stages/")
+    Stage.objects.all().delete()
+    _stages(300)
+    assert _queries(client, "/stages/") == few
+
+
+def test_stage_list_filters_and_pages(viewer):
+    _stages(120)
+    client = _login(viewer)
+    page = client.get("/stages/").content.decode()
+    assert "Page 1 of 3 (120 in all)" in page
+    assert "stage-7<" in client.get("/stages/", {"q": "stage-7"}).content.decode()
+    tagged = client.get("/stages/", {"tag": "team=a", "q": "stage-1"}).content.decode()
+    assert "stage-11<" in tagged
+    assert "stage-10<" not in tagged
+    live = client.get("/stages/", {"live": "on", "q": "stage-1"}).content.decode()
+    assert "stage-12<" in live
+    assert "stage-11<" not in live
+    assert "No stage matches these filters." in client.get("/stages/", {"q": "zzz"}).content.decode()
+    partial = client.get("/stages/", headers={"HX-Request": "true"})
+    assert partial.content.lstrip().startswith(b'<div id="stage-table">')
+    assert "HX-Request" in partial["Vary"]
+
+
+def test_empty_stage_list_says_what_to_do(admin):
+    page = _login(admin).get("/stages/").content.decode()
+    assert "The portal knows no stages yet." in page
+    assert "Create one" in page
+    assert "Sync from AWS" in page
+
+
+def test_stage_detail_queries_do_not_grow_with_participants(created, viewer):
+    from portal.stages.models import StageSession
+
+    stage = created["stage"]
+    session = StageSession.objects.create(stage=stage, session_id="st-AAAAAAAAAAAAA")
+    Stage.objects.filter(pk=stage.pk).update(active_session_id=session.session_id)
+    client = _login(viewer)
+
+    def participants(count: int) -> None:
+        Participant.objects.filter(session=session).delete()
+        Participant.objects.bulk_create(
+            Participant(session=session, participant_id=f"p{n}", user_id=f"u{n}", state="CONNECTED")
+            for n in range(count)
+        )
+
+    participants(2)
+    few = _queries(client, f"/stages/{stage.pk}/")
+    participants(200)
+    assert _queries(client, f"/stages/{stage.pk}/") == few
+    panel = client.get(f"/stages/{stage.pk}/?panel=participants", headers={"HX-Request": "true"})
+    assert panel.content.lstrip().startswith(b'<div id="participants"')
+    assert b'hx-trigger="every 2s"' in panel.content
