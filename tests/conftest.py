@@ -1,13 +1,17 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import import_module
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from celery.contrib.testing.worker import start_worker
 from django.contrib.auth.models import AbstractBaseUser
 
+from portal import celery_app
 from portal.core.roles import Role, user_create_with_role
+from tests.services import TEST_REDIS_URL, missing, reachable
 
 if TYPE_CHECKING:
     from portal.sandbox.client import SandboxControl
@@ -95,3 +99,77 @@ def closed_endpoint(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     return url
+
+
+def _reset_producers() -> None:
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def real_worker(transactional_db: None) -> Callable[..., object]:
+    """Start a real Celery worker thread on the given broker; the app stops running tasks eagerly meanwhile."""
+    started: list[object] = []
+    saved = {
+        key: celery_app.conf[key]
+        for key in ("broker_url", "task_always_eager", "broker_transport_options", "worker_enable_remote_control")
+    }
+
+    def start(broker_url: str, transport_options: dict[str, str] | None = None) -> object:
+        celery_app.conf.update(
+            broker_url=broker_url,
+            task_always_eager=False,
+            broker_transport_options=transport_options or {},
+            worker_enable_remote_control=not broker_url.startswith("filesystem"),
+        )
+        _reset_producers()
+        context = start_worker(celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING")
+        worker = context.__enter__()
+        started.append(context)
+        return worker
+
+    yield start
+    for context in reversed(started):
+        context.__exit__(None, None, None)
+    celery_app.conf.update(saved)
+    _reset_producers()
+
+
+@pytest.fixture
+def redis_broker() -> Iterator[str]:
+    if not reachable(TEST_REDIS_URL):
+        missing(f"Redis at {TEST_REDIS_URL} does not answer")
+    import redis
+
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    client.flushdb()
+    yield TEST_REDIS_URL
+    client.flushdb()
+
+
+@pytest.fixture
+def filesystem_broker(tmp_path: Path) -> tuple[str, dict[str, str]]:
+    folder = tmp_path / "broker"
+    (folder / "in").mkdir(parents=True)
+    (folder / "processed").mkdir()
+    options = {
+        "data_folder_in": str(folder / "in"),
+        "data_folder_out": str(folder / "in"),
+        "processed_folder": str(folder / "processed"),
+    }
+    return "filesystem://", options
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_thread_connections(django_db_setup: None, django_db_blocker) -> Iterator[None]:
+    """Worker and live-server threads keep PostgreSQL sessions open; end them so the test database can be dropped."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import time
+from collections.abc import Callable
 from urllib.parse import urlparse
 
 import pytest
@@ -31,3 +33,12 @@ def missing(reason: str) -> None:
     if in_ci():
         pytest.fail(f"{reason} (CI=true: nothing may be skipped for a missing service)")
     pytest.skip(reason)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 30, interval: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"Condition not met within {timeout} s")

@@ -7,7 +7,7 @@ from django.test import Client
 
 from portal.core.models import Operation
 from tests.conftest import PASSWORD
-from tests.integration.conftest import wait_until
+from tests.services import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

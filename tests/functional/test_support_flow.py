@@ -1,0 +1,68 @@
+"""Support staff disconnect a participant in a real browser and watch the row change without a reload."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+
+from portal.core.models import Operation
+from portal.core.roles import Role
+from portal.stages.models import Participant, Stage
+from portal.stages.services import stages_refresh_live
+from tests.conftest import PASSWORD
+from tests.functional.conftest import wait_for_htmx
+
+pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def live_stage(aws_endpoint, sandbox):
+    """A stage in the sandbox with one connected participant, known to the portal."""
+    ivs = boto3.client(
+        "ivs-realtime",
+        endpoint_url=sandbox.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="t",
+        aws_secret_access_key="t",
+    )
+    created = ivs.create_stage(name="live-event", participantTokenConfigurations=[{"userId": "spammer"}])
+    Stage.objects.create(arn=created["stage"]["arn"], name="live-event", region="us-east-1", status=Stage.Status.ACTIVE)
+    token = created["participantTokens"][0]
+    sandbox.stage_join(token["token"], publish=True)
+    stages_refresh_live()
+    return {"stage": Stage.objects.get(), "participant": Participant.objects.get(), "token": token, "ivs": ivs}
+
+
+def test_support_disconnects_a_participant(live_stage, redis_broker, real_worker, make_user, live_server, page):
+    real_worker(redis_broker)
+    support = make_user("sam", Role.SUPPORT)
+    page.goto(f"{live_server.url}/login/?next=/stages/")
+    page.fill("#id_username", support.get_username())
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.get_by_role("link", name="live-event").click()
+
+    participant = live_stage["participant"]
+    row = page.locator(f"#participant-{participant.pk}")
+    assert row.get_attribute("data-state") == "CONNECTED"
+    assert page.get_by_role("button", name="Create stage").count() == 0
+    row.get_by_role("link", name="Disconnect").click()
+
+    dialog = page.locator("#disconnect-form")
+    dialog.get_by_role("button", name="Disconnect").click()
+    wait_for_htmx(page)
+    assert page.locator("#id_reason").evaluate("input => input.validity.valueMissing")  # the browser asks first
+    assert not Operation.objects.filter(kind="stages.disconnect_participant").exists()
+
+    url_before = page.url
+    page.fill("#id_reason", "spamming the chat")
+    page.locator("#disconnect-form").get_by_role("button", name="Disconnect").click()
+    page.locator(f"#participant-{participant.pk}[data-state=DISCONNECTED]").wait_for(timeout=20_000)
+    assert page.url == url_before
+    assert page.locator("#dialog").inner_text() == ""
+    aws = live_stage["ivs"].get_participant(
+        stageArn=live_stage["stage"].arn,
+        sessionId=participant.session.session_id,
+        participantId=participant.participant_id,
+    )
+    assert aws["participant"]["state"] == "DISCONNECTED"
