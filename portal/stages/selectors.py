@@ -26,9 +26,16 @@ def stage_sessions(*, stage: Stage) -> list[StageSession]:
 
 
 def stage_participants(*, session: StageSession) -> QuerySet[Participant]:
-    issued = ParticipantToken.objects.filter(stage_id=session.stage_id, participant_id=OuterRef("participant_id"))
+    return stage_participants_of(session.participants.all())
+
+
+def stage_participants_of(participants: QuerySet[Participant]) -> QuerySet[Participant]:
+    """Participants with their disconnect operation and whether the portal issued (and revoked) their token."""
+    issued = ParticipantToken.objects.filter(
+        stage_id=OuterRef("session__stage_id"), participant_id=OuterRef("participant_id")
+    )
     return (
-        session.participants.select_related("disconnect_operation")
+        participants.select_related("disconnect_operation")
         .annotate(issued_here=Exists(issued), token_revoked=Exists(issued.filter(revoked_at__isnull=False)))
         .order_by("first_join_at", "id")
     )

@@ -122,6 +122,7 @@ def _stage_context(request: HttpRequest, stage: Stage) -> dict[str, Any]:
         "session": session,
         "participants": participants,
         "watching": bool(session and session.ended_at is None and stage.is_usable),
+        "poll_seconds": 1 if any(p.is_disconnecting for p in participants) else 2,
     }
 
 
@@ -130,6 +131,8 @@ def _stage_context(request: HttpRequest, stage: Stage) -> dict[str, Any]:
 @permission_required(VIEW, raise_exception=True)
 def stage_detail(request: HttpRequest, stage_id: int) -> TemplateResponse:
     stage = get_object_or_404(Stage, pk=stage_id)
+    if request.htmx and request.GET.get("panel") == "row":
+        return _participant_row(request, stage)
     context = _stage_context(request, stage)
     if request.htmx and request.GET.get("panel") == "participants":
         return TemplateResponse(request, "stages/detail.html#participants", context)
@@ -140,6 +143,16 @@ def stage_detail(request: HttpRequest, stage_id: int) -> TemplateResponse:
         "tag_form": TagAddForm(),
     }
     return TemplateResponse(request, "stages/detail.html", context)
+
+
+def _participant_row(request: HttpRequest, stage: Stage) -> TemplateResponse:
+    """One participant's row: a disconnecting row polls it until the disconnect settles, then polling stops."""
+    participants = Participant.objects.filter(session__stage=stage)
+    row = get_object_or_404(selectors.stage_participants_of(participants), pk=request.GET.get("participant") or 0)
+    status = 200 if row.is_disconnecting else STOP_POLLING
+    return TemplateResponse(
+        request, "stages/detail.html#participant-row", {"participant": row, "stage": stage}, status=status
+    )
 
 
 @require_GET

@@ -348,3 +348,28 @@ def test_stage_detail_queries_do_not_grow_with_participants(created, viewer):
     panel = client.get(f"/stages/{stage.pk}/?panel=participants", headers={"HX-Request": "true"})
     assert panel.content.lstrip().startswith(b'<div id="participants"')
     assert b'hx-trigger="every 2s"' in panel.content
+
+
+def test_a_disconnecting_row_polls_itself_until_it_settles(
+    created, sandbox, support, django_capture_on_commit_callbacks
+):
+    participant = _join_and_refresh(created, sandbox)
+    stage = Stage.objects.get()
+    client = _login(support)
+    with django_capture_on_commit_callbacks(execute=False):
+        row = client.post(
+            f"/stages/{stage.pk}/participants/{participant.pk}/disconnect/",
+            {"reason": "testing"},
+            headers={"HX-Request": "true"},
+        ).content.decode()
+    assert 'data-state="disconnecting"' in row
+    assert 'hx-trigger="every 500ms"' in row
+    assert 'id="dialog"' in row
+    assert 'hx-swap-oob="true"' in row
+    path = f"/stages/{stage.pk}/?panel=row&participant={participant.pk}"
+    assert client.get(path, headers={"HX-Request": "true"}).status_code == 200
+    operation = Operation.objects.get(kind="stages.disconnect_participant")
+    operation_execute(operation_id=operation.pk)
+    settled = client.get(path, headers={"HX-Request": "true"})
+    assert settled.status_code == 286
+    assert 'data-state="DISCONNECTED"' in settled.content.decode()

@@ -1,0 +1,86 @@
+"""SQL queries made by the stage list and stage detail pages, with few and with 1,000 stages.
+
+    .venv/bin/python bench/stage_queries.py
+
+Runs on a throwaway SQLite database; prints one line per page and size. The counts must not grow with rows.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.update(
+    DJANGO_SETTINGS_MODULE="portal.settings",
+    PORTAL_VAR_DIR=tempfile.mkdtemp(prefix="rtc-bench-"),
+    DEBUG="true",
+    ALLOWED_HOSTS="testserver",
+)
+
+import django
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+from portal.core.roles import Role, user_create_with_role  # noqa: E402
+from portal.stages.models import Participant, Stage, StageSession  # noqa: E402
+
+
+def stages(count: int) -> Stage:
+    Stage.objects.all().delete()
+    Stage.objects.bulk_create(
+        Stage(
+            name=f"stage-{n}",
+            arn=f"arn:aws:ivs:us-east-1:123456789012:stage/s{n:06d}",
+            region="us-east-1",
+            status=Stage.Status.ACTIVE,
+            tags={"team": str(n % 7), "env": "bench"},
+            active_session_id=f"st-{n:013d}" if n % 2 else "",
+            connected_count=n % 12,
+        )
+        for n in range(count)
+    )
+    stage = Stage.objects.order_by("pk").last()
+    session = StageSession.objects.create(stage=stage, session_id="st-BENCHBENCHBEN")
+    Stage.objects.filter(pk=stage.pk).update(active_session_id=session.session_id)
+    Participant.objects.bulk_create(
+        Participant(session=session, participant_id=f"p{n}", user_id=f"user-{n}", state="CONNECTED")
+        for n in range(count // 5)
+    )
+    return stage
+
+
+def queries(client: Client, path: str) -> int:
+    headers = {"HX-Request": "true"} if "panel=" in path else {}
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(path, headers=headers)
+    assert response.status_code == 200, (path, response.status_code)
+    return len(captured)
+
+
+def main() -> None:
+    call_command("migrate", verbosity=0)
+    user_create_with_role(username="viewer", password="bench-pass-1234", role=Role.VIEWER)
+    client = Client()
+    client.login(username="viewer", password="bench-pass-1234")
+    print(f"{'page':<28}{'stages':>8}{'participants':>14}{'queries':>9}")
+    for count in (10, 1000):
+        stage = stages(count)
+        for label, path in (
+            ("stage list", "/stages/"),
+            ("stage list, filtered", "/stages/?tag=team%3D3&live=on"),
+            ("stage detail", f"/stages/{stage.pk}/"),
+            ("participants panel (htmx)", f"/stages/{stage.pk}/?panel=participants"),
+        ):
+            print(f"{label:<28}{count:>8}{count // 5:>14}{queries(client, path):>9}")
+
+
+if __name__ == "__main__":
+    main()
