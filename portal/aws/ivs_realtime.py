@@ -87,6 +87,11 @@ async def participants(ivs: Any, *, stage_arn: str, session_id: str) -> list[dic
     return [item async for item in found]
 
 
+async def participant_get(ivs: Any, *, stage_arn: str, session_id: str, participant_id: str) -> dict[str, Any]:
+    response = await ivs.get_participant(stageArn=stage_arn, sessionId=session_id, participantId=participant_id)
+    return response["participant"]
+
+
 async def participant_events(ivs: Any, *, stage_arn: str, session_id: str, participant_id: str) -> list[dict[str, Any]]:
     found = _pages(
         ivs.list_participant_events, "events", stageArn=stage_arn, sessionId=session_id, participantId=participant_id

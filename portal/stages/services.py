@@ -172,12 +172,20 @@ class Observation:
     stages: dict[str, dict[str, Any]]
     sessions: dict[str, list[dict[str, Any]]]
     participants: dict[tuple[str, str], list[dict[str, Any]]]
+    attributes: dict[tuple[str, str], dict[str, str]]
     events: dict[tuple[str, str, str], list[dict[str, Any]]]
 
 
-async def _observe(
-    watched: set[str], known_sessions: dict[str, str], known_participants: dict[tuple[str, str], tuple[str, bool]]
-) -> Observation:
+@dataclass(frozen=True)
+class Known:
+    """What the registry already holds, so the refresh asks IVS only for what changed."""
+
+    active_sessions: dict[str, str]
+    sessions: set[tuple[str, str]]
+    participants: dict[tuple[str, str], tuple[str, bool]]
+
+
+async def _observe(watched: set[str], known: Known) -> Observation:
     pace = Pace(settings.STAGES_REFRESH_TPS)
     async with aws_client(ivs.SERVICE) as client:
         listed: list[dict[str, Any]] = []
@@ -190,22 +198,31 @@ async def _observe(
                 break
             kwargs["nextToken"] = page["nextToken"]
         stages = {item["arn"]: item for item in listed if item["arn"] in watched}
-        observation = Observation(stages, {}, {}, {})
+        observation = Observation(stages, {}, {}, {}, {})
         for arn, item in stages.items():
             session_id = item.get("activeSessionId", "")
-            if session_id != known_sessions.get(arn, ""):
+            to_read = {session_id, known.active_sessions.get(arn, "")} - {""}
+            if session_id != known.active_sessions.get(arn, "") or not any(s[0] == arn for s in known.sessions):
                 await pace()
                 observation.sessions[arn] = await ivs.stage_sessions(client, stage_arn=arn)
-            for sid in {session_id, known_sessions.get(arn, "")} - {""}:
+                to_read |= {
+                    s["sessionId"] for s in observation.sessions[arn] if (arn, s["sessionId"]) not in known.sessions
+                }
+            for sid in sorted(to_read):
                 await pace()
                 found = await ivs.participants(client, stage_arn=arn, session_id=sid)
                 observation.participants[(arn, sid)] = found
                 for participant in found:
-                    key = (sid, participant["participantId"])
-                    if known_participants.get(key) != (participant["state"], participant.get("published", False)):
+                    pid = participant["participantId"]
+                    seen = known.participants.get((sid, pid))
+                    if seen is None:  # attributes come only from GetParticipant, once per participant
                         await pace()
-                        observation.events[(arn, sid, participant["participantId"])] = await ivs.participant_events(
-                            client, stage_arn=arn, session_id=sid, participant_id=participant["participantId"]
+                        detail = await ivs.participant_get(client, stage_arn=arn, session_id=sid, participant_id=pid)
+                        observation.attributes[(sid, pid)] = detail.get("attributes", {})
+                    if seen != (participant["state"], participant.get("published", False)):
+                        await pace()
+                        observation.events[(arn, sid, pid)] = await ivs.participant_events(
+                            client, stage_arn=arn, session_id=sid, participant_id=pid
                         )
     return observation
 
@@ -215,14 +232,17 @@ def stages_refresh_live() -> dict[str, int]:
     stages = {s.arn: s for s in Stage.objects.filter(status=Stage.Status.ACTIVE, arn__isnull=False)}
     if not stages:
         return {"stages": 0}
-    known_sessions = {arn: s.active_session_id for arn, s in stages.items()}
-    known_participants = {
-        (p.session.session_id, p.participant_id): (p.state, p.published)
-        for p in Participant.objects.filter(
-            session__stage__in=stages.values(), session__ended_at__isnull=True
-        ).select_related("session")
-    }
-    observation = asyncio.run(_observe(set(stages), known_sessions, known_participants))
+    known = Known(
+        active_sessions={arn: s.active_session_id for arn, s in stages.items()},
+        sessions=set(StageSession.objects.filter(stage__in=stages.values()).values_list("stage__arn", "session_id")),
+        participants={
+            (session_id, participant_id): (state, published)
+            for session_id, participant_id, state, published in Participant.objects.filter(
+                session__stage__in=stages.values()
+            ).values_list("session__session_id", "participant_id", "state", "published")
+        },
+    )
+    observation = asyncio.run(_observe(set(stages), known))
     with transaction.atomic():
         _apply(stages, observation)
     return {"stages": len(observation.stages), "participants": sum(len(v) for v in observation.participants.values())}
@@ -246,15 +266,17 @@ def _apply(stages: dict[str, Stage], observation: Observation) -> None:
             stage=stages[arn], session_id=session_id
         )
         for item in found:
+            defaults = {
+                "user_id": item.get("userId", ""),
+                "state": item["state"],
+                "published": item.get("published", False),
+                "first_join_at": item.get("firstJoinTime"),
+            }
+            attributes = observation.attributes.get((session_id, item["participantId"]))
+            if attributes is not None:
+                defaults["attributes"] = attributes
             Participant.objects.update_or_create(
-                session=session,
-                participant_id=item["participantId"],
-                defaults={
-                    "user_id": item.get("userId", ""),
-                    "state": item["state"],
-                    "published": item.get("published", False),
-                    "first_join_at": item.get("firstJoinTime"),
-                },
+                session=session, participant_id=item["participantId"], defaults=defaults
             )
     participants = {
         (p.session.session_id, p.participant_id): p

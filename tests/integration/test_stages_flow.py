@@ -109,7 +109,7 @@ def test_a_throttled_sandbox_still_completes_every_operation_exactly_once(
 ):
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # no SDK retries: every throttle reaches the operation pipeline
     settings.OPERATION_MAX_ATTEMPTS = 30
-    sandbox.inject_fault("ivs-realtime:*", throttle=0.5)
+    sandbox.inject_fault("ivs-realtime:*", throttle=1.0, remaining=5)  # the next five IVS calls are throttled
     real_worker(redis_broker)
     client = _login(admin)
     for number in range(4):
@@ -122,4 +122,5 @@ def test_a_throttled_sandbox_still_completes_every_operation_exactly_once(
     names = sorted(stage["name"] for stage in _ivs(sandbox).list_stages()["stages"])
     assert names == [f"throttled-{n}" for n in range(4)]
     assert all(AuditEntry.objects.filter(operation=o, event="succeeded").count() == 1 for o in operations)
-    assert sum(o.attempts for o in finished) > len(finished)  # some were throttled and retried
+    assert sum(o.attempts for o in finished) == len(finished) + 5  # each throttled call cost one more attempt
+    assert AuditEntry.objects.filter(kind="stages.create", event="retrying").count() == 5

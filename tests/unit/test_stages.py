@@ -373,3 +373,18 @@ def test_a_disconnecting_row_polls_itself_until_it_settles(
     settled = client.get(path, headers={"HX-Request": "true"})
     assert settled.status_code == 286
     assert 'data-state="DISCONNECTED"' in settled.content.decode()
+
+
+def test_the_refresh_reads_attributes_and_sessions_it_never_saw_live(created, sandbox):
+    ivs = _ivs(sandbox)
+    stage = created["stage"]
+    token = ivs.create_participant_token(stageArn=stage.arn, userId="guest", attributes={"seat": "12"})
+    joined = sandbox.stage_join(token["participantToken"]["token"])
+    sandbox.stage_leave(stage.arn, joined["participantId"])
+    sandbox.advance(400)  # the session ends while the portal is not looking
+    stages_refresh_live()
+    participant = Participant.objects.get(participant_id=joined["participantId"])
+    assert participant.attributes == {"seat": "12"}
+    assert participant.state == "DISCONNECTED"
+    assert participant.session.ended_at is not None
+    assert Stage.objects.get().active_session_id == ""
