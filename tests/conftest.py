@@ -3,11 +3,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import boto3
 import pytest
+from botocore.config import Config
 from celery.contrib.testing.worker import start_worker
 from django.contrib.auth.models import AbstractBaseUser
+from django.test import Client
 
 from portal import celery_app
 from portal.core.roles import Role, user_create_with_role
@@ -173,3 +176,37 @@ def _close_thread_connections(django_db_setup: None, django_db_blocker) -> Itera
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+
+
+REGION = "us-east-1"
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
+
+
+def sandbox_boto(endpoint: str, service: str, *, validate: bool = True, attempts: int = 1) -> Any:
+    """A boto3 client for the sandbox; every raw response body is kept on `.raw_bodies` as (operation, status, body)."""
+    config = Config(parameter_validation=validate, retries={"total_max_attempts": attempts, "mode": "standard"})
+    made = boto3.client(service, endpoint_url=endpoint, config=config, **CREDENTIALS)
+    made.raw_bodies = []
+
+    def keep(http_response: Any, parsed: Any, model: Any, **kwargs: Any) -> None:
+        made.raw_bodies.append((model.name, http_response.status_code, http_response.content))
+
+    made.meta.events.register("after-call", keep)
+    return made
+
+
+@pytest.fixture
+def boto_client(sandbox: SandboxControl) -> Callable[..., Any]:
+    """Make boto3 clients for the sandbox: boto_client("ivs-realtime", validate=False, attempts=3)."""
+
+    def make(service: str, **options: Any) -> Any:
+        return sandbox_boto(sandbox.endpoint, service, **options)
+
+    return make
+
+
+def login(user: AbstractBaseUser) -> Client:
+    """A Django test client logged in as `user`."""
+    client = Client()
+    client.login(username=user.get_username(), password=PASSWORD)
+    return client

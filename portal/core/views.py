@@ -14,6 +14,7 @@ from django_htmx.http import trigger_client_event
 
 from portal.aws.clients import aws_endpoint_configured
 from portal.core.forms import AuditFilterForm, OperationFilterForm
+from portal.core.http import HTMX_STOP_POLLING, query_without_page
 from portal.core.models import Operation
 from portal.core.selectors import audit_entry_list, operation_list
 from portal.core.services import operation_request
@@ -21,7 +22,6 @@ from portal.core.services import operation_request
 VIEW = "core.view_resources"
 MANAGE = "core.manage_resources"
 PAGE_SIZE = 50
-HTMX_STOP_POLLING = 286
 
 STAGES_TILE = {
     "title": "Stages",
@@ -85,13 +85,7 @@ def _operations_context(request: HttpRequest) -> dict[str, Any]:
     filters = form.cleaned_data if form.is_valid() else {}
     page = Paginator(operation_list(**filters), PAGE_SIZE).get_page(request.GET.get("page"))
     in_flight = any(not operation.is_terminal for operation in page.object_list)
-    return {"form": form, "page": page, "in_flight": in_flight, "query": _query_without_page(request)}
-
-
-def _query_without_page(request: HttpRequest) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
+    return {"form": form, "page": page, "in_flight": in_flight, "query": query_without_page(request)}
 
 
 @require_GET
@@ -135,7 +129,7 @@ def audit(request: HttpRequest) -> TemplateResponse:
     form = AuditFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     page = Paginator(audit_entry_list(**filters), PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"form": form, "page": page, "query": _query_without_page(request)}
+    context = {"form": form, "page": page, "query": query_without_page(request)}
     return TemplateResponse(request, "core/audit.html", context)
 
 

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget, trigger_client_event
 
+from portal.core.http import HTMX_STOP_POLLING, query_without_page
 from portal.core.models import Operation
 from portal.stages import selectors, services
 from portal.stages.forms import (
@@ -33,13 +34,6 @@ VIEW = "core.view_resources"
 MANAGE = "core.manage_resources"
 REVOKE = "core.revoke_participants"
 PAGE_SIZE = 50
-STOP_POLLING = 286
-
-
-def _query_without_page(request: HttpRequest) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
 
 
 @require_GET
@@ -51,7 +45,7 @@ def stage_list(request: HttpRequest) -> TemplateResponse:
     if form.is_valid():
         filters = {"name": form.cleaned_data["q"], "tag": form.cleaned_data["tag"], "live": form.cleaned_data["live"]}
     page = Paginator(selectors.stage_list(**filters), PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"form": form, "page": page, "query": _query_without_page(request), "filtered": bool(request.GET)}
+    context = {"form": form, "page": page, "query": query_without_page(request), "filtered": bool(request.GET)}
     template = "stages/list.html#stage-table" if request.htmx else "stages/list.html"
     return TemplateResponse(request, template, context)
 
@@ -94,7 +88,7 @@ def stage_operation(request: HttpRequest, operation_id: int) -> TemplateResponse
     stage = Stage.objects.filter(pk=operation.parameters.get("stage_id")).first()
     context = {"operation": operation, "stage": stage, "may_reveal": operation.actor_id == request.user.pk}
     if request.htmx:
-        status = STOP_POLLING if operation.is_terminal else 200
+        status = HTMX_STOP_POLLING if operation.is_terminal else 200
         return TemplateResponse(request, "stages/operation.html#operation-progress", context, status=status)
     return TemplateResponse(request, "stages/operation.html", context)
 
@@ -149,7 +143,7 @@ def _participant_row(request: HttpRequest, stage: Stage) -> TemplateResponse:
     """One participant's row: a disconnecting row polls it until the disconnect settles, then polling stops."""
     participants = Participant.objects.filter(session__stage=stage)
     row = get_object_or_404(selectors.stage_participants_of(participants), pk=request.GET.get("participant") or 0)
-    status = 200 if row.is_disconnecting else STOP_POLLING
+    status = 200 if row.is_disconnecting else HTMX_STOP_POLLING
     return TemplateResponse(
         request, "stages/detail.html#participant-row", {"participant": row, "stage": stage}, status=status
     )

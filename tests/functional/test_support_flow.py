@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
 
 from portal.core.models import Operation
 from portal.core.roles import Role
 from portal.stages.models import Participant, Stage
 from portal.stages.services import stages_refresh_live
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, sandbox_boto
 from tests.functional.conftest import wait_for_htmx
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -18,13 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(tran
 @pytest.fixture
 def live_stage(aws_endpoint, sandbox):
     """A stage in the sandbox with one connected participant, known to the portal."""
-    ivs = boto3.client(
-        "ivs-realtime",
-        endpoint_url=sandbox.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-    )
+    ivs = sandbox_boto(sandbox.endpoint, "ivs-realtime")
     created = ivs.create_stage(name="live-event", participantTokenConfigurations=[{"userId": "spammer"}])
     Stage.objects.create(arn=created["stage"]["arn"], name="live-event", region="us-east-1", status=Stage.Status.ACTIVE)
     token = created["participantTokens"][0]

@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from django.test import Client
 
 from portal.core.models import AuditEntry, Operation
 from portal.sandbox.client import SandboxControlError
 from portal.stages.models import Participant, Stage
 from portal.stages.tasks import stages_refresh_live
-from tests.conftest import PASSWORD
+from tests.conftest import login, sandbox_boto
 from tests.services import wait_until
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
-
-
-def _login(user) -> Client:
-    client = Client()
-    client.login(username=user.get_username(), password=PASSWORD)
-    return client
-
-
-def _ivs(sandbox):
-    return boto3.client(
-        "ivs-realtime",
-        endpoint_url=sandbox.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-    )
 
 
 def _finished(operation_id: int) -> Operation:
@@ -51,7 +33,7 @@ CREATE = {
 
 def test_create_join_disconnect_and_audit(admin, support, aws_endpoint, sandbox, real_worker, redis_broker):
     real_worker(redis_broker)
-    admin_client = _login(admin)
+    admin_client = login(admin)
     admin_client.post("/stages/new/", CREATE)
     created = _finished(Operation.objects.get(kind="stages.create").pk)
     assert created.status == Operation.Status.SUCCEEDED, created.error_message
@@ -64,7 +46,7 @@ def test_create_join_disconnect_and_audit(admin, support, aws_endpoint, sandbox,
     participant = Participant.objects.get()
     stage = Stage.objects.get()
     assert participant.participant_id == joined["participantId"]
-    support_client = _login(support)
+    support_client = login(support)
     detail = support_client.get(f"/stages/{stage.pk}/").content.decode()
     assert f'id="participant-{participant.pk}" data-state="CONNECTED"' in detail
 
@@ -77,7 +59,7 @@ def test_create_join_disconnect_and_audit(admin, support, aws_endpoint, sandbox,
     operation = Operation.objects.get(kind="stages.disconnect_participant")
     assert _finished(operation.pk).status == Operation.Status.SUCCEEDED
 
-    aws = _ivs(sandbox).get_participant(
+    aws = sandbox_boto(sandbox.endpoint, "ivs-realtime").get_participant(
         stageArn=stage.arn, sessionId=joined["sessionId"], participantId=joined["participantId"]
     )
     assert aws["participant"]["state"] == "DISCONNECTED"
@@ -97,8 +79,8 @@ def test_create_join_disconnect_and_audit(admin, support, aws_endpoint, sandbox,
 
 def test_sync_finds_a_stage_created_directly_in_the_sandbox(support, aws_endpoint, sandbox, real_worker, redis_broker):
     real_worker(redis_broker)
-    arn = _ivs(sandbox).create_stage(name="from-the-cli")["stage"]["arn"]
-    _login(support).post("/stages/sync/", headers={"HX-Request": "true"})
+    arn = sandbox_boto(sandbox.endpoint, "ivs-realtime").create_stage(name="from-the-cli")["stage"]["arn"]
+    login(support).post("/stages/sync/", headers={"HX-Request": "true"})
     assert _finished(Operation.objects.get(kind="stages.sync").pk).status == Operation.Status.SUCCEEDED
     stage = Stage.objects.get(arn=arn)
     assert (stage.name, stage.origin) == ("from-the-cli", Stage.Origin.FOUND)
@@ -111,7 +93,7 @@ def test_a_throttled_sandbox_still_completes_every_operation_exactly_once(
     settings.OPERATION_MAX_ATTEMPTS = 30
     sandbox.inject_fault("ivs-realtime:*", throttle=1.0, remaining=5)  # the next five IVS calls are throttled
     real_worker(redis_broker)
-    client = _login(admin)
+    client = login(admin)
     for number in range(4):
         client.post("/stages/new/", {**CREATE, "name": f"throttled-{number}", "tokens-TOTAL_FORMS": "0"})
     operations = list(Operation.objects.filter(kind="stages.create"))
@@ -119,7 +101,7 @@ def test_a_throttled_sandbox_still_completes_every_operation_exactly_once(
     assert {operation.status for operation in finished} == {Operation.Status.SUCCEEDED}
     sandbox.clear_faults()
     sandbox.quotas(enabled=False)
-    names = sorted(stage["name"] for stage in _ivs(sandbox).list_stages()["stages"])
+    names = sorted(stage["name"] for stage in sandbox_boto(sandbox.endpoint, "ivs-realtime").list_stages()["stages"])
     assert names == [f"throttled-{n}" for n in range(4)]
     assert all(AuditEntry.objects.filter(operation=o, event="succeeded").count() == 1 for o in operations)
     assert sum(o.attempts for o in finished) == len(finished) + 5  # each throttled call cost one more attempt

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from portal.core.models import Operation
-from tests.conftest import PASSWORD
+from tests.conftest import login
 from tests.services import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _check_connection_from_the_portal(admin) -> Operation:
-    client = Client()
-    client.login(username=admin.get_username(), password=PASSWORD)
-    response = client.post("/operations/check-connection/", headers={"HX-Request": "true"})
+    response = login(admin).post("/operations/check-connection/", headers={"HX-Request": "true"})
     assert response.status_code == 200
     return Operation.objects.get()
 

@@ -6,32 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 import aioboto3
-import boto3
 import pytest
-from botocore.config import Config
 
 from portal.sandbox.client import SandboxControl
-
-REGION = "us-east-1"
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
-
-
-@pytest.fixture
-def client(sandbox: SandboxControl) -> Callable[..., Any]:
-    """A boto3 client for the sandbox; every raw response body is kept on client.raw_bodies."""
-
-    def make(service: str, *, validate: bool = True, attempts: int = 1) -> Any:
-        config = Config(parameter_validation=validate, retries={"total_max_attempts": attempts, "mode": "standard"})
-        made = boto3.client(service, endpoint_url=sandbox.endpoint, config=config, **CREDENTIALS)
-        made.raw_bodies = []
-
-        def keep(http_response: Any, parsed: Any, model: Any, **kwargs: Any) -> None:
-            made.raw_bodies.append((model.name, http_response.status_code, http_response.content))
-
-        made.meta.events.register("after-call", keep)
-        return made
-
-    return make
+from tests.conftest import CREDENTIALS, REGION
 
 
 @pytest.fixture
@@ -50,14 +28,14 @@ def async_call(sandbox: SandboxControl) -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
-def world(client: Callable[..., Any], sandbox: SandboxControl) -> dict[str, Any]:
+def world(boto_client: Callable[..., Any], sandbox: SandboxControl) -> dict[str, Any]:
     """One of everything: a meeting with a connected attendee, a live stage, an ACTIVE channel, a pipeline."""
     import uuid
 
-    s3 = client("s3")
+    s3 = boto_client("s3")
     bucket = f"capture-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
-    chime = client("chime-sdk-meetings")
+    chime = boto_client("chime-sdk-meetings")
     meeting = chime.create_meeting(
         ClientRequestToken=uuid.uuid4().hex,
         MediaRegion=REGION,
@@ -66,17 +44,17 @@ def world(client: Callable[..., Any], sandbox: SandboxControl) -> dict[str, Any]
     )["Meeting"]
     attendee = chime.create_attendee(MeetingId=meeting["MeetingId"], ExternalUserId="person-1")["Attendee"]
     sandbox.meeting_join(attendee["JoinToken"])
-    ivs = client("ivs-realtime")
+    ivs = boto_client("ivs-realtime")
     created = ivs.create_stage(name="conformance", tags={"a": "b"}, participantTokenConfigurations=[{"userId": "u-1"}])
     token = created["participantTokens"][0]
     joined = sandbox.stage_join(token["token"], publish=True)
-    kvs = client("kinesisvideo")
+    kvs = boto_client("kinesisvideo")
     channel_arn = kvs.create_signaling_channel(
         ChannelName=f"ch-{uuid.uuid4().hex[:8]}", Tags=[{"Key": "a", "Value": "b"}]
     )["ChannelARN"]
     sandbox.advance(5)
     version = kvs.describe_signaling_channel(ChannelARN=channel_arn)["ChannelInfo"]["Version"]
-    pipelines = client("chime-sdk-media-pipelines")
+    pipelines = boto_client("chime-sdk-media-pipelines")
     pipeline = pipelines.create_media_capture_pipeline(
         SourceType="ChimeSdkMeeting",
         SourceArn=f"arn:aws:chime::123456789012:meeting:{meeting['MeetingId']}",

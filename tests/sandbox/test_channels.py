@@ -7,8 +7,8 @@ from botocore.exceptions import ClientError
 
 
 @pytest.fixture
-def kvs(client):
-    return client("kinesisvideo")
+def kvs(boto_client):
+    return boto_client("kinesisvideo")
 
 
 def _code(raised) -> str:
@@ -35,11 +35,11 @@ def test_create_is_asynchronous_and_names_are_unique(kvs, sandbox):
     assert _status(kvs, arn) == "ACTIVE"
 
 
-def test_ttl_defaults_to_60_and_is_bounded(client, kvs):
+def test_ttl_defaults_to_60_and_is_bounded(boto_client, kvs):
     arn = kvs.create_signaling_channel(ChannelName="ttl")["ChannelARN"]
     info = kvs.describe_signaling_channel(ChannelARN=arn)["ChannelInfo"]
     assert info["SingleMasterConfiguration"]["MessageTtlSeconds"] == 60
-    raw = client("kinesisvideo", validate=False)
+    raw = boto_client("kinesisvideo", validate=False)
     for ttl in (4, 121):
         with pytest.raises(ClientError) as raised:
             raw.create_signaling_channel(ChannelName=f"ttl-{ttl}", SingleMasterConfiguration={"MessageTtlSeconds": ttl})

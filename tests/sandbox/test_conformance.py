@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from portal.sandbox import app as _registers_handlers  # noqa: F401
 from portal.sandbox.world import HANDLERS
+from tests.conftest import sandbox_boto
 from tests.sandbox.conftest import raw_json
 from tests.sandbox.shapes import parsed_problems, wire_problems
 
@@ -37,7 +38,7 @@ class Case:
     operation: str
     kwargs: Kwargs
     missing: Kwargs | None = None  # the same call aimed at a resource that does not exist
-    before: Callable[[Any, dict[str, Any]], None] = field(default=lambda client, w: None)
+    before: Callable[[Any, dict[str, Any]], None] = field(default=lambda boto_client, w: None)
 
     @property
     def id(self) -> str:
@@ -56,8 +57,8 @@ def _new_meeting(w: dict[str, Any]) -> dict[str, Any]:
     return {"ClientRequestToken": uuid.uuid4().hex, "MediaRegion": "us-east-1", "ExternalMeetingId": "conformance-2"}
 
 
-def _start_transcription(client: Any, w: dict[str, Any]) -> None:
-    client.start_meeting_transcription(MeetingId=_meeting(w), TranscriptionConfiguration=TRANSCRIPTION)
+def _start_transcription(chime: Any, w: dict[str, Any]) -> None:
+    chime.start_meeting_transcription(MeetingId=_meeting(w), TranscriptionConfiguration=TRANSCRIPTION)
 
 
 TRANSCRIPTION = {"EngineTranscribeSettings": {"LanguageCode": "en-US"}}
@@ -278,7 +279,7 @@ CASES = [
             "SinkType": "S3Bucket",
             "SinkArn": f"arn:aws:s3:::{w['bucket']}",
         },
-        before=lambda client, w: w.update(second_meeting_arn=_second_meeting(w)),
+        before=lambda boto_client, w: w.update(second_meeting_arn=_second_meeting(w)),
     ),
     Case(
         PIPES,
@@ -332,15 +333,7 @@ def _missing_pipeline_arn() -> str:
 
 
 def _second_meeting(w: dict[str, Any]) -> str:
-    import boto3
-
-    chime = boto3.client(
-        "chime-sdk-meetings",
-        endpoint_url=w["endpoint"],
-        region_name="us-east-1",
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-    )
+    chime = sandbox_boto(w["endpoint"], "chime-sdk-meetings")
     meeting = chime.create_meeting(**_new_meeting(w))["Meeting"]
     return f"arn:aws:chime::123456789012:meeting:{meeting['MeetingId']}"
 
@@ -361,9 +354,9 @@ def test_operations_implemented_per_service():
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
-def test_boto3_response_matches_the_output_shape(case: Case, client, world, sandbox):
+def test_boto3_response_matches_the_output_shape(case: Case, boto_client, world, sandbox):
     world["endpoint"] = sandbox.endpoint
-    made = client(case.service)
+    made = boto_client(case.service)
     case.before(made, world)
     response = getattr(made, case.method)(**case.kwargs(world))
     operation = _operation(case)
@@ -378,9 +371,9 @@ def test_boto3_response_matches_the_output_shape(case: Case, client, world, sand
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
-def test_aioboto3_response_matches_the_output_shape(case: Case, client, async_call, world, sandbox):
+def test_aioboto3_response_matches_the_output_shape(case: Case, boto_client, async_call, world, sandbox):
     world["endpoint"] = sandbox.endpoint
-    case.before(client(case.service), world)
+    case.before(boto_client(case.service), world)
     response = async_call(case.service, case.method, **case.kwargs(world))
     operation = _operation(case)
     assert response["ResponseMetadata"]["HTTPStatusCode"] == int(operation.http.get("responseCode", 200))
@@ -389,9 +382,9 @@ def test_aioboto3_response_matches_the_output_shape(case: Case, client, async_ca
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.missing], ids=lambda case: case.id)
-def test_a_missing_resource_is_a_modelled_error(case: Case, client, world, sandbox):
+def test_a_missing_resource_is_a_modelled_error(case: Case, boto_client, world, sandbox):
     world["endpoint"] = sandbox.endpoint
-    made = client(case.service, validate=False)
+    made = boto_client(case.service, validate=False)
     with pytest.raises(ClientError) as raised:
         getattr(made, case.method)(**case.missing(world))  # type: ignore[misc]
     error = raised.value.response
@@ -414,10 +407,10 @@ def _body_required(case: Case) -> list[str]:
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if _body_required(c)], ids=lambda case: case.id)
-def test_a_missing_required_member_is_the_services_validation_error(case: Case, client, world, sandbox):
+def test_a_missing_required_member_is_the_services_validation_error(case: Case, boto_client, world, sandbox):
     world["endpoint"] = sandbox.endpoint
     member = _body_required(case)[0]
-    made = client(case.service, validate=False)
+    made = boto_client(case.service, validate=False)
     case.before(made, world)
     kwargs = {key: value for key, value in case.kwargs(world).items() if key != member}
     with pytest.raises(ClientError) as raised:

@@ -23,8 +23,8 @@ def _code(raised: pytest.ExceptionInfo[ClientError]) -> str:
 
 
 @pytest.fixture
-def chime(client):
-    return client("chime-sdk-meetings")
+def chime(boto_client):
+    return boto_client("chime-sdk-meetings")
 
 
 def test_create_meeting_is_idempotent_on_client_request_token(chime):
@@ -212,8 +212,8 @@ def test_replicas_end_with_their_primary(chime):
         chime.get_meeting(MeetingId=replica["MeetingId"])
 
 
-def test_events_are_delivered_to_sqs_and_sns(client, chime, sandbox):
-    sqs, sns = client("sqs"), client("sns")
+def test_events_are_delivered_to_sqs_and_sns(boto_client, chime, sandbox):
+    sqs, sns = boto_client("sqs"), boto_client("sns")
     queue = sqs.create_queue(QueueName=f"events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     topic = sns.create_topic(Name=f"events-{uuid.uuid4().hex[:8]}")["TopicArn"]
@@ -264,8 +264,8 @@ def test_transcription_start_and_stop(chime):
     chime.stop_meeting_transcription(MeetingId=meeting["MeetingId"])
 
 
-def test_meeting_ids_in_paths_are_validated(client):
-    chime = client("chime-sdk-meetings", validate=False)
+def test_meeting_ids_in_paths_are_validated(boto_client):
+    chime = boto_client("chime-sdk-meetings", validate=False)
     with pytest.raises(ClientError) as raised:
         chime.get_meeting(MeetingId="not-a-guid")
     assert _code(raised) == "BadRequestException"

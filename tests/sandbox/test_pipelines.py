@@ -9,9 +9,9 @@ from botocore.exceptions import ClientError
 
 
 @pytest.fixture
-def recording(client, sandbox):
+def recording(boto_client, sandbox):
     """A meeting with a connected attendee and an empty bucket."""
-    chime, s3 = client("chime-sdk-meetings"), client("s3")
+    chime, s3 = boto_client("chime-sdk-meetings"), boto_client("s3")
     bucket = f"rec-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
     meeting = chime.create_meeting(
@@ -40,8 +40,8 @@ def _code(raised) -> str:
     return raised.value.response["Error"]["Code"]
 
 
-def test_lifecycle_and_artifacts(client, sandbox, recording):
-    pipelines = client("chime-sdk-media-pipelines")
+def test_lifecycle_and_artifacts(boto_client, sandbox, recording):
+    pipelines = boto_client("chime-sdk-media-pipelines")
     pipeline = _create(pipelines, recording)
     assert pipeline["Status"] == "Initializing"
     assert pipeline["MediaPipelineArn"].endswith(f":media-pipeline/{pipeline['MediaPipelineId']}")
@@ -64,8 +64,8 @@ def test_lifecycle_and_artifacts(client, sandbox, recording):
     assert stopped["MediaCapturePipeline"]["Status"] == "Stopped"
 
 
-def test_a_sink_prefix_is_kept(client, sandbox, recording):
-    pipelines = client("chime-sdk-media-pipelines")
+def test_a_sink_prefix_is_kept(boto_client, sandbox, recording):
+    pipelines = boto_client("chime-sdk-media-pipelines")
     _create(pipelines, recording, SinkArn=f"arn:aws:s3:::{recording['bucket']}/calls/2026")
     sandbox.advance(6)
     keys = [o["Key"] for o in recording["s3"].list_objects_v2(Bucket=recording["bucket"])["Contents"]]
@@ -73,16 +73,16 @@ def test_a_sink_prefix_is_kept(client, sandbox, recording):
     assert all(key.startswith("calls/2026/") for key in keys)
 
 
-def test_client_request_token_makes_create_idempotent(client, recording):
-    pipelines = client("chime-sdk-media-pipelines")
+def test_client_request_token_makes_create_idempotent(boto_client, recording):
+    pipelines = boto_client("chime-sdk-media-pipelines")
     first = _create(pipelines, recording, ClientRequestToken="same-request")
     again = _create(pipelines, recording, ClientRequestToken="same-request")
     assert first["MediaPipelineId"] == again["MediaPipelineId"]
     assert len(pipelines.list_media_capture_pipelines()["MediaCapturePipelines"]) == 1
 
 
-def test_source_meeting_and_sink_bucket_must_exist(client, recording):
-    pipelines = client("chime-sdk-media-pipelines")
+def test_source_meeting_and_sink_bucket_must_exist(boto_client, recording):
+    pipelines = boto_client("chime-sdk-media-pipelines")
     for extra in (
         {"SourceArn": f"arn:aws:chime::123456789012:meeting:{uuid.uuid4()}"},
         {"SinkArn": "arn:aws:s3:::no-such-bucket-anywhere"},
@@ -93,8 +93,8 @@ def test_source_meeting_and_sink_bucket_must_exist(client, recording):
         assert _code(raised) == "BadRequestException", extra
 
 
-def test_at_most_25_selected_video_streams(client, recording):
-    pipelines = client("chime-sdk-media-pipelines")
+def test_at_most_25_selected_video_streams(boto_client, recording):
+    pipelines = boto_client("chime-sdk-media-pipelines")
     streams = {"ExternalUserIds": [f"user-{n}" for n in range(26)]}
     configuration = {
         "SourceConfiguration": {"SelectedVideoStreams": streams},
@@ -109,19 +109,23 @@ def test_at_most_25_selected_video_streams(client, recording):
     assert _code(raised) == "BadRequestException"
 
 
-def test_one_active_pipeline_per_meeting(client, recording):
-    pipelines = client("chime-sdk-media-pipelines")
+def test_one_active_pipeline_per_meeting(boto_client, recording):
+    pipelines = boto_client("chime-sdk-media-pipelines")
     _create(pipelines, recording)
     with pytest.raises(ClientError) as raised:
         _create(pipelines, recording)
     assert _code(raised) == "ResourceLimitExceededException"
 
 
-def test_active_pipelines_per_region(client, sandbox, monkeypatch):
+def test_active_pipelines_per_region(boto_client, sandbox, monkeypatch):
     from portal.sandbox import pipelines as model
 
     monkeypatch.setattr(model, "active_limit", lambda region: 1)
-    pipelines, chime, s3 = client("chime-sdk-media-pipelines"), client("chime-sdk-meetings"), client("s3")
+    pipelines, chime, s3 = (
+        boto_client("chime-sdk-media-pipelines"),
+        boto_client("chime-sdk-meetings"),
+        boto_client("s3"),
+    )
     bucket = f"rec-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
     for attempt in range(2):
@@ -142,8 +146,8 @@ def test_active_pipelines_per_region(client, sandbox, monkeypatch):
             assert _code(raised) == "ResourceLimitExceededException"
 
 
-def test_the_meeting_ending_stops_the_pipeline(client, sandbox, recording):
-    pipelines = client("chime-sdk-media-pipelines")
+def test_the_meeting_ending_stops_the_pipeline(boto_client, sandbox, recording):
+    pipelines = boto_client("chime-sdk-media-pipelines")
     pipeline = _create(pipelines, recording)
     sandbox.advance(6)
     recording["chime"].delete_meeting(MeetingId=recording["meeting"]["MeetingId"])
@@ -153,8 +157,8 @@ def test_the_meeting_ending_stops_the_pipeline(client, sandbox, recording):
     assert _status(pipelines, pipeline["MediaPipelineId"]) == "Stopped"
 
 
-def test_a_running_pipeline_keeps_an_empty_meeting_alive(client, sandbox, recording):
-    pipelines = client("chime-sdk-media-pipelines")
+def test_a_running_pipeline_keeps_an_empty_meeting_alive(boto_client, sandbox, recording):
+    pipelines = boto_client("chime-sdk-media-pipelines")
     pipeline = _create(pipelines, recording)
     sandbox.meeting_leave(recording["meeting"]["MeetingId"], recording["attendee"]["AttendeeId"])
     sandbox.advance(400)
@@ -165,8 +169,8 @@ def test_a_running_pipeline_keeps_an_empty_meeting_alive(client, sandbox, record
         recording["chime"].get_meeting(MeetingId=recording["meeting"]["MeetingId"])
 
 
-def test_list_paginates_and_tags(client, recording):
-    pipelines = client("chime-sdk-media-pipelines")
+def test_list_paginates_and_tags(boto_client, recording):
+    pipelines = boto_client("chime-sdk-media-pipelines")
     pipeline = _create(pipelines, recording, Tags=[{"Key": "case", "Value": "42"}])
     arn = pipeline["MediaPipelineArn"]
     listed = pipelines.list_media_pipelines(MaxResults=1)["MediaPipelines"]

@@ -12,8 +12,8 @@ def _code(raised) -> str:
     return raised.value.response["Error"]["Code"]
 
 
-def test_stage_apis_are_limited_to_5_per_second(client):
-    ivs = client("ivs-realtime")
+def test_stage_apis_are_limited_to_5_per_second(boto_client):
+    ivs = boto_client("ivs-realtime")
     outcomes = []
     for _ in range(8):
         try:
@@ -27,8 +27,8 @@ def test_stage_apis_are_limited_to_5_per_second(client):
     ivs.list_stages()
 
 
-def test_participant_tokens_have_their_own_50_per_second_quota(client):
-    ivs = client("ivs-realtime")
+def test_participant_tokens_have_their_own_50_per_second_quota(boto_client):
+    ivs = boto_client("ivs-realtime")
     arn = ivs.create_stage(name="q")["stage"]["arn"]
     for _ in range(20):
         ivs.create_participant_token(stageArn=arn)
@@ -47,9 +47,9 @@ def test_participant_tokens_have_their_own_50_per_second_quota(client):
         ("kinesisvideo", "list_signaling_channels", {}, "ClientLimitExceededException"),
     ],
 )
-def test_throttling_uses_the_operations_own_error(client, sandbox, service, operation, kwargs, code):
+def test_throttling_uses_the_operations_own_error(boto_client, sandbox, service, operation, kwargs, code):
     sandbox.quotas(rates={service: {"*": 1}})
-    made = client(service)
+    made = boto_client(service)
     codes = []
     for _ in range(3):
         try:
@@ -59,42 +59,42 @@ def test_throttling_uses_the_operations_own_error(client, sandbox, service, oper
     assert code in codes
 
 
-def test_quotas_can_be_switched_off(client, sandbox):
+def test_quotas_can_be_switched_off(boto_client, sandbox):
     sandbox.quotas(enabled=False)
-    ivs = client("ivs-realtime")
+    ivs = boto_client("ivs-realtime")
     for _ in range(12):
         ivs.list_stages()
 
 
-def test_injected_throttling_is_retried_by_the_sdk(client, sandbox):
+def test_injected_throttling_is_retried_by_the_sdk(boto_client, sandbox):
     sandbox.inject_fault("ivs-realtime:ListStages", throttle=1.0, remaining=2)
-    ivs = client("ivs-realtime", attempts=3)
+    ivs = boto_client("ivs-realtime", attempts=3)
     response = ivs.list_stages()
     assert response["ResponseMetadata"]["RetryAttempts"] == 2
 
 
-def test_injected_server_errors_use_the_services_fault_codes(client, sandbox):
+def test_injected_server_errors_use_the_services_fault_codes(boto_client, sandbox):
     sandbox.inject_fault("chime-sdk-meetings:*", error=1.0)
     with pytest.raises(ClientError) as raised:
-        client("chime-sdk-meetings").list_attendees(MeetingId="00000000-0000-4000-8000-000000000000")
+        boto_client("chime-sdk-meetings").list_attendees(MeetingId="00000000-0000-4000-8000-000000000000")
     assert _code(raised) == "ServiceFailureException"
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
     sandbox.inject_fault("ivs-realtime:ListStages", error=1.0)
     with pytest.raises(ClientError) as raised:
-        client("ivs-realtime").list_stages()
+        boto_client("ivs-realtime").list_stages()
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
 
 
-def test_injected_latency(client, sandbox):
+def test_injected_latency(boto_client, sandbox):
     sandbox.inject_fault("kinesisvideo:ListSignalingChannels", latency_ms=300)
     started = time.monotonic()
-    client("kinesisvideo").list_signaling_channels()
+    boto_client("kinesisvideo").list_signaling_channels()
     assert time.monotonic() - started >= 0.3
 
 
-def test_dropped_connections_are_retried_by_the_sdk(client, sandbox):
+def test_dropped_connections_are_retried_by_the_sdk(boto_client, sandbox):
     sandbox.inject_fault("ivs-realtime:ListStages", drop=1.0, remaining=1)
-    response = client("ivs-realtime", attempts=3).list_stages()
+    response = boto_client("ivs-realtime", attempts=3).list_stages()
     assert response["ResponseMetadata"]["RetryAttempts"] >= 1
     assert sandbox._call("GET", "faults")["ivs-realtime:ListStages"]["remaining"] == 0
 

@@ -102,11 +102,11 @@ def test_services_the_sandbox_does_not_offer_are_unknown(sandbox):
     assert (status, headers["x-amzn-ErrorType"]) == (404, "UnknownOperationException")
 
 
-def test_chime_tag_routes_are_told_apart_by_the_arn(client, sandbox):
-    chime = client("chime-sdk-meetings")
+def test_chime_tag_routes_are_told_apart_by_the_arn(boto_client, sandbox):
+    chime = boto_client("chime-sdk-meetings")
     meeting = chime.create_meeting(ClientRequestToken="t-1", MediaRegion="us-east-1", ExternalMeetingId="tags")
     arn = meeting["Meeting"]["MeetingArn"]
-    assert client("chime-sdk-media-pipelines").list_tags_for_resource(ResourceARN=arn)["Tags"] == []
+    assert boto_client("chime-sdk-media-pipelines").list_tags_for_resource(ResourceARN=arn)["Tags"] == []
 
 
 def test_the_control_api_answers_its_own_errors(sandbox):
@@ -121,8 +121,8 @@ def test_the_control_api_answers_its_own_errors(sandbox):
     assert status == 400
 
 
-def test_state_dumps_as_json(client, sandbox):
-    client("kinesisvideo").create_signaling_channel(ChannelName="dumped")
+def test_state_dumps_as_json(boto_client, sandbox):
+    boto_client("kinesisvideo").create_signaling_channel(ChannelName="dumped")
     state = sandbox.state()
     assert state["account"] == "123456789012"
     assert [c["name"] for c in state["state"]["kvs.channels"].values()] == ["dumped"]

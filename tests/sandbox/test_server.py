@@ -6,21 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
-
 from portal.sandbox.server import SandboxServer
+from tests.conftest import sandbox_boto
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _kvs(server: SandboxServer):
-    return boto3.client(
-        "kinesisvideo",
-        endpoint_url=server.url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return sandbox_boto(server.url, "kinesisvideo")
 
 
 def test_state_survives_a_restart_with_a_state_file(tmp_path):

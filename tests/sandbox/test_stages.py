@@ -11,9 +11,9 @@ from portal.sandbox.client import SandboxControlError
 
 
 @pytest.fixture
-def ivs(client, sandbox):
+def ivs(boto_client, sandbox):
     sandbox.quotas(enabled=False)  # these tests make more calls per second than the 5 TPS quota
-    return client("ivs-realtime")
+    return boto_client("ivs-realtime")
 
 
 def _code(raised) -> str:
@@ -67,8 +67,8 @@ def test_attributes_are_limited_to_one_kilobyte(ivs):
     assert _code(raised) == "ValidationException"
 
 
-def test_invalid_names_durations_and_token_counts_are_refused(client, ivs):
-    raw = client("ivs-realtime", validate=False)
+def test_invalid_names_durations_and_token_counts_are_refused(boto_client, ivs):
+    raw = boto_client("ivs-realtime", validate=False)
     for kwargs in (
         {"name": "has spaces"},
         {"name": "x" * 129},

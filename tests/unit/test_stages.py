@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
 from django.db import connection
 from django.test import Client
@@ -13,25 +12,9 @@ from portal.core.services import operation_execute
 from portal.stages.models import Participant, ParticipantToken, Stage, TokenHandoff
 from portal.stages.operations import MARKER_TAG
 from portal.stages.services import stages_refresh_live
-from tests.conftest import PASSWORD
+from tests.conftest import login, sandbox_boto
 
 pytestmark = pytest.mark.django_db
-
-
-def _login(user) -> Client:
-    client = Client()
-    client.login(username=user.get_username(), password=PASSWORD)
-    return client
-
-
-def _ivs(sandbox):
-    return boto3.client(
-        "ivs-realtime",
-        endpoint_url=sandbox.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="t",
-        aws_secret_access_key="t",
-    )
 
 
 def _create_form(name: str = "town-hall", **extra: str) -> dict[str, str]:
@@ -59,7 +42,7 @@ def quotas_off(sandbox):
 @pytest.fixture
 def created(admin, aws_endpoint, quotas_off, django_capture_on_commit_callbacks):
     """A stage created through the form, its operation run, and the admin's client."""
-    client = _login(admin)
+    client = login(admin)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/stages/new/", _create_form())
     assert response.status_code == 302
@@ -72,7 +55,7 @@ def test_create_stage_end_to_end(created, sandbox):
     assert stage.status == Stage.Status.ACTIVE
     assert stage.arn.startswith("arn:aws:ivs:us-east-1:123456789012:stage/")
     assert stage.tags == {"team": "rtc"}
-    aws = _ivs(sandbox).get_stage(arn=stage.arn)["stage"]
+    aws = sandbox_boto(sandbox.endpoint, "ivs-realtime").get_stage(arn=stage.arn)["stage"]
     assert aws["name"] == "town-hall"
     assert aws["tags"] == {"team": "rtc", MARKER_TAG: str(operation.idempotency_token)}
     token = ParticipantToken.objects.get()
@@ -92,7 +75,7 @@ def test_a_token_is_shown_once_and_never_stored_in_clear(created, sandbox, make_
     assert "token" not in str(operation.result).replace("tokens", "")
     assert not AuditEntry.objects.filter(detail__contains="eyJ").exists()
 
-    other_admin = _login(make_user("other-admin", Role.ADMIN))
+    other_admin = login(make_user("other-admin", Role.ADMIN))
     assert other_admin.post(f"/stages/operations/{operation.pk}/tokens/").status_code == 403
 
     first = created["client"].post(f"/stages/operations/{operation.pk}/tokens/").content.decode()
@@ -106,7 +89,7 @@ def test_a_token_is_shown_once_and_never_stored_in_clear(created, sandbox, make_
 
 
 def test_form_errors_keep_the_input_and_queue_nothing(admin, aws_endpoint):
-    client = _login(admin)
+    client = login(admin)
     response = client.post("/stages/new/", _create_form(name="bad name", **{"tags-0-key": "aws:x"}))
     assert response.status_code == 400
     page = response.content.decode()
@@ -123,7 +106,7 @@ def test_a_retried_creation_does_not_make_a_second_stage(created, sandbox):
     operation = created["operation"]
     Operation.objects.filter(pk=operation.pk).update(status=Operation.Status.QUEUED)  # the outcome was "lost"
     operation_execute(operation_id=operation.pk)
-    assert len(_ivs(sandbox).list_stages()["stages"]) == 1
+    assert len(sandbox_boto(sandbox.endpoint, "ivs-realtime").list_stages()["stages"]) == 1
     operation.refresh_from_db()
     assert operation.status == Operation.Status.SUCCEEDED
     assert operation.attempts == 2
@@ -136,7 +119,7 @@ def test_aws_refusal_is_recorded_and_shown(
     from portal.sandbox import stages as sandbox_stages
 
     monkeypatch.setattr(sandbox_stages, "MAX_STAGES_PER_REGION", 0)
-    client = _login(admin)
+    client = login(admin)
     with django_capture_on_commit_callbacks(execute=True):
         client.post("/stages/new/", _create_form())
     operation = Operation.objects.get()
@@ -176,7 +159,7 @@ def test_the_refresh_brings_sessions_participants_and_events(created, sandbox):
 def test_support_disconnects_a_participant(created, sandbox, support, django_capture_on_commit_callbacks):
     participant = _join_and_refresh(created, sandbox)
     stage = Stage.objects.get()
-    client = _login(support)
+    client = login(support)
     form = client.get(f"/stages/{stage.pk}/participants/{participant.pk}/disconnect/", headers={"HX-Request": "true"})
     assert "Also revoke the token the portal issued" in form.content.decode()
     missing_reason = client.post(
@@ -193,7 +176,7 @@ def test_support_disconnects_a_participant(created, sandbox, support, django_cap
     assert response.status_code == 200
     participant.refresh_from_db()
     assert participant.state == "DISCONNECTED"
-    aws = _ivs(sandbox).get_participant(
+    aws = sandbox_boto(sandbox.endpoint, "ivs-realtime").get_participant(
         stageArn=stage.arn, sessionId=participant.session.session_id, participantId=participant.participant_id
     )
     assert aws["participant"]["state"] == "DISCONNECTED"
@@ -213,9 +196,9 @@ def test_roles_on_stage_actions(created, support, viewer):
         (support, f"/stages/{stage.pk}/rename/"),
         (viewer, "/stages/sync/"),
     ):
-        assert _login(user).post(path, {"name": "x", "confirm": stage.name}).status_code == 403
-    assert _login(viewer).get(f"/stages/{stage.pk}/").status_code == 200
-    page = _login(viewer).get(f"/stages/{stage.pk}/").content.decode()
+        assert login(user).post(path, {"name": "x", "confirm": stage.name}).status_code == 403
+    assert login(viewer).get(f"/stages/{stage.pk}/").status_code == 200
+    page = login(viewer).get(f"/stages/{stage.pk}/").content.decode()
     assert "Delete stage" not in page
     assert "Rename" not in page
 
@@ -229,7 +212,7 @@ def test_rename_and_tags(created, sandbox, django_capture_on_commit_callbacks):
     stage.refresh_from_db()
     assert stage.name == "renamed"
     assert stage.tags == {"env": "prod"}
-    aws = _ivs(sandbox).get_stage(arn=stage.arn)["stage"]
+    aws = sandbox_boto(sandbox.endpoint, "ivs-realtime").get_stage(arn=stage.arn)["stage"]
     assert aws["name"] == "renamed"
     assert aws["tags"] == {"env": "prod", MARKER_TAG: str(created["operation"].idempotency_token)}
     bad = client.post(f"/stages/{stage.pk}/tags/add/", {"key": "aws:x"}, headers={"HX-Request": "true"})
@@ -250,15 +233,15 @@ def test_delete_keeps_the_row_and_disconnects_everyone(created, sandbox, django_
     assert stage.deleted_at is not None
     participant.refresh_from_db()
     assert participant.state == "DISCONNECTED"
-    assert _ivs(sandbox).list_stages()["stages"] == []
+    assert sandbox_boto(sandbox.endpoint, "ivs-realtime").list_stages()["stages"] == []
 
 
 def test_sync_finds_new_stages_and_marks_gone_ones(created, sandbox, support, django_capture_on_commit_callbacks):
-    ivs = _ivs(sandbox)
+    ivs = sandbox_boto(sandbox.endpoint, "ivs-realtime")
     outside = ivs.create_stage(name="made-elsewhere", tags={"owner": "cli"})["stage"]
     ivs.delete_stage(arn=created["stage"].arn)
     with django_capture_on_commit_callbacks(execute=True):
-        response = _login(support).post("/stages/sync/", headers={"HX-Request": "true"})
+        response = login(support).post("/stages/sync/", headers={"HX-Request": "true"})
     assert response.status_code == 200
     found = Stage.objects.get(arn=outside["arn"])
     assert (found.origin, found.status, found.name, found.tags) == (
@@ -293,7 +276,7 @@ def _queries(client: Client, path: str) -> int:
 
 
 def test_stage_list_queries_do_not_grow_with_rows(viewer):
-    client = _login(viewer)
+    client = login(viewer)
     _stages(3)
     few = _queries(client, "/stages/")
     Stage.objects.all().delete()
@@ -303,7 +286,7 @@ def test_stage_list_queries_do_not_grow_with_rows(viewer):
 
 def test_stage_list_filters_and_pages(viewer):
     _stages(120)
-    client = _login(viewer)
+    client = login(viewer)
     page = client.get("/stages/").content.decode()
     assert "Page 1 of 3 (120 in all)" in page
     assert "stage-7<" in client.get("/stages/", {"q": "stage-7"}).content.decode()
@@ -320,7 +303,7 @@ def test_stage_list_filters_and_pages(viewer):
 
 
 def test_empty_stage_list_says_what_to_do(admin):
-    page = _login(admin).get("/stages/").content.decode()
+    page = login(admin).get("/stages/").content.decode()
     assert "The portal knows no stages yet." in page
     assert "Create one" in page
     assert "Sync from AWS" in page
@@ -332,7 +315,7 @@ def test_stage_detail_queries_do_not_grow_with_participants(created, viewer):
     stage = created["stage"]
     session = StageSession.objects.create(stage=stage, session_id="st-AAAAAAAAAAAAA")
     Stage.objects.filter(pk=stage.pk).update(active_session_id=session.session_id)
-    client = _login(viewer)
+    client = login(viewer)
 
     def participants(count: int) -> None:
         Participant.objects.filter(session=session).delete()
@@ -355,7 +338,7 @@ def test_a_disconnecting_row_polls_itself_until_it_settles(
 ):
     participant = _join_and_refresh(created, sandbox)
     stage = Stage.objects.get()
-    client = _login(support)
+    client = login(support)
     with django_capture_on_commit_callbacks(execute=False):
         row = client.post(
             f"/stages/{stage.pk}/participants/{participant.pk}/disconnect/",
@@ -376,7 +359,7 @@ def test_a_disconnecting_row_polls_itself_until_it_settles(
 
 
 def test_the_refresh_reads_attributes_and_sessions_it_never_saw_live(created, sandbox):
-    ivs = _ivs(sandbox)
+    ivs = sandbox_boto(sandbox.endpoint, "ivs-realtime")
     stage = created["stage"]
     token = ivs.create_participant_token(stageArn=stage.arn, userId="guest", attributes={"seat": "12"})
     joined = sandbox.stage_join(token["participantToken"]["token"])

@@ -6,19 +6,13 @@ import json
 from datetime import timedelta
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from portal.core.models import AuditEntry, Operation
 from portal.core.services import operation_request
-from tests.conftest import PASSWORD
+from tests.conftest import login
 
 pytestmark = pytest.mark.django_db
-
-
-def _login(client: Client, user) -> Client:
-    client.login(username=user.get_username(), password=PASSWORD)
-    return client
 
 
 def _queued(actor, **kwargs) -> Operation:
@@ -28,7 +22,7 @@ def _queued(actor, **kwargs) -> Operation:
 def test_operations_page_polls_while_work_is_in_flight(client, admin, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         operation = _queued(admin, target="sts")
-    _login(client, admin)
+    client = login(admin)
 
     page = client.get("/operations/")
     assert page.status_code == 200
@@ -48,7 +42,7 @@ def test_operations_polling_stops_with_286_when_everything_is_terminal(
     with django_capture_on_commit_callbacks(execute=False):
         operation = _queued(admin)
     Operation.objects.filter(pk=operation.pk).update(status=Operation.Status.FAILED, error_code="Boom")
-    _login(client, admin)
+    client = login(admin)
 
     partial = client.get("/operations/", headers={"HX-Request": "true"})
     assert partial.status_code == 286
@@ -57,7 +51,7 @@ def test_operations_polling_stops_with_286_when_everything_is_terminal(
 
 
 def test_check_connection_queues_an_operation_and_sends_a_toast(client, admin, aws_endpoint):
-    _login(client, admin)
+    client = login(admin)
     response = client.post("/operations/check-connection/", headers={"HX-Request": "true"})
     assert response.status_code == 200
     toast = json.loads(response["HX-Trigger"])["toast"]
@@ -69,7 +63,7 @@ def test_check_connection_queues_an_operation_and_sends_a_toast(client, admin, a
 
 
 def test_support_cannot_check_the_connection(client, support):
-    _login(client, support)
+    client = login(support)
     assert client.post("/operations/check-connection/").status_code == 403
     assert not Operation.objects.exists()
 
@@ -83,7 +77,7 @@ def test_operation_detail_shows_the_aws_error_and_stops_polling(client, admin, d
         error_message="Rate exceeded",
         request_id="r-1",
     )
-    _login(client, admin)
+    client = login(admin)
     page = client.get(f"/operations/{operation.pk}/")
     assert b"ThrottlingException" in page.content
     assert b"Rate exceeded" in page.content
@@ -93,22 +87,21 @@ def test_operation_detail_shows_the_aws_error_and_stops_polling(client, admin, d
 
 
 def test_buttons_follow_the_role(client, admin, viewer):
-    assert b">Check AWS connection</button>" in _login(client, admin).get("/operations/").content
+    assert b">Check AWS connection</button>" in login(admin).get("/operations/").content
     client.logout()
-    assert b">Check AWS connection</button>" not in _login(client, viewer).get("/operations/").content
+    assert b">Check AWS connection</button>" not in login(viewer).get("/operations/").content
 
 
-def test_navigation_per_role(client, admin, support, viewer):
+def test_navigation_per_role(admin, support, viewer):
     for user, sees_users in ((admin, True), (support, False), (viewer, False)):
-        client.logout()
-        page = _login(client, user).get("/").content.decode()
+        page = login(user).get("/").content.decode()
         for label in ("Meetings", "Stages", "Channels", "Pipelines", "Operations", "Audit"):
             assert f">{label}</a>" in page
         assert (">Users</a>" in page) is sees_users
 
 
 def test_unbuilt_sections_say_what_is_coming(client, viewer):
-    page = _login(client, viewer).get("/channels/")
+    page = login(viewer).get("/channels/")
     assert page.status_code == 200
     assert b"Coming next" in page.content
     assert b"Versioned update and delete" in page.content
@@ -122,7 +115,7 @@ def _audit_fixture(admin, support, django_capture_on_commit_callbacks) -> None:
 
 def test_audit_filters(client, admin, support, viewer, django_capture_on_commit_callbacks):
     _audit_fixture(admin, support, django_capture_on_commit_callbacks)
-    _login(client, viewer)
+    client = login(viewer)
     page = client.get("/audit/", {"target": "alpha"}).content.decode()
     assert "arn:stage/alpha" in page
     assert "arn:stage/beta" not in page
@@ -139,7 +132,7 @@ def test_audit_paginates(client, admin, viewer, django_capture_on_commit_callbac
     with django_capture_on_commit_callbacks(execute=False):
         for number in range(55):
             _queued(admin, target=f"t-{number}")
-    _login(client, viewer)
+    client = login(viewer)
     first = client.get("/audit/").content.decode()
     assert "Page 1 of 2 (55 in all)" in first
     second = client.get("/audit/", {"page": 2}).content.decode()
@@ -149,7 +142,7 @@ def test_audit_paginates(client, admin, viewer, django_capture_on_commit_callbac
 
 def test_audit_exports_csv_with_the_filters(client, admin, support, viewer, django_capture_on_commit_callbacks):
     _audit_fixture(admin, support, django_capture_on_commit_callbacks)
-    _login(client, viewer)
+    client = login(viewer)
     response = client.get("/audit/export.csv", {"target": "beta"})
     assert response["Content-Type"] == "text/csv"
     rows = list(csv.reader(io.StringIO(response.content.decode())))
