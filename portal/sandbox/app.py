@@ -9,7 +9,6 @@ anything else                       ->  UnknownOperationException, as AWS answer
 from __future__ import annotations
 
 import contextlib
-import logging
 import re
 import socket
 import time
@@ -37,8 +36,6 @@ from portal.sandbox.protocol import (
 )
 from portal.sandbox.quotas import Faults, RateLimits
 from portal.sandbox.world import HANDLERS, Call, World
-
-logger = logging.getLogger("portal.sandbox")
 
 SERVICE_NAMES = ("chime-sdk-meetings", "chime-sdk-media-pipelines", "ivs-realtime", "kinesisvideo")
 AUTHORIZATION = re.compile(

@@ -76,7 +76,7 @@ class TokenForm(forms.Form):
         help_text="1 to 20160 minutes (14 days); 720 when empty.",
     )  # fmt: skip
     attributes = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "role=host"}),
+        widget=forms.Textarea(attrs={"rows": 2}),
         required=False,
         help_text="One key=value per line; 1 KB in all. Every participant sees them: no personal data.",
     )
