@@ -2,29 +2,40 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-DEPS := $(VENV)/.deps-installed
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
+RUN_DEPS := $(VENV)/.deps-run
+DEV_DEPS := $(VENV)/.deps-dev
 
 export AWS_EC2_METADATA_DISABLED ?= true
 
-.PHONY: run test lint clean
+.PHONY: run test lint bench clean
 
-$(DEPS): requirements.txt requirements-dev.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $(DEPS)
+$(PY):
+	$(PYTHON) -m venv $(VENV)
 
-run: $(DEPS)
+$(RUN_DEPS): requirements.txt | $(PY)
+	$(PIP) -r requirements.txt
+	touch $@
+
+$(DEV_DEPS): requirements.txt requirements-dev.txt | $(PY)
+	$(PIP) -r requirements-dev.txt
+	touch $@ $(RUN_DEPS)
+
+run: $(RUN_DEPS)
 	DEBUG=$${DEBUG:-true} $(PY) manage.py migrate --noinput
 	DEBUG=$${DEBUG:-true} $(PY) manage.py create_demo_users
 	DEBUG=$${DEBUG:-true} exec $(PY) manage.py serve
 
-test: $(DEPS)
+test: $(DEV_DEPS)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
-lint: $(DEPS)
+lint: $(DEV_DEPS)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+bench: $(DEV_DEPS)
+	$(PY) bench/stage_queries.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
