@@ -9,11 +9,11 @@ from django import forms
 from django.core.validators import RegexValidator
 
 from portal.stages.models import Stage
+from portal.stages.operations import MAX_TAGS
 from portal.stages.services import TokenSpec
 
 NAME = RegexValidator(r"^[a-zA-Z0-9_-]*$", "Use only letters, digits, hyphens and underscores.")
 ATTRIBUTE_KEY = re.compile(r"^[a-zA-Z0-9_-]*$")
-MAX_TAGS = 49  # IVS allows 50; the portal keeps one (rtc-portal:operation) to make creation idempotent
 MAX_TOKENS = 12
 ATTRIBUTES_MAX_BYTES = 1024
 CAPABILITIES = [("PUBLISH", "Publish"), ("SUBSCRIBE", "Subscribe")]
@@ -54,16 +54,14 @@ class BaseTagFormSet(forms.BaseFormSet):
         if len(keys) != len(set(keys)):
             raise forms.ValidationError("Each tag key may appear only once.")
         if len(keys) > MAX_TAGS:
-            raise forms.ValidationError(
-                f"A stage takes at most {MAX_TAGS} tags here (IVS allows 50; the portal keeps one)."
-            )
+            raise forms.ValidationError(f"A stage takes at most {MAX_TAGS} tags.")
 
     @property
     def tags(self) -> dict[str, str]:
         return {f.cleaned_data["key"]: f.cleaned_data.get("value", "") for f in self.forms if f.cleaned_data.get("key")}
 
 
-TagFormSet = forms.formset_factory(TagForm, formset=BaseTagFormSet, extra=1, max_num=MAX_TAGS + 1)
+TagFormSet = forms.formset_factory(TagForm, formset=BaseTagFormSet, extra=1, max_num=MAX_TAGS)
 
 
 class TokenForm(forms.Form):

@@ -15,8 +15,11 @@ from portal.stages.models import Participant, ParticipantToken, Stage
 from portal.stages.tokens import token_handoff_store
 
 # CreateStage has no idempotency token: the portal tags each stage it creates with the operation's token, so a
-# retried creation finds the stage the first attempt made instead of making a second one.
+# retried creation finds the stage the first attempt made instead of making a second one. Once the creation is
+# recorded the marker has done its work, and a follow-up operation removes it. A stage asked for with all 50 tags
+# has no room for it and is created unmarked.
 MARKER_TAG = "rtc-portal:operation"
+MAX_TAGS = 50
 MANAGE = "core.manage_resources"
 REVOKE = "core.revoke_participants"
 
@@ -64,9 +67,9 @@ def _record_tokens(operation: Operation, stage: Stage, issued: list[dict[str, An
 
 async def _create(call: OperationCall) -> dict[str, Any]:
     p = call.parameters
-    marker = {MARKER_TAG: call.idempotency_token}
+    marker = {MARKER_TAG: call.idempotency_token} if len(p["tags"]) < MAX_TAGS else {}
     existing = None
-    if call.attempt > 1:  # an earlier attempt may have created the stage before its outcome was lost
+    if marker and call.attempt > 1:  # an earlier attempt may have created the stage before its outcome was lost
         existing = next(
             (s for s in await ivs.stages_list_all() if s.get("tags", {}).get(MARKER_TAG) == marker[MARKER_TAG]), None
         )
@@ -87,7 +90,7 @@ async def _create(call: OperationCall) -> dict[str, Any]:
         ]
     issued, secrets = _tokens_result(tokens)
     return {"arn": stage["arn"], "name": stage.get("name", ""), "tags": stage.get("tags", {}), "tokens": issued,
-            TRANSIENT: {"tokens": secrets}}  # fmt: skip
+            "marked": bool(marker), TRANSIENT: {"tokens": secrets}}  # fmt: skip
 
 
 def _created(operation: Operation, transient: dict[str, Any]) -> None:
@@ -98,6 +101,16 @@ def _created(operation: Operation, transient: dict[str, Any]) -> None:
     stage.status = Stage.Status.ACTIVE
     stage.save()
     _record_tokens(operation, stage, operation.result["tokens"], transient.get("tokens", []))
+    if operation.result.get("marked"):
+        from portal.core.services import operation_request
+
+        operation_request(
+            kind="stages.untag",
+            actor=None,
+            target=stage.arn,
+            reason="The creation is recorded: remove the portal's idempotency marker.",
+            parameters={"stage_id": stage.pk, "arn": stage.arn, "keys": [MARKER_TAG]},
+        )
 
 
 def _creation_failed(operation: Operation, error: AwsError) -> None:

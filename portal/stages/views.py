@@ -28,6 +28,7 @@ from portal.stages.forms import (
     TokenFormSet,
 )
 from portal.stages.models import Participant, Stage
+from portal.stages.operations import MAX_TAGS
 from portal.stages.tokens import token_handoff_take
 
 VIEW = "core.view_resources"
@@ -225,8 +226,8 @@ def stage_rename(request: HttpRequest, stage_id: int) -> HttpResponse:
 def stage_tag_add(request: HttpRequest, stage_id: int) -> HttpResponse:
     stage = _stage_for_change(stage_id)
     form = TagAddForm(request.POST)
-    if form.is_valid() and form.cleaned_data["key"] not in stage.tags and len(stage.tags) >= 49:
-        form.add_error("key", "This stage already has 49 tags, the most the portal allows.")
+    if form.is_valid() and form.cleaned_data["key"] not in stage.tags and len(stage.tags) >= MAX_TAGS:
+        form.add_error("key", f"This stage already has {MAX_TAGS} tags, the most IVS allows.")
     operation = None
     if form.is_valid():
         tags = {form.cleaned_data["key"]: form.cleaned_data["value"]}

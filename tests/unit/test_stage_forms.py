@@ -54,13 +54,17 @@ def test_stage_name_may_be_empty_or_valid():
         ([{"key": "k" * 129, "value": "x"}], "at most 128 characters"),
         ([{"key": "k", "value": "v" * 257}], "at most 256 characters"),
         ([{"key": "k", "value": "1"}, {"key": "k", "value": "2"}], "Each tag key may appear only once."),
-        ([{"key": f"k{n}", "value": "v"} for n in range(50)], "at most 49 tags"),
+        ([{"key": f"k{n}", "value": "v"} for n in range(51)], "A stage takes at most 50 tags."),
     ],
 )
 def test_tag_rules(rows, message):
     formset = _formset(TagFormSet, "tags", rows)
     assert not formset.is_valid()
     assert message in _errors(formset)
+
+
+def test_fifty_tags_are_allowed():
+    assert _formset(TagFormSet, "tags", [{"key": f"k{n}", "value": "v"} for n in range(50)]).is_valid()
 
 
 def test_tags_are_collected_and_blank_rows_ignored():

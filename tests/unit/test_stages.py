@@ -57,7 +57,9 @@ def test_create_stage_end_to_end(created, sandbox):
     assert stage.tags == {"team": "rtc"}
     aws = sandbox_boto(sandbox.endpoint, "ivs-realtime").get_stage(arn=stage.arn)["stage"]
     assert aws["name"] == "town-hall"
-    assert aws["tags"] == {"team": "rtc", MARKER_TAG: str(operation.idempotency_token)}
+    assert aws["tags"] == {"team": "rtc"}  # the creation marker was removed once the creation was recorded
+    cleanup = Operation.objects.get(kind="stages.untag")
+    assert (cleanup.actor_name, cleanup.status, cleanup.parameters["keys"]) == ("scheduler", "succeeded", [MARKER_TAG])
     token = ParticipantToken.objects.get()
     assert (token.user_id, token.capabilities, token.duration_minutes, token.attributes) == (
         "host", ["PUBLISH", "SUBSCRIBE"], 60, {"role": "host"},
@@ -102,15 +104,38 @@ def test_form_errors_keep_the_input_and_queue_nothing(admin, aws_endpoint):
     assert not Stage.objects.exists()
 
 
-def test_a_retried_creation_does_not_make_a_second_stage(created, sandbox):
-    operation = created["operation"]
-    Operation.objects.filter(pk=operation.pk).update(status=Operation.Status.QUEUED)  # the outcome was "lost"
-    operation_execute(operation_id=operation.pk)
-    assert len(sandbox_boto(sandbox.endpoint, "ivs-realtime").list_stages()["stages"]) == 1
+def test_a_retried_creation_does_not_make_a_second_stage(
+    admin, aws_endpoint, sandbox, quotas_off, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        login(admin).post("/stages/new/", _create_form())
+    operation = Operation.objects.get(kind="stages.create")
+    with django_capture_on_commit_callbacks(execute=False):  # the first attempt creates the stage...
+        operation_execute(operation_id=operation.pk)
+    ivs = sandbox_boto(sandbox.endpoint, "ivs-realtime")
+    (made,) = ivs.list_stages()["stages"]
+    assert made["tags"][MARKER_TAG] == str(operation.idempotency_token)
+    Operation.objects.filter(pk=operation.pk).update(status=Operation.Status.QUEUED)  # ...but its outcome is lost
+    with django_capture_on_commit_callbacks(execute=True):
+        operation_execute(operation_id=operation.pk)
+    assert [s["arn"] for s in ivs.list_stages()["stages"]] == [made["arn"]]
     operation.refresh_from_db()
-    assert operation.status == Operation.Status.SUCCEEDED
-    assert operation.attempts == 2
-    assert Stage.objects.get().arn == created["stage"].arn
+    assert (operation.status, operation.attempts) == (Operation.Status.SUCCEEDED, 2)
+    assert Stage.objects.get().arn == made["arn"]
+
+
+def test_a_stage_with_fifty_tags_is_created_unmarked(
+    admin, aws_endpoint, sandbox, quotas_off, django_capture_on_commit_callbacks
+):
+    tags = {"tags-TOTAL_FORMS": "50"} | {f"tags-{n}-key": f"k{n}" for n in range(50)}
+    tags |= {f"tags-{n}-value": "v" for n in range(50)}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = login(admin).post("/stages/new/", _create_form(**tags))
+    assert response.status_code == 302
+    stage = Stage.objects.get()
+    assert len(stage.tags) == 50
+    assert sandbox_boto(sandbox.endpoint, "ivs-realtime").get_stage(arn=stage.arn)["stage"]["tags"] == stage.tags
+    assert not Operation.objects.filter(kind="stages.untag").exists()
 
 
 def test_aws_refusal_is_recorded_and_shown(
@@ -214,7 +239,7 @@ def test_rename_and_tags(created, sandbox, django_capture_on_commit_callbacks):
     assert stage.tags == {"env": "prod"}
     aws = sandbox_boto(sandbox.endpoint, "ivs-realtime").get_stage(arn=stage.arn)["stage"]
     assert aws["name"] == "renamed"
-    assert aws["tags"] == {"env": "prod", MARKER_TAG: str(created["operation"].idempotency_token)}
+    assert aws["tags"] == {"env": "prod"}
     bad = client.post(f"/stages/{stage.pk}/tags/add/", {"key": "aws:x"}, headers={"HX-Request": "true"})
     assert bad.status_code == 400
     assert "reserved by AWS" in bad.content.decode()
