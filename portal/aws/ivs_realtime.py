@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from portal.aws.clients import aws_client
@@ -32,15 +32,8 @@ async def stage_delete(*, arn: str) -> None:
 
 async def stages_list_all() -> list[dict[str, Any]]:
     """Every stage in the region: ListStages, every page."""
-    stages: list[dict[str, Any]] = []
     async with aws_client(SERVICE) as ivs:
-        kwargs: dict[str, Any] = {"maxResults": 100}
-        while True:
-            page = await ivs.list_stages(**kwargs)
-            stages.extend(page["stages"])
-            if not page.get("nextToken"):
-                return stages
-            kwargs["nextToken"] = page["nextToken"]
+        return await stages(ivs)
 
 
 async def participant_token_create(
@@ -68,32 +61,51 @@ async def tags_remove(*, arn: str, keys: list[str]) -> None:
         await ivs.untag_resource(resourceArn=arn, tagKeys=keys)
 
 
-async def _pages(call: Any, key: str, **kwargs: Any) -> AsyncIterator[dict[str, Any]]:
+# Listings for the refresh, which opens one client for many calls; `pace` is awaited before every page.
+Paced = Callable[[], Awaitable[None]] | None
+
+
+async def _pages(call: Any, key: str, pace: Paced, **kwargs: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
     while True:
+        if pace is not None:
+            await pace()
         page = await call(maxResults=100, **kwargs)
-        for item in page[key]:
-            yield item
+        items.extend(page[key])
         if not page.get("nextToken"):
-            return
+            return items
         kwargs["nextToken"] = page["nextToken"]
 
 
-async def stage_sessions(ivs: Any, *, stage_arn: str) -> list[dict[str, Any]]:
-    return [item async for item in _pages(ivs.list_stage_sessions, "stageSessions", stageArn=stage_arn)]
+async def stages(ivs: Any, *, pace: Paced = None) -> list[dict[str, Any]]:
+    return await _pages(ivs.list_stages, "stages", pace)
 
 
-async def participants(ivs: Any, *, stage_arn: str, session_id: str) -> list[dict[str, Any]]:
-    found = _pages(ivs.list_participants, "participants", stageArn=stage_arn, sessionId=session_id)
-    return [item async for item in found]
+async def stage_sessions(ivs: Any, *, stage_arn: str, pace: Paced = None) -> list[dict[str, Any]]:
+    return await _pages(ivs.list_stage_sessions, "stageSessions", pace, stageArn=stage_arn)
 
 
-async def participant_get(ivs: Any, *, stage_arn: str, session_id: str, participant_id: str) -> dict[str, Any]:
+async def participants(ivs: Any, *, stage_arn: str, session_id: str, pace: Paced = None) -> list[dict[str, Any]]:
+    return await _pages(ivs.list_participants, "participants", pace, stageArn=stage_arn, sessionId=session_id)
+
+
+async def participant_get(
+    ivs: Any, *, stage_arn: str, session_id: str, participant_id: str, pace: Paced = None
+) -> dict[str, Any]:
+    if pace is not None:
+        await pace()
     response = await ivs.get_participant(stageArn=stage_arn, sessionId=session_id, participantId=participant_id)
     return response["participant"]
 
 
-async def participant_events(ivs: Any, *, stage_arn: str, session_id: str, participant_id: str) -> list[dict[str, Any]]:
-    found = _pages(
-        ivs.list_participant_events, "events", stageArn=stage_arn, sessionId=session_id, participantId=participant_id
+async def participant_events(
+    ivs: Any, *, stage_arn: str, session_id: str, participant_id: str, pace: Paced = None
+) -> list[dict[str, Any]]:
+    return await _pages(
+        ivs.list_participant_events,
+        "events",
+        pace,
+        stageArn=stage_arn,
+        sessionId=session_id,
+        participantId=participant_id,
     )
-    return [item async for item in found]

@@ -9,6 +9,8 @@ from portal.core.models import Operation
 class Stage(models.Model):
     """An IVS Real-Time stage as the portal knows it. Rows are never deleted: a stage gone from AWS stays, marked."""
 
+    NOT_LIVE = {"active_session_id": "", "active_session_since": None, "connected_count": 0}
+
     class Status(models.TextChoices):
         CREATING = "creating", "Creating"
         ACTIVE = "active", "Active"

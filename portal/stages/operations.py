@@ -264,12 +264,7 @@ def _deleted(operation: Operation, transient: dict[str, Any]) -> None:
         state=Participant.State.DISCONNECTED, published=False
     )
     stage.sessions.filter(ended_at__isnull=True).update(ended_at=now)
-    stage.status = Stage.Status.DELETED
-    stage.deleted_at = now
-    stage.active_session_id = ""
-    stage.active_session_since = None
-    stage.connected_count = 0
-    stage.save()
+    Stage.objects.filter(pk=stage.pk).update(status=Stage.Status.DELETED, deleted_at=now, **Stage.NOT_LIVE)
 
 
 def _deletion_failed(operation: Operation, error: AwsError) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +15,7 @@ from django.utils import timezone
 
 from portal.aws import ivs_realtime as ivs
 from portal.aws.clients import aws_client
+from portal.aws.pace import Pace
 from portal.core.models import Operation
 from portal.core.services import operation_request
 from portal.stages.models import Participant, ParticipantEvent, Stage, StageSession
@@ -145,26 +145,12 @@ def stages_reconcile(*, listed: list[dict[str, Any]], region: str) -> dict[str, 
     gone = (
         Stage.objects.filter(region=region, status=Stage.Status.ACTIVE, arn__isnull=False)
         .exclude(arn__in=by_arn)
-        .update(status=Stage.Status.GONE, active_session_id="", active_session_since=None, connected_count=0)
+        .update(status=Stage.Status.GONE, **Stage.NOT_LIVE)
     )
     return {"found": found, "updated": updated, "gone": gone}
 
 
 # --- the live refresh: a worker job, paced under the stage APIs' 5 TPS quota -----------------------------------------
-
-
-class Pace:
-    """At most `rate` calls per second from this coroutine: the refresher runs at the quota, not into it."""
-
-    def __init__(self, rate: float) -> None:
-        self.interval = 1 / rate
-        self.next_at = 0.0
-
-    async def __call__(self) -> None:
-        now = time.monotonic()
-        if self.next_at > now:
-            await asyncio.sleep(self.next_at - now)
-        self.next_at = max(now, self.next_at) + self.interval
 
 
 @dataclass
@@ -187,42 +173,33 @@ class Known:
 
 async def _observe(watched: set[str], known: Known) -> Observation:
     pace = Pace(settings.STAGES_REFRESH_TPS)
+    with_sessions = {arn for arn, _ in known.sessions}
     async with aws_client(ivs.SERVICE) as client:
-        listed: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"maxResults": 100}
-        while True:
-            await pace()
-            page = await client.list_stages(**kwargs)
-            listed.extend(page["stages"])
-            if not page.get("nextToken"):
-                break
-            kwargs["nextToken"] = page["nextToken"]
+        listed = await ivs.stages(client, pace=pace)
         stages = {item["arn"]: item for item in listed if item["arn"] in watched}
         observation = Observation(stages, {}, {}, {}, {})
         for arn, item in stages.items():
             session_id = item.get("activeSessionId", "")
             to_read = {session_id, known.active_sessions.get(arn, "")} - {""}
-            if session_id != known.active_sessions.get(arn, "") or not any(s[0] == arn for s in known.sessions):
-                await pace()
-                observation.sessions[arn] = await ivs.stage_sessions(client, stage_arn=arn)
+            if session_id != known.active_sessions.get(arn, "") or arn not in with_sessions:
+                observation.sessions[arn] = await ivs.stage_sessions(client, stage_arn=arn, pace=pace)
                 to_read |= {
                     s["sessionId"] for s in observation.sessions[arn] if (arn, s["sessionId"]) not in known.sessions
                 }
             for sid in sorted(to_read):
-                await pace()
-                found = await ivs.participants(client, stage_arn=arn, session_id=sid)
+                found = await ivs.participants(client, stage_arn=arn, session_id=sid, pace=pace)
                 observation.participants[(arn, sid)] = found
                 for participant in found:
                     pid = participant["participantId"]
                     seen = known.participants.get((sid, pid))
                     if seen is None:  # attributes come only from GetParticipant, once per participant
-                        await pace()
-                        detail = await ivs.participant_get(client, stage_arn=arn, session_id=sid, participant_id=pid)
+                        detail = await ivs.participant_get(
+                            client, stage_arn=arn, session_id=sid, participant_id=pid, pace=pace
+                        )
                         observation.attributes[(sid, pid)] = detail.get("attributes", {})
                     if seen != (participant["state"], participant.get("published", False)):
-                        await pace()
                         observation.events[(arn, sid, pid)] = await ivs.participant_events(
-                            client, stage_arn=arn, session_id=sid, participant_id=pid
+                            client, stage_arn=arn, session_id=sid, participant_id=pid, pace=pace
                         )
     return observation
 
@@ -244,11 +221,12 @@ def stages_refresh_live() -> dict[str, int]:
     )
     observation = asyncio.run(_observe(set(stages), known))
     with transaction.atomic():
-        _apply(stages, observation)
+        _apply(stages, known, observation)
     return {"stages": len(observation.stages), "participants": sum(len(v) for v in observation.participants.values())}
 
 
-def _apply(stages: dict[str, Stage], observation: Observation) -> None:
+def _apply(stages: dict[str, Stage], known: Known, observation: Observation) -> None:
+    """Write what changed since the registry last knew it: this runs every few seconds."""
     now = timezone.now()
     for arn, sessions in observation.sessions.items():
         for item in sessions:
@@ -266,53 +244,63 @@ def _apply(stages: dict[str, Stage], observation: Observation) -> None:
             stage=stages[arn], session_id=session_id
         )
         for item in found:
+            key = (session_id, item["participantId"])
+            state = (item["state"], item.get("published", False))
+            if known.participants.get(key) == state and key not in observation.attributes:
+                continue
             defaults = {
                 "user_id": item.get("userId", ""),
-                "state": item["state"],
-                "published": item.get("published", False),
+                "state": state[0],
+                "published": state[1],
                 "first_join_at": item.get("firstJoinTime"),
             }
-            attributes = observation.attributes.get((session_id, item["participantId"]))
-            if attributes is not None:
-                defaults["attributes"] = attributes
+            if key in observation.attributes:
+                defaults["attributes"] = observation.attributes[key]
             Participant.objects.update_or_create(
                 session=session, participant_id=item["participantId"], defaults=defaults
             )
-    participants = {
-        (p.session.session_id, p.participant_id): p
-        for p in Participant.objects.filter(session__stage__in=stages.values()).select_related("session")
-    }
-    for (_arn, session_id, participant_id), events in observation.events.items():
-        participant = participants[(session_id, participant_id)]
-        for event in events:
-            ParticipantEvent.objects.get_or_create(
-                participant=participant,
-                name=event["name"],
-                event_time=event["eventTime"],
-                remote_participant_id=event.get("remoteParticipantId", ""),
-                defaults={"error_code": event.get("errorCode", "")},
-            )
+    if observation.events:
+        wanted = Q()
+        for _arn, session_id, participant_id in observation.events:
+            wanted |= Q(session__session_id=session_id, participant_id=participant_id)
+        participants = {
+            (p.session.session_id, p.participant_id): p
+            for p in Participant.objects.filter(wanted, session__stage__in=stages.values()).select_related("session")
+        }
+        ParticipantEvent.objects.bulk_create(
+            [
+                ParticipantEvent(
+                    participant=participants[(session_id, participant_id)],
+                    name=event["name"],
+                    event_time=event["eventTime"],
+                    remote_participant_id=event.get("remoteParticipantId", ""),
+                    error_code=event.get("errorCode", ""),
+                )
+                for (_arn, session_id, participant_id), events in observation.events.items()
+                for event in events
+            ],
+            ignore_conflicts=True,
+        )
     counts = dict(
         Participant.objects.filter(state=Participant.State.CONNECTED, session__stage__in=stages.values())
-        .filter(Q(session__ended_at__isnull=True))
+        .filter(session__ended_at__isnull=True)
         .values_list("session__stage__arn")
         .annotate(n=Count("id"))
     )
-    for arn, stage in stages.items():
-        item = observation.stages.get(arn)
-        if item is None:  # deleted outside the portal: kept for the record, marked
-            Stage.objects.filter(pk=stage.pk).update(
-                status=Stage.Status.GONE, active_session_id="", active_session_since=None, connected_count=0
-            )
-            continue
+    gone = [stage.pk for arn, stage in stages.items() if arn not in observation.stages]
+    Stage.objects.filter(pk__in=gone).update(status=Stage.Status.GONE, **Stage.NOT_LIVE)  # deleted outside the portal
+    for arn, item in observation.stages.items():
+        stage = stages[arn]
         session_id = item.get("activeSessionId", "")
         since: datetime | None = stage.active_session_since if session_id == stage.active_session_id else None
         if session_id and since is None:
             session = sessions.get((arn, session_id))
             since = session.started_at if session and session.started_at else now
-        Stage.objects.filter(pk=stage.pk).update(
-            active_session_id=session_id,
-            active_session_since=since if session_id else None,
-            connected_count=counts.get(arn, 0) if session_id else 0,
-            refreshed_at=now,
-        )
+        live = {
+            "active_session_id": session_id,
+            "active_session_since": since if session_id else None,
+            "connected_count": counts.get(arn, 0) if session_id else 0,
+        }
+        if any(getattr(stage, field) != value for field, value in live.items()):
+            Stage.objects.filter(pk=stage.pk).update(**live)
+    Stage.objects.filter(arn__in=observation.stages).update(refreshed_at=now)
