@@ -14,7 +14,7 @@ from django.test import Client
 
 from portal import celery_app
 from portal.core.roles import Role, user_create_with_role
-from tests.services import TEST_REDIS_URL, missing, reachable
+from tests.backing_services import TEST_REDIS_URL, missing, reachable
 
 if TYPE_CHECKING:
     from portal.sandbox.client import SandboxControl

@@ -7,7 +7,7 @@ os.environ.setdefault("SECRET_KEY", "tests-only-not-secret")
 os.environ.setdefault("PORTAL_VAR_DIR", tempfile.mkdtemp(prefix="rtc-portal-tests-"))
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
-from tests.services import TEST_DATABASE_URL, in_ci, reachable
+from tests.backing_services import TEST_DATABASE_URL, in_ci, reachable
 
 if reachable(TEST_DATABASE_URL):
     os.environ["DATABASE_URL"] = TEST_DATABASE_URL

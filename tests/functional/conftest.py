@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import CHROMIUM, missing
+from tests.backing_services import CHROMIUM, missing
 
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make are still synchronous.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

@@ -6,7 +6,7 @@ import pytest
 
 from portal.core.models import Operation
 from tests.conftest import login
-from tests.services import wait_until
+from tests.backing_services import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

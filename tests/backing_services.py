@@ -1,4 +1,4 @@
-"""Where the suite finds the real services it needs, and what to do when one is missing."""
+"""Where the suite finds the real services it needs (PostgreSQL, Redis, Chromium), and what to do without one."""
 
 from __future__ import annotations
 
