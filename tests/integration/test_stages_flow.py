@@ -8,8 +8,8 @@ from portal.core.models import AuditEntry, Operation
 from portal.sandbox.client import SandboxControlError
 from portal.stages.models import Participant, Stage
 from portal.stages.tasks import stages_refresh_live
-from tests.conftest import login, sandbox_boto
 from tests.backing_services import wait_until
+from tests.conftest import login, sandbox_boto
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from portal.core.models import Operation
-from tests.conftest import login
 from tests.backing_services import wait_until
+from tests.conftest import login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
