@@ -164,7 +164,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(os.environ.get("STAGES_REFRESH_SECONDS", "3")),
         "options": {"expires": float(os.environ.get("STAGES_REFRESH_SECONDS", "3"))},
     },
-    "token-handoffs-expire": {"task": "portal.stages.tasks.token_handoffs_expire", "schedule": 60.0},
+    "secrets-expire": {"task": "portal.core.tasks.secrets_expire", "schedule": 60.0},
 }
 
 # --- AWS ------------------------------------------------------------------------------------------------------
@@ -173,13 +173,19 @@ CELERY_BEAT_SCHEDULE = {
 AWS_REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 AWS_CONNECT_TIMEOUT = float(os.environ.get("AWS_CONNECT_TIMEOUT", "5"))
 AWS_READ_TIMEOUT = float(os.environ.get("AWS_READ_TIMEOUT", "30"))
+# The shared rate limiter (portal/aws/limiter.py): its schedule lives in this Redis (default: the broker, when the
+# broker is Redis; otherwise in each process), and it runs every API at this fraction of AWS's published quota.
+AWS_RATE_LIMIT_REDIS_URL = os.environ.get("AWS_RATE_LIMIT_REDIS_URL", "")
+AWS_RATE_LIMIT_FRACTION = float(os.environ.get("AWS_RATE_LIMIT_FRACTION", "1"))
 
 # --- Operation pipeline ---------------------------------------------------------------------------------------
 OPERATION_MAX_ATTEMPTS = int(os.environ.get("OPERATION_MAX_ATTEMPTS", "6"))
 OPERATION_BACKOFF_BASE_SECONDS = float(os.environ.get("OPERATION_BACKOFF_BASE_SECONDS", "1"))
 OPERATION_BACKOFF_MAX_SECONDS = float(os.environ.get("OPERATION_BACKOFF_MAX_SECONDS", "60"))
 OPERATION_STUCK_AFTER_SECONDS = int(os.environ.get("OPERATION_STUCK_AFTER_SECONDS", "300"))
+# A courier is stopped (soft, then hard) well before the sweeper may hand its operation to another one.
+OPERATION_SOFT_TIME_LIMIT = OPERATION_STUCK_AFTER_SECONDS * 0.6
+OPERATION_TIME_LIMIT = OPERATION_STUCK_AFTER_SECONDS * 0.8
+# A local effect that failed after AWS answered is applied again by the sweeper after this many seconds.
+OPERATION_EFFECT_RETRY_SECONDS = float(os.environ.get("OPERATION_EFFECT_RETRY_SECONDS", "30"))
 
-# --- Stages ---------------------------------------------------------------------------------------------------
-# The live refresh paces its IVS calls below the 5 TPS stage-API quota, leaving room for the operations.
-STAGES_REFRESH_TPS = float(os.environ.get("STAGES_REFRESH_TPS", "4"))

@@ -1,22 +1,36 @@
-"""The one place that makes AWS clients.
+"""The one place that makes AWS clients, and the event loop they live on.
 
-Clients belong to the event loop that opened them: open one with `async with aws_client(...)` inside the coroutine
-that uses it, never keep one across loops. Endpoints, credentials and retry settings come from the standard AWS
-chain (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>, AWS_ACCESS_KEY_ID, AWS_PROFILE, AWS_MAX_ATTEMPTS, ...).
+aioboto3 sessions and clients belong to the event loop that opened them, and opening one costs 70-100 ms of CPU.
+So each worker process (and each thread that calls AWS, in tests) keeps one `AwsRuntime`: an event loop, the
+clients opened on it (one per service and purpose), and the rate limiter. Synchronous code runs a coroutine on it
+with `aws_run(...)`; coroutines get their client with `async with aws_client(service) as client:`.
+
+Retries: the operation pipeline owns retries for mutations, so clients for mutations (`mutating=True`) make exactly
+one attempt per call; a lost or throttled mutation is retried by the pipeline, visibly, with its idempotency marker.
+Reads keep botocore's retries. Every HTTP attempt, retried or not, first waits its turn in the shared rate limiter.
+
+Endpoints, credentials and read retries come from the standard AWS chain (AWS_ENDPOINT_URL,
+AWS_ENDPOINT_URL_<SERVICE>, AWS_ACCESS_KEY_ID, AWS_PROFILE, AWS_MAX_ATTEMPTS, ...). A change in those variables
+(tests point clients at different endpoints) opens fresh clients.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import aioboto3
 from aiobotocore.config import AioConfig
 from django.conf import settings
 
 from portal.aws.errors import aws_error_from
+from portal.aws.limiter import RateLimiter
+
+T = TypeVar("T")
 
 
 def aws_endpoint_configured() -> bool:
@@ -26,17 +40,106 @@ def aws_endpoint_configured() -> bool:
     return bool(os.environ.get("AWS_ACCESS_KEY_ID") or os.environ.get("AWS_PROFILE"))
 
 
+def _environment_fingerprint() -> tuple[Any, ...]:
+    chain = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_")))
+    return (*chain, settings.AWS_REGION, settings.AWS_CONNECT_TIMEOUT, settings.AWS_READ_TIMEOUT)
+
+
+def _rate_limit_redis_url() -> str:
+    if settings.AWS_RATE_LIMIT_REDIS_URL:
+        return settings.AWS_RATE_LIMIT_REDIS_URL
+    broker = str(settings.CELERY_BROKER_URL)
+    return broker if broker.startswith(("redis://", "rediss://")) else ""
+
+
+class AwsRuntime:
+    """An event loop with its clients and rate limiter. One per process or thread; never shared across loops."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._clients: dict[tuple[str, bool], tuple[tuple[Any, ...], Any, Any]] = {}
+        self._lock = asyncio.Lock()
+        self.limiter = RateLimiter(_rate_limit_redis_url())
+        self.calls = 0
+
+    async def client(self, service: str, *, mutating: bool) -> Any:
+        fingerprint = _environment_fingerprint()
+        async with self._lock:
+            kept = self._clients.get((service, mutating))
+            if kept is not None and kept[0] == fingerprint:
+                return kept[1]
+            if kept is not None:
+                await kept[2].__aexit__(None, None, None)
+            retries = {"total_max_attempts": 1, "mode": "standard"} if mutating else None
+            config = AioConfig(
+                connect_timeout=settings.AWS_CONNECT_TIMEOUT,
+                read_timeout=settings.AWS_READ_TIMEOUT,
+                user_agent_appid="rtc-portal",
+                retries=retries,
+            )
+            opener = aioboto3.Session().client(service, region_name=settings.AWS_REGION, config=config)
+            client = await opener.__aenter__()
+            client.meta.events.register("before-send", self._paced(service))
+            self._clients[(service, mutating)] = (fingerprint, client, opener)
+            return client
+
+    def _paced(self, service: str) -> Any:
+        async def wait_for_turn(event_name: str, **kwargs: Any) -> None:
+            self.calls += 1
+            await self.limiter.wait(service, event_name.rsplit(".", 1)[-1])
+
+        return wait_for_turn
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return self.loop.run_until_complete(coroutine)
+
+    def close(self) -> None:
+        async def close_all() -> None:
+            for _fingerprint, _client, opener in self._clients.values():
+                await opener.__aexit__(None, None, None)
+            self._clients.clear()
+            await self.limiter.close()
+
+        try:
+            self.loop.run_until_complete(close_all())
+        finally:
+            self.loop.close()
+
+
+_local = threading.local()
+
+
+def aws_runtime() -> AwsRuntime:
+    """This thread's runtime, opened on first use (a worker process opens it at start, see portal.celery)."""
+    runtime: AwsRuntime | None = getattr(_local, "runtime", None)
+    if runtime is None or runtime.loop.is_closed():
+        runtime = _local.runtime = AwsRuntime()
+    return runtime
+
+
+def aws_runtime_close() -> None:
+    runtime: AwsRuntime | None = getattr(_local, "runtime", None)
+    if runtime is not None and not runtime.loop.is_closed():
+        runtime.close()
+    _local.runtime = None
+
+
+def aws_run(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that calls AWS on this thread's event loop, with its kept clients."""
+    return aws_runtime().run(coroutine)
+
+
 @asynccontextmanager
-async def aws_client(service: str) -> AsyncIterator[Any]:
-    """An aioboto3 client for `service`; botocore errors leave it as `portal.aws.errors.AwsError`."""
-    config = AioConfig(
-        connect_timeout=settings.AWS_CONNECT_TIMEOUT,
-        read_timeout=settings.AWS_READ_TIMEOUT,
-        user_agent_appid="rtc-portal",
-    )
-    session = aioboto3.Session()
+async def aws_client(service: str, *, mutating: bool = False) -> AsyncIterator[Any]:
+    """The kept client for `service` on the running loop; botocore errors leave it as `portal.aws.errors.AwsError`.
+
+    `mutating=True` for calls that change AWS: those are never retried underneath the operation pipeline.
+    """
+    runtime = aws_runtime()
+    if runtime.loop is not asyncio.get_running_loop():
+        raise RuntimeError("AWS calls run on the thread's kept loop: call them through aws_run().")
+    client = await runtime.client(service, mutating=mutating)
     try:
-        async with session.client(service, region_name=settings.AWS_REGION, config=config) as client:
-            yield client
+        yield client
     except Exception as exc:  # every botocore failure becomes one of ours
         raise aws_error_from(exc) from exc

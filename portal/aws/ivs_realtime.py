@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from portal.aws.clients import aws_client
@@ -11,7 +10,7 @@ SERVICE = "ivs-realtime"
 
 
 async def stage_create(*, name: str, tags: dict[str, str], tokens: list[dict[str, Any]]) -> dict[str, Any]:
-    async with aws_client(SERVICE) as ivs:
+    async with aws_client(SERVICE, mutating=True) as ivs:
         return await ivs.create_stage(name=name, tags=tags, participantTokenConfigurations=tokens)
 
 
@@ -21,12 +20,12 @@ async def stage_get(*, arn: str) -> dict[str, Any]:
 
 
 async def stage_update(*, arn: str, name: str) -> dict[str, Any]:
-    async with aws_client(SERVICE) as ivs:
+    async with aws_client(SERVICE, mutating=True) as ivs:
         return (await ivs.update_stage(arn=arn, name=name))["stage"]
 
 
 async def stage_delete(*, arn: str) -> None:
-    async with aws_client(SERVICE) as ivs:
+    async with aws_client(SERVICE, mutating=True) as ivs:
         await ivs.delete_stage(arn=arn)
 
 
@@ -39,7 +38,7 @@ async def stages_list_all() -> list[dict[str, Any]]:
 async def participant_token_create(
     *, stage_arn: str, user_id: str, capabilities: list[str], duration: int, attributes: dict[str, str]
 ) -> dict[str, Any]:
-    async with aws_client(SERVICE) as ivs:
+    async with aws_client(SERVICE, mutating=True) as ivs:
         response = await ivs.create_participant_token(
             stageArn=stage_arn, userId=user_id, capabilities=capabilities, duration=duration, attributes=attributes
         )
@@ -47,29 +46,26 @@ async def participant_token_create(
 
 
 async def participant_disconnect(*, stage_arn: str, participant_id: str, reason: str) -> None:
-    async with aws_client(SERVICE) as ivs:
+    async with aws_client(SERVICE, mutating=True) as ivs:
         await ivs.disconnect_participant(stageArn=stage_arn, participantId=participant_id, reason=reason)
 
 
 async def tags_add(*, arn: str, tags: dict[str, str]) -> None:
-    async with aws_client(SERVICE) as ivs:
+    async with aws_client(SERVICE, mutating=True) as ivs:
         await ivs.tag_resource(resourceArn=arn, tags=tags)
 
 
 async def tags_remove(*, arn: str, keys: list[str]) -> None:
-    async with aws_client(SERVICE) as ivs:
+    async with aws_client(SERVICE, mutating=True) as ivs:
         await ivs.untag_resource(resourceArn=arn, tagKeys=keys)
 
 
-# Listings for the refresh, which opens one client for many calls; `pace` is awaited before every page.
-Paced = Callable[[], Awaitable[None]] | None
+# Listings for the refresh, which uses one client for many calls. The shared rate limiter paces every page.
 
 
-async def _pages(call: Any, key: str, pace: Paced, **kwargs: Any) -> list[dict[str, Any]]:
+async def _pages(call: Any, key: str, **kwargs: Any) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     while True:
-        if pace is not None:
-            await pace()
         page = await call(maxResults=100, **kwargs)
         items.extend(page[key])
         if not page.get("nextToken"):
@@ -77,35 +73,24 @@ async def _pages(call: Any, key: str, pace: Paced, **kwargs: Any) -> list[dict[s
         kwargs["nextToken"] = page["nextToken"]
 
 
-async def stages(ivs: Any, *, pace: Paced = None) -> list[dict[str, Any]]:
-    return await _pages(ivs.list_stages, "stages", pace)
+async def stages(ivs: Any) -> list[dict[str, Any]]:
+    return await _pages(ivs.list_stages, "stages")
 
 
-async def stage_sessions(ivs: Any, *, stage_arn: str, pace: Paced = None) -> list[dict[str, Any]]:
-    return await _pages(ivs.list_stage_sessions, "stageSessions", pace, stageArn=stage_arn)
+async def stage_sessions(ivs: Any, *, stage_arn: str) -> list[dict[str, Any]]:
+    return await _pages(ivs.list_stage_sessions, "stageSessions", stageArn=stage_arn)
 
 
-async def participants(ivs: Any, *, stage_arn: str, session_id: str, pace: Paced = None) -> list[dict[str, Any]]:
-    return await _pages(ivs.list_participants, "participants", pace, stageArn=stage_arn, sessionId=session_id)
+async def participants(ivs: Any, *, stage_arn: str, session_id: str) -> list[dict[str, Any]]:
+    return await _pages(ivs.list_participants, "participants", stageArn=stage_arn, sessionId=session_id)
 
 
-async def participant_get(
-    ivs: Any, *, stage_arn: str, session_id: str, participant_id: str, pace: Paced = None
-) -> dict[str, Any]:
-    if pace is not None:
-        await pace()
+async def participant_get(ivs: Any, *, stage_arn: str, session_id: str, participant_id: str) -> dict[str, Any]:
     response = await ivs.get_participant(stageArn=stage_arn, sessionId=session_id, participantId=participant_id)
     return response["participant"]
 
 
-async def participant_events(
-    ivs: Any, *, stage_arn: str, session_id: str, participant_id: str, pace: Paced = None
-) -> list[dict[str, Any]]:
+async def participant_events(ivs: Any, *, stage_arn: str, session_id: str, participant_id: str) -> list[dict[str, Any]]:
     return await _pages(
-        ivs.list_participant_events,
-        "events",
-        pace,
-        stageArn=stage_arn,
-        sessionId=session_id,
-        participantId=participant_id,
+        ivs.list_participant_events, "events", stageArn=stage_arn, sessionId=session_id, participantId=participant_id
     )

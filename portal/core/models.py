@@ -4,6 +4,9 @@ import uuid
 from typing import Any
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 
@@ -16,7 +19,16 @@ class Operation(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
+    class Effect(models.TextChoices):
+        """The local change that follows AWS's answer, applied after the outcome is recorded and retried alone."""
+
+        NONE = "none", "Nothing to apply"
+        PENDING = "pending", "Pending"
+        APPLIED = "applied", "Applied"
+        FAILED = "failed", "Failed"
+
     TERMINAL = (Status.SUCCEEDED, Status.FAILED)
+    UNFINISHED = (Status.QUEUED, Status.RUNNING)
 
     kind = models.CharField(max_length=64, db_index=True)
     target = models.CharField(max_length=512, blank=True, db_index=True)
@@ -32,6 +44,15 @@ class Operation(models.Model):
     error_message = models.TextField(blank=True)
     request_id = models.CharField(max_length=128, blank=True)
     result = models.JSONField(default=dict, blank=True)
+    resource_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    resource_id = models.PositiveBigIntegerField(null=True, blank=True)
+    resource = GenericForeignKey("resource_type", "resource_id")
+    effect_status = models.CharField(max_length=8, choices=Effect.choices, default=Effect.NONE)
+    effect_data = models.JSONField(
+        default=dict, blank=True, encoder=DjangoJSONEncoder, help_text="What the local effect needs; never shown."
+    )
+    effect_error = models.TextField(blank=True)
+    effect_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -39,7 +60,11 @@ class Operation(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "updated_at"])]
+        indexes = [
+            models.Index(fields=["status", "updated_at"]),
+            models.Index(fields=["resource_type", "resource_id", "-created_at"], name="operation_resource"),
+            models.Index(fields=["effect_status", "updated_at"], name="operation_effect"),
+        ]
         permissions = [
             ("view_resources", "Can see every resource, operation and audit entry"),
             ("manage_resources", "Can create, change and delete AWS resources"),
@@ -59,6 +84,23 @@ class Operation(models.Model):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.created_at).total_seconds()
+
+
+class OneTimeSecret(models.Model):
+    """A secret AWS returned (a participant token, a join token): encrypted, shown once to its requester, expiring."""
+
+    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="secrets")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.CASCADE, related_name="+")
+    label = models.CharField(max_length=256, help_text="What the secret belongs to, e.g. a participant id.")
+    ciphertext = models.BinaryField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"secret for {self.label} (operation {self.operation_id})"
 
 
 class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):

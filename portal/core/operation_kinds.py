@@ -1,10 +1,13 @@
 """The registry of operation kinds: what AWS call each kind makes and what it changes locally afterwards.
 
-A feature registers its kinds at import time (its AppConfig.ready imports the module that calls `register`).
+Each feature declares its kinds in its `operations` module; core imports every app's `operations` module at start.
 The AWS call gets an `OperationCall`, a plain snapshot with no ORM access, because it runs inside an event loop.
-The local hooks run afterwards, synchronously, inside the transaction that records the outcome. What the call
-returns is stored as the operation's result, except under the key TRANSIENT: that part (tokens, bulk listings) is
-handed to `on_success` and never stored or logged.
+What the call returns is stored as the operation's result, except two keys that are never stored in the result:
+- SECRETS: (label, secret) pairs, e.g. participant tokens. Core keeps them encrypted, in the transaction that records
+  the outcome, for the requester to read once (portal.core.secrets).
+- EFFECT_DATA: what the local effect needs but nobody should see (a bulk listing); kept until the effect is applied.
+The local effects (`on_success`, `on_failure`) run after the outcome is recorded, each in a transaction of its own;
+one that raises is recorded on the operation and applied again later, without calling AWS again.
 """
 
 from __future__ import annotations
@@ -26,6 +29,11 @@ class OperationCall:
     idempotency_token: str
     attempt: int
 
+    @property
+    def attempt_marker(self) -> str:
+        """Names this attempt: the portal recognises what an attempt whose outcome was lost left in AWS."""
+        return f"{self.idempotency_token}/{self.attempt}"
+
 
 @dataclass(frozen=True)
 class OperationKind:
@@ -36,9 +44,14 @@ class OperationKind:
     on_success: Callable[[Operation, dict[str, Any]], None] | None = None
     on_failure: Callable[[Operation, AwsError], None] | None = None
     summary: Callable[[dict[str, Any]], str] = field(default=lambda result: "")
+    # Operations of a serial kind on one resource run one at a time, in the order they were requested.
+    serial: bool = True
+    # Rendered under the operation's progress when it has succeeded; "" shows the summary only.
+    result_template: str = ""
 
 
-TRANSIENT = "transient"
+SECRETS = "secrets"
+EFFECT_DATA = "effect_data"
 _KINDS: dict[str, OperationKind] = {}
 
 

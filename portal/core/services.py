@@ -1,33 +1,58 @@
-"""The operation pipeline: request an AWS mutation, execute it in the worker, sweep what got stuck."""
+"""The operation pipeline: request an AWS mutation, execute it in the worker, sweep what got stuck.
+
+Exactly once in effect:
+- a courier (Celery task) claims the row atomically, and records an outcome only while it still owns the attempt
+  (status RUNNING with its attempt number): a courier the sweeper gave up on cannot overwrite a newer attempt;
+- the AWS outcome is recorded first; the local effect is applied afterwards in a transaction of its own, and a
+  failed effect is applied again later without calling AWS again;
+- every path to FAILED goes through `_fail`, which queues the kind's `on_failure`;
+- operations of a serial kind on one resource run in request order, one at a time;
+- a message the broker lost is delivered by the sweeper, oldest first.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 from datetime import datetime, timedelta
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from portal.aws.errors import AwsError
+from portal.aws.clients import aws_run
+from portal.aws.errors import AwsError, AwsUnavailable
 from portal.core.models import AuditEntry, Operation
-from portal.core.operation_kinds import TRANSIENT, OperationCall, OperationKind, operation_kind_get
+from portal.core.operation_kinds import (
+    EFFECT_DATA,
+    SECRETS,
+    OperationCall,
+    OperationKind,
+    operation_kind_get,
+    operation_kinds,
+)
+from portal.core.secrets import secrets_store
 
 logger = logging.getLogger(__name__)
 
 SCHEDULER_NAME = "scheduler"
+EFFECT_MAX_ATTEMPTS = 5
 
 
 def _enqueue(operation_id: int, countdown: float = 0) -> None:
+    """Hand the operation to a courier. A broker that is down loses nothing: the sweeper delivers it later."""
     from portal.core.tasks import operation_run
 
-    operation_run.apply_async(args=(operation_id,), countdown=countdown)
+    try:
+        operation_run.apply_async(args=(operation_id,), countdown=countdown, retry=False)
+    except Exception as error:
+        logger.warning("Operation %s is recorded but not queued (%s); the sweeper will deliver it", operation_id, error)
 
 
 def operation_request(
@@ -37,11 +62,13 @@ def operation_request(
     target: str = "",
     parameters: dict[str, Any] | None = None,
     reason: str = "",
+    resource: models.Model | None = None,
 ) -> Operation:
     """Record a requested mutation and queue it once the surrounding transaction commits.
 
     Call it inside the same `transaction.atomic()` block as the local change it belongs to. `actor` None means a
-    scheduled job. `parameters` must not contain secrets: they are stored and shown.
+    scheduled job. `parameters` must not contain secrets: they are stored and shown. `resource` is the row the
+    operation is about: its page lists the operation, and serial kinds on it run in request order.
     """
     operation_kind = operation_kind_get(kind)
     if actor is not None and not actor.has_perm(operation_kind.permission):
@@ -55,10 +82,19 @@ def operation_request(
             reason=reason,
             actor=actor if actor is not None else None,
             actor_name=actor_name,
+            resource_type=ContentType.objects.get_for_model(resource) if resource is not None else None,
+            resource_id=resource.pk if resource is not None else None,
         )
         _audit(operation, AuditEntry.Event.REQUESTED, "")
         transaction.on_commit(lambda: _enqueue(operation.pk))
     return operation
+
+
+def operations_of(resource: models.Model) -> models.QuerySet[Operation]:
+    """The operations about one row, newest first: one indexed query."""
+    return Operation.objects.filter(
+        resource_type=ContentType.objects.get_for_model(resource), resource_id=resource.pk
+    ).order_by("-created_at", "-id")
 
 
 def _audit(operation: Operation, event: str, detail: str) -> None:
@@ -73,29 +109,48 @@ def _audit(operation: Operation, event: str, detail: str) -> None:
     )
 
 
-def _claim(operation_id: int, now: datetime) -> bool:
+def _waits_for_earlier(operation: Operation) -> bool:
+    """A serial operation waits while an earlier serial operation on the same resource has not ended."""
+    if operation.resource_id is None or not operation_kind_get(operation.kind).serial:
+        return False
+    return Operation.objects.filter(
+        resource_type_id=operation.resource_type_id,
+        resource_id=operation.resource_id,
+        kind__in=_serial_kind_names(),
+        status__in=Operation.UNFINISHED,
+        pk__lt=operation.pk,
+    ).exists()
+
+
+def _serial_kind_names() -> list[str]:
+    return [kind.name for kind in operation_kinds() if kind.serial]
+
+
+def _claim(operation_id: int, now: datetime) -> Operation | None:
     """Move a queued operation to running. Only one courier wins; a finished one is never run again."""
-    claimed = Operation.objects.filter(pk=operation_id, status=Operation.Status.QUEUED).update(
-        status=Operation.Status.RUNNING,
-        attempts=F("attempts") + 1,
-        started_at=now,
-        next_attempt_at=None,
-        updated_at=now,
-    )
-    return claimed == 1
+    with transaction.atomic():
+        operation = Operation.objects.select_for_update(skip_locked=True).filter(pk=operation_id).first()
+        if operation is None or operation.status != Operation.Status.QUEUED or _waits_for_earlier(operation):
+            return None
+        operation.status = Operation.Status.RUNNING
+        operation.attempts += 1
+        operation.started_at = now
+        operation.next_attempt_at = None
+        operation.save(update_fields=["status", "attempts", "started_at", "next_attempt_at", "updated_at"])
+    return operation
 
 
 def operation_backoff_seconds(attempt: int) -> float:
-    """Exponential backoff with full jitter: a random delay up to base * 2^(attempt-1), capped."""
+    """Exponential backoff with jitter: a random delay between half and all of base * 2^(attempt-1), capped."""
     ceiling = min(settings.OPERATION_BACKOFF_MAX_SECONDS, settings.OPERATION_BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
     return random.uniform(ceiling / 2, ceiling)
 
 
 def operation_execute(*, operation_id: int) -> Operation | None:
     """Run one queued operation's AWS call and record the outcome. Returns None when there was nothing to run."""
-    if not _claim(operation_id, timezone.now()):
+    operation = _claim(operation_id, timezone.now())
+    if operation is None:
         return None
-    operation = Operation.objects.get(pk=operation_id)
     kind = operation_kind_get(operation.kind)
     call = OperationCall(
         kind=operation.kind,
@@ -105,84 +160,195 @@ def operation_execute(*, operation_id: int) -> Operation | None:
         attempt=operation.attempts,
     )
     try:
-        result = asyncio.run(kind.call(call))
+        result = aws_run(kind.call(call))
     except AwsError as error:
-        _record_error(operation, kind, error)
+        _record_error(operation, error)
+    except SoftTimeLimitExceeded:
+        _record_error(operation, AwsUnavailable("CallTimedOut", "The call took longer than the task's time limit."))
     except Exception as exc:
         logger.exception("Operation %s (%s) raised an unexpected error", operation.pk, operation.kind)
-        _record_error(operation, kind, AwsError(type(exc).__name__, str(exc) or repr(exc)), retry=False)
+        _record_error(operation, AwsError(type(exc).__name__, str(exc) or repr(exc)), retry=False)
     else:
         _record_success(operation, kind, result)
     operation.refresh_from_db()
     return operation
 
 
+def _owned(operation: Operation) -> models.QuerySet[Operation]:
+    """The row, only while this courier's attempt still owns it."""
+    return Operation.objects.filter(pk=operation.pk, status=Operation.Status.RUNNING, attempts=operation.attempts)
+
+
 def _record_success(operation: Operation, kind: OperationKind, result: dict[str, Any]) -> None:
-    transient = result.pop(TRANSIENT, {})  # secrets and bulk data for the hook, never stored
+    secrets = result.pop(SECRETS, [])
+    effect_data = result.pop(EFFECT_DATA, {})
+    effect = Operation.Effect.PENDING if kind.on_success is not None else Operation.Effect.NONE
     with transaction.atomic():
-        operation.status = Operation.Status.SUCCEEDED
-        operation.result = result
-        operation.error_code = operation.error_message = operation.request_id = ""
-        operation.finished_at = timezone.now()
-        operation.save()
-        if kind.on_success is not None:
-            kind.on_success(operation, transient)
+        recorded = _owned(operation).update(
+            status=Operation.Status.SUCCEEDED,
+            result=result,
+            error_code="",
+            error_message="",
+            request_id="",
+            finished_at=timezone.now(),
+            updated_at=timezone.now(),
+            effect_status=effect,
+            effect_data=effect_data,
+        )
+        if not recorded:
+            logger.warning("Operation %s attempt %s: outcome dropped, a newer attempt owns the row", operation.pk,
+                           operation.attempts)  # fmt: skip
+            return
+        operation.refresh_from_db()
+        if secrets:
+            secrets_store(operation=operation, secrets=[(str(label), str(value)) for label, value in secrets])
         _audit(operation, AuditEntry.Event.SUCCEEDED, kind.summary(result))
+    operation_apply_effect(operation)
+    _hand_over(operation)
 
 
-def _record_error(operation: Operation, kind: OperationKind, error: AwsError, *, retry: bool = True) -> None:
-    operation.error_code = error.code
-    operation.error_message = error.message
-    operation.request_id = error.request_id
+def _record_error(operation: Operation, error: AwsError, *, retry: bool = True) -> None:
     will_retry = retry and error.retryable and operation.attempts < settings.OPERATION_MAX_ATTEMPTS
+    if not will_retry:
+        _fail(operation, error, owned=True)
+        return
+    delay = operation_backoff_seconds(operation.attempts)
     with transaction.atomic():
-        if will_retry:
-            delay = operation_backoff_seconds(operation.attempts)
-            operation.status = Operation.Status.QUEUED
-            operation.next_attempt_at = timezone.now() + timedelta(seconds=delay)
-            operation.save()
-            event = AuditEntry.Event.RETRYING
-            transaction.on_commit(lambda: _enqueue(operation.pk, countdown=delay))
-        else:
-            operation.status = Operation.Status.FAILED
-            operation.finished_at = timezone.now()
-            operation.save()
-            if kind.on_failure is not None:
-                kind.on_failure(operation, error)
-            event = AuditEntry.Event.FAILED
-        request = f" (request {error.request_id})" if error.request_id else ""
-        _audit(operation, event, f"{error.code}: {error.message}{request}")
+        requeued = _owned(operation).update(
+            status=Operation.Status.QUEUED,
+            next_attempt_at=timezone.now() + timedelta(seconds=delay),
+            error_code=error.code,
+            error_message=error.message,
+            request_id=error.request_id,
+            updated_at=timezone.now(),
+        )
+        if not requeued:
+            return
+        _audit(operation, AuditEntry.Event.RETRYING, _error_detail(error))
+        transaction.on_commit(lambda: _enqueue(operation.pk, countdown=delay))
+
+
+def _error_detail(error: AwsError) -> str:
+    request = f" (request {error.request_id})" if error.request_id else ""
+    return f"{error.code}: {error.message}{request}"
+
+
+def _fail(operation: Operation, error: AwsError, *, owned: bool) -> bool:
+    """The one way an operation becomes FAILED: record AWS's error, audit it, then apply the kind's on_failure."""
+    kind = operation_kind_get(operation.kind)
+    rows = _owned(operation) if owned else Operation.objects.filter(pk=operation.pk, status__in=Operation.UNFINISHED)
+    with transaction.atomic():
+        failed = rows.update(
+            status=Operation.Status.FAILED,
+            finished_at=timezone.now(),
+            updated_at=timezone.now(),
+            error_code=error.code,
+            error_message=error.message,
+            request_id=error.request_id,
+            effect_status=Operation.Effect.PENDING if kind.on_failure is not None else Operation.Effect.NONE,
+        )
+        if not failed:
+            return False
+        operation.refresh_from_db()
+        _audit(operation, AuditEntry.Event.FAILED, _error_detail(error))
+    operation_apply_effect(operation)
+    _hand_over(operation)
+    return True
+
+
+def operation_apply_effect(operation: Operation) -> bool:
+    """Apply the local effect of a recorded outcome, in its own transaction. A failure is kept on the row."""
+    if operation.effect_status not in (Operation.Effect.PENDING, Operation.Effect.FAILED):
+        return True
+    kind = operation_kind_get(operation.kind)
+    try:
+        with transaction.atomic():
+            locked = Operation.objects.select_for_update().get(pk=operation.pk)
+            if locked.effect_status not in (Operation.Effect.PENDING, Operation.Effect.FAILED):
+                return True
+            if locked.status == Operation.Status.SUCCEEDED and kind.on_success is not None:
+                kind.on_success(locked, locked.effect_data)
+            elif locked.status == Operation.Status.FAILED and kind.on_failure is not None:
+                kind.on_failure(locked, AwsError(locked.error_code, locked.error_message, locked.request_id))
+            Operation.objects.filter(pk=operation.pk).update(
+                effect_status=Operation.Effect.APPLIED, effect_data={}, effect_error="",
+                effect_attempts=F("effect_attempts") + 1, updated_at=timezone.now(),
+            )  # fmt: skip
+    except Exception as exc:
+        logger.exception("Operation %s (%s): its local effect failed", operation.pk, operation.kind)
+        Operation.objects.filter(pk=operation.pk).update(
+            effect_status=Operation.Effect.FAILED, effect_error=f"{type(exc).__name__}: {exc}",
+            effect_attempts=F("effect_attempts") + 1, updated_at=timezone.now(),
+        )  # fmt: skip
+        operation.refresh_from_db()
+        return False
+    operation.refresh_from_db()
+    return True
+
+
+def _hand_over(operation: Operation) -> None:
+    """An operation ended: the next serial operation waiting on the same resource may run now."""
+    if operation.resource_id is None:
+        return
+    waiting = (
+        Operation.objects.filter(
+            resource_type_id=operation.resource_type_id,
+            resource_id=operation.resource_id,
+            status=Operation.Status.QUEUED,
+            kind__in=_serial_kind_names(),
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if waiting is not None:
+        transaction.on_commit(lambda: _enqueue(waiting))
 
 
 def operations_requeue_stuck(*, now: datetime | None = None) -> int:
-    """Re-queue operations whose courier was lost: running past the timeout, or queued and never picked up."""
+    """The sweeper: deliver what the broker lost (oldest first), give up on lost couriers, re-apply failed effects.
+
+    A task's hard time limit is below OPERATION_STUCK_AFTER_SECONDS, so a courier still RUNNING past it is gone.
+    """
     now = now or timezone.now()
     stuck_after = timedelta(seconds=settings.OPERATION_STUCK_AFTER_SECONDS)
+    lost = WorkerLost(settings.OPERATION_STUCK_AFTER_SECONDS)
     requeued: list[int] = []
-    with transaction.atomic():
-        running = Operation.objects.select_for_update(skip_locked=True).filter(
-            status=Operation.Status.RUNNING, started_at__lt=now - stuck_after
-        )
-        for operation in running:
-            operation.error_code = "WorkerLost"
-            operation.error_message = f"No outcome after {settings.OPERATION_STUCK_AFTER_SECONDS} s."
-            if operation.attempts >= settings.OPERATION_MAX_ATTEMPTS:
-                operation.status = Operation.Status.FAILED
-                operation.finished_at = now
-                operation.save()
-                _audit(operation, AuditEntry.Event.FAILED, f"{operation.error_code}: {operation.error_message}")
-                continue
-            operation.status = Operation.Status.QUEUED
-            operation.save()
-            requeued.append(operation.pk)
-        waiting = Operation.objects.filter(status=Operation.Status.QUEUED, updated_at__lt=now - stuck_after / 5).filter(
-            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=now)
-        )
-        waiting_ids = list(waiting.values_list("pk", flat=True))
-        Operation.objects.filter(pk__in=waiting_ids).update(updated_at=now)
-        requeued.extend(waiting_ids)
-        for operation_id in requeued:
-            transaction.on_commit(lambda operation_id=operation_id: _enqueue(operation_id))
-    if requeued:
-        logger.warning("Re-queued %d stuck operation(s): %s", len(requeued), requeued)
-    return len(requeued)
+    for operation in Operation.objects.filter(
+        status=Operation.Status.RUNNING, started_at__lt=now - stuck_after
+    ).order_by("pk"):
+        if operation.attempts >= settings.OPERATION_MAX_ATTEMPTS:
+            _fail(operation, lost, owned=True)
+            continue
+        with transaction.atomic():
+            if _owned(operation).update(
+                status=Operation.Status.QUEUED, error_code=lost.code, error_message=lost.message, updated_at=now
+            ):
+                _audit(operation, AuditEntry.Event.RETRYING, _error_detail(lost))
+                requeued.append(operation.pk)
+    waiting = (
+        Operation.objects.filter(status=Operation.Status.QUEUED, updated_at__lt=now - stuck_after / 5)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=now))
+        .exclude(pk__in=requeued)
+        .order_by("pk")
+    )
+    waiting_ids = list(waiting.values_list("pk", flat=True))
+    Operation.objects.filter(pk__in=waiting_ids).update(updated_at=now)
+    for operation_id in sorted(requeued + waiting_ids):
+        _enqueue(operation_id)
+    effects = Operation.objects.filter(
+        effect_status__in=(Operation.Effect.PENDING, Operation.Effect.FAILED),
+        effect_attempts__lt=EFFECT_MAX_ATTEMPTS,
+        updated_at__lt=now - timedelta(seconds=settings.OPERATION_EFFECT_RETRY_SECONDS),
+    ).order_by("pk")
+    for operation in effects:
+        operation_apply_effect(operation)
+    if requeued or waiting_ids:
+        logger.warning("Re-queued %d operation(s), oldest first: %s", len(requeued) + len(waiting_ids),
+                       sorted(requeued + waiting_ids))  # fmt: skip
+    return len(requeued) + len(waiting_ids)
+
+
+class WorkerLost(AwsUnavailable):
+    def __init__(self, seconds: int) -> None:
+        super().__init__("WorkerLost", f"No outcome after {seconds} s: the courier was lost.")

@@ -1,7 +1,15 @@
 from celery import shared_task
+from celery.signals import worker_process_init, worker_process_shutdown
+from django.conf import settings
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    soft_time_limit=settings.OPERATION_SOFT_TIME_LIMIT,
+    time_limit=settings.OPERATION_TIME_LIMIT,
+)
 def operation_run(operation_id: int) -> None:
     from portal.core.services import operation_execute
 
@@ -13,3 +21,25 @@ def operations_sweep() -> int:
     from portal.core.services import operations_requeue_stuck
 
     return operations_requeue_stuck()
+
+
+@shared_task(ignore_result=True)
+def secrets_expire() -> int:
+    from portal.core.secrets import secrets_expire as expire
+
+    return expire()
+
+
+@worker_process_init.connect
+def _open_aws_runtime(**kwargs: object) -> None:
+    """One event loop per worker process, with its AWS clients kept for every task the process runs."""
+    from portal.aws.clients import aws_runtime
+
+    aws_runtime()
+
+
+@worker_process_shutdown.connect
+def _close_aws_runtime(**kwargs: object) -> None:
+    from portal.aws.clients import aws_runtime_close
+
+    aws_runtime_close()

@@ -9,13 +9,13 @@ from django import forms
 from django.core.validators import RegexValidator
 
 from portal.stages.models import Stage
-from portal.stages.operations import MAX_TAGS
+from portal.stages.operations import MARKER_ATTRIBUTE_BYTES, MAX_TAGS
 from portal.stages.services import TokenSpec
 
 NAME = RegexValidator(r"^[a-zA-Z0-9_-]*$", "Use only letters, digits, hyphens and underscores.")
 ATTRIBUTE_KEY = re.compile(r"^[a-zA-Z0-9_-]*$")
 MAX_TOKENS = 12
-ATTRIBUTES_MAX_BYTES = 1024
+ATTRIBUTES_MAX_BYTES = 1024 - MARKER_ATTRIBUTE_BYTES  # the portal keeps room for its attempt marker
 CAPABILITIES = [("PUBLISH", "Publish"), ("SUBSCRIBE", "Subscribe")]
 
 
@@ -54,7 +54,9 @@ class BaseTagFormSet(forms.BaseFormSet):
         if len(keys) != len(set(keys)):
             raise forms.ValidationError("Each tag key may appear only once.")
         if len(keys) > MAX_TAGS:
-            raise forms.ValidationError(f"A stage takes at most {MAX_TAGS} tags.")
+            raise forms.ValidationError(
+                f"A stage takes at most {MAX_TAGS} tags here: IVS allows 50, and the portal keeps one for itself."
+            )
 
     @property
     def tags(self) -> dict[str, str]:
@@ -95,7 +97,10 @@ class TokenForm(forms.Form):
             attributes[key] = value.strip()
         size = sum(len(k.encode()) + len(v.encode()) for k, v in attributes.items())
         if size > ATTRIBUTES_MAX_BYTES:
-            raise forms.ValidationError(f"Attributes take {size} bytes; the limit is 1 KB (1024 bytes) in all.")
+            raise forms.ValidationError(
+                f"Attributes take {size} bytes; the limit is {ATTRIBUTES_MAX_BYTES} bytes in all "
+                f"(IVS allows 1 KB, and the portal keeps {MARKER_ATTRIBUTE_BYTES} bytes for its attempt marker)."
+            )
         return attributes
 
     def clean(self) -> dict[str, Any]:

@@ -81,21 +81,6 @@ class ParticipantToken(models.Model):
         return f"{self.user_id or self.participant_id} on {self.stage}"
 
 
-class TokenHandoff(models.Model):
-    """A freshly issued token, encrypted, waiting to be shown once to the person who asked for it."""
-
-    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="token_handoffs")
-    participant_id = models.CharField(max_length=64)
-    ciphertext = models.BinaryField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["id"]
-
-    def __str__(self) -> str:
-        return f"token for {self.participant_id} (operation {self.operation_id})"
-
-
 class StageSession(models.Model):
     stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="sessions")
     session_id = models.CharField(max_length=16)

@@ -10,22 +10,30 @@ from django.utils.dateparse import parse_datetime
 from portal.aws import ivs_realtime as ivs
 from portal.aws.errors import AwsError, AwsNotFound
 from portal.core.models import Operation
-from portal.core.operation_kinds import TRANSIENT, OperationCall, OperationKind, register
+from portal.core.operation_kinds import EFFECT_DATA, SECRETS, OperationCall, OperationKind, register
 from portal.stages.models import Participant, ParticipantToken, Stage
-from portal.stages.tokens import token_handoff_store
 
 # CreateStage has no idempotency token: the portal tags each stage it creates with the operation's token, so a
 # retried creation finds the stage the first attempt made instead of making a second one. Once the creation is
-# recorded the marker has done its work, and a follow-up operation removes it. A stage asked for with all 50 tags
-# has no room for it and is created unmarked.
-MARKER_TAG = "rtc-portal:operation"
-MAX_TAGS = 50
+# recorded the marker has done its work, and a follow-up operation removes it. The marker's slot is reserved: IVS
+# takes 50 tags, a user 49.
+# CreateParticipantToken has no idempotency token either, and a token is a live credential. Every token carries the
+# attempt that minted it as an attribute; a participant who joins with a token the portal never recorded (its
+# attempt's outcome was lost) is recognised by the refresh and disconnected.
+MARKER = "rtc-portal:operation"
+MAX_TAGS = 49
+MARKER_ATTRIBUTE_BYTES = 64
 MANAGE = "core.manage_resources"
 REVOKE = "core.revoke_participants"
 
 
 def visible_tags(tags: dict[str, str]) -> dict[str, str]:
-    return {key: value for key, value in tags.items() if key != MARKER_TAG}
+    return {key: value for key, value in tags.items() if key != MARKER}
+
+
+def marked_token(spec: dict[str, Any], call: OperationCall) -> dict[str, Any]:
+    """A token configuration carrying the attempt that mints it."""
+    return {**spec, "attributes": {**spec.get("attributes", {}), MARKER: call.attempt_marker}}
 
 
 def _token_metadata(token: dict[str, Any]) -> dict[str, Any]:
@@ -35,16 +43,16 @@ def _token_metadata(token: dict[str, Any]) -> dict[str, Any]:
         "userId": token.get("userId", ""),
         "capabilities": token.get("capabilities", []),
         "duration": token.get("duration"),
-        "attributes": token.get("attributes", {}),
+        "attributes": visible_tags(token.get("attributes", {})),
         "expirationTime": expiration.isoformat() if hasattr(expiration, "isoformat") else str(expiration),
     }
 
 
-def _tokens_result(tokens: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[list[str]]]:
-    return [_token_metadata(t) for t in tokens], [[t["participantId"], t["token"]] for t in tokens]
+def _tokens_result(tokens: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    return [_token_metadata(t) for t in tokens], [(t["participantId"], t["token"]) for t in tokens]
 
 
-def _record_tokens(operation: Operation, stage: Stage, issued: list[dict[str, Any]], secrets: list[list[str]]) -> None:
+def _record_tokens(operation: Operation, stage: Stage, issued: list[dict[str, Any]]) -> None:
     for token in issued:
         ParticipantToken.objects.update_or_create(
             stage=stage,
@@ -58,8 +66,6 @@ def _record_tokens(operation: Operation, stage: Stage, issued: list[dict[str, An
                 "issued_by": operation.actor,
             },
         )
-    for participant_id, secret in secrets:
-        token_handoff_store(operation=operation, participant_id=participant_id, token=secret)
 
 
 # --- create ---------------------------------------------------------------------------------------------------------
@@ -67,14 +73,15 @@ def _record_tokens(operation: Operation, stage: Stage, issued: list[dict[str, An
 
 async def _create(call: OperationCall) -> dict[str, Any]:
     p = call.parameters
-    marker = {MARKER_TAG: call.idempotency_token} if len(p["tags"]) < MAX_TAGS else {}
+    marker = {MARKER: call.idempotency_token}
+    tokens_asked = [marked_token(spec, call) for spec in p["tokens"]]
     existing = None
-    if marker and call.attempt > 1:  # an earlier attempt may have created the stage before its outcome was lost
+    if call.attempt > 1:  # an earlier attempt may have created the stage before its outcome was lost
         existing = next(
-            (s for s in await ivs.stages_list_all() if s.get("tags", {}).get(MARKER_TAG) == marker[MARKER_TAG]), None
+            (s for s in await ivs.stages_list_all() if s.get("tags", {}).get(MARKER) == marker[MARKER]), None
         )
     if existing is None:
-        created = await ivs.stage_create(name=p["name"], tags={**p["tags"], **marker}, tokens=p["tokens"])
+        created = await ivs.stage_create(name=p["name"], tags={**p["tags"], **marker}, tokens=tokens_asked)
         stage, tokens = created["stage"], created["participantTokens"]
     else:
         stage = await ivs.stage_get(arn=existing["arn"])
@@ -84,24 +91,24 @@ async def _create(call: OperationCall) -> dict[str, Any]:
                 user_id=spec.get("userId", ""),
                 capabilities=spec["capabilities"],
                 duration=spec["duration"],
-                attributes=spec.get("attributes", {}),
+                attributes=spec["attributes"],
             )
-            for spec in p["tokens"]
+            for spec in tokens_asked
         ]
     issued, secrets = _tokens_result(tokens)
     return {"arn": stage["arn"], "name": stage.get("name", ""), "tags": stage.get("tags", {}), "tokens": issued,
-            "marked": bool(marker), TRANSIENT: {"tokens": secrets}}  # fmt: skip
+            SECRETS: secrets}  # fmt: skip
 
 
-def _created(operation: Operation, transient: dict[str, Any]) -> None:
+def _created(operation: Operation, effect_data: dict[str, Any]) -> None:
     stage = Stage.objects.select_for_update().get(pk=operation.parameters["stage_id"])
     stage.arn = operation.result["arn"]
     stage.name = operation.result["name"]
     stage.tags = visible_tags(operation.result["tags"])
     stage.status = Stage.Status.ACTIVE
     stage.save()
-    _record_tokens(operation, stage, operation.result["tokens"], transient.get("tokens", []))
-    if operation.result.get("marked"):
+    _record_tokens(operation, stage, operation.result["tokens"])
+    if MARKER in operation.result["tags"]:
         from portal.core.services import operation_request
 
         operation_request(
@@ -109,7 +116,8 @@ def _created(operation: Operation, transient: dict[str, Any]) -> None:
             actor=None,
             target=stage.arn,
             reason="The creation is recorded: remove the portal's idempotency marker.",
-            parameters={"stage_id": stage.pk, "arn": stage.arn, "keys": [MARKER_TAG]},
+            parameters={"stage_id": stage.pk, "arn": stage.arn, "keys": [MARKER]},
+            resource=stage,
         )
 
 
@@ -140,15 +148,15 @@ async def _issue(call: OperationCall) -> dict[str, Any]:
         user_id=p["userId"],
         capabilities=p["capabilities"],
         duration=p["duration"],
-        attributes=p["attributes"],
+        attributes={**p["attributes"], MARKER: call.attempt_marker},
     )
     issued, secrets = _tokens_result([token])
-    return {"tokens": issued, TRANSIENT: {"tokens": secrets}}
+    return {"tokens": issued, SECRETS: secrets}
 
 
-def _issued(operation: Operation, transient: dict[str, Any]) -> None:
+def _issued(operation: Operation, effect_data: dict[str, Any]) -> None:
     stage = Stage.objects.get(pk=operation.parameters["stage_id"])
-    _record_tokens(operation, stage, operation.result["tokens"], transient.get("tokens", []))
+    _record_tokens(operation, stage, operation.result["tokens"])
 
 
 TOKEN_ISSUE = register(
@@ -158,6 +166,7 @@ TOKEN_ISSUE = register(
         permission=MANAGE,
         call=_issue,
         on_success=_issued,
+        serial=False,
         summary=lambda result: f"participant {result['tokens'][0]['participantId']}" if result.get("tokens") else "",
     )
 )
@@ -172,7 +181,7 @@ async def _disconnect(call: OperationCall) -> dict[str, Any]:
     return {"participant_id": p["participant_id"]}
 
 
-def _disconnected(operation: Operation, transient: dict[str, Any]) -> None:
+def _disconnected(operation: Operation, effect_data: dict[str, Any]) -> None:
     p = operation.parameters
     Participant.objects.filter(pk=p["participant_pk"]).update(state=Participant.State.DISCONNECTED, published=False)
     if p.get("revoke_token"):
@@ -188,6 +197,7 @@ PARTICIPANT_DISCONNECT = register(
         permission=REVOKE,
         call=_disconnect,
         on_success=_disconnected,
+        serial=False,
         summary=lambda result: f"participant {result.get('participant_id')} disconnected",
     )
 )
@@ -201,7 +211,7 @@ async def _rename(call: OperationCall) -> dict[str, Any]:
     return {"name": stage.get("name", "")}
 
 
-def _renamed(operation: Operation, transient: dict[str, Any]) -> None:
+def _renamed(operation: Operation, effect_data: dict[str, Any]) -> None:
     Stage.objects.filter(pk=operation.parameters["stage_id"]).update(name=operation.result["name"])
 
 
@@ -222,7 +232,7 @@ async def _tag(call: OperationCall) -> dict[str, Any]:
     return {}
 
 
-def _tagged(operation: Operation, transient: dict[str, Any]) -> None:
+def _tagged(operation: Operation, effect_data: dict[str, Any]) -> None:
     stage = Stage.objects.select_for_update().get(pk=operation.parameters["stage_id"])
     stage.tags = {**stage.tags, **operation.parameters["tags"]}
     stage.save(update_fields=["tags"])
@@ -238,7 +248,7 @@ async def _untag(call: OperationCall) -> dict[str, Any]:
     return {}
 
 
-def _untagged(operation: Operation, transient: dict[str, Any]) -> None:
+def _untagged(operation: Operation, effect_data: dict[str, Any]) -> None:
     stage = Stage.objects.select_for_update().get(pk=operation.parameters["stage_id"])
     stage.tags = {k: v for k, v in stage.tags.items() if k not in operation.parameters["keys"]}
     stage.save(update_fields=["tags"])
@@ -257,7 +267,7 @@ async def _delete(call: OperationCall) -> dict[str, Any]:
     return {}
 
 
-def _deleted(operation: Operation, transient: dict[str, Any]) -> None:
+def _deleted(operation: Operation, effect_data: dict[str, Any]) -> None:
     now = timezone.now()
     stage = Stage.objects.select_for_update().get(pk=operation.parameters["stage_id"])
     Participant.objects.filter(session__stage=stage, state=Participant.State.CONNECTED).update(
@@ -290,13 +300,13 @@ STAGE_DELETE = register(
 
 async def _sync(call: OperationCall) -> dict[str, Any]:
     stages = await ivs.stages_list_all()
-    return {"listed": len(stages), TRANSIENT: {"stages": stages}}
+    return {"listed": len(stages), EFFECT_DATA: {"stages": stages}}
 
 
-def _synced(operation: Operation, transient: dict[str, Any]) -> None:
+def _synced(operation: Operation, effect_data: dict[str, Any]) -> None:
     from portal.stages.services import stages_reconcile
 
-    summary = stages_reconcile(listed=transient.get("stages", []), region=operation.parameters["region"])
+    summary = stages_reconcile(listed=effect_data.get("stages", []), region=operation.parameters["region"])
     operation.result = {**operation.result, **summary}
     operation.save(update_fields=["result"])
 

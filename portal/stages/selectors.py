@@ -6,6 +6,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 
 from portal.core.models import Operation
+from portal.core.services import operations_of
 from portal.stages.models import Participant, ParticipantEvent, ParticipantToken, Stage, StageSession
 
 
@@ -51,4 +52,4 @@ def stage_tokens(*, stage: Stage) -> QuerySet[ParticipantToken]:
 
 def stage_operations(*, stage: Stage) -> QuerySet[Operation]:
     """The latest operations about this stage, newest first."""
-    return Operation.objects.filter(kind__startswith="stages.", parameters__stage_id=stage.pk)[:10]
+    return operations_of(stage)[:10]

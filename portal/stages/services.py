@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,8 +13,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from portal.aws import ivs_realtime as ivs
-from portal.aws.clients import aws_client
-from portal.aws.pace import Pace
+from portal.aws.clients import aws_client, aws_run
 from portal.core.models import Operation
 from portal.core.services import operation_request
 from portal.stages.models import Participant, ParticipantEvent, Stage, StageSession
@@ -46,6 +44,7 @@ def stage_create(*, actor: AbstractBaseUser, name: str, tags: dict[str, str], to
             actor=actor,
             target=f"stage {name or stage.pk}",
             parameters={"stage_id": stage.pk, "name": name, "tags": tags, "tokens": [t.as_aws() for t in tokens]},
+            resource=stage,
         )
 
 
@@ -63,6 +62,7 @@ def stage_token_issue(*, actor: AbstractBaseUser, stage: Stage, token: TokenSpec
             "duration": spec["duration"],
             "attributes": token.attributes,
         },
+        resource=stage,
     )
 
 
@@ -85,24 +85,27 @@ def stage_disconnect_participant(
                 "reason": reason,
                 "revoke_token": revoke_token,
             },
+            resource=stage,
         )
         Participant.objects.filter(pk=participant.pk).update(disconnect_operation=operation)
     return operation
 
 
+def _stage_change(kind: str, *, actor: AbstractBaseUser, stage: Stage, **parameters: Any) -> Operation:
+    params = {"stage_id": stage.pk, "arn": stage.arn, **parameters}
+    return operation_request(kind=kind, actor=actor, target=stage.arn or "", parameters=params, resource=stage)
+
+
 def stage_rename(*, actor: AbstractBaseUser, stage: Stage, name: str) -> Operation:
-    params = {"stage_id": stage.pk, "arn": stage.arn, "name": name}
-    return operation_request(kind="stages.rename", actor=actor, target=stage.arn or "", parameters=params)
+    return _stage_change("stages.rename", actor=actor, stage=stage, name=name)
 
 
 def stage_tag(*, actor: AbstractBaseUser, stage: Stage, tags: dict[str, str]) -> Operation:
-    params = {"stage_id": stage.pk, "arn": stage.arn, "tags": tags}
-    return operation_request(kind="stages.tag", actor=actor, target=stage.arn or "", parameters=params)
+    return _stage_change("stages.tag", actor=actor, stage=stage, tags=tags)
 
 
 def stage_untag(*, actor: AbstractBaseUser, stage: Stage, keys: list[str]) -> Operation:
-    params = {"stage_id": stage.pk, "arn": stage.arn, "keys": keys}
-    return operation_request(kind="stages.untag", actor=actor, target=stage.arn or "", parameters=params)
+    return _stage_change("stages.untag", actor=actor, stage=stage, keys=keys)
 
 
 def stage_delete(*, actor: AbstractBaseUser, stage: Stage, reason: str = "") -> Operation:
@@ -114,6 +117,7 @@ def stage_delete(*, actor: AbstractBaseUser, stage: Stage, reason: str = "") -> 
             target=stage.arn or "",
             reason=reason,
             parameters={"stage_id": stage.pk, "arn": stage.arn, "name": stage.name},
+            resource=stage,
         )
 
 
@@ -172,34 +176,33 @@ class Known:
 
 
 async def _observe(watched: set[str], known: Known) -> Observation:
-    pace = Pace(settings.STAGES_REFRESH_TPS)
     with_sessions = {arn for arn, _ in known.sessions}
     async with aws_client(ivs.SERVICE) as client:
-        listed = await ivs.stages(client, pace=pace)
+        listed = await ivs.stages(client)
         stages = {item["arn"]: item for item in listed if item["arn"] in watched}
         observation = Observation(stages, {}, {}, {}, {})
         for arn, item in stages.items():
             session_id = item.get("activeSessionId", "")
             to_read = {session_id, known.active_sessions.get(arn, "")} - {""}
             if session_id != known.active_sessions.get(arn, "") or arn not in with_sessions:
-                observation.sessions[arn] = await ivs.stage_sessions(client, stage_arn=arn, pace=pace)
+                observation.sessions[arn] = await ivs.stage_sessions(client, stage_arn=arn)
                 to_read |= {
                     s["sessionId"] for s in observation.sessions[arn] if (arn, s["sessionId"]) not in known.sessions
                 }
             for sid in sorted(to_read):
-                found = await ivs.participants(client, stage_arn=arn, session_id=sid, pace=pace)
+                found = await ivs.participants(client, stage_arn=arn, session_id=sid)
                 observation.participants[(arn, sid)] = found
                 for participant in found:
                     pid = participant["participantId"]
                     seen = known.participants.get((sid, pid))
                     if seen is None:  # attributes come only from GetParticipant, once per participant
                         detail = await ivs.participant_get(
-                            client, stage_arn=arn, session_id=sid, participant_id=pid, pace=pace
+                            client, stage_arn=arn, session_id=sid, participant_id=pid
                         )
                         observation.attributes[(sid, pid)] = detail.get("attributes", {})
                     if seen != (participant["state"], participant.get("published", False)):
                         observation.events[(arn, sid, pid)] = await ivs.participant_events(
-                            client, stage_arn=arn, session_id=sid, participant_id=pid, pace=pace
+                            client, stage_arn=arn, session_id=sid, participant_id=pid
                         )
     return observation
 
@@ -219,7 +222,7 @@ def stages_refresh_live() -> dict[str, int]:
             ).values_list("session__session_id", "participant_id", "state", "published")
         },
     )
-    observation = asyncio.run(_observe(set(stages), known))
+    observation = aws_run(_observe(set(stages), known))
     with transaction.atomic():
         _apply(stages, known, observation)
     return {"stages": len(observation.stages), "participants": sum(len(v) for v in observation.participants.values())}

@@ -15,6 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, retarget, trigg
 
 from portal.core.http import HTMX_STOP_POLLING, query_without_page
 from portal.core.models import Operation
+from portal.core.secrets import secrets_take
 from portal.stages import selectors, services
 from portal.stages.forms import (
     DisconnectForm,
@@ -29,7 +30,6 @@ from portal.stages.forms import (
 )
 from portal.stages.models import Participant, Stage
 from portal.stages.operations import MAX_TAGS
-from portal.stages.tokens import token_handoff_take
 
 VIEW = "core.view_resources"
 MANAGE = "core.manage_resources"
@@ -100,7 +100,7 @@ def operation_tokens_reveal(request: HttpRequest, operation_id: int) -> Template
     operation = get_object_or_404(Operation, pk=operation_id, kind__in=["stages.create", "stages.issue_token"])
     if operation.actor_id != request.user.pk:
         raise PermissionDenied("Only the person who asked for these tokens may see them.")
-    tokens = token_handoff_take(operation=operation)
+    tokens = secrets_take(operation=operation, user=request.user)
     return TemplateResponse(
         request, "stages/operation.html#revealed-tokens", {"tokens": tokens, "operation": operation}
     )
@@ -227,7 +227,7 @@ def stage_tag_add(request: HttpRequest, stage_id: int) -> HttpResponse:
     stage = _stage_for_change(stage_id)
     form = TagAddForm(request.POST)
     if form.is_valid() and form.cleaned_data["key"] not in stage.tags and len(stage.tags) >= MAX_TAGS:
-        form.add_error("key", f"This stage already has {MAX_TAGS} tags, the most IVS allows.")
+        form.add_error("key", f"This stage already has {MAX_TAGS} tags, the most the portal can add.")
     operation = None
     if form.is_valid():
         tags = {form.cleaned_data["key"]: form.cleaned_data["value"]}

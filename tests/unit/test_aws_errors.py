@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
 from portal.aws import errors
-from portal.aws.clients import aws_client
+from portal.aws.clients import aws_client, aws_run
 
 
 def _client_error(code: str, status: int, message: str = "msg") -> ClientError:
@@ -66,7 +64,7 @@ def test_the_client_factory_raises_portal_errors(closed_endpoint, settings):
             await sts.get_caller_identity()
 
     with pytest.raises(errors.AwsUnavailable):
-        asyncio.run(call())
+        aws_run(call())
 
 
 def test_the_client_factory_uses_the_configured_region_and_endpoint(aws_endpoint, settings):
@@ -76,4 +74,4 @@ def test_the_client_factory_uses_the_configured_region_and_endpoint(aws_endpoint
         async with aws_client("ivs-realtime") as ivs:
             return ivs.meta.region_name, ivs.meta.endpoint_url
 
-    assert asyncio.run(call()) == ("eu-west-1", aws_endpoint)
+    assert aws_run(call()) == ("eu-west-1", aws_endpoint)

@@ -7,10 +7,10 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from portal.core.models import AuditEntry, Operation
+from portal.core.models import AuditEntry, OneTimeSecret, Operation
 from portal.core.services import operation_execute
-from portal.stages.models import Participant, ParticipantToken, Stage, TokenHandoff
-from portal.stages.operations import MARKER_TAG
+from portal.stages.models import Participant, ParticipantToken, Stage
+from portal.stages.operations import MARKER
 from portal.stages.services import stages_refresh_live
 from tests.conftest import login, sandbox_boto
 
@@ -59,7 +59,7 @@ def test_create_stage_end_to_end(created, sandbox):
     assert aws["name"] == "town-hall"
     assert aws["tags"] == {"team": "rtc"}  # the creation marker was removed once the creation was recorded
     cleanup = Operation.objects.get(kind="stages.untag")
-    assert (cleanup.actor_name, cleanup.status, cleanup.parameters["keys"]) == ("scheduler", "succeeded", [MARKER_TAG])
+    assert (cleanup.actor_name, cleanup.status, cleanup.parameters["keys"]) == ("scheduler", "succeeded", [MARKER])
     token = ParticipantToken.objects.get()
     assert (token.user_id, token.capabilities, token.duration_minutes, token.attributes) == (
         "host", ["PUBLISH", "SUBSCRIBE"], 60, {"role": "host"},
@@ -71,9 +71,10 @@ def test_a_token_is_shown_once_and_never_stored_in_clear(created, sandbox, make_
     from portal.core.roles import Role
 
     operation = created["operation"]
-    handoff = TokenHandoff.objects.get()
+    secret = OneTimeSecret.objects.get()
+    assert secret.owner == operation.actor
     secret_prefix = b"eyJhbGciOiJLTVMi"
-    assert secret_prefix not in bytes(handoff.ciphertext)
+    assert secret_prefix not in bytes(secret.ciphertext)
     assert "token" not in str(operation.result).replace("tokens", "")
     assert not AuditEntry.objects.filter(detail__contains="eyJ").exists()
 
@@ -87,7 +88,7 @@ def test_a_token_is_shown_once_and_never_stored_in_clear(created, sandbox, make_
     second = created["client"].post(f"/stages/operations/{operation.pk}/tokens/").content.decode()
     assert "eyJ" not in second
     assert "already shown" in second
-    assert not TokenHandoff.objects.exists()
+    assert not OneTimeSecret.objects.exists()
 
 
 def test_form_errors_keep_the_input_and_queue_nothing(admin, aws_endpoint):
@@ -114,7 +115,7 @@ def test_a_retried_creation_does_not_make_a_second_stage(
         operation_execute(operation_id=operation.pk)
     ivs = sandbox_boto(sandbox.endpoint, "ivs-realtime")
     (made,) = ivs.list_stages()["stages"]
-    assert made["tags"][MARKER_TAG] == str(operation.idempotency_token)
+    assert made["tags"][MARKER] == str(operation.idempotency_token)
     Operation.objects.filter(pk=operation.pk).update(status=Operation.Status.QUEUED)  # ...but its outcome is lost
     with django_capture_on_commit_callbacks(execute=True):
         operation_execute(operation_id=operation.pk)
@@ -124,18 +125,27 @@ def test_a_retried_creation_does_not_make_a_second_stage(
     assert Stage.objects.get().arn == made["arn"]
 
 
-def test_a_stage_with_fifty_tags_is_created_unmarked(
+def test_a_stage_with_forty_nine_tags_keeps_the_markers_slot(
     admin, aws_endpoint, sandbox, quotas_off, django_capture_on_commit_callbacks
 ):
-    tags = {"tags-TOTAL_FORMS": "50"} | {f"tags-{n}-key": f"k{n}" for n in range(50)}
-    tags |= {f"tags-{n}-value": "v" for n in range(50)}
+    tags = {"tags-TOTAL_FORMS": "49"} | {f"tags-{n}-key": f"k{n}" for n in range(49)}
+    tags |= {f"tags-{n}-value": "v" for n in range(49)}
     with django_capture_on_commit_callbacks(execute=True):
         response = login(admin).post("/stages/new/", _create_form(**tags))
     assert response.status_code == 302
     stage = Stage.objects.get()
-    assert len(stage.tags) == 50
+    assert len(stage.tags) == 49
     assert sandbox_boto(sandbox.endpoint, "ivs-realtime").get_stage(arn=stage.arn)["stage"]["tags"] == stage.tags
-    assert not Operation.objects.filter(kind="stages.untag").exists()
+    assert Operation.objects.get(kind="stages.untag").status == Operation.Status.SUCCEEDED
+
+
+def test_a_fiftieth_tag_is_refused_before_anything_is_queued(admin, aws_endpoint):
+    tags = {"tags-TOTAL_FORMS": "50"} | {f"tags-{n}-key": f"k{n}" for n in range(50)}
+    tags |= {f"tags-{n}-value": "v" for n in range(50)}
+    response = login(admin).post("/stages/new/", _create_form(**tags))
+    assert response.status_code == 400
+    assert "at most 49 tags here: IVS allows 50, and the portal keeps one for itself" in response.content.decode()
+    assert not Operation.objects.exists()
 
 
 def test_aws_refusal_is_recorded_and_shown(

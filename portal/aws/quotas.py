@@ -1,0 +1,24 @@
+"""AWS's published API rate quotas (requests per second, per account and region), as data.
+
+AWS sets these per API: each (service, operation) is one budget, shared by every process of the portal. An operation
+a service does not name has the service's default, "*". Sources: ../shared/AWS-FACTS.md and the quota pages.
+"""
+
+from __future__ import annotations
+
+RATES: dict[str, dict[str, float]] = {
+    "ivs-realtime": {"*": 5, "CreateParticipantToken": 50, "TagResource": 10, "UntagResource": 10,
+                     "ListTagsForResource": 10},
+    "kinesisvideo": {"*": 50, "DescribeSignalingChannel": 300, "GetSignalingChannelEndpoint": 300},
+    "chime-sdk-meetings": {"*": 10},
+    "chime-sdk-media-pipelines": {"*": 10},
+    "chime-sdk-voice": {"*": 10},
+}  # fmt: skip
+
+
+def rate_for(service: str, operation: str) -> float | None:
+    """Calls per second AWS allows for this API, or None for services the portal does not limit (S3, SQS, STS)."""
+    rates = RATES.get(service)
+    if rates is None:
+        return None
+    return rates.get(operation, rates["*"])
