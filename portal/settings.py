@@ -157,13 +157,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# Refresh cycles have their own queue and worker slots: an operation never waits behind a refresh.
+CELERY_TASK_ROUTES = {"portal.*.tasks.*refresh*": {"queue": "refresh"}}
 CELERY_BEAT_SCHEDULE = {
-    "operations-sweep": {"task": "portal.core.tasks.operations_sweep", "schedule": 30.0},
-    "stages-refresh-live": {
-        "task": "portal.stages.tasks.stages_refresh_live",
-        "schedule": float(os.environ.get("STAGES_REFRESH_SECONDS", "3")),
-        "options": {"expires": float(os.environ.get("STAGES_REFRESH_SECONDS", "3"))},
-    },
+    "operations-sweep": {"task": "portal.core.tasks.operations_sweep", "schedule": 10.0},
     "secrets-expire": {"task": "portal.core.tasks.secrets_expire", "schedule": 60.0},
 }
 
@@ -178,11 +175,18 @@ AWS_READ_TIMEOUT = float(os.environ.get("AWS_READ_TIMEOUT", "30"))
 AWS_RATE_LIMIT_REDIS_URL = os.environ.get("AWS_RATE_LIMIT_REDIS_URL", "")
 AWS_RATE_LIMIT_FRACTION = float(os.environ.get("AWS_RATE_LIMIT_FRACTION", "1"))
 
+# --- Refreshers (portal/core/refresh.py) ------------------------------------------------------------------------
+# Beat starts a cycle of every refresher this often; a cycle still running makes the next tick skip.
+REFRESH_TICK_SECONDS = float(os.environ.get("REFRESH_TICK_SECONDS", "1"))
+REFRESH_LEASE_SECONDS = float(os.environ.get("REFRESH_LEASE_SECONDS", "60"))
+
 # --- Operation pipeline ---------------------------------------------------------------------------------------
 OPERATION_MAX_ATTEMPTS = int(os.environ.get("OPERATION_MAX_ATTEMPTS", "6"))
 OPERATION_BACKOFF_BASE_SECONDS = float(os.environ.get("OPERATION_BACKOFF_BASE_SECONDS", "1"))
 OPERATION_BACKOFF_MAX_SECONDS = float(os.environ.get("OPERATION_BACKOFF_MAX_SECONDS", "60"))
 OPERATION_STUCK_AFTER_SECONDS = int(os.environ.get("OPERATION_STUCK_AFTER_SECONDS", "300"))
+# A queued operation no courier has picked up after this long (its message was lost) is delivered again.
+OPERATION_REDELIVER_AFTER_SECONDS = float(os.environ.get("OPERATION_REDELIVER_AFTER_SECONDS", "30"))
 # A courier is stopped (soft, then hard) well before the sweeper may hand its operation to another one.
 OPERATION_SOFT_TIME_LIMIT = OPERATION_STUCK_AFTER_SECONDS * 0.6
 OPERATION_TIME_LIMIT = OPERATION_STUCK_AFTER_SECONDS * 0.8

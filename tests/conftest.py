@@ -126,7 +126,9 @@ def real_worker(transactional_db: None) -> Callable[..., object]:
             worker_enable_remote_control=not broker_url.startswith("filesystem"),
         )
         _reset_producers()
-        context = start_worker(celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING")
+        context = start_worker(
+            celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING", queues=["celery", "refresh"]
+        )
         worker = context.__enter__()
         started.append(context)
         return worker

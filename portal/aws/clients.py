@@ -17,6 +17,7 @@ AWS_ENDPOINT_URL_<SERVICE>, AWS_ACCESS_KEY_ID, AWS_PROFILE, AWS_MAX_ATTEMPTS, ..
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import threading
 from collections.abc import AsyncIterator, Coroutine
@@ -107,6 +108,15 @@ class AwsRuntime:
 
 
 _local = threading.local()
+_opened: list[AwsRuntime] = []  # kept until exit: a thread that ended leaves its runtime to close here
+
+
+@atexit.register
+def _close_every_runtime() -> None:
+    """Runtimes of threads that ended (test workers) are closed at exit, so no connection is left dangling."""
+    for runtime in list(_opened):
+        if not runtime.loop.is_closed() and not runtime.loop.is_running():
+            runtime.close()
 
 
 def aws_runtime() -> AwsRuntime:
@@ -114,6 +124,7 @@ def aws_runtime() -> AwsRuntime:
     runtime: AwsRuntime | None = getattr(_local, "runtime", None)
     if runtime is None or runtime.loop.is_closed():
         runtime = _local.runtime = AwsRuntime()
+        _opened.append(runtime)
     return runtime
 
 

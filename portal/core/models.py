@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -145,3 +146,36 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise PermissionError("The audit log is append-only.")
+
+
+def _long_ago() -> datetime:
+    return datetime(2000, 1, 1, tzinfo=UTC)
+
+
+class RefresherState(models.Model):
+    """One row per refresher: its lease (a cycle never overlaps itself) and what its last cycle did."""
+
+    name = models.CharField(max_length=64, unique=True)
+    lease_until = models.DateTimeField(default=_long_ago)
+    last_started_at = models.DateTimeField(null=True, blank=True)
+    listed_at = models.DateTimeField(null=True, blank=True, help_text="The last complete listing of everything.")
+    last_duration_seconds = models.FloatField(default=0)
+    last_calls = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RefreshWatch(models.Model):
+    """Someone has a resource on screen until `until`: its refresher serves it every cycle."""
+
+    refresher = models.CharField(max_length=64)
+    key = models.CharField(max_length=128)
+    until = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["refresher", "key"], name="one_watch_per_resource")]
+
+    def __str__(self) -> str:
+        return f"{self.refresher}:{self.key} until {self.until:%H:%M:%S}"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -95,6 +96,23 @@ def operations_of(resource: models.Model) -> models.QuerySet[Operation]:
     return Operation.objects.filter(
         resource_type=ContentType.objects.get_for_model(resource), resource_id=resource.pk
     ).order_by("-created_at", "-id")
+
+
+def attempt_outcome(marker: str) -> str:
+    """What became of the attempt an `OperationCall.attempt_marker` names: "recorded" when its outcome is the
+    operation's recorded one, "pending" while the operation has not ended, "lost" otherwise (a courier lost mid-call,
+    a superseded attempt, or no operation of ours at all)."""
+    token, _, attempt = marker.partition("/")
+    try:
+        operation = Operation.objects.filter(idempotency_token=uuid.UUID(token)).first()
+    except ValueError:
+        return "lost"
+    if operation is None:
+        return "lost"
+    if not operation.is_terminal:
+        return "pending"
+    recorded = operation.status == Operation.Status.SUCCEEDED and str(operation.attempts) == attempt
+    return "recorded" if recorded else "lost"
 
 
 def _audit(operation: Operation, event: str, detail: str) -> None:
@@ -327,7 +345,10 @@ def operations_requeue_stuck(*, now: datetime | None = None) -> int:
                 _audit(operation, AuditEntry.Event.RETRYING, _error_detail(lost))
                 requeued.append(operation.pk)
     waiting = (
-        Operation.objects.filter(status=Operation.Status.QUEUED, updated_at__lt=now - stuck_after / 5)
+        Operation.objects.filter(
+            status=Operation.Status.QUEUED,
+            updated_at__lt=now - timedelta(seconds=settings.OPERATION_REDELIVER_AFTER_SECONDS),
+        )
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lt=now))
         .exclude(pk__in=requeued)
         .order_by("pk")

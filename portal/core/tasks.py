@@ -16,6 +16,18 @@ def operation_run(operation_id: int) -> None:
     operation_execute(operation_id=operation_id)
 
 
+@shared_task(
+    ignore_result=True,
+    soft_time_limit=settings.REFRESH_LEASE_SECONDS * 0.8,
+    time_limit=settings.REFRESH_LEASE_SECONDS * 0.9,
+)
+def refresh_run(name: str) -> dict[str, int] | None:
+    """One cycle of a refresher, on the refresh queue's own worker slots."""
+    from portal.core.refresh import refresh_run as run
+
+    return run(name)
+
+
 @shared_task(ignore_result=True)
 def operations_sweep() -> int:
     from portal.core.services import operations_requeue_stuck

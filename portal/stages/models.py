@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from portal.core.models import Operation
 
@@ -35,6 +36,7 @@ class Stage(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     refreshed_at = models.DateTimeField(null=True, blank=True)
+    changed_at = models.DateTimeField(default=timezone.now, help_text="Last change the portal made or observed.")
     deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -110,6 +112,13 @@ class Participant(models.Model):
     disconnect_operation = models.ForeignKey(
         Operation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    token_attempt = models.CharField(
+        max_length=80, blank=True, help_text="The operation attempt that minted this participant's token."
+    )
+    unrecorded_token = models.BooleanField(
+        default=False, help_text="Joined with a token whose minting attempt's outcome was lost; disconnected."
+    )
+    changed_at = models.DateTimeField(default=timezone.now, help_text="Last change the portal made or observed.")
     refreshed_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -106,6 +106,7 @@ def _created(operation: Operation, effect_data: dict[str, Any]) -> None:
     stage.name = operation.result["name"]
     stage.tags = visible_tags(operation.result["tags"])
     stage.status = Stage.Status.ACTIVE
+    stage.changed_at = timezone.now()
     stage.save()
     _record_tokens(operation, stage, operation.result["tokens"])
     if MARKER in operation.result["tags"]:
@@ -183,7 +184,9 @@ async def _disconnect(call: OperationCall) -> dict[str, Any]:
 
 def _disconnected(operation: Operation, effect_data: dict[str, Any]) -> None:
     p = operation.parameters
-    Participant.objects.filter(pk=p["participant_pk"]).update(state=Participant.State.DISCONNECTED, published=False)
+    Participant.objects.filter(pk=p["participant_pk"]).update(
+        state=Participant.State.DISCONNECTED, published=False, changed_at=timezone.now()
+    )
     if p.get("revoke_token"):
         ParticipantToken.objects.filter(
             stage_id=p["stage_id"], participant_id=p["participant_id"], revoked_at__isnull=True
@@ -212,7 +215,9 @@ async def _rename(call: OperationCall) -> dict[str, Any]:
 
 
 def _renamed(operation: Operation, effect_data: dict[str, Any]) -> None:
-    Stage.objects.filter(pk=operation.parameters["stage_id"]).update(name=operation.result["name"])
+    Stage.objects.filter(pk=operation.parameters["stage_id"]).update(
+        name=operation.result["name"], changed_at=timezone.now()
+    )
 
 
 STAGE_RENAME = register(
@@ -235,7 +240,8 @@ async def _tag(call: OperationCall) -> dict[str, Any]:
 def _tagged(operation: Operation, effect_data: dict[str, Any]) -> None:
     stage = Stage.objects.select_for_update().get(pk=operation.parameters["stage_id"])
     stage.tags = {**stage.tags, **operation.parameters["tags"]}
-    stage.save(update_fields=["tags"])
+    stage.changed_at = timezone.now()
+    stage.save(update_fields=["tags", "changed_at"])
 
 
 STAGE_TAG = register(
@@ -251,7 +257,8 @@ async def _untag(call: OperationCall) -> dict[str, Any]:
 def _untagged(operation: Operation, effect_data: dict[str, Any]) -> None:
     stage = Stage.objects.select_for_update().get(pk=operation.parameters["stage_id"])
     stage.tags = {k: v for k, v in stage.tags.items() if k not in operation.parameters["keys"]}
-    stage.save(update_fields=["tags"])
+    stage.changed_at = timezone.now()
+    stage.save(update_fields=["tags", "changed_at"])
 
 
 STAGE_UNTAG = register(
@@ -271,10 +278,12 @@ def _deleted(operation: Operation, effect_data: dict[str, Any]) -> None:
     now = timezone.now()
     stage = Stage.objects.select_for_update().get(pk=operation.parameters["stage_id"])
     Participant.objects.filter(session__stage=stage, state=Participant.State.CONNECTED).update(
-        state=Participant.State.DISCONNECTED, published=False
+        state=Participant.State.DISCONNECTED, published=False, changed_at=now
     )
     stage.sessions.filter(ended_at__isnull=True).update(ended_at=now)
-    Stage.objects.filter(pk=stage.pk).update(status=Stage.Status.DELETED, deleted_at=now, **Stage.NOT_LIVE)
+    Stage.objects.filter(pk=stage.pk).update(
+        status=Stage.Status.DELETED, deleted_at=now, changed_at=now, **Stage.NOT_LIVE
+    )
 
 
 def _deletion_failed(operation: Operation, error: AwsError) -> None:
@@ -306,7 +315,9 @@ async def _sync(call: OperationCall) -> dict[str, Any]:
 def _synced(operation: Operation, effect_data: dict[str, Any]) -> None:
     from portal.stages.services import stages_reconcile
 
-    summary = stages_reconcile(listed=effect_data.get("stages", []), region=operation.parameters["region"])
+    summary = stages_reconcile(
+        listed=effect_data.get("stages", []), region=operation.parameters["region"], observed_at=operation.started_at
+    )
     operation.result = {**operation.result, **summary}
     operation.save(update_fields=["result"])
 

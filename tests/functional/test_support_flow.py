@@ -7,7 +7,7 @@ import pytest
 from portal.core.models import Operation
 from portal.core.roles import Role
 from portal.stages.models import Participant, Stage
-from portal.stages.services import stages_refresh_live
+from portal.stages.refresh import stages_refresh
 from tests.conftest import PASSWORD, sandbox_boto
 from tests.functional.conftest import wait_for_htmx
 
@@ -22,7 +22,7 @@ def live_stage(aws_endpoint, sandbox):
     Stage.objects.create(arn=created["stage"]["arn"], name="live-event", region="us-east-1", status=Stage.Status.ACTIVE)
     token = created["participantTokens"][0]
     sandbox.stage_join(token["token"], publish=True)
-    stages_refresh_live()
+    stages_refresh()
     return {"stage": Stage.objects.get(), "participant": Participant.objects.get(), "token": token, "ivs": ivs}
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from portal.core.models import AuditEntry, Operation
+from portal.core.tasks import refresh_run
 from portal.sandbox.client import SandboxControlError
 from portal.stages.models import Participant, Stage
-from portal.stages.tasks import stages_refresh_live
 from tests.backing_services import wait_until
 from tests.conftest import login, sandbox_boto
 
@@ -41,7 +41,7 @@ def test_create_join_disconnect_and_audit(admin, support, aws_endpoint, sandbox,
     token = page.split('readonly rows="3"', 1)[1].split(">", 1)[1].split("<", 1)[0]
 
     joined = sandbox.stage_join(token, publish=True)
-    stages_refresh_live.delay()
+    refresh_run.delay("stages")
     wait_until(lambda: Participant.objects.filter(state="CONNECTED").exists())
     participant = Participant.objects.get()
     stage = Stage.objects.get()

@@ -11,7 +11,7 @@ from portal.core.models import AuditEntry, OneTimeSecret, Operation
 from portal.core.services import operation_execute
 from portal.stages.models import Participant, ParticipantToken, Stage
 from portal.stages.operations import MARKER
-from portal.stages.services import stages_refresh_live
+from portal.stages.refresh import stages_refresh
 from tests.conftest import login, sandbox_boto
 
 pytestmark = pytest.mark.django_db
@@ -170,7 +170,7 @@ def _join_and_refresh(created, sandbox) -> Participant:
     token = created["client"].post(f"/stages/operations/{created['operation'].pk}/tokens/").content.decode()
     secret = token.split('readonly rows="3"', 1)[1].split(">", 1)[1].split("<", 1)[0]
     sandbox.stage_join(secret, publish=True)
-    stages_refresh_live()
+    stages_refresh()
     return Participant.objects.get()
 
 
@@ -185,7 +185,7 @@ def test_the_refresh_brings_sessions_participants_and_events(created, sandbox):
     page = created["client"].get(f"/stages/{stage.pk}/").content.decode()
     assert f'id="participant-{participant.pk}" data-state="CONNECTED"' in page
     sandbox.stage_leave(stage.arn, participant.participant_id)
-    stages_refresh_live()
+    stages_refresh()
     participant.refresh_from_db()
     assert participant.state == "DISCONNECTED"
     assert Stage.objects.get().connected_count == 0
@@ -400,7 +400,7 @@ def test_the_refresh_reads_attributes_and_sessions_it_never_saw_live(created, sa
     joined = sandbox.stage_join(token["participantToken"]["token"])
     sandbox.stage_leave(stage.arn, joined["participantId"])
     sandbox.advance(400)  # the session ends while the portal is not looking
-    stages_refresh_live()
+    stages_refresh()
     participant = Participant.objects.get(participant_id=joined["participantId"])
     assert participant.attributes == {"seat": "12"}
     assert participant.state == "DISCONNECTED"
