@@ -164,6 +164,13 @@ CELERY_BEAT_SCHEDULE = {
     "secrets-expire": {"task": "portal.core.tasks.secrets_expire", "schedule": 60.0},
 }
 
+# The cache is shared by web and workers (refresh watches): Redis when the broker is Redis, else files under var/.
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CELERY_BROKER_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": str(VAR_DIR / "cache")}}  # fmt: skip
+
 # --- AWS ------------------------------------------------------------------------------------------------------
 # Credentials and endpoints come from the standard AWS chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, AWS_ENDPOINT_URL,
 # AWS_ENDPOINT_URL_<SERVICE>, AWS_MAX_ATTEMPTS, AWS_RETRY_MODE, ...), read by botocore itself.

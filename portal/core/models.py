@@ -165,17 +165,3 @@ class RefresherState(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-class RefreshWatch(models.Model):
-    """Someone has a resource on screen until `until`: its refresher serves it every cycle."""
-
-    refresher = models.CharField(max_length=64)
-    key = models.CharField(max_length=128)
-    until = models.DateTimeField(db_index=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["refresher", "key"], name="one_watch_per_resource")]
-
-    def __str__(self) -> str:
-        return f"{self.refresher}:{self.key} until {self.until:%H:%M:%S}"

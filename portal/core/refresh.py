@@ -22,12 +22,12 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.core.cache import cache
 from django.utils import timezone
 
 from portal.aws.clients import aws_client, aws_run, aws_runtime
 from portal.aws.errors import AwsError
-from portal.core.models import RefresherState, RefreshWatch
+from portal.core.models import RefresherState
 
 logger = logging.getLogger(__name__)
 
@@ -82,19 +82,25 @@ def refreshers() -> list[Refresher[Any]]:
     return list(_REFRESHERS.values())
 
 
+def _watch_key(refresher: str) -> str:
+    return f"rtc-portal:refresh-watch:{refresher}"
+
+
 def refresh_watch(*, refresher: str, key: str | int) -> None:
-    """Someone has this resource on screen: refresh it every cycle for the next few seconds."""
-    until = timezone.now() + timedelta(seconds=WATCH_SECONDS)
-    updated = RefreshWatch.objects.filter(refresher=refresher, key=str(key)).update(until=until)
-    if not updated:
-        try:
-            RefreshWatch.objects.create(refresher=refresher, key=str(key), until=until)
-        except IntegrityError:
-            RefreshWatch.objects.filter(refresher=refresher, key=str(key)).update(until=until)
+    """Someone has this resource on screen: refresh it every cycle for the next few seconds.
+
+    Watches live in the cache (shared by web and workers), not the database: a page view changes no table. Two
+    viewers writing at the same instant may lose one watch; the next poll, two seconds later, restores it.
+    """
+    now = time.time()
+    watches = {k: until for k, until in cache.get(_watch_key(refresher), {}).items() if until > now}
+    watches[str(key)] = now + WATCH_SECONDS
+    cache.set(_watch_key(refresher), watches, timeout=WATCH_SECONDS * 2)
 
 
-def _watched(name: str, now: datetime) -> set[str]:
-    return set(RefreshWatch.objects.filter(refresher=name, until__gt=now).values_list("key", flat=True))
+def _watched(name: str) -> set[str]:
+    now = time.time()
+    return {key for key, until in cache.get(_watch_key(name), {}).items() if until > now}
 
 
 def _lease(name: str, now: datetime) -> RefresherState | None:
@@ -142,7 +148,7 @@ def refresh_run(name: str) -> dict[str, int] | None:
     error = ""
     summary: dict[str, int] = {}
     try:
-        planned = refresher.items(_watched(name, now))
+        planned = refresher.items(_watched(name))
         items = [*planned.hot, *planned.cold]
         cycle = aws_run(_observe_all(refresher, items, with_listing))
         summary = refresher.apply(cycle)

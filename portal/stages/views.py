@@ -15,6 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, retarget, trigg
 
 from portal.core.http import HTMX_STOP_POLLING, query_without_page
 from portal.core.models import Operation
+from portal.core.refresh import refresh_watch
 from portal.core.secrets import secrets_take
 from portal.stages import selectors, services
 from portal.stages.forms import (
@@ -128,6 +129,8 @@ def stage_detail(request: HttpRequest, stage_id: int) -> TemplateResponse:
     stage = get_object_or_404(Stage, pk=stage_id)
     if request.htmx and request.GET.get("panel") == "row":
         return _participant_row(request, stage)
+    if stage.is_usable:
+        refresh_watch(refresher="stages", key=stage.pk)  # someone is looking: refresh this stage every cycle
     context = _stage_context(request, stage)
     if request.htmx and request.GET.get("panel") == "participants":
         return TemplateResponse(request, "stages/detail.html#participants", context)
