@@ -84,6 +84,7 @@ def operation_detail(request: HttpRequest, operation_id: int) -> HttpResponse:
 
 @never_cache
 @require_POST
+@vary_on_headers("HX-Request")
 def operation_secrets_reveal(request: HttpRequest, operation_id: int) -> TemplateResponse:
     """Show the operation's one-time secrets to the person who asked for it, once; nobody else may."""
     operation = Operation.objects.filter(pk=operation_id, actor_id=request.user.pk).first()

@@ -128,6 +128,7 @@ def test_the_requester_sees_each_token_once_beside_its_details(issued, admin):
     revealed = client.post(f"/operations/{issued.pk}/secrets/", headers=HTMX)
     assert revealed.status_code == 200
     assert "no-store" in revealed["Cache-Control"]
+    assert "HX-Request" in revealed["Vary"]
     page = revealed.content.decode()
     assert "<html" not in page
     host = page.split('data-participant="pA"', 1)[1].split("</div>", 1)[0]

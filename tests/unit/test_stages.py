@@ -430,6 +430,9 @@ def test_changing_a_stage_that_is_not_active_is_refused_next_to_the_action(admin
     assert page.status_code == 409
     assert message in page.content.decode()
     assert f'href="http://testserver/stages/{stage.pk}/">Go back</a>' in page.content.decode()
+    elsewhere = client.get(f"/stages/{stage.pk}/delete/", headers={"Referer": "https://elsewhere.example/"})
+    assert 'href="https://elsewhere.example/"' not in elsewhere.content.decode()
+    assert ">Back to the overview</a>" in elsewhere.content.decode()
     assert client.post(f"/stages/{stage.pk}/tags/add/", {"key": "a"}).status_code == 409
     assert client.get(f"/stages/{stage.pk}/tokens/").status_code == 409
     assert not Operation.objects.exists()
