@@ -78,26 +78,30 @@ def _stage_context(request: HttpRequest, stage: Stage) -> dict[str, Any]:
     chosen_id = request.GET.get("session") or stage.active_session_id or (sessions[0].session_id if sessions else "")
     session = next((s for s in sessions if s.session_id == chosen_id), None)
     participants = list(selectors.stage_participants(session=session)) if session else []
+    watching = bool(session and session.ended_at is None and stage.is_usable)
     return {
         "stage": stage,
         "sessions": sessions,
         "session": session,
         "participants": participants,
-        "watching": bool(session and session.ended_at is None and stage.is_usable),
-        "poll_interval": "fast" if any(p.is_disconnecting for p in participants) else "normal",
+        "watching": watching,
+        # The panel follows a live session, or waits for the first one; a past session or a stage gone is still.
+        "poll_interval": ("fast" if any(p.is_disconnecting for p in participants) else "normal")
+        if watching or (session is None and stage.is_usable)
+        else None,
     }
 
 
 @require_GET
 @vary_on_headers("HX-Request")
 @permission_required(VIEW_RESOURCES, raise_exception=True)
-def stage_detail(request: HttpRequest, stage_id: int) -> TemplateResponse:
+def stage_detail(request: HttpRequest, stage_id: int) -> HttpResponse:
     stage = get_object_or_404(Stage, pk=stage_id)
     if request.htmx and request.GET.get("panel") == "row":
         return _participant_row(request, stage)
     context = _stage_context(request, stage)
     if request.htmx and request.GET.get("panel") == "participants":
-        return TemplateResponse(request, "stages/detail.html#participants", context)
+        return poll_response(request, "stages/detail.html#participants", context, done=not context["poll_interval"])
     context |= {
         "tokens": selectors.stage_tokens(stage=stage),
         "operations": selectors.stage_operations(stage=stage),
@@ -107,7 +111,7 @@ def stage_detail(request: HttpRequest, stage_id: int) -> TemplateResponse:
     return TemplateResponse(request, "stages/detail.html", context)
 
 
-def _participant_row(request: HttpRequest, stage: Stage) -> TemplateResponse:
+def _participant_row(request: HttpRequest, stage: Stage) -> HttpResponse:
     """One participant's row: a disconnecting row polls it until the disconnect settles, then polling stops."""
     participants = Participant.objects.filter(session__stage=stage)
     row = get_object_or_404(selectors.stage_participants_of(participants), pk=request.GET.get("participant") or 0)

@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from portal.core.models import AuditEntry, OneTimeSecret, Operation
 from portal.core.services import operation_execute
@@ -473,3 +474,15 @@ def test_the_detail_page_says_which_participants_hold_a_token_issued_here(viewer
     assert "<td>issued here</td>" in row(holder)
     assert "<td>—</td>" in row(stranger)
     assert "<td>PUBLISH, SUBSCRIBE</td>" in page.split("Tokens issued here", 1)[1]
+
+
+def test_the_participants_panel_stops_polling_once_its_session_ended(viewer):
+    session = StageSessionFactory(ended_at=timezone.now())
+    client = login(viewer)
+    path = f"/stages/{session.stage.pk}/?panel=participants&session={session.session_id}"
+    panel = client.get(path, headers={"HX-Request": "true"})
+    assert panel.status_code == 286
+    assert b"hx-trigger" not in panel.content
+    waiting = client.get(f"/stages/{StageFactory().pk}/?panel=participants", headers={"HX-Request": "true"})
+    assert waiting.status_code == 200  # an active stage with no session yet waits for the first one
+    assert b'hx-trigger="every 2s"' in waiting.content
