@@ -49,12 +49,12 @@ def live_participant(url: str, admin: requests.Session, sandbox: SandboxControl,
     response = admin.post(f"{url}/stages/new/", data=form, allow_redirects=False)
     operation_path = response.headers["Location"]
     deadline = time.monotonic() + 60
-    while "Show the token" not in (page := admin.get(f"{url}{operation_path}").text):
+    while "Show the participant token" not in (page := admin.get(f"{url}{operation_path}").text):
         assert "AWS refused it" not in page, page[-2000:]
         assert time.monotonic() < deadline, "the stage was not created in time"
         time.sleep(0.2)
     stage_path = re.search(r'href="(/stages/\d+/)"', page).group(1)
-    revealed = admin.post(f"{url}{operation_path}tokens/").text
+    revealed = admin.post(f"{url}{operation_path}secrets/").text
     token = re.search(r'readonly rows="3"[^>]*>([^<]+)<', revealed).group(1)
     sandbox.stage_join(token, publish=True)
     while not (

@@ -29,18 +29,15 @@ from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-from portal.core.roles import Role, user_create_with_role  # noqa: E402
-from portal.stages.models import Participant, Stage, StageSession  # noqa: E402
+from portal.core.roles import Role  # noqa: E402
+from portal.stages.models import Participant, Stage  # noqa: E402
+from tests.factories import PASSWORD, ParticipantFactory, StageFactory, StageSessionFactory, UserFactory  # noqa: E402
 
 
 def stages(count: int) -> Stage:
     Stage.objects.all().delete()
     Stage.objects.bulk_create(
-        Stage(
-            name=f"stage-{n}",
-            arn=f"arn:aws:ivs:us-east-1:123456789012:stage/s{n:06d}",
-            region="us-east-1",
-            status=Stage.Status.ACTIVE,
+        StageFactory.build(
             tags={"team": str(n % 7), "env": "bench"},
             active_session_id=f"st-{n:013d}" if n % 2 else "",
             connected_count=n % 12,
@@ -48,12 +45,9 @@ def stages(count: int) -> Stage:
         for n in range(count)
     )
     stage = Stage.objects.order_by("pk").last()
-    session = StageSession.objects.create(stage=stage, session_id="st-BENCHBENCHBEN")
+    session = StageSessionFactory(stage=stage)
     Stage.objects.filter(pk=stage.pk).update(active_session_id=session.session_id)
-    Participant.objects.bulk_create(
-        Participant(session=session, participant_id=f"p{n}", user_id=f"user-{n}", state="CONNECTED")
-        for n in range(count // 5)
-    )
+    Participant.objects.bulk_create(ParticipantFactory.build_batch(count // 5, session=session))
     return stage
 
 
@@ -67,9 +61,9 @@ def queries(client: Client, path: str) -> int:
 
 def main() -> None:
     call_command("migrate", verbosity=0)
-    user_create_with_role(username="viewer", password="bench-pass-1234", role=Role.VIEWER)
+    UserFactory(username="viewer", role=Role.VIEWER)
     client = Client()
-    client.login(username="viewer", password="bench-pass-1234")
+    client.login(username="viewer", password=PASSWORD)
     print(f"{'page':<28}{'stages':>8}{'participants':>14}{'queries':>9}")
     for count in (10, 1000):
         stage = stages(count)

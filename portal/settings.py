@@ -51,9 +51,13 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "django_filters",
     "template_partials",
     "portal.core",
+    "portal.meetings",
     "portal.stages",
+    "portal.channels",
+    "portal.pipelines",
 ]
 
 MIDDLEWARE = [
@@ -67,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "portal.core.middleware.DomainErrorMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"

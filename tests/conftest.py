@@ -13,14 +13,15 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.test import Client
 
 from portal import celery_app
-from portal.core.roles import Role, user_create_with_role
+from portal.core.roles import Role
 from tests.backing_services import TEST_REDIS_URL, missing, reachable
+from tests.factories import PASSWORD, UserFactory
 
 if TYPE_CHECKING:
     from portal.sandbox.client import SandboxControl
     from portal.sandbox.server import SandboxServer
 
-PASSWORD = "correct-horse-battery"
+ROLE_MIGRATIONS = ("0002_roles", "create_roles"), ("0004_sync_resources", "grant_sync")
 
 
 def roles_present() -> None:
@@ -29,7 +30,8 @@ def roles_present() -> None:
     from django.contrib.auth.models import Group
 
     if Group.objects.filter(name__in=[role.value for role in Role]).count() < len(Role):
-        import_module("portal.core.migrations.0002_roles").create_roles(apps, None)
+        for migration, function in ROLE_MIGRATIONS:
+            getattr(import_module(f"portal.core.migrations.{migration}"), function)(apps, None)
 
 
 @pytest.fixture
@@ -37,7 +39,7 @@ def make_user(db: None):
     roles_present()
 
     def make(username: str, role: Role) -> AbstractBaseUser:
-        return user_create_with_role(username=username, password=PASSWORD, role=role)
+        return UserFactory(username=username, role=role)
 
     return make
 

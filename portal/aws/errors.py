@@ -95,6 +95,21 @@ _BY_CODE: dict[str, type[AwsError]] = {
 }
 
 
+# Codes the portal gives errors that never reached AWS (no connection, a courier lost, a call past its time limit).
+_PORTAL_CODES: dict[str, type[AwsError]] = {
+    "ConnectionError": AwsUnavailable,
+    "CallTimedOut": AwsUnavailable,
+    "WorkerLost": AwsUnavailable,
+    "NoCredentials": AwsAccessDenied,
+}
+
+
+def aws_error_retryable(code: str) -> bool | None:
+    """Whether asking again may succeed after an error with this code; None when the code alone does not say."""
+    cls = _BY_CODE.get(code) or _PORTAL_CODES.get(code)
+    return None if cls is None else cls.retryable
+
+
 def aws_error_from(exc: Exception) -> AwsError:
     """Translate a botocore exception into the portal's hierarchy."""
     if isinstance(exc, AwsError):

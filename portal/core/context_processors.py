@@ -3,27 +3,20 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from django.urls import reverse
 
 from portal.core.roles import role_of
-
-SECTIONS = (
-    ("Meetings", "meetings", "/meetings/"),
-    ("Stages", "stages", "/stages/"),
-    ("Channels", "channels", "/channels/"),
-    ("Pipelines", "pipelines", "/pipelines/"),
-    ("Operations", "operations", "/operations/"),
-    ("Audit", "audit", "/audit/"),
-)
+from portal.core.sections import sections
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    items = [
-        {"label": label, "url_name": url_name, "active": request.path.startswith(prefix)}
-        for label, url_name, prefix in SECTIONS
-    ]
+    items = []
+    for section in sections():
+        url = reverse(section.url_name)
+        items.append({"label": section.label, "url": url, "active": request.path.startswith(url)})
     if user.has_perm("auth.change_user"):
-        items.append({"label": "Users", "url_name": "admin:auth_user_changelist", "active": False})
+        items.append({"label": "Users", "url": reverse("admin:auth_user_changelist"), "active": False})
     return {"nav_items": items, "portal_role": role_of(user)}

@@ -71,6 +71,7 @@ class Operation(models.Model):
             ("manage_resources", "Can create, change and delete AWS resources"),
             ("revoke_participants", "Can revoke stage participants and meeting attendees"),
             ("hangup_calls", "Can hang up PSTN calls"),
+            ("sync_resources", "Can sync the portal's registry from AWS"),
         ]
 
     def __str__(self) -> str:

@@ -1,15 +1,18 @@
 from django.urls import path
 
 from portal.core import views
+from portal.core.sections import sections
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("operations/", views.operations, name="operations"),
     path("operations/check-connection/", views.operation_check_connection, name="operation_check_connection"),
     path("operations/<int:operation_id>/", views.operation_detail, name="operation_detail"),
+    path("operations/<int:operation_id>/secrets/", views.operation_secrets_reveal, name="operation_secrets_reveal"),
     path("audit/", views.audit, name="audit"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
-    path("meetings/", views.section_coming, {"section": "meetings"}, name="meetings"),
-    path("channels/", views.section_coming, {"section": "channels"}, name="channels"),
-    path("pipelines/", views.section_coming, {"section": "pipelines"}, name="pipelines"),
+] + [
+    path(f"{section.url_name}/", views.section_coming, {"url_name": section.url_name}, name=section.url_name)
+    for section in sections()
+    if section.coming
 ]

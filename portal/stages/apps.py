@@ -1,10 +1,17 @@
 from django.apps import AppConfig
 
+from portal.core.sections import Section
+
 
 class StagesConfig(AppConfig):
     name = "portal.stages"
     label = "stages"
     verbose_name = "IVS Real-Time stages"
-
-    def ready(self) -> None:
-        from portal.stages import operations  # noqa: F401  (registers the stage operation kinds)
+    sections = (
+        Section(
+            label="Stages",
+            url_name="stages",
+            position=20,
+            summary="Amazon IVS Real-Time stages: tokens, live sessions, participants, and disconnecting them.",
+        ),
+    )

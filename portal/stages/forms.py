@@ -169,18 +169,3 @@ class StageDeleteForm(forms.Form):
         if confirm != expected:
             raise forms.ValidationError(f"Type {expected!r} exactly to delete this stage.")
         return confirm
-
-
-class StageFilterForm(forms.Form):
-    q = forms.CharField(required=False, label="Name", max_length=128)
-    tag = forms.CharField(required=False, label="Tag", max_length=400, help_text="key=value")
-    live = forms.BooleanField(required=False, label="Live now")
-
-    def clean_tag(self) -> tuple[str, str] | None:
-        text = self.cleaned_data.get("tag", "").strip()
-        if not text:
-            return None
-        key, separator, value = text.partition("=")
-        if not separator or not key:
-            raise forms.ValidationError("Filter tags as key=value.")
-        return key.strip(), value.strip()

@@ -11,6 +11,7 @@ from portal.aws import ivs_realtime as ivs
 from portal.aws.errors import AwsError, AwsNotFound
 from portal.core.models import Operation
 from portal.core.operation_kinds import EFFECT_DATA, SECRETS, OperationCall, OperationKind, register
+from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, SYNC_RESOURCES
 from portal.stages.models import Participant, ParticipantToken, Stage
 
 # CreateStage has no idempotency token: the portal tags each stage it creates with the operation's token, so a
@@ -23,8 +24,6 @@ from portal.stages.models import Participant, ParticipantToken, Stage
 MARKER = "rtc-portal:operation"
 MAX_TAGS = 49
 MARKER_ATTRIBUTE_BYTES = 64
-MANAGE = "core.manage_resources"
-REVOKE = "core.revoke_participants"
 
 
 def visible_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -130,11 +129,12 @@ STAGE_CREATE = register(
     OperationKind(
         name="stages.create",
         label="Create stage",
-        permission=MANAGE,
+        permission=MANAGE_RESOURCES,
         call=_create,
         on_success=_created,
         on_failure=_creation_failed,
         summary=lambda result: f"{result.get('arn')} with {len(result.get('tokens', []))} token(s)",
+        result_template="stages/tokens_result.html",
     )
 )
 
@@ -164,11 +164,12 @@ TOKEN_ISSUE = register(
     OperationKind(
         name="stages.issue_token",
         label="Issue participant token",
-        permission=MANAGE,
+        permission=MANAGE_RESOURCES,
         call=_issue,
         on_success=_issued,
         serial=False,
         summary=lambda result: f"participant {result['tokens'][0]['participantId']}" if result.get("tokens") else "",
+        result_template="stages/tokens_result.html",
     )
 )
 
@@ -197,7 +198,7 @@ PARTICIPANT_DISCONNECT = register(
     OperationKind(
         name="stages.disconnect_participant",
         label="Disconnect participant",
-        permission=REVOKE,
+        permission=REVOKE_PARTICIPANTS,
         call=_disconnect,
         on_success=_disconnected,
         serial=False,
@@ -224,10 +225,11 @@ STAGE_RENAME = register(
     OperationKind(
         name="stages.rename",
         label="Rename stage",
-        permission=MANAGE,
+        permission=MANAGE_RESOURCES,
         call=_rename,
         on_success=_renamed,
         summary=lambda result: f"now named {result.get('name')!r}",
+        result_template="stages/stage_result.html",
     )
 )
 
@@ -245,7 +247,14 @@ def _tagged(operation: Operation, effect_data: dict[str, Any]) -> None:
 
 
 STAGE_TAG = register(
-    OperationKind(name="stages.tag", label="Tag stage", permission=MANAGE, call=_tag, on_success=_tagged)
+    OperationKind(
+        name="stages.tag",
+        label="Tag stage",
+        permission=MANAGE_RESOURCES,
+        call=_tag,
+        on_success=_tagged,
+        result_template="stages/stage_result.html",
+    )
 )
 
 
@@ -262,7 +271,14 @@ def _untagged(operation: Operation, effect_data: dict[str, Any]) -> None:
 
 
 STAGE_UNTAG = register(
-    OperationKind(name="stages.untag", label="Untag stage", permission=MANAGE, call=_untag, on_success=_untagged)
+    OperationKind(
+        name="stages.untag",
+        label="Untag stage",
+        permission=MANAGE_RESOURCES,
+        call=_untag,
+        on_success=_untagged,
+        result_template="stages/stage_result.html",
+    )
 )
 
 
@@ -296,10 +312,11 @@ STAGE_DELETE = register(
     OperationKind(
         name="stages.delete",
         label="Delete stage",
-        permission=MANAGE,
+        permission=MANAGE_RESOURCES,
         call=_delete,
         on_success=_deleted,
         on_failure=_deletion_failed,
+        result_template="stages/stage_result.html",
     )
 )
 
@@ -326,9 +343,10 @@ STAGES_SYNC = register(
     OperationKind(
         name="stages.sync",
         label="Sync stages from AWS",
-        permission=REVOKE,
+        permission=SYNC_RESOURCES,
         call=_sync,
         on_success=_synced,
         summary=lambda result: f"{result.get('listed', 0)} stage(s) listed",
+        result_template="stages/sync_result.html",
     )
 )

@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 from django.db.models import Exists, OuterRef, QuerySet
-from django.db.models.fields.json import KeyTextTransform
 
 from portal.core.models import Operation
 from portal.core.services import operations_of
 from portal.stages.models import Participant, ParticipantEvent, ParticipantToken, Stage, StageSession
-
-
-def stage_list(*, name: str = "", tag: tuple[str, str] | None = None, live: bool = False) -> QuerySet[Stage]:
-    stages = Stage.objects.all()
-    if name:
-        stages = stages.filter(name__icontains=name)
-    if tag is not None:
-        key, value = tag
-        stages = stages.alias(tag_value=KeyTextTransform(key, "tags")).filter(tag_value=value)
-    if live:
-        stages = stages.exclude(active_session_id="")
-    return stages
 
 
 def stage_sessions(*, stage: Stage) -> list[StageSession]:

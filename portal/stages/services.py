@@ -9,12 +9,14 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
+from portal.core.errors import Conflict, NotAllowedInState
 from portal.core.models import Operation
 from portal.core.services import operation_request
 from portal.stages.models import Participant, Stage
-from portal.stages.operations import visible_tags
+from portal.stages.operations import MAX_TAGS, visible_tags
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,24 @@ class TokenSpec:
         return spec
 
 
+def stage_require_changeable(*, stage: Stage) -> None:
+    """Refuse any change to a stage that is not active in AWS, saying why and what may help."""
+    if stage.is_usable:
+        return
+    if stage.status == Stage.Status.GONE:
+        raise NotAllowedInState(
+            "This stage no longer exists in AWS: it was deleted outside the portal. A sync brings the list up to date.",
+            remedy=("Sync from AWS", reverse("stages") + "#sync"),
+        )
+    reasons = {
+        Stage.Status.CREATING: "This stage is still being created; it can be changed once it is active.",
+        Stage.Status.DELETING: "This stage is being deleted; it cannot be changed.",
+        Stage.Status.DELETED: "This stage was deleted; it cannot be changed.",
+        Stage.Status.FAILED: "This stage's creation failed; it cannot be changed. Create it again.",
+    }
+    raise NotAllowedInState(reasons.get(stage.status, "This stage cannot be changed now."))
+
+
 def stage_create(*, actor: AbstractBaseUser, name: str, tags: dict[str, str], tokens: list[TokenSpec]) -> Operation:
     with transaction.atomic():
         stage = Stage.objects.create(name=name, region=settings.AWS_REGION, tags=tags, created_by=actor)
@@ -46,6 +66,7 @@ def stage_create(*, actor: AbstractBaseUser, name: str, tags: dict[str, str], to
 
 
 def stage_token_issue(*, actor: AbstractBaseUser, stage: Stage, token: TokenSpec) -> Operation:
+    stage_require_changeable(stage=stage)
     spec = token.as_aws()
     return operation_request(
         kind="stages.issue_token",
@@ -89,6 +110,7 @@ def stage_disconnect_participant(
 
 
 def _stage_change(kind: str, *, actor: AbstractBaseUser, stage: Stage, **parameters: Any) -> Operation:
+    stage_require_changeable(stage=stage)
     params = {"stage_id": stage.pk, "arn": stage.arn, **parameters}
     return operation_request(kind=kind, actor=actor, target=stage.arn or "", parameters=params, resource=stage)
 
@@ -98,6 +120,12 @@ def stage_rename(*, actor: AbstractBaseUser, stage: Stage, name: str) -> Operati
 
 
 def stage_tag(*, actor: AbstractBaseUser, stage: Stage, tags: dict[str, str]) -> Operation:
+    stage_require_changeable(stage=stage)
+    if len(stage.tags | tags) > MAX_TAGS:
+        raise Conflict(
+            f"This stage already has {len(stage.tags)} tags; the portal can add up to {MAX_TAGS} "
+            "(IVS allows 50, and the portal keeps one for itself)."
+        )
     return _stage_change("stages.tag", actor=actor, stage=stage, tags=tags)
 
 
@@ -106,6 +134,7 @@ def stage_untag(*, actor: AbstractBaseUser, stage: Stage, keys: list[str]) -> Op
 
 
 def stage_delete(*, actor: AbstractBaseUser, stage: Stage, reason: str = "") -> Operation:
+    stage_require_changeable(stage=stage)
     with transaction.atomic():
         Stage.objects.filter(pk=stage.pk).update(status=Stage.Status.DELETING)
         return operation_request(

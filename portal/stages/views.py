@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.decorators import permission_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -13,16 +12,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget, trigger_client_event
 
-from portal.core.http import HTMX_STOP_POLLING, query_without_page
 from portal.core.models import Operation
+from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, SYNC_RESOURCES, VIEW_RESOURCES
+from portal.core.polling import poll_response
 from portal.core.refresh import refresh_watch
-from portal.core.secrets import secrets_take
 from portal.stages import selectors, services
+from portal.stages.filters import StageFilter
 from portal.stages.forms import (
     DisconnectForm,
     IssueTokenFormSet,
     StageDeleteForm,
-    StageFilterForm,
     StageNameForm,
     TagAddForm,
     TagFormSet,
@@ -30,42 +29,35 @@ from portal.stages.forms import (
     TokenFormSet,
 )
 from portal.stages.models import Participant, Stage
-from portal.stages.operations import MAX_TAGS
 
-VIEW = "core.view_resources"
-MANAGE = "core.manage_resources"
-REVOKE = "core.revoke_participants"
 PAGE_SIZE = 50
 
 
 @require_GET
 @vary_on_headers("HX-Request")
-@permission_required(VIEW, raise_exception=True)
+@permission_required(VIEW_RESOURCES, raise_exception=True)
 def stage_list(request: HttpRequest) -> TemplateResponse:
-    form = StageFilterForm(request.GET or None)
-    filters: dict[str, Any] = {}
-    if form.is_valid():
-        filters = {"name": form.cleaned_data["q"], "tag": form.cleaned_data["tag"], "live": form.cleaned_data["live"]}
-    page = Paginator(selectors.stage_list(**filters), PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"form": form, "page": page, "query": query_without_page(request), "filtered": bool(request.GET)}
+    filters = StageFilter(request.GET or None, queryset=Stage.objects.all())
+    page = Paginator(filters.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"filters": filters, "page": page, "filtered": bool(request.GET)}
     template = "stages/list.html#stage-table" if request.htmx else "stages/list.html"
     return TemplateResponse(request, template, context)
 
 
 def _operation_response(request: HttpRequest, operation: Operation, message: str) -> HttpResponse:
-    response = TemplateResponse(request, "stages/operation.html#operation-progress", {"operation": operation})
+    response = TemplateResponse(request, "core/operation_progress.html", {"operation": operation})
     return trigger_client_event(response, "toast", {"level": "info", "message": message})
 
 
 @require_POST
-@permission_required(REVOKE, raise_exception=True)
+@permission_required(SYNC_RESOURCES, raise_exception=True)
 def stage_sync(request: HttpRequest) -> HttpResponse:
     operation = services.stages_sync(actor=request.user)
     return _operation_response(request, operation, "Sync queued: every page of ListStages will be read.")
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required(MANAGE, raise_exception=True)
+@permission_required(MANAGE_RESOURCES, raise_exception=True)
 def stage_create(request: HttpRequest) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     form = StageNameForm(data)
@@ -75,36 +67,11 @@ def stage_create(request: HttpRequest) -> HttpResponse:
         operation = services.stage_create(
             actor=request.user, name=form.cleaned_data["name"], tags=tags.tags, tokens=tokens.specs
         )
-        url = reverse("stage_operation", args=[operation.pk])
+        url = reverse("operation_detail", args=[operation.pk])
         return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     status = 400 if data is not None else 200
     context = {"form": form, "tags": tags, "tokens": tokens}
     return TemplateResponse(request, "stages/create.html", context, status=status)
-
-
-@require_GET
-@vary_on_headers("HX-Request")
-@permission_required(VIEW, raise_exception=True)
-def stage_operation(request: HttpRequest, operation_id: int) -> TemplateResponse:
-    operation = get_object_or_404(Operation, pk=operation_id, kind__startswith="stages.")
-    stage = Stage.objects.filter(pk=operation.parameters.get("stage_id")).first()
-    context = {"operation": operation, "stage": stage, "may_reveal": operation.actor_id == request.user.pk}
-    if request.htmx:
-        status = HTMX_STOP_POLLING if operation.is_terminal else 200
-        return TemplateResponse(request, "stages/operation.html#operation-progress", context, status=status)
-    return TemplateResponse(request, "stages/operation.html", context)
-
-
-@require_POST
-@permission_required(MANAGE, raise_exception=True)
-def operation_tokens_reveal(request: HttpRequest, operation_id: int) -> TemplateResponse:
-    operation = get_object_or_404(Operation, pk=operation_id, kind__in=["stages.create", "stages.issue_token"])
-    if operation.actor_id != request.user.pk:
-        raise PermissionDenied("Only the person who asked for these tokens may see them.")
-    tokens = secrets_take(operation=operation, user=request.user)
-    return TemplateResponse(
-        request, "stages/operation.html#revealed-tokens", {"tokens": tokens, "operation": operation}
-    )
 
 
 def _stage_context(request: HttpRequest, stage: Stage) -> dict[str, Any]:
@@ -112,20 +79,24 @@ def _stage_context(request: HttpRequest, stage: Stage) -> dict[str, Any]:
     chosen_id = request.GET.get("session") or stage.active_session_id or (sessions[0].session_id if sessions else "")
     session = next((s for s in sessions if s.session_id == chosen_id), None)
     participants = list(selectors.stage_participants(session=session)) if session else []
+    watching = bool(session and session.ended_at is None and stage.is_usable)
     return {
         "stage": stage,
         "sessions": sessions,
         "session": session,
         "participants": participants,
-        "watching": bool(session and session.ended_at is None and stage.is_usable),
-        "poll_seconds": 1 if any(p.is_disconnecting for p in participants) else 2,
+        "watching": watching,
+        # The panel follows a live session, or waits for the first one; a past session or a stage gone is still.
+        "poll_interval": ("fast" if any(p.is_disconnecting for p in participants) else "normal")
+        if watching or (session is None and stage.is_usable)
+        else None,
     }
 
 
 @require_GET
 @vary_on_headers("HX-Request")
-@permission_required(VIEW, raise_exception=True)
-def stage_detail(request: HttpRequest, stage_id: int) -> TemplateResponse:
+@permission_required(VIEW_RESOURCES, raise_exception=True)
+def stage_detail(request: HttpRequest, stage_id: int) -> HttpResponse:
     stage = get_object_or_404(Stage, pk=stage_id)
     if request.htmx and request.GET.get("panel") == "row":
         return _participant_row(request, stage)
@@ -133,7 +104,7 @@ def stage_detail(request: HttpRequest, stage_id: int) -> TemplateResponse:
         refresh_watch(refresher="stages", key=stage.pk)  # someone is looking: refresh this stage every cycle
     context = _stage_context(request, stage)
     if request.htmx and request.GET.get("panel") == "participants":
-        return TemplateResponse(request, "stages/detail.html#participants", context)
+        return poll_response(request, "stages/detail.html#participants", context, done=not context["poll_interval"])
     context |= {
         "tokens": selectors.stage_tokens(stage=stage),
         "operations": selectors.stage_operations(stage=stage),
@@ -143,18 +114,16 @@ def stage_detail(request: HttpRequest, stage_id: int) -> TemplateResponse:
     return TemplateResponse(request, "stages/detail.html", context)
 
 
-def _participant_row(request: HttpRequest, stage: Stage) -> TemplateResponse:
+def _participant_row(request: HttpRequest, stage: Stage) -> HttpResponse:
     """One participant's row: a disconnecting row polls it until the disconnect settles, then polling stops."""
     participants = Participant.objects.filter(session__stage=stage)
     row = get_object_or_404(selectors.stage_participants_of(participants), pk=request.GET.get("participant") or 0)
-    status = 200 if row.is_disconnecting else HTMX_STOP_POLLING
-    return TemplateResponse(
-        request, "stages/detail.html#participant-row", {"participant": row, "stage": stage}, status=status
-    )
+    context = {"participant": row, "stage": stage}
+    return poll_response(request, "stages/detail.html#participant-row", context, done=not row.is_disconnecting)
 
 
 @require_GET
-@permission_required(VIEW, raise_exception=True)
+@permission_required(VIEW_RESOURCES, raise_exception=True)
 def participant_timeline(request: HttpRequest, stage_id: int, participant_pk: int) -> TemplateResponse:
     participant = get_object_or_404(
         Participant.objects.select_related("session"), pk=participant_pk, session__stage_id=stage_id
@@ -165,7 +134,7 @@ def participant_timeline(request: HttpRequest, stage_id: int, participant_pk: in
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required(REVOKE, raise_exception=True)
+@permission_required(REVOKE_PARTICIPANTS, raise_exception=True)
 def participant_disconnect(request: HttpRequest, stage_id: int, participant_pk: int) -> HttpResponse:
     participant = get_object_or_404(
         Participant.objects.select_related("session__stage"), pk=participant_pk, session__stage_id=stage_id
@@ -196,13 +165,6 @@ def participant_disconnect(request: HttpRequest, stage_id: int, participant_pk: 
     return reswap(retarget(response, "#dialog"), "innerHTML")
 
 
-def _stage_for_change(stage_id: int) -> Stage:
-    stage = get_object_or_404(Stage, pk=stage_id)
-    if not stage.is_usable:
-        raise PermissionDenied(f"This stage is {stage.get_status_display().lower()}; it cannot be changed.")
-    return stage
-
-
 def _action_result(
     request: HttpRequest, stage: Stage, form: Any, operation: Operation | None, name: str
 ) -> HttpResponse:
@@ -212,9 +174,9 @@ def _action_result(
 
 
 @require_POST
-@permission_required(MANAGE, raise_exception=True)
+@permission_required(MANAGE_RESOURCES, raise_exception=True)
 def stage_rename(request: HttpRequest, stage_id: int) -> HttpResponse:
-    stage = _stage_for_change(stage_id)
+    stage = get_object_or_404(Stage, pk=stage_id)
     form = StageNameForm(request.POST)
     operation = (
         services.stage_rename(actor=request.user, stage=stage, name=form.cleaned_data["name"])
@@ -225,12 +187,10 @@ def stage_rename(request: HttpRequest, stage_id: int) -> HttpResponse:
 
 
 @require_POST
-@permission_required(MANAGE, raise_exception=True)
+@permission_required(MANAGE_RESOURCES, raise_exception=True)
 def stage_tag_add(request: HttpRequest, stage_id: int) -> HttpResponse:
-    stage = _stage_for_change(stage_id)
+    stage = get_object_or_404(Stage, pk=stage_id)
     form = TagAddForm(request.POST)
-    if form.is_valid() and form.cleaned_data["key"] not in stage.tags and len(stage.tags) >= MAX_TAGS:
-        form.add_error("key", f"This stage already has {MAX_TAGS} tags, the most the portal can add.")
     operation = None
     if form.is_valid():
         tags = {form.cleaned_data["key"]: form.cleaned_data["value"]}
@@ -239,9 +199,9 @@ def stage_tag_add(request: HttpRequest, stage_id: int) -> HttpResponse:
 
 
 @require_POST
-@permission_required(MANAGE, raise_exception=True)
+@permission_required(MANAGE_RESOURCES, raise_exception=True)
 def stage_tag_remove(request: HttpRequest, stage_id: int) -> HttpResponse:
-    stage = _stage_for_change(stage_id)
+    stage = get_object_or_404(Stage, pk=stage_id)
     form = TagRemoveForm(request.POST)
     operation = (
         services.stage_untag(actor=request.user, stage=stage, keys=[form.cleaned_data["key"]])
@@ -252,9 +212,10 @@ def stage_tag_remove(request: HttpRequest, stage_id: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required(MANAGE, raise_exception=True)
+@permission_required(MANAGE_RESOURCES, raise_exception=True)
 def stage_tokens_issue(request: HttpRequest, stage_id: int) -> HttpResponse:
-    stage = _stage_for_change(stage_id)
+    stage = get_object_or_404(Stage, pk=stage_id)
+    services.stage_require_changeable(stage=stage)
     tokens = IssueTokenFormSet(request.POST if request.method == "POST" else None, prefix="tokens")
     if request.method == "POST" and tokens.is_valid():
         operations = [services.stage_token_issue(actor=request.user, stage=stage, token=spec) for spec in tokens.specs]
@@ -264,13 +225,14 @@ def stage_tokens_issue(request: HttpRequest, stage_id: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required(MANAGE, raise_exception=True)
+@permission_required(MANAGE_RESOURCES, raise_exception=True)
 def stage_delete(request: HttpRequest, stage_id: int) -> HttpResponse:
-    stage = _stage_for_change(stage_id)
+    stage = get_object_or_404(Stage, pk=stage_id)
+    services.stage_require_changeable(stage=stage)
     form = StageDeleteForm(request.POST if request.method == "POST" else None, stage=stage)
     if request.method == "POST" and form.is_valid():
         operation = services.stage_delete(actor=request.user, stage=stage)
-        url = reverse("stage_operation", args=[operation.pk])
+        url = reverse("operation_detail", args=[operation.pk])
         return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     status = 400 if request.method == "POST" else 200
     return TemplateResponse(request, "stages/delete.html", {"stage": stage, "form": form}, status=status)

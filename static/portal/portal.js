@@ -36,7 +36,7 @@
 })();
 
 // Formset rows: a button with data-add-row clones its fieldset's <template> and bumps TOTAL_FORMS.
-// Copy buttons: data-copy names the element whose value goes to the clipboard.
+// Copy buttons: data-copy names the element whose value (or, for any other element, text) goes to the clipboard.
 (function () {
   "use strict";
 
@@ -60,12 +60,17 @@
     var copy = event.target.closest("[data-copy]");
     if (copy) {
       var source = document.querySelector(copy.getAttribute("data-copy"));
-      source.select();
+      var text = "value" in source ? source.value : source.textContent;
       var done = function () { copy.textContent = "Copied"; };
       if (navigator.clipboard && window.isSecureContext) {
-        navigator.clipboard.writeText(source.value).then(done);
+        navigator.clipboard.writeText(text).then(done);
       } else {
+        var scratch = document.createElement("textarea");
+        scratch.value = text;
+        document.body.appendChild(scratch);
+        scratch.select();
         document.execCommand("copy");
+        scratch.remove();
         done();
       }
     }

@@ -6,7 +6,7 @@ import pytest
 
 from portal.core.models import Operation
 from portal.core.roles import Role
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 from tests.functional.conftest import wait_for_htmx
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -8,7 +8,8 @@ from portal.core.models import Operation
 from portal.core.roles import Role
 from portal.stages.models import Participant, Stage
 from portal.stages.refresh import stages_refresh
-from tests.conftest import PASSWORD, sandbox_boto
+from tests.conftest import sandbox_boto
+from tests.factories import PASSWORD
 from tests.functional.conftest import wait_for_htmx
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]

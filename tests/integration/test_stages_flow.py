@@ -37,7 +37,7 @@ def test_create_join_disconnect_and_audit(admin, support, aws_endpoint, sandbox,
     admin_client.post("/stages/new/", CREATE)
     created = _finished(Operation.objects.get(kind="stages.create").pk)
     assert created.status == Operation.Status.SUCCEEDED, created.error_message
-    page = admin_client.post(f"/stages/operations/{created.pk}/tokens/").content.decode()
+    page = admin_client.post(f"/operations/{created.pk}/secrets/").content.decode()
     token = page.split('readonly rows="3"', 1)[1].split(">", 1)[1].split("<", 1)[0]
 
     joined = sandbox.stage_join(token, publish=True)

@@ -4,6 +4,15 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 
+from portal.core import permissions
+from portal.core.models import Operation
+from portal.core.permissions import (
+    HANGUP_CALLS,
+    MANAGE_RESOURCES,
+    REVOKE_PARTICIPANTS,
+    SYNC_RESOURCES,
+    VIEW_RESOURCES,
+)
 from portal.core.roles import Role, role_of
 
 pytestmark = pytest.mark.django_db
@@ -16,9 +25,24 @@ def _permissions(role: Role) -> set[str]:
 
 def test_groups_hold_explicit_permissions():
     assert _permissions(Role.VIEWER) == {"core.view_resources"}
-    assert _permissions(Role.SUPPORT) == {"core.view_resources", "core.revoke_participants", "core.hangup_calls"}
+    assert _permissions(Role.SUPPORT) == {
+        VIEW_RESOURCES, REVOKE_PARTICIPANTS, HANGUP_CALLS, SYNC_RESOURCES,
+    }  # fmt: skip
     admin = _permissions(Role.ADMIN)
-    assert admin >= _permissions(Role.SUPPORT) | {"core.manage_resources", "auth.change_user"}
+    assert admin >= _permissions(Role.SUPPORT) | {MANAGE_RESOURCES, "auth.change_user"}
+
+
+def test_every_permission_the_portal_checks_is_declared():
+    declared = {f"core.{codename}" for codename, _ in Operation._meta.permissions}
+    named = {value for key, value in vars(permissions).items() if key.isupper()}
+    assert named == declared
+
+
+def test_only_support_and_admin_may_sync(admin, support, viewer):
+    assert admin.has_perm(SYNC_RESOURCES)
+    assert support.has_perm(SYNC_RESOURCES)
+    assert not viewer.has_perm(SYNC_RESOURCES)
+    assert not support.has_perm(MANAGE_RESOURCES)
 
 
 def test_roles_grant_what_they_should(admin, support, viewer):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from portal.stages.filters import StageFilter
 from portal.stages.forms import (
     DisconnectForm,
     IssueTokenFormSet,
     StageDeleteForm,
-    StageFilterForm,
     StageNameForm,
     TagAddForm,
     TagFormSet,
@@ -142,7 +142,8 @@ def test_delete_confirmation_must_match_the_name():
 
 
 def test_filter_tag_syntax():
-    assert "Filter tags as key=value." in str(StageFilterForm({"tag": "novalue"}).errors)
-    form = StageFilterForm({"tag": "team = rtc"})
-    assert form.is_valid()
-    assert form.cleaned_data["tag"] == ("team", "rtc")
+    assert "Filter tags as key=value." in str(StageFilter({"tag": "novalue"}).errors)
+    assert "Filter tags as key=value." in str(StageFilter({"tag": " =rtc"}).errors)
+    filters = StageFilter({"tag": "team = rtc"})
+    assert filters.is_valid()
+    assert filters.form.cleaned_data["tag"] == ("team", "rtc")

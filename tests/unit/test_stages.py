@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from portal.core.models import AuditEntry, OneTimeSecret, Operation
 from portal.core.services import operation_execute
@@ -13,6 +14,7 @@ from portal.stages.models import Participant, ParticipantToken, Stage
 from portal.stages.operations import MARKER
 from portal.stages.refresh import stages_refresh
 from tests.conftest import login, sandbox_boto
+from tests.factories import ParticipantFactory, ParticipantTokenFactory, StageFactory, StageSessionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -79,13 +81,13 @@ def test_a_token_is_shown_once_and_never_stored_in_clear(created, sandbox, make_
     assert not AuditEntry.objects.filter(detail__contains="eyJ").exists()
 
     other_admin = login(make_user("other-admin", Role.ADMIN))
-    assert other_admin.post(f"/stages/operations/{operation.pk}/tokens/").status_code == 403
+    assert other_admin.post(f"/operations/{operation.pk}/secrets/").status_code == 403
 
-    first = created["client"].post(f"/stages/operations/{operation.pk}/tokens/").content.decode()
+    first = created["client"].post(f"/operations/{operation.pk}/secrets/").content.decode()
     assert "eyJhbGciOiJLTVMi" in first
     revealed = first.split('readonly rows="3"', 1)[1].split(">", 1)[1].split("<", 1)[0]
     assert sandbox.stage_join(revealed)["stageArn"] == created["stage"].arn
-    second = created["client"].post(f"/stages/operations/{operation.pk}/tokens/").content.decode()
+    second = created["client"].post(f"/operations/{operation.pk}/secrets/").content.decode()
     assert "eyJ" not in second
     assert "already shown" in second
     assert not OneTimeSecret.objects.exists()
@@ -161,13 +163,13 @@ def test_aws_refusal_is_recorded_and_shown(
     assert operation.status == Operation.Status.FAILED
     assert operation.error_code == "ServiceQuotaExceededException"
     assert Stage.objects.get().status == Stage.Status.FAILED
-    page = client.get(f"/stages/operations/{operation.pk}/").content.decode()
+    page = client.get(f"/operations/{operation.pk}/").content.decode()
     assert "ServiceQuotaExceededException" in page
     assert "Limit of 0 stages per region reached." in page
 
 
 def _join_and_refresh(created, sandbox) -> Participant:
-    token = created["client"].post(f"/stages/operations/{created['operation'].pk}/tokens/").content.decode()
+    token = created["client"].post(f"/operations/{created['operation'].pk}/secrets/").content.decode()
     secret = token.split('readonly rows="3"', 1)[1].split(">", 1)[1].split("<", 1)[0]
     sandbox.stage_join(secret, publish=True)
     stages_refresh()
@@ -292,11 +294,8 @@ def test_sync_finds_new_stages_and_marks_gone_ones(created, sandbox, support, dj
 
 def _stages(count: int) -> None:
     Stage.objects.bulk_create(
-        Stage(
+        StageFactory.build(
             name=f"stage-{n}",
-            arn=f"arn:aws:ivs:us-east-1:123456789012:stage/s{n:05d}",
-            region="us-east-1",
-            status=Stage.Status.ACTIVE,
             tags={"team": "a" if n % 2 else "b"},
             active_session_id=f"st-{n:013d}" if n % 3 == 0 else "",
         )
@@ -345,19 +344,14 @@ def test_empty_stage_list_says_what_to_do(admin):
 
 
 def test_stage_detail_queries_do_not_grow_with_participants(created, viewer):
-    from portal.stages.models import StageSession
-
     stage = created["stage"]
-    session = StageSession.objects.create(stage=stage, session_id="st-AAAAAAAAAAAAA")
+    session = StageSessionFactory(stage=stage)
     Stage.objects.filter(pk=stage.pk).update(active_session_id=session.session_id)
     client = login(viewer)
 
     def participants(count: int) -> None:
         Participant.objects.filter(session=session).delete()
-        Participant.objects.bulk_create(
-            Participant(session=session, participant_id=f"p{n}", user_id=f"u{n}", state="CONNECTED")
-            for n in range(count)
-        )
+        ParticipantFactory.create_batch(count, session=session)
 
     participants(2)
     few = _queries(client, f"/stages/{stage.pk}/")
@@ -406,3 +400,89 @@ def test_the_refresh_reads_attributes_and_sessions_it_never_saw_live(created, sa
     assert participant.state == "DISCONNECTED"
     assert participant.session.ended_at is not None
     assert Stage.objects.get().active_session_id == ""
+
+
+def test_creating_a_stage_leads_to_its_operations_progress(created):
+    operation = created["operation"]
+    page = created["client"].get(f"/operations/{operation.pk}/").content.decode()
+    assert "<h1>Create stage" in page
+    assert f'href="/stages/{created["stage"].pk}/">Open town-hall</a>' in page
+    assert "Show the participant token once" in page
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (Stage.Status.GONE, "This stage no longer exists in AWS"),
+        (Stage.Status.DELETED, "This stage was deleted; it cannot be changed."),
+        (Stage.Status.CREATING, "This stage is still being created"),
+    ],
+)
+def test_changing_a_stage_that_is_not_active_is_refused_next_to_the_action(admin, status, message):
+    stage = StageFactory(status=status)
+    client = login(admin)
+    refused = client.post(f"/stages/{stage.pk}/rename/", {"name": "new-name"}, headers={"HX-Request": "true"})
+    assert refused.status_code == 409
+    fragment = refused.content.decode()
+    assert fragment.lstrip().startswith('<div class="refusal error" role="alert" data-refusal="not-allowed-in-state">')
+    assert message in fragment
+    assert ('href="/stages/#sync">Sync from AWS</a>' in fragment) is (status == Stage.Status.GONE)
+    page = client.get(f"/stages/{stage.pk}/delete/", headers={"Referer": f"http://testserver/stages/{stage.pk}/"})
+    assert page.status_code == 409
+    assert message in page.content.decode()
+    assert f'href="http://testserver/stages/{stage.pk}/">Go back</a>' in page.content.decode()
+    elsewhere = client.get(f"/stages/{stage.pk}/delete/", headers={"Referer": "https://elsewhere.example/"})
+    assert 'href="https://elsewhere.example/"' not in elsewhere.content.decode()
+    assert ">Back to the overview</a>" in elsewhere.content.decode()
+    assert client.post(f"/stages/{stage.pk}/tags/add/", {"key": "a"}).status_code == 409
+    assert client.get(f"/stages/{stage.pk}/tokens/").status_code == 409
+    assert not Operation.objects.exists()
+
+
+def test_a_fiftieth_tag_is_a_conflict_shown_by_the_tag_field(admin):
+    stage = StageFactory(tags={f"k{n}": "v" for n in range(49)})
+    client = login(admin)
+    refused = client.post(f"/stages/{stage.pk}/tags/add/", {"key": "k49", "value": "v"}, headers={"HX-Request": "true"})
+    assert refused.status_code == 409
+    assert 'data-refusal="conflict"' in refused.content.decode()
+    assert "This stage already has 49 tags; the portal can add up to 49" in refused.content.decode()
+    assert not Operation.objects.exists()
+    detail = client.get(f"/stages/{stage.pk}/").content.decode()
+    assert f'hx-post="/stages/{stage.pk}/tags/add/" hx-target="#tag-result"' in detail
+    changed = client.post(f"/stages/{stage.pk}/tags/add/", {"key": "k1", "value": "w"}, headers={"HX-Request": "true"})
+    assert changed.status_code == 200  # a new value for a key it has is not one more tag
+    assert Operation.objects.get().kind == "stages.tag"
+
+
+def test_support_may_sync_and_a_viewer_may_not(support, viewer):
+    assert 'id="sync"' in login(support).get("/stages/").content.decode()
+    assert 'id="sync"' not in login(viewer).get("/stages/").content.decode()
+    assert login(viewer).post("/stages/sync/").status_code == 403
+
+
+def test_the_detail_page_says_which_participants_hold_a_token_issued_here(viewer):
+    holder = ParticipantFactory()
+    stage = holder.session.stage
+    Stage.objects.filter(pk=stage.pk).update(active_session_id=holder.session.session_id)
+    ParticipantTokenFactory(stage=stage, participant_id=holder.participant_id, user_id=holder.user_id)
+    stranger = ParticipantFactory(session=holder.session)
+    page = login(viewer).get(f"/stages/{stage.pk}/").content.decode()
+
+    def row(participant: Participant) -> str:
+        return page.split(f'id="participant-{participant.pk}"', 1)[1].split("</tr>", 1)[0]
+
+    assert "<td>issued here</td>" in row(holder)
+    assert "<td>—</td>" in row(stranger)
+    assert "<td>PUBLISH, SUBSCRIBE</td>" in page.split("Tokens issued here", 1)[1]
+
+
+def test_the_participants_panel_stops_polling_once_its_session_ended(viewer):
+    session = StageSessionFactory(ended_at=timezone.now())
+    client = login(viewer)
+    path = f"/stages/{session.stage.pk}/?panel=participants&session={session.session_id}"
+    panel = client.get(path, headers={"HX-Request": "true"})
+    assert panel.status_code == 286
+    assert b"hx-trigger" not in panel.content
+    waiting = client.get(f"/stages/{StageFactory().pk}/?panel=participants", headers={"HX-Request": "true"})
+    assert waiting.status_code == 200  # an active stage with no session yet waits for the first one
+    assert b'hx-trigger="every 2s"' in waiting.content

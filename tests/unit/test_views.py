@@ -3,14 +3,20 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import timedelta
 
 import pytest
+from django.apps import apps
 from django.utils import timezone
+from django_htmx.http import HttpResponseStopPolling
 
 from portal.core.models import AuditEntry, Operation
+from portal.core.operation_kinds import operation_kinds
+from portal.core.sections import sections
 from portal.core.services import operation_request
 from tests.conftest import login
+from tests.factories import OperationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -19,15 +25,15 @@ def _queued(actor, **kwargs) -> Operation:
     return operation_request(kind="aws.check_connection", actor=actor, **kwargs)
 
 
-def test_operations_page_polls_while_work_is_in_flight(client, admin, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=False):
-        operation = _queued(admin, target="sts")
+def test_operations_page_polls_while_work_is_in_flight(admin):
+    operation = OperationFactory(actor=admin)
     client = login(admin)
 
     page = client.get("/operations/")
     assert page.status_code == 200
     assert b'hx-trigger="every 2s"' in page.content
     assert f'id="operation-{operation.pk}"'.encode() in page.content
+    assert b'<td title="aws.check_connection">Check AWS connection</td>' in page.content
 
     partial = client.get("/operations/", headers={"HX-Request": "true"})
     assert partial.status_code == 200
@@ -36,18 +42,28 @@ def test_operations_page_polls_while_work_is_in_flight(client, admin, django_cap
     assert "HX-Request" in partial["Vary"]
 
 
-def test_operations_polling_stops_with_286_when_everything_is_terminal(
-    client, admin, django_capture_on_commit_callbacks
-):
-    with django_capture_on_commit_callbacks(execute=False):
-        operation = _queued(admin)
-    Operation.objects.filter(pk=operation.pk).update(status=Operation.Status.FAILED, error_code="Boom")
+def test_operations_polling_stops_with_286_when_everything_is_terminal(admin):
+    OperationFactory(actor=admin, status=Operation.Status.FAILED, error_code="Boom")
     client = login(admin)
 
     partial = client.get("/operations/", headers={"HX-Request": "true"})
+    assert isinstance(partial, HttpResponseStopPolling)
     assert partial.status_code == 286
     assert b"hx-trigger" not in partial.content
     assert b"Boom" in partial.content
+
+
+def test_operations_filter_by_status_and_kind_and_keep_the_filter_in_the_poll(admin):
+    OperationFactory(actor=admin, target="first")
+    OperationFactory(actor=admin, target="second", status=Operation.Status.SUCCEEDED)
+    OperationFactory(actor=admin, kind="stages.sync", target="third")
+    client = login(admin)
+    queued = client.get("/operations/", {"status": "queued", "kind": "aws.check_connection"}).content.decode()
+    assert ">first<" in queued
+    assert ">second<" not in queued
+    assert ">third<" not in queued
+    assert 'hx-get="/operations/?status=queued&amp;kind=aws.check_connection"' in queued
+    assert '<option value="stages.sync">Sync stages from AWS</option>' in queued
 
 
 def test_check_connection_queues_an_operation_and_sends_a_toast(client, admin, aws_endpoint):
@@ -68,10 +84,10 @@ def test_support_cannot_check_the_connection(client, support):
     assert not Operation.objects.exists()
 
 
-def test_operation_detail_shows_the_aws_error_and_stops_polling(client, admin, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=False):
-        operation = _queued(admin, reason="because")
-    Operation.objects.filter(pk=operation.pk).update(
+def test_operation_detail_shows_the_aws_error_and_stops_polling(admin):
+    operation = OperationFactory(
+        actor=admin,
+        reason="because",
         status=Operation.Status.FAILED,
         error_code="ThrottlingException",
         error_message="Rate exceeded",
@@ -103,8 +119,30 @@ def test_navigation_per_role(admin, support, viewer):
 def test_unbuilt_sections_say_what_is_coming(client, viewer):
     page = login(viewer).get("/channels/")
     assert page.status_code == 200
+    assert b"<h1>Signaling channels</h1>" in page.content
     assert b"Coming next" in page.content
     assert b"Versioned update and delete" in page.content
+
+
+def test_navigation_and_tiles_come_from_the_app_configs(viewer):
+    assert [(s.label, s.url_name) for s in sections()] == [
+        ("Meetings", "meetings"), ("Stages", "stages"), ("Channels", "channels"),
+        ("Pipelines", "pipelines"), ("Operations", "operations"), ("Audit", "audit"),
+    ]  # fmt: skip
+    assert apps.get_app_config("stages").sections[0].url_name == "stages"
+    page = login(viewer).get("/").content.decode()
+    tiles = re.findall(r'data-section="(\w+)">\s*<h2>([^<]*)(<span class="badge">Coming</span>)?', page)
+    assert tiles == [
+        ("meetings", "Meetings ", '<span class="badge">Coming</span>'),
+        ("stages", "Stages", ""),
+        ("channels", "Signaling channels ", '<span class="badge">Coming</span>'),
+        ("pipelines", "Capture pipelines ", '<span class="badge">Coming</span>'),
+    ]
+
+
+def test_operation_kinds_are_discovered_from_every_app():
+    names = {kind.name for kind in operation_kinds()}
+    assert {"aws.check_connection", "stages.create", "stages.sync"} <= names
 
 
 def _audit_fixture(admin, support, django_capture_on_commit_callbacks) -> None:
@@ -128,13 +166,16 @@ def test_audit_filters(client, admin, support, viewer, django_capture_on_commit_
     assert 'value="2026-05-02"' in bad  # what the user typed is kept
 
 
-def test_audit_paginates(client, admin, viewer, django_capture_on_commit_callbacks):
+def test_audit_paginates_and_the_links_keep_the_filters(client, admin, viewer, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         for number in range(55):
             _queued(admin, target=f"t-{number}")
     client = login(viewer)
     first = client.get("/audit/").content.decode()
     assert "Page 1 of 2 (55 in all)" in first
+    filtered = client.get("/audit/", {"actor": "ada", "page": "1"}).content.decode()
+    assert 'href="?actor=ada&amp;page=2">Next</a>' in filtered
+    assert 'href="/audit/export.csv?actor=ada"' in filtered
     second = client.get("/audit/", {"page": 2}).content.decode()
     assert "t-0<" in second
     assert "t-54<" not in second

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0003_operation_resource_effect_onetimesecret'),
+        ('core', '0004_sync_resources'),
     ]
 
     operations = [

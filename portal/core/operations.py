@@ -1,4 +1,5 @@
-"""The AWS connection check: the simplest operation, proving credentials, endpoint and worker end to end."""
+"""Core's own operation kind: the AWS connection check, the simplest operation, proving credentials, endpoint and
+worker end to end. Every app's `operations` module is imported at start (CoreConfig.ready)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from portal.aws import sts
 from portal.core.operation_kinds import OperationCall, OperationKind, register
+from portal.core.permissions import MANAGE_RESOURCES
 
 
 async def _check(call: OperationCall) -> dict[str, Any]:
@@ -16,7 +18,7 @@ CHECK_CONNECTION = register(
     OperationKind(
         name="aws.check_connection",
         label="Check AWS connection",
-        permission="core.manage_resources",
+        permission=MANAGE_RESOURCES,
         call=_check,
         summary=lambda result: f"account {result.get('Account', '?')} as {result.get('Arn', '?')}",
     )

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from portal.core.errors import DomainError
+
+REFUSED = 409
+
+
+class DomainErrorMiddleware:
+    """The one place a refused request becomes a message next to the action.
+
+    With htmx, the refusal is swapped into the action's own target (the place its answer would go); without htmx,
+    it is a page of its own with a way back. Both answer 409 Conflict.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, DomainError):
+            return None
+        if getattr(request, "htmx", False):
+            return TemplateResponse(request, "core/refusal.html#refusal", {"error": exception}, status=REFUSED)
+        back = request.headers.get("Referer", "")
+        if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+            back = ""
+        context = {"error": exception, "back": back}
+        return TemplateResponse(request, "core/refusal.html", context, status=REFUSED)

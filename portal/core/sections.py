@@ -1,0 +1,38 @@
+"""The portal's sections, as the navigation and the overview show them. Each app's config declares its own:
+
+    class StagesConfig(AppConfig):
+        sections = (Section(label="Stages", url_name="stages", position=20, summary="..."),)
+
+A section that is not built yet lists what it will do in `coming`; core serves its page at /<url_name>/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from django.apps import apps
+
+
+@dataclass(frozen=True)
+class Section:
+    label: str  # in the navigation
+    url_name: str
+    position: int  # left to right in the navigation, first to last on the overview
+    title: str = ""  # the heading and the overview's tile; the label when empty
+    summary: str = ""  # the overview's tile; a section without one has no tile
+    coming: tuple[str, ...] = ()  # not built yet: what it will let people do
+
+    @property
+    def heading(self) -> str:
+        return self.title or self.label
+
+
+@cache
+def sections() -> tuple[Section, ...]:
+    declared = [section for config in apps.get_app_configs() for section in getattr(config, "sections", ())]
+    return tuple(sorted(declared, key=lambda section: section.position))
+
+
+def section_get(url_name: str) -> Section:
+    return next(section for section in sections() if section.url_name == url_name)
