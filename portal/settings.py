@@ -204,4 +204,3 @@ OPERATION_SOFT_TIME_LIMIT = OPERATION_STUCK_AFTER_SECONDS * 0.6
 OPERATION_TIME_LIMIT = OPERATION_STUCK_AFTER_SECONDS * 0.8
 # A local effect that failed after AWS answered is applied again by the sweeper after this many seconds.
 OPERATION_EFFECT_RETRY_SECONDS = float(os.environ.get("OPERATION_EFFECT_RETRY_SECONDS", "30"))
-

@@ -43,9 +43,7 @@ def secrets_store(*, operation: Operation, secrets: list[tuple[str, str]]) -> No
 
 def secrets_waiting(*, operation: Operation, user: AbstractBaseUser | AnonymousUser) -> int:
     """How many secrets this user could still read for the operation."""
-    return OneTimeSecret.objects.filter(
-        operation=operation, owner_id=user.pk, expires_at__gt=timezone.now()
-    ).count()
+    return OneTimeSecret.objects.filter(operation=operation, owner_id=user.pk, expires_at__gt=timezone.now()).count()
 
 
 def secrets_take(*, operation: Operation, user: AbstractBaseUser | AnonymousUser) -> list[tuple[str, str]]:

@@ -223,9 +223,13 @@ def _apply_events(stage: Stage, seen: StageSeen) -> None:
 def _disconnect_unrecorded_tokens() -> int:
     """A participant connected with a token minted by an attempt whose outcome was lost holds a credential the
     portal never recorded: flag it and disconnect it, once."""
-    suspects = Participant.objects.filter(
-        state=Participant.State.CONNECTED, unrecorded_token=False, disconnect_operation__isnull=True
-    ).exclude(token_attempt="").select_related("session__stage")
+    suspects = (
+        Participant.objects.filter(
+            state=Participant.State.CONNECTED, unrecorded_token=False, disconnect_operation__isnull=True
+        )
+        .exclude(token_attempt="")
+        .select_related("session__stage")
+    )
     flagged = 0
     for participant in suspects:
         if attempt_outcome(participant.token_attempt) != "lost":
