@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
 from portal.core.models import Operation
@@ -44,6 +45,9 @@ class Stage(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.arn or f"stage {self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("stage_detail", args=[self.pk])
 
     @property
     def short_arn(self) -> str:

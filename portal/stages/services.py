@@ -87,25 +87,46 @@ def stage_token_issue(*, actor: AbstractBaseUser, stage: Stage, token: TokenSpec
 def stage_disconnect_participant(
     *, actor: AbstractBaseUser | None, participant: Participant, reason: str, revoke_token: bool
 ) -> Operation:
-    stage = participant.session.stage
+    return stage_disconnect_participant_id(
+        actor=actor,
+        stage=participant.session.stage,
+        participant_id=participant.participant_id,
+        user_id=participant.user_id,
+        reason=reason,
+        revoke_token=revoke_token,
+    )
+
+
+def stage_disconnect_participant_id(
+    *,
+    actor: AbstractBaseUser | None,
+    stage: Stage,
+    participant_id: str,
+    user_id: str,
+    reason: str,
+    revoke_token: bool,
+) -> Operation:
+    """Disconnect a participant id from the stage: IVS drops it if connected, and its token cannot join again (also a
+    token that never joined). Its connected rows show the disconnect in progress."""
     with transaction.atomic():
         operation = operation_request(
             kind="stages.disconnect_participant",
             actor=actor,
-            target=f"{stage.arn} participant {participant.participant_id}",
+            target=f"{stage.arn} participant {participant_id}",
             reason=reason,
             parameters={
                 "stage_id": stage.pk,
                 "arn": stage.arn,
-                "participant_pk": participant.pk,
-                "participant_id": participant.participant_id,
-                "user_id": participant.user_id,
+                "participant_id": participant_id,
+                "user_id": user_id,
                 "reason": reason,
                 "revoke_token": revoke_token,
             },
             resource=stage,
         )
-        Participant.objects.filter(pk=participant.pk).update(disconnect_operation=operation)
+        Participant.objects.filter(
+            session__stage=stage, participant_id=participant_id, state=Participant.State.CONNECTED
+        ).update(disconnect_operation=operation)
     return operation
 
 
