@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import django_filters
 from django import forms
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from portal.core.models import AuditEntry, Operation
 from portal.core.operation_kinds import operation_kinds
@@ -15,13 +18,36 @@ def _kind_choices() -> list[tuple[str, str]]:
     return [(kind.name, kind.label) for kind in operation_kinds()]
 
 
+IN_FLIGHT = "in_flight"
+WITHIN = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
+
+
 class OperationFilter(django_filters.FilterSet):
-    status = django_filters.ChoiceFilter(choices=Operation.Status.choices, label="Status", empty_label="Any status")
+    status = django_filters.ChoiceFilter(
+        choices=[(IN_FLIGHT, "In flight (queued or running)"), *Operation.Status.choices],
+        method="filter_status",
+        label="Status",
+        empty_label="Any status",
+    )
     kind = django_filters.ChoiceFilter(choices=_kind_choices, label="Kind", empty_label="Any kind")
+    within = django_filters.ChoiceFilter(
+        choices=[("1h", "Last hour"), ("24h", "Last 24 hours"), ("7d", "Last 7 days")],
+        method="filter_within",
+        label="Requested",
+        empty_label="Any time",
+    )
 
     class Meta:
         model = Operation
         fields: list[str] = []
+
+    def filter_status(self, operations: QuerySet[Operation], name: str, status: str) -> QuerySet[Operation]:
+        if status == IN_FLIGHT:
+            return operations.filter(status__in=Operation.UNFINISHED)
+        return operations.filter(status=status)
+
+    def filter_within(self, operations: QuerySet[Operation], name: str, within: str) -> QuerySet[Operation]:
+        return operations.filter(created_at__gte=timezone.now() - WITHIN[within])
 
 
 class AuditFilterForm(forms.Form):

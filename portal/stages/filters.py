@@ -1,4 +1,4 @@
-"""The stage list's filters (django-filter): name, one tag as key=value, and live now."""
+"""The stage list's filters (django-filter): name, one tag as key=value, live now, and status."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ class StageFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name", max_length=128)
     tag = TagFilter(label="Tag", max_length=400, help_text="key=value")
     live = django_filters.BooleanFilter(method="filter_live", label="Live now", widget=forms.CheckboxInput)
+    status = django_filters.ChoiceFilter(choices=Stage.Status.choices, label="Status", empty_label="Any status")
 
     class Meta:
         model = Stage

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+from django.urls import reverse
 
 from portal.core.models import Operation
+from portal.core.sections import Figure
 from portal.core.services import operations_of
 from portal.stages.models import Participant, ParticipantEvent, ParticipantToken, Stage, StageSession
 
@@ -40,3 +43,18 @@ def stage_tokens(*, stage: Stage) -> QuerySet[ParticipantToken]:
 def stage_operations(*, stage: Stage) -> QuerySet[Operation]:
     """The latest operations about this stage, newest first."""
     return operations_of(stage)[:10]
+
+
+def stages_figures() -> list[Figure]:
+    """The overview's stage counts, in one query: stages active in AWS, live sessions, connected participants."""
+    counts = Stage.objects.filter(status=Stage.Status.ACTIVE).aggregate(
+        stages=Count("pk"),
+        live=Count("pk", filter=~Q(active_session_id="")),
+        connected=Coalesce(Sum("connected_count", filter=~Q(active_session_id="")), 0),
+    )
+    stages = reverse("stages")
+    return [
+        Figure("Stages", counts["stages"], f"{stages}?status={Stage.Status.ACTIVE}"),
+        Figure("Live sessions", counts["live"], f"{stages}?live=on"),
+        Figure("Connected participants", counts["connected"], f"{stages}?live=on"),
+    ]
