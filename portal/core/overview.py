@@ -56,8 +56,9 @@ class RefreshBudget:
         return self.calls / max(self.duration_seconds, settings.REFRESH_TICK_SECONDS, 0.001)
 
     @property
-    def percent_of_quota(self) -> int:
-        return round(100 * self.calls_per_second / self.quota_per_second) if self.quota_per_second else 0
+    def back_to_back(self) -> bool:
+        """The last cycle outlasted the tick: cycles follow each other with no pause (paced by the quota or AWS)."""
+        return self.duration_seconds > settings.REFRESH_TICK_SECONDS
 
 
 def refresh_budgets() -> list[RefreshBudget]:
