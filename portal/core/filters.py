@@ -18,6 +18,16 @@ def _kind_choices() -> list[tuple[str, str]]:
     return [(kind.name, kind.label) for kind in operation_kinds()]
 
 
+def day_range_filters(field_name: str) -> tuple[django_filters.DateFilter, django_filters.DateFilter]:
+    """From and To filters on the (UTC) day of a datetime field, with the browser's date picker."""
+
+    def day(lookup: str, label: str) -> django_filters.DateFilter:
+        picker = forms.DateInput(attrs={"type": "date"})
+        return django_filters.DateFilter(field_name=field_name, lookup_expr=lookup, label=label, widget=picker)
+
+    return day("date__gte", "From"), day("date__lte", "To")
+
+
 IN_FLIGHT = "in_flight"
 WITHIN = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
 
@@ -63,12 +73,7 @@ class AuditFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(choices=_kind_choices, label="Kind", empty_label="Any kind")
     target = django_filters.CharFilter(lookup_expr="icontains", label="Target", max_length=512)
     event = django_filters.ChoiceFilter(choices=AuditEntry.Event.choices, label="Outcome", empty_label="Any outcome")
-    date_from = django_filters.DateFilter(
-        field_name="created_at", lookup_expr="date__gte", label="From", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    date_to = django_filters.DateFilter(
-        field_name="created_at", lookup_expr="date__lte", label="To", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    date_from, date_to = day_range_filters("created_at")
 
     class Meta:
         model = AuditEntry

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -12,8 +14,13 @@ from portal.core.services import operations_of
 from portal.stages.models import Participant, ParticipantEvent, ParticipantToken, Stage, StageSession
 
 
-def stage_sessions(*, stage: Stage) -> list[StageSession]:
-    return list(stage.sessions.all()[:50])
+def stage_sessions(*, stage: Stage) -> QuerySet[StageSession]:
+    """Every session the portal knows of the stage, newest first; pages take 50 at a time."""
+    return stage.sessions.all()
+
+
+def stage_session(*, stage: Stage, session_id: str) -> StageSession | None:
+    return stage.sessions.filter(session_id=session_id).first()
 
 
 def stage_participants(*, session: StageSession) -> QuerySet[Participant]:
@@ -30,6 +37,29 @@ def stage_participants_of(participants: QuerySet[Participant]) -> QuerySet[Parti
         .annotate(issued_here=Exists(issued), token_revoked=Exists(issued.filter(revoked_at__isnull=False)))
         .order_by("first_join_at", "id")
     )
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str  # GetStage's member
+    label: str
+    url: str
+    use: str
+
+
+ENDPOINTS = (
+    ("whip", "WHIP", "Publish from OBS or any WHIP client, with a participant token as the bearer token."),
+    ("rtmps", "RTMPS", "Publish over RTMPS (stream key: a participant token)."),
+    ("rtmp", "RTMP", "Publish over RTMP, unencrypted (stream key: a participant token)."),
+    ("events", "Events", "The WebSocket the IVS SDKs use for stage events."),
+)
+
+
+def stage_endpoints(*, stage: Stage) -> list[Endpoint]:
+    """The endpoints GetStage returned, in the order people use them; those AWS did not return are left out."""
+    return [
+        Endpoint(name, label, stage.endpoints[name], use) for name, label, use in ENDPOINTS if stage.endpoints.get(name)
+    ]
 
 
 def participant_events(*, participant: Participant) -> QuerySet[ParticipantEvent]:

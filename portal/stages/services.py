@@ -12,8 +12,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.core.errors import Conflict, NotAllowedInState
-from portal.core.models import Operation
+from portal.core.batches import operation_batch_record
+from portal.core.errors import Conflict, DomainError, NotAllowedInState
+from portal.core.models import Operation, OperationBatch
 from portal.core.services import operation_request
 from portal.stages.models import Participant, Stage
 from portal.stages.operations import MAX_TAGS, visible_tags
@@ -166,6 +167,20 @@ def stage_delete(*, actor: AbstractBaseUser, stage: Stage, reason: str = "") -> 
             parameters={"stage_id": stage.pk, "arn": stage.arn, "name": stage.name},
             resource=stage,
         )
+
+
+def stages_delete(*, actor: AbstractBaseUser, stages: list[Stage]) -> OperationBatch:
+    """Delete several stages at once: one operation per stage, all requested in one transaction or none, followed
+    together on one batch page."""
+    with transaction.atomic():
+        operations = []
+        for stage in stages:
+            try:
+                operations.append(stage_delete(actor=actor, stage=stage))
+            except DomainError as refused:  # say which stage: the whole request is refused
+                raise type(refused)(f"{stage}: {refused.message}", remedy=refused.remedy) from refused
+        label = f"Delete {len(stages)} stage{'s' if len(stages) != 1 else ''}"
+        return operation_batch_record(label=label, actor=actor, reason="", operations=operations)
 
 
 def stages_sync(*, actor: AbstractBaseUser | None) -> Operation:
