@@ -25,6 +25,7 @@ class RateLimits:
         self._defaults = {service: dict(values) for service, values in (rates or DEFAULT_RATES).items()}
         self._default_enabled = enabled
         self._buckets: dict[tuple[str, str, str], tuple[float, float]] = {}
+        self.throttled: dict[str, int] = {}  # "service:Operation" -> requests refused since the last reset
         self._lock = threading.Lock()
         self.restore_defaults()
 
@@ -33,6 +34,7 @@ class RateLimits:
             self.rates = {service: dict(values) for service, values in self._defaults.items()}
             self.enabled = self._default_enabled
             self._buckets.clear()
+            self.throttled.clear()
 
     def rate(self, service: str, operation: str) -> float | None:
         rates = self.rates.get(service, {})
@@ -49,6 +51,8 @@ class RateLimits:
             tokens = min(rate, tokens + (now - last) * rate)
             if tokens < 1:
                 self._buckets[key] = (tokens, now)
+                name = f"{service}:{operation}"
+                self.throttled[name] = self.throttled.get(name, 0) + 1
                 return False
             self._buckets[key] = (tokens - 1, now)
             return True
@@ -62,7 +66,7 @@ class RateLimits:
             self._buckets.clear()
 
     def describe(self) -> dict[str, Any]:
-        return {"enabled": self.enabled, "rates": self.rates}
+        return {"enabled": self.enabled, "rates": self.rates, "throttled": dict(self.throttled)}
 
 
 @dataclass
