@@ -179,8 +179,10 @@ def paginate(
     if next_token:
         try:
             start = int(base64.urlsafe_b64decode(next_token.encode()).decode().removeprefix("offset:"))
-        except (ValueError, UnicodeDecodeError) as error:
+        except ValueError as error:  # not base64, not UTF-8, not a number
             raise ApiError(code, "The pagination token is invalid.") from error
+        if start < 0:
+            raise ApiError(code, "The pagination token is invalid.")
     size = max_results or default
     page = items[start : start + size]
     following = start + size
