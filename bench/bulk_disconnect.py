@@ -1,0 +1,79 @@
+"""100 disconnects requested at once, with the sandbox's quotas on and the live refresh running beside them.
+
+    .venv/bin/python bench/bulk_disconnect.py [--participants 100]
+
+A stage with N participants (joined through the sandbox), recorded by the stages refresher. Then the worker tier
+runs as `make run` does (a worker of 2 processes, the refresher worker, beat), Support requests N disconnects in one
+transaction, and the script times until every one has ended. DisconnectParticipant's quota is 5 TPS, so the floor is
+N / 5 s; the target is 1.1 x that with no ThrottlingException met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from harness import bench_estate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--participants", type=int, default=100)
+    args = parser.parse_args()
+    with bench_estate("bulk_disconnect") as estate:
+        from django.db import transaction
+
+        from portal.core.models import AuditEntry, Operation
+        from portal.core.roles import Role, user_create_with_role
+        from portal.stages.models import Participant, Stage
+        from portal.stages.refresh import stages_refresh
+        from portal.stages.services import stage_create, stage_disconnect_participant
+        from tests.conftest import sandbox_boto
+
+        sandbox = estate.sandbox
+        sandbox.quotas(enabled=False)
+        worker = estate.worker(concurrency=2)
+        admin = user_create_with_role(username="admin", password="not-secret-bench-only", role=Role.ADMIN)
+        support = user_create_with_role(username="support", password="not-secret-bench-only", role=Role.SUPPORT)
+        stage_create(actor=admin, name="all-hands", tags={}, tokens=[])
+        while not Stage.objects.filter(status=Stage.Status.ACTIVE).exists():
+            time.sleep(0.05)
+        stage = Stage.objects.get()
+        ivs = sandbox_boto(sandbox.endpoint, "ivs-realtime")
+        for number in range(args.participants):
+            token = ivs.create_participant_token(stageArn=stage.arn, userId=f"viewer-{number}")["participantToken"]
+            sandbox.stage_join(token["token"])
+        while Participant.objects.filter(state="CONNECTED").count() < args.participants:
+            stages_refresh()
+        worker.stop()
+
+        sandbox.quotas(enabled=True)
+        estate.worker(concurrency=2)
+        estate.worker(concurrency=2, queues="refresh")
+        estate.beat()
+        time.sleep(3)  # the refresher is cycling before the disconnects arrive
+        throttled_before = sum(sandbox.quotas()["throttled"].values())
+        started = time.monotonic()
+        with transaction.atomic():
+            for participant in Participant.objects.filter(state="CONNECTED").select_related("session__stage"):
+                stage_disconnect_participant(
+                    actor=support, participant=participant, reason="bench: bulk disconnect", revoke_token=False
+                )
+        disconnects = Operation.objects.filter(kind="stages.disconnect_participant")
+        while disconnects.exclude(status__in=Operation.TERMINAL).exists():
+            time.sleep(0.05)
+        elapsed = time.monotonic() - started
+        throttled = sandbox.quotas()["throttled"]
+        retries = AuditEntry.objects.filter(event="retrying", detail__startswith="ThrottlingException").count()
+        succeeded = disconnects.filter(status=Operation.Status.SUCCEEDED).count()
+        state = sandbox.state()["state"]["ivs.participants"].values()
+        gone = sum(1 for p in state if p["state"] == "DISCONNECTED")
+    floor = args.participants / 5
+    print(f"disconnects: {args.participants} requested, {succeeded} succeeded, {gone} disconnected in the sandbox")
+    print(f"wall time: {elapsed:.1f} s (floor at 5 TPS: {floor:.0f} s; target <= {1.1 * floor:.0f} s)")
+    print(f"ThrottlingException retries recorded: {retries}")
+    print(f"requests the sandbox throttled meanwhile: {sum(throttled.values()) - throttled_before} {throttled}")
+
+
+if __name__ == "__main__":
+    main()
