@@ -56,6 +56,7 @@ class Operation(models.Model):
     effect_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    courier = models.CharField(max_length=200, blank=True, help_text="host:pid of the process running the attempt.")
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
