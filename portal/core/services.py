@@ -118,10 +118,17 @@ def attempt_outcome(marker: str) -> str:
 
 
 def _audit(operation: Operation, event: str, detail: str) -> None:
+    """Append an entry that keeps what is true now: what was asked, in words, and the resource's current name."""
+    resource_name = operation.resource_name
+    summary = operation_kind_get(operation.kind).audit_summary(
+        parameters=operation.parameters, resource_name=resource_name
+    )
     AuditEntry.objects.create(
         actor_name=operation.actor_name,
         kind=operation.kind,
         target=operation.target,
+        resource_name=resource_name[: AuditEntry._meta.get_field("resource_name").max_length],
+        summary=summary,
         reason=operation.reason,
         event=event,
         detail=detail,
