@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0005_refresher_state'),
+        ('core', '0006_audit_summary_resource_name'),
     ]
 
     operations = [
