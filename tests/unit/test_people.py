@@ -162,6 +162,10 @@ def test_one_action_disconnects_and_revokes_everywhere(
     page = client.get(f"/operations/batches/{batch.pk}/").content.decode()
     assert "Disconnect and revoke alice everywhere" in page
     assert "3 of 3 done" in page
+    town_hall = alice_everywhere["town-hall"]["tokens"]["alice"]["participantId"]
+    assert f"Disconnect participant alice ({town_hall}) from town-hall, token revoked" in page
+    outside = alice_everywhere["outside"]["tokens"]["alice"]["participantId"]
+    assert f"Disconnect participant alice ({outside}) from outside, token not revoked" in page  # none issued here
     assert 'data-done="true"' in page
     assert client.get(f"/operations/batches/{batch.pk}/", headers=HTMX).status_code == 286
     assert "Nowhere for" in client.get("/people/", {"user_id": "alice"}).content.decode()

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0005_refresher_state'),
+        ('core', '0007_operation_courier'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
