@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 
 from portal.core.roles import role_of
 
@@ -26,4 +27,5 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     ]
     if user.has_perm("auth.change_user"):
         items.append({"label": "Users", "url_name": "admin:auth_user_changelist", "active": False})
-    return {"nav_items": items, "portal_role": role_of(user)}
+    # Lazy: htmx partials never show the role, and it costs a query.
+    return {"nav_items": items, "portal_role": SimpleLazyObject(lambda: role_of(user))}
