@@ -5,8 +5,10 @@
 
 Seeds the stages, starts the Procfile's `web` process under honcho on a free port, logs in as an admin over HTTP,
 then drives GET /stages/?page=2 with `HX-Request: true` at each concurrency for a fixed time and prints requests per
-second, p50/p95 latency, responses other than 2xx, socket errors and, on PostgreSQL, the connections the server
-holds after the run. The load comes from Debian's `wrk` (apt-get install wrk): a C client that needs a few percent
+second, p50/p95 latency, responses other than 2xx, socket errors, the server's CPU time per request (all its
+processes, from /proc: it depends less than req/s on what else the machine runs) and, on PostgreSQL, the
+connections the server holds after the run. The header shows the load average: other work on the machine takes
+cores from the server. The load comes from Debian's `wrk` (apt-get install wrk): a C client that needs a few percent
 of one core at these rates, so on a two-core machine nearly all the CPU goes to the server being measured.
 """
 
@@ -222,7 +224,11 @@ def main() -> None:
         cookie = log_in(base)
         url = f"{base}/stages/?page=2"
         check_partial(url, cookie)
-        print(f"database={args.database} stages={args.stages} WEB_CONCURRENCY={env.get('WEB_CONCURRENCY', '(unset)')}")
+        load_average = " ".join(f"{value:.1f}" for value in os.getloadavg())
+        concurrency = env.get("WEB_CONCURRENCY", "(unset: one per CPU)")
+        print(
+            f"database={args.database} stages={args.stages} WEB_CONCURRENCY={concurrency} load average {load_average}"
+        )
         columns = ("req/s", "p50 ms", "p95 ms", "non-2xx", "sock err")
         print(f"{'clients':>7} " + " ".join(f"{c:>8}" for c in columns) + f" {'CPU ms/req':>10}  pg connections")
         for clients in args.clients:
