@@ -68,7 +68,7 @@ class Command(BaseCommand):
         web_processes = env.get("WEB_CONCURRENCY") or "one per CPU"
         self.stdout.write(f"Broker: {broker}")
         self.stdout.write(f"AWS endpoint: {endpoint}")
-        self.stdout.write(f"RTC Portal: http://{host}:{port}/ ({web_processes} web processes; Ctrl-C stops everything)")
+        self.stdout.write(f"RTC Portal: http://{host}:{port}/ (web processes: {web_processes}; Ctrl-C stops all)")
         self.stdout.flush()
         # honcho gives the first process PORT=--port: web comes first.
         processes = PROCESSES + (["sandbox"] if with_sandbox else [])
