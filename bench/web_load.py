@@ -18,6 +18,7 @@ import argparse
 import http.cookiejar
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -51,8 +52,8 @@ end
 """
 
 
-def cpu_seconds(root: int) -> float:
-    """User plus system CPU time of a process and all its descendants, from /proc."""
+def cpu_seconds(roots: set[int]) -> float:
+    """User plus system CPU time of some processes and all their descendants, from /proc."""
     parents: dict[int, int] = {}
     times: dict[int, float] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -63,10 +64,16 @@ def cpu_seconds(root: int) -> float:
         pid = int(stat.parent.name)
         parents[pid] = int(fields[1])
         times[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    tree = {root}
+    tree = set(roots)
     while grown := {pid for pid, parent in parents.items() if parent in tree} - tree:
         tree |= grown
     return sum(times.get(pid, 0.0) for pid in tree)
+
+
+def children_cpu_seconds() -> float:
+    """CPU time of this script's finished children (each wrk run)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def free_port() -> int:
@@ -92,14 +99,17 @@ def postgres_drop(database_url: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def postgres_connections(database_url: str) -> str:
+def postgres_backends(database_url: str) -> dict[int, str]:
+    """The server processes of every connection to the benchmark's database, with their state."""
     name = urllib.parse.urlparse(database_url).path.lstrip("/")
     with psycopg.connect(admin_url(database_url), autocommit=True) as admin:
-        rows = admin.execute(
-            "SELECT coalesce(state, '?'), count(*) FROM pg_stat_activity WHERE datname = %s GROUP BY 1 ORDER BY 1",
-            [name],
-        ).fetchall()
-    return ", ".join(f"{count} {state}" for state, count in rows) or "0"
+        rows = admin.execute("SELECT pid, coalesce(state, '?') FROM pg_stat_activity WHERE datname = %s", [name])
+        return dict(rows.fetchall())
+
+
+def described(backends: dict[int, str]) -> str:
+    states = sorted(backends.values())
+    return ", ".join(f"{states.count(state)} {state}" for state in sorted(set(states))) or "0"
 
 
 def seed(env: dict[str, str], stages: int) -> None:
@@ -229,19 +239,39 @@ def main() -> None:
         print(
             f"database={args.database} stages={args.stages} WEB_CONCURRENCY={concurrency} load average {load_average}"
         )
-        columns = ("req/s", "p50 ms", "p95 ms", "non-2xx", "sock err")
-        print(f"{'clients':>7} " + " ".join(f"{c:>8}" for c in columns) + f" {'CPU ms/req':>10}  pg connections")
+        header = ("req/s", "p50 ms", "p95 ms", "non-2xx", "sock err", "web CPU", "pg CPU", "wrk CPU", "2-CPU est")
+        print(f"{'clients':>7} " + " ".join(f"{name:>9}" for name in header) + "  pg connections after")
         for clients in args.clients:
-            cpu_before = cpu_seconds(server.pid)
+            backends = postgres_backends(args.postgres_url) if args.database == "postgres" else {}
+            before = (cpu_seconds({server.pid}), cpu_seconds(set(backends)), children_cpu_seconds())
             result = load(url, cookie, clients, args.seconds, script)
-            cpu_ms = (cpu_seconds(server.pid) - cpu_before) * 1000 / max(result["requests"], 1)
-            connections = postgres_connections(args.postgres_url) if args.database == "postgres" else "-"
-            rate = result["requests"] / result["seconds"]
-            print(
-                f"{clients:>7} {rate:>8.1f} {result['p50_ms']:>8.1f} {result['p95_ms']:>8.1f} "
-                f"{result['non2xx']:>8} {result['socket_errors']:>8} {cpu_ms:>10.1f}  {connections}",
-                flush=True,
+            after = (cpu_seconds({server.pid}), cpu_seconds(set(backends)), children_cpu_seconds())
+            web, pg, wrk = (
+                (end - start) * 1000 / max(result["requests"], 1) for start, end in zip(before, after, strict=True)
             )
+            rate = result["requests"] / result["seconds"]
+            figures = (
+                rate,
+                result["p50_ms"],
+                result["p95_ms"],
+                result["non2xx"],
+                result["socket_errors"],
+                web,
+                pg,
+                wrk,
+            )
+            estimate = 2000 / (web + pg + wrk)
+            connections = described(postgres_backends(args.postgres_url)) if args.database == "postgres" else "-"
+            print(
+                f"{clients:>7} "
+                + " ".join(f"{figure:>9.1f}" if isinstance(figure, float) else f"{figure:>9}" for figure in figures)
+                + f" {estimate:>9.0f}  {connections}"
+            )
+        print(
+            "CPU columns: milliseconds of CPU per request spent by the web server's processes, by the PostgreSQL "
+            "backends serving them and by wrk. 2-CPU est: 2,000 ms / their sum, the rate two otherwise idle CPUs "
+            "would sustain."
+        )
     finally:
         if server is not None:
             server.send_signal(signal.SIGINT)
