@@ -94,7 +94,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Each process (web worker, Celery pool child, beat) keeps its own small pool; the processes of one host times
     # DATABASE_POOL_MAX_SIZE must stay well under PostgreSQL's max_connections (100 by default).
     DATABASES["default"]["OPTIONS"] = {
-        "pool": {"min_size": 1, "max_size": int(os.environ.get("DATABASE_POOL_MAX_SIZE", "4")), "timeout": 10}
+        **DATABASES["default"].get("OPTIONS", {}),  # what the URL's query says, e.g. ?sslmode=require
+        "pool": {"min_size": 1, "max_size": int(os.environ.get("DATABASE_POOL_MAX_SIZE", "4")), "timeout": 10},
     }
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web processes and the workers read while one writes; IMMEDIATE avoids upgrade deadlocks.

@@ -92,9 +92,15 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
 
 def test_database_pool_size_from_the_environment(tmp_path):
     values = json.loads(
-        _settings(tmp_path, DEBUG="true", DATABASE_URL="postgres://u@db:5432/portal", DATABASE_POOL_MAX_SIZE="2").stdout
+        _settings(
+            tmp_path,
+            DEBUG="true",
+            DATABASE_URL="postgres://u@db:5432/portal?sslmode=require",
+            DATABASE_POOL_MAX_SIZE="2",
+        ).stdout
     )
     assert values["options"]["pool"]["max_size"] == 2
+    assert values["options"]["sslmode"] == "require"
 
 
 def test_task_time_limits_must_stay_below_the_stuck_operation_age(tmp_path):
