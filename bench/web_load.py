@@ -226,7 +226,8 @@ def main() -> None:
     server = None
     try:
         seed(env, args.stages)
-        honcho = [sys.executable, "-m", "honcho", "start", "--procfile", "Procfile", "--port", str(port), "web"]
+        honcho = [sys.executable, "-m", "honcho", "start", "--procfile", "Procfile", "--env", os.devnull]
+        honcho += ["--port", str(port), "web"]
         with log.open("wb") as output:
             server = subprocess.Popen(honcho, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
         wait_for(port, server, log)

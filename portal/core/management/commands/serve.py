@@ -70,8 +70,10 @@ class Command(BaseCommand):
         self.stdout.write(f"AWS endpoint: {endpoint}")
         self.stdout.write(f"RTC Portal: http://{host}:{port}/ (web processes: {web_processes}; Ctrl-C stops all)")
         self.stdout.flush()
-        # honcho gives the first process PORT=--port: web comes first.
+        # honcho gives the first process PORT=--port: web comes first. The environment is complete here: no .env file
+        # may override what was chosen above.
         processes = PROCESSES + (["sandbox"] if with_sandbox else [])
-        honcho = [sys.executable, "-m", "honcho", "start", "--procfile", "Procfile", "--port", str(port), *processes]
+        honcho = [sys.executable, "-m", "honcho", "start", "--procfile", "Procfile", "--env", os.devnull]
+        honcho += ["--port", str(port), *processes]
         os.chdir(settings.BASE_DIR)
         os.execve(sys.executable, honcho, env)
