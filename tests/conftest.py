@@ -126,7 +126,10 @@ def real_worker(transactional_db: None) -> Callable[..., object]:
             worker_enable_remote_control=not broker_url.startswith("filesystem"),
         )
         _reset_producers()
-        context = start_worker(celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING")
+        # One worker for both queues: it stands in for the Procfile's `worker` and `refresher`.
+        context = start_worker(
+            celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING", queues=["celery", "refresh"]
+        )
         worker = context.__enter__()
         started.append(context)
         return worker
