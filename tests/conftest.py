@@ -140,10 +140,12 @@ def filesystem_broker(tmp_path: Path) -> tuple[str, dict[str, str]]:
     folder = tmp_path / "broker"
     (folder / "in").mkdir(parents=True)
     (folder / "processed").mkdir()
+    (folder / "control").mkdir()
     options = {
         "data_folder_in": str(folder / "in"),
         "data_folder_out": str(folder / "in"),
         "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),
     }
     return "filesystem://", options
 
