@@ -17,6 +17,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     for section in sections():
         url = reverse(section.url_name)
         items.append({"label": section.label, "url": url, "active": request.path.startswith(url)})
-    if user.has_perm("auth.change_user"):
+    if user.is_superuser:  # the portal has no users page of its own yet: Django's admin is for superusers only
         items.append({"label": "Users", "url": reverse("admin:auth_user_changelist"), "active": False})
     return {"nav_items": items, "portal_role": role_of(user)}
