@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +11,6 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from portal import celery_app
 from portal.core.models import OneTimeSecret, Operation
 from portal.core.operation_kinds import OperationCall, OperationKind, register
 from portal.core.secrets import secrets_take
@@ -141,23 +139,6 @@ def test_a_throttled_mutation_is_retried_by_the_pipeline_visibly_not_by_the_sdk(
     assert (operation.status, operation.attempts) == (Operation.Status.SUCCEEDED, 2)
     retry = operation.audit_entries.get(event="retrying")
     assert retry.detail.startswith("ThrottlingException:")
-
-
-@pytest.fixture
-def broker_down() -> Iterator[Callable[[], None]]:
-    """The broker stops answering; calling the fixture's value brings it back (tasks run eagerly again)."""
-    saved = {key: celery_app.conf[key] for key in ("broker_url", "task_always_eager")}
-
-    def restore() -> None:
-        celery_app.conf.update(saved)
-        celery_app._pool = None
-        celery_app.amqp._producer_pool = None
-
-    celery_app.conf.update(broker_url="redis://127.0.0.1:1/0", task_always_eager=False)
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-    yield restore
-    restore()
 
 
 def test_a_broker_outage_answers_queued_and_the_sweeper_delivers(
