@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/stage_queries.py
 
-Runs on a throwaway SQLite database; prints one line per page and size. The counts must not grow with rows.
+Runs on a throwaway SQLite database; prints one line per page and size, and how many stages the filtered list
+matched (it must match some). The counts must not grow with rows.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from portal.core.roles import Role  # noqa: E402
+from portal.stages.filters import StageFilter  # noqa: E402
 from portal.stages.models import Participant, Stage  # noqa: E402
 from tests.factories import PASSWORD, ParticipantFactory, StageFactory, StageSessionFactory, UserFactory  # noqa: E402
 
@@ -74,6 +76,9 @@ def main() -> None:
             ("participants panel (htmx)", f"/stages/{stage.pk}/?panel=participants"),
         ):
             print(f"{label:<28}{count:>8}{count // 5:>14}{queries(client, path):>9}")
+        matched = StageFilter({"tag": "team=3", "live": "on"}, queryset=Stage.objects.all()).qs.count()
+        assert matched, "the filtered list matched no stage: the tag filter is broken"
+        print(f"  (the filtered list matched {matched} of {count} stages)")
 
 
 if __name__ == "__main__":
