@@ -132,6 +132,11 @@ class BaseTokenFormSet(forms.BaseFormSet):
     def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
         return {"empty_permitted": False}  # an untouched row is a token with the defaults, not an empty row
 
+    def clean(self) -> None:
+        # Django's own minimum counts a row left at its defaults as empty: count the rows as they are instead.
+        if len(self.forms) < self.min_num:
+            raise forms.ValidationError(self.error_messages["too_few_forms"], code="too_few_forms")
+
     @property
     def specs(self) -> list[TokenSpec]:
         return [form.spec() for form in self.forms]
@@ -141,7 +146,7 @@ TokenFormSet = forms.formset_factory(
     TokenForm, formset=BaseTokenFormSet, extra=0, max_num=MAX_TOKENS, validate_max=True
 )
 IssueTokenFormSet = forms.formset_factory(
-    TokenForm, formset=BaseTokenFormSet, extra=0, min_num=1, validate_min=True, max_num=MAX_TOKENS, validate_max=True
+    TokenForm, formset=BaseTokenFormSet, extra=0, min_num=1, max_num=MAX_TOKENS, validate_max=True
 )
 
 

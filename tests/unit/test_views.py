@@ -78,6 +78,8 @@ def test_operations_filter_by_status_and_kind_and_keep_the_filter_in_the_poll(ad
     assert ">third<" not in queued
     assert 'hx-get="/operations/?status=queued&amp;kind=aws.check_connection"' in queued
     assert '<option value="stages.sync">Sync stages from AWS</option>' in queued
+    assert re.search(r'<label>Status <select name="status"', queued)
+    assert re.search(r'<label>Kind <select name="kind"', queued)
 
 
 def test_check_connection_queues_an_operation_and_redirects_to_it(client, admin, aws_endpoint):
@@ -154,6 +156,9 @@ def test_navigation_and_tiles_come_from_the_app_configs(viewer):
         ("channels", "Signaling channels ", '<span class="badge">Coming</span>'),
         ("pipelines", "Capture pipelines ", '<span class="badge">Coming</span>'),
     ]
+    channels_tile = page.split('data-section="channels"', 1)[1].split("</a>", 1)[0]
+    assert "Not built yet; it will let you:" in channels_tile
+    assert "<li>Versioned update and delete</li>" in channels_tile  # what is coming, on the tile itself
 
 
 def test_operation_kinds_are_discovered_from_every_app():

@@ -66,7 +66,8 @@ def identifier(value: str | None, keep: int = 28) -> SafeString | str:
     hover and on the copy button: `{% identifier stage.arn %}`."""
     if not value:
         return "—"
-    shown = value if len(value) <= keep else f"{value[: keep // 3]}…{value[-(keep - keep // 3) :]}"
+    head = keep // 3
+    shown = value if len(value) <= keep else f"{value[:head]}…{value[-(keep - head - 1) :]}"
     return format_html(
         '<span class="identifier mono" title="{}"><span class="identifier-text">{}</span>'
         '<button type="button" class="copy" data-copy-text="{}" aria-label="Copy {}" title="Copy">copy</button></span>',
