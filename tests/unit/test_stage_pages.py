@@ -231,4 +231,4 @@ def test_long_identifiers_are_shortened_with_the_whole_value_on_hover_and_copy(v
     assert f'title="{arn}"' in cell
     assert f'data-copy-text="{arn}"' in cell
     shown = cell.split('class="identifier-text">', 1)[1].split("<", 1)[0]
-    assert shown == "arn:aws:i…:stage/abcdefghijkl"  # 28 characters: the start, and the distinctive end
+    assert shown == "arn:aws:i…stage/abcdefghijkl"  # 28 characters: the start, and the distinctive end
