@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from urllib.parse import urlparse
 
 import pytest
@@ -42,3 +43,29 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 30, interval: flo
             return
         time.sleep(interval)
     raise AssertionError(f"Condition not met within {timeout} s")
+
+
+@contextmanager
+def celery_app_sending_to(broker_url: str, transport_options: dict[str, str] | None = None) -> Iterator[None]:
+    """Send the portal's tasks (and control commands) to a real broker instead of running them eagerly."""
+    from portal import celery_app
+
+    keys = ("broker_url", "task_always_eager", "broker_transport_options", "worker_enable_remote_control")
+    saved = {key: celery_app.conf[key] for key in keys}
+
+    def reset_producers() -> None:
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+    celery_app.conf.update(
+        broker_url=broker_url,
+        task_always_eager=False,
+        broker_transport_options=transport_options or {},
+        worker_enable_remote_control=not broker_url.startswith("filesystem"),
+    )
+    reset_producers()
+    try:
+        yield
+    finally:
+        celery_app.conf.update(saved)
+        reset_producers()

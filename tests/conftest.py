@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from django.test import Client
 
 from portal import celery_app
 from portal.core.roles import Role
-from tests.backing_services import TEST_REDIS_URL, missing, reachable
+from tests.backing_services import TEST_REDIS_URL, celery_app_sending_to, missing, reachable
 from tests.factories import PASSWORD, UserFactory
 
 if TYPE_CHECKING:
@@ -106,40 +107,20 @@ def closed_endpoint(monkeypatch: pytest.MonkeyPatch) -> str:
     return url
 
 
-def _reset_producers() -> None:
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
 @pytest.fixture
-def real_worker(transactional_db: None) -> Callable[..., object]:
+def real_worker(transactional_db: None) -> Iterator[Callable[..., object]]:
     """Start a real Celery worker thread on the given broker; the app stops running tasks eagerly meanwhile."""
-    started: list[object] = []
-    saved = {
-        key: celery_app.conf[key]
-        for key in ("broker_url", "task_always_eager", "broker_transport_options", "worker_enable_remote_control")
-    }
+    with ExitStack() as stack:
 
-    def start(broker_url: str, transport_options: dict[str, str] | None = None) -> object:
-        celery_app.conf.update(
-            broker_url=broker_url,
-            task_always_eager=False,
-            broker_transport_options=transport_options or {},
-            worker_enable_remote_control=not broker_url.startswith("filesystem"),
-        )
-        _reset_producers()
-        context = start_worker(
-            celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING", queues=["celery", "refresh"]
-        )
-        worker = context.__enter__()
-        started.append(context)
-        return worker
+        def start(broker_url: str, transport_options: dict[str, str] | None = None) -> object:
+            stack.enter_context(celery_app_sending_to(broker_url, transport_options))
+            return stack.enter_context(
+                start_worker(
+                    celery_app, pool="solo", perform_ping_check=False, loglevel="WARNING", queues=["celery", "refresh"]
+                )
+            )
 
-    yield start
-    for context in reversed(started):
-        context.__exit__(None, None, None)
-    celery_app.conf.update(saved)
-    _reset_producers()
+        yield start
 
 
 @pytest.fixture

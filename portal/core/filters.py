@@ -7,7 +7,7 @@ from typing import Any
 
 import django_filters
 from django import forms
-from django.db.models import F, JSONField, QuerySet, Value
+from django.db.models import F, JSONField, Q, QuerySet, Value
 from django.db.models.fields.json import DataContains
 
 from portal.core.models import AuditEntry, Operation
@@ -79,9 +79,15 @@ class AuditFilterForm(forms.Form):
 
 
 class AuditFilter(django_filters.FilterSet):
-    actor = django_filters.CharFilter(field_name="actor_name", lookup_expr="iexact", label="Actor", max_length=150)
+    actor = django_filters.CharFilter(
+        field_name="actor_name", lookup_expr="icontains", label="Actor", max_length=150,
+        widget=forms.TextInput(attrs={"placeholder": "part of a username"}),
+    )  # fmt: skip
     kind = django_filters.ChoiceFilter(choices=_kind_choices, label="Kind", empty_label="Any kind")
-    target = django_filters.CharFilter(lookup_expr="icontains", label="Target", max_length=512)
+    target = django_filters.CharFilter(
+        method="filter_target", label="Target", max_length=512,
+        widget=forms.TextInput(attrs={"placeholder": "stage name, ARN or user id"}),
+    )  # fmt: skip
     event = django_filters.ChoiceFilter(choices=AuditEntry.Event.choices, label="Outcome", empty_label="Any outcome")
     date_from = django_filters.DateFilter(
         field_name="created_at", lookup_expr="date__gte", label="From", widget=forms.DateInput(attrs={"type": "date"})
@@ -94,3 +100,9 @@ class AuditFilter(django_filters.FilterSet):
         model = AuditEntry
         fields: list[str] = []
         form = AuditFilterForm
+
+    def filter_target(self, queryset: QuerySet[AuditEntry], name: str, value: str) -> QuerySet[AuditEntry]:
+        """Part of what the entry is about: the resource's name then, the AWS target, or a name in the summary."""
+        return queryset.filter(
+            Q(resource_name__icontains=value) | Q(target__icontains=value) | Q(summary__icontains=value)
+        )

@@ -57,6 +57,7 @@ class Operation(models.Model):
     effect_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    courier = models.CharField(max_length=200, blank=True, help_text="host:pid of the process running the attempt.")
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -97,6 +98,12 @@ class Operation(models.Model):
             return None
         return (self.finished_at - self.created_at).total_seconds()
 
+    @property
+    def resource_name(self) -> str:
+        """The name of the row the operation is about, as it is now; "" when there is none."""
+        resource = self.resource
+        return str(resource) if resource is not None else ""
+
 
 class OneTimeSecret(models.Model):
     """A secret AWS returned (a participant token, a join token): encrypted, shown once to its requester, expiring."""
@@ -124,7 +131,10 @@ class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
 
 
 class AuditEntry(models.Model):
-    """Append-only: one row when a mutation is requested, one when its outcome is known."""
+    """Append-only: one row when a mutation is requested, one per retry, one when its outcome is known.
+
+    Each entry keeps what was true when it was written: the summary of what was asked and the resource's name.
+    """
 
     class Event(models.TextChoices):
         REQUESTED = "requested", "Requested"
@@ -136,6 +146,8 @@ class AuditEntry(models.Model):
     actor_name = models.CharField(max_length=150, db_index=True)
     kind = models.CharField(max_length=64, db_index=True)
     target = models.CharField(max_length=512, db_index=True, blank=True)
+    resource_name = models.CharField(max_length=256, blank=True, help_text="The resource's name at the time.")
+    summary = models.TextField(blank=True, help_text="What was asked, in words, e.g. which participant or which tags.")
     reason = models.CharField(max_length=512, blank=True)
     event = models.CharField(max_length=16, choices=Event.choices, db_index=True)
     detail = models.TextField(blank=True, help_text="AWS error code and message, or a summary of the result.")

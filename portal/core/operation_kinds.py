@@ -52,6 +52,14 @@ class OperationKind:
     # Why a failed operation cannot succeed as asked, from the state its resource is in now (after on_failure), in
     # the user's words and with what may help; shown in its progress instead of the generic advice. None: no opinion.
     explain_failure: Callable[[Operation], DomainError | None] | None = None
+    # What the operation asks, in words, from its parameters and the name of the row it is about (e.g. "Disconnect
+    # participant alice (p-123) from town-hall, token revoked"); every audit entry keeps it. None: label and name.
+    describe: Callable[[dict[str, Any], str], str] | None = None
+
+    def audit_summary(self, *, parameters: dict[str, Any], resource_name: str) -> str:
+        if self.describe is not None:
+            return self.describe(parameters, resource_name)
+        return f"{self.label} {resource_name}".strip()
 
 
 SECRETS = "secrets"

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import csv
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required, permission_required
@@ -16,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from portal.aws.clients import aws_endpoint_configured
+from portal.core.downloads import download_response
 from portal.core.filters import AuditFilter, OperationFilter
 from portal.core.models import AuditEntry, Operation
 from portal.core.operation_kinds import operation_kind_get
@@ -23,6 +23,7 @@ from portal.core.permissions import MANAGE_RESOURCES, VIEW_RESOURCES
 from portal.core.polling import poll_response
 from portal.core.secrets import secrets_take
 from portal.core.sections import section_get, sections
+from portal.core.selectors import audit_csv
 from portal.core.services import operation_request
 
 PAGE_SIZE = 50
@@ -148,24 +149,10 @@ def audit(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required(VIEW_RESOURCES, raise_exception=True)
 def audit_export(request: HttpRequest) -> HttpResponse:
+    """The filtered audit log as CSV, streamed: a million entries export without growing the web process."""
     filters = AuditFilter(request.GET or None, queryset=AuditEntry.objects.all())
     if filters.is_bound and not filters.is_valid():
         return HttpResponse(filters.errors.as_text(), status=400, content_type="text/plain")
-    response = HttpResponse(content_type="text/csv")
-    response["Content-Disposition"] = 'attachment; filename="audit.csv"'
-    writer = csv.writer(response)
-    writer.writerow(["time", "actor", "kind", "target", "reason", "outcome", "detail", "operation"])
-    for entry in filters.qs.iterator(chunk_size=500):
-        writer.writerow(
-            [
-                entry.created_at.isoformat(),
-                entry.actor_name,
-                entry.kind,
-                entry.target,
-                entry.reason,
-                entry.event,
-                entry.detail,
-                entry.operation_id or "",
-            ]
-        )
-    return response
+    return download_response(
+        request, audit_csv(filters.qs), filename="audit.csv", content_type="text/csv; charset=utf-8"
+    )

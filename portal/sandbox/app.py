@@ -31,6 +31,7 @@ from portal.sandbox.protocol import (
     ValidationFailed,
     error_response,
     parse_request,
+    request_body,
     serialize_output,
     validate,
 )
@@ -63,7 +64,7 @@ class Sandbox:
             return self._send(start_response, control_response(self, environ))
         credential = self._credential(environ)
         if credential is not None and credential["service"] in MOTO_SERVICES:
-            return self.moto(environ, start_response)
+            return self.moto(credential["service"], environ, start_response)
         return self._send(start_response, self._serve(environ, credential))
 
     def _send(self, start_response: Callable[..., Any], response: Response | None) -> Iterable[bytes]:
@@ -78,10 +79,11 @@ class Sandbox:
 
     @staticmethod
     def _credential(environ: dict[str, Any]) -> dict[str, str] | None:
-        header = environ.get("HTTP_AUTHORIZATION", "")
-        match = AUTHORIZATION.match(header.strip())
-        if match:
-            return match.groupdict()
+        """The SigV4 credential scope, from the Authorization header or, when there is none, a presigned query."""
+        header = environ.get("HTTP_AUTHORIZATION")
+        if header is not None:
+            match = AUTHORIZATION.match(header.strip())
+            return match.groupdict() if match else None
         query = parse_qs(environ.get("QUERY_STRING", ""))
         scope = query.get("X-Amz-Credential", [""])[0].split("/")
         if len(scope) == 5 and query.get("X-Amz-Signature"):
@@ -109,7 +111,7 @@ class Sandbox:
         raw_uri = environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "/")
         raw_path = urlsplit(raw_uri).path
         query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-        body = _read_body(environ)
+        body = request_body(environ)
         headers = {
             key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
         }
@@ -177,14 +179,6 @@ class Sandbox:
                 if service.name == "chime-sdk-meetings" and ":meeting/" in text:
                     return service, route, captured
         return found[0] if found else None
-
-
-def _read_body(environ: dict[str, Any]) -> bytes:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    return environ["wsgi.input"].read(length) if length > 0 else b""
 
 
 def _drop(environ: dict[str, Any]) -> None:

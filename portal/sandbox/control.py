@@ -1,19 +1,89 @@
-"""The control API under /_sandbox/: simulate the world around the APIs (joins, time, faults, quotas, state)."""
+"""The control API under /_sandbox/: simulate the world around the APIs (joins, time, faults, quotas, state).
+
+Every body is checked before anything changes: against a shape (written the way botocore's models are, and checked
+by the same validator as the simulated services' input), then against the sandbox's state. What does not fit is a
+400 that says what is wrong.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from botocore.model import Shape, ShapeResolver
+
 from portal.sandbox import meetings, stages
-from portal.sandbox.protocol import ApiError, Response
-from portal.sandbox.quotas import Fault
+from portal.sandbox.protocol import ApiError, Response, ValidationFailed, decode_json, request_body, validate
+from portal.sandbox.quotas import DEFAULT_RATES, Fault
+from portal.sandbox.world import HANDLERS
 
 if TYPE_CHECKING:
     from portal.sandbox.app import Sandbox
 
-Action = Callable[["Sandbox", dict[str, Any]], Any]
+MAX_LATENCY_MS = 120_000
+SERVICES = sorted(DEFAULT_RATES)
+
+
+def _served(service: str) -> list[str]:
+    """The operations the sandbox serves for a simulated service (none for any other name)."""
+    return sorted(name for owner, name in HANDLERS if owner == service)
+
+
+SHAPES = ShapeResolver(
+    {
+        "Clock": {"type": "structure", "members": {"advance": {"shape": "Seconds"}, "scale": {"shape": "Scale"}}},
+        "Seconds": {"type": "double"},
+        "Scale": {"type": "double"},
+        "Fault": {
+            "type": "structure",
+            "members": {
+                "operation": {"shape": "Text"},
+                "latency_ms": {"shape": "Latency"},
+                "throttle": {"shape": "Probability"},
+                "error": {"shape": "Probability"},
+                "drop": {"shape": "Probability"},
+                "remaining": {"shape": "Count"},
+            },
+        },
+        "Latency": {"type": "integer", "min": 0, "max": MAX_LATENCY_MS},
+        "Probability": {"type": "double", "min": 0, "max": 1},
+        "Count": {"type": "integer", "min": 0},
+        "Quotas": {"type": "structure", "members": {"enabled": {"shape": "Flag"}, "rates": {"shape": "Rates"}}},
+        "Rates": {"type": "map", "key": {"shape": "ServiceName"}, "value": {"shape": "OperationRates"}},
+        "ServiceName": {"type": "string", "enum": SERVICES},
+        "OperationRates": {"type": "map", "key": {"shape": "Text"}, "value": {"shape": "Rate"}},
+        "Rate": {"type": "double", "min": 0},
+        "StageJoin": {
+            "type": "structure",
+            "required": ["token"],
+            "members": {"token": {"shape": "Text"}, "publish": {"shape": "Flag"}},
+        },
+        "StageLeave": {
+            "type": "structure",
+            "required": ["stageArn", "participantId"],
+            "members": {"stageArn": {"shape": "Text"}, "participantId": {"shape": "Text"}},
+        },
+        "StagePublish": {
+            "type": "structure",
+            "required": ["stageArn", "participantId"],
+            "members": {
+                "stageArn": {"shape": "Text"},
+                "participantId": {"shape": "Text"},
+                "published": {"shape": "Flag"},
+            },
+        },
+        "MeetingJoin": {"type": "structure", "required": ["joinToken"], "members": {"joinToken": {"shape": "Text"}}},
+        "MeetingLeave": {
+            "type": "structure",
+            "required": ["meetingId", "attendeeId"],
+            "members": {"meetingId": {"shape": "Text"}, "attendeeId": {"shape": "Text"}},
+        },
+        "Text": {"type": "string"},
+        "Flag": {"type": "boolean"},
+    }
+)
 
 
 class ControlError(Exception):
@@ -26,24 +96,45 @@ def _json(status: int, document: Any) -> Response:
     return Response(status, {"Content-Type": "application/json"}, json.dumps(document, default=str).encode())
 
 
-def _clock(sandbox: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
+def _invalid(message: str) -> ControlError:
+    return ControlError(400, "InvalidRequest", message)
+
+
+def _describe_clock(sandbox: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
     clock = sandbox.world.clock
-    if "scale" in body:
-        clock.set_scale(float(body["scale"]))
-    if "advance" in body:
-        seconds = float(body["advance"])
-        if seconds < 0:
-            raise ControlError(400, "InvalidClock", "The clock only moves forward.")
-        clock.advance(seconds)
     sandbox.world.tick()
     return {"time": clock.time(), "now": clock.now().isoformat(), "scale": clock.scale}
 
 
+def _clock(sandbox: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        sandbox.world.clock.change(advance=body.get("advance", 0.0), scale=body.get("scale"))
+    except ValueError as error:
+        raise ControlError(400, "InvalidClock", str(error)) from error
+    return _describe_clock(sandbox, body)
+
+
+def _fault_key(key: str) -> str:
+    """ "*", "service:*" or "service:Operation", naming a simulated service and an operation the sandbox serves."""
+    service, _, operation = key.partition(":")
+    if key == "*" or (service in SERVICES and operation == "*") or operation in _served(service):
+        return key
+    raise _invalid(
+        f"operation must be '*', 'service:*' or 'service:Operation' for a service in {', '.join(SERVICES)} and an "
+        f"operation the sandbox serves, not {key!r}."
+    )
+
+
+def _describe_faults(sandbox: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
+    return sandbox.faults.describe()
+
+
 def _faults(sandbox: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
     if body:
-        key = str(body.get("operation", "*"))
-        fields = {name: body[name] for name in ("latency_ms", "throttle", "error", "drop", "remaining") if name in body}
-        sandbox.faults.set(key, Fault(**fields))
+        key = _fault_key(body.pop("operation", "*"))
+        if body.get("throttle", 0) + body.get("error", 0) + body.get("drop", 0) > 1 + 1e-9:
+            raise _invalid("throttle + error + drop is the chance that a request fails: it cannot be more than 1.")
+        sandbox.faults.set(key, Fault(**body))
     return sandbox.faults.describe()
 
 
@@ -52,7 +143,15 @@ def _clear_faults(sandbox: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
     return sandbox.faults.describe()
 
 
+def _describe_quotas(sandbox: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
+    return sandbox.limits.describe()
+
+
 def _quotas(sandbox: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
+    for service, rates in body.get("rates", {}).items():
+        unknown = sorted(set(rates) - {"*", *_served(service)})
+        if unknown:
+            raise _invalid(f"{service} has no operation {', '.join(unknown)} that the sandbox serves (or use '*').")
     if body:
         sandbox.limits.configure(enabled=body.get("enabled"), rates=body.get("rates"))
     return sandbox.limits.describe()
@@ -70,7 +169,7 @@ def _state(sandbox: Sandbox, body: dict[str, Any]) -> Any:
     return json.loads(sandbox.world.dump())
 
 
-def _world(action: Callable[..., Any]) -> Action:
+def _world(action: Callable[..., Any]) -> Callable[[Sandbox, dict[str, Any]], Any]:
     def run(sandbox: Sandbox, body: dict[str, Any]) -> Any:
         with sandbox.world.lock:
             sandbox.world.tick()
@@ -79,47 +178,58 @@ def _world(action: Callable[..., Any]) -> Action:
     return run
 
 
-ROUTES: dict[tuple[str, str], Action] = {
-    ("GET", "/_sandbox/health"): lambda sandbox, body: {"ok": True, "account": sandbox.world.account},
-    ("GET", "/_sandbox/state"): _state,
-    ("POST", "/_sandbox/reset"): _reset,
-    ("GET", "/_sandbox/clock"): _clock,
-    ("POST", "/_sandbox/clock"): _clock,
-    ("GET", "/_sandbox/faults"): _faults,
-    ("POST", "/_sandbox/faults"): _faults,
-    ("DELETE", "/_sandbox/faults"): _clear_faults,
-    ("GET", "/_sandbox/quotas"): _quotas,
-    ("POST", "/_sandbox/quotas"): _quotas,
-    ("POST", "/_sandbox/stages/join"): _world(stages.participant_join),
-    ("POST", "/_sandbox/stages/leave"): _world(stages.participant_leave),
-    ("POST", "/_sandbox/stages/publish"): _world(stages.participant_publish),
-    ("POST", "/_sandbox/meetings/join"): _world(meetings.attendee_join),
-    ("POST", "/_sandbox/meetings/leave"): _world(meetings.attendee_leave),
+@dataclass(frozen=True)
+class Endpoint:
+    action: Callable[[Sandbox, dict[str, Any]], Any]
+    shape: str | None = None  # the body's shape; None: the endpoint takes no body, and any sent is not read
+
+
+ROUTES: dict[tuple[str, str], Endpoint] = {
+    ("GET", "/_sandbox/health"): Endpoint(lambda sandbox, body: {"ok": True, "account": sandbox.world.account}),
+    ("GET", "/_sandbox/state"): Endpoint(_state),
+    ("POST", "/_sandbox/reset"): Endpoint(_reset),
+    ("GET", "/_sandbox/clock"): Endpoint(_describe_clock),
+    ("POST", "/_sandbox/clock"): Endpoint(_clock, "Clock"),
+    ("GET", "/_sandbox/faults"): Endpoint(_describe_faults),
+    ("POST", "/_sandbox/faults"): Endpoint(_faults, "Fault"),
+    ("DELETE", "/_sandbox/faults"): Endpoint(_clear_faults),
+    ("GET", "/_sandbox/quotas"): Endpoint(_describe_quotas),
+    ("POST", "/_sandbox/quotas"): Endpoint(_quotas, "Quotas"),
+    ("POST", "/_sandbox/stages/join"): Endpoint(_world(stages.participant_join), "StageJoin"),
+    ("POST", "/_sandbox/stages/leave"): Endpoint(_world(stages.participant_leave), "StageLeave"),
+    ("POST", "/_sandbox/stages/publish"): Endpoint(_world(stages.participant_publish), "StagePublish"),
+    ("POST", "/_sandbox/meetings/join"): Endpoint(_world(meetings.attendee_join), "MeetingJoin"),
+    ("POST", "/_sandbox/meetings/leave"): Endpoint(_world(meetings.attendee_leave), "MeetingLeave"),
 }
+
+
+def _body(environ: dict[str, Any], shape: Shape) -> dict[str, Any]:
+    """The request's JSON object, checked against the shape: known members only, each of the right type and range."""
+    raw = request_body(environ)
+    document = decode_json(raw) if raw.strip() else {}
+    if not isinstance(document, dict):
+        raise _invalid("The body must be a JSON object.")
+    unknown = sorted(set(document) - set(shape.members))
+    if unknown:
+        known = ", ".join(shape.members)
+        raise _invalid(f"Unknown member{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; use {known}.")
+    return validate(shape, document)
 
 
 def control_response(sandbox: Sandbox, environ: dict[str, Any]) -> Response:
     method = environ.get("REQUEST_METHOD", "GET")
     path = environ.get("PATH_INFO", "").rstrip("/")
-    action = ROUTES.get((method, path))
-    if action is None:
+    endpoint = ROUTES.get((method, path))
+    if endpoint is None:
         allowed = sorted(m for m, p in ROUTES if p == path)
         if allowed:
             return _json(405, {"error": "MethodNotAllowed", "message": f"Use {', '.join(allowed)} for {path}."})
         return _json(404, {"error": "NotFound", "message": f"No control endpoint {path}."})
     try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        raw = environ["wsgi.input"].read(length) if length > 0 else b""
-        body = json.loads(raw) if raw.strip() else {}
-        if not isinstance(body, dict):
-            raise ControlError(400, "InvalidRequest", "The body must be a JSON object.")
-        return _json(200, action(sandbox, body))
-    except json.JSONDecodeError as error:
-        return _json(400, {"error": "InvalidRequest", "message": f"The body is not JSON: {error}"})
-    except TypeError as error:
-        return _json(400, {"error": "InvalidRequest", "message": str(error)})
-    except ValueError as error:
-        return _json(400, {"error": "InvalidRequest", "message": str(error)})
+        body = _body(environ, SHAPES.get_shape_by_name(endpoint.shape)) if endpoint.shape else {}
+        return _json(200, endpoint.action(sandbox, body))
+    except ValidationFailed as failure:
+        return _json(400, {"error": "InvalidRequest", "message": str(failure)})
     except ControlError as error:
         return _json(error.status, {"error": error.code, "message": error.message})
     except ApiError as error:

@@ -5,24 +5,119 @@ The simulated services reach into the same moto backends to check sinks and to w
 
 from __future__ import annotations
 
+import io
+import json
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import parse_qs
+from xml.parsers.expat import ExpatError
+from xml.sax.saxutils import escape
 
+import botocore.session
 from moto.s3.exceptions import MissingBucket
 from moto.s3.models import s3_backends
-from moto.server import DomainDispatcherApplication, create_backend_app
+from moto.server import create_backend_app
 from moto.sns.exceptions import SNSNotFoundError
 from moto.sns.models import sns_backends
 from moto.sqs.exceptions import QueueDoesNotExist
 from moto.sqs.models import sqs_backends
+from werkzeug.formparser import parse_form_data
+
+from portal.sandbox.protocol import request_body
 
 MOTO_SERVICES = frozenset({"s3", "sqs", "sns", "sts"})
 
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+FORM = "application/x-www-form-urlencoded"
+Refusal = tuple[str, str, bytes]  # status line, content type, body
 
 
-def moto_application() -> WsgiApp:
-    return DomainDispatcherApplication(create_backend_app)
+class MotoApplication:
+    """moto's server application of each service, chosen by the service the request is signed for.
+
+    moto's own dispatcher guesses the service again from the request, and raises for a request it cannot place; and
+    moto raises on an action the service does not have, on S3 methods and POSTs that are no S3 operation, and on
+    malformed XML. AWS answers 4xx: `InvalidAction` to a query-protocol `Action`, `UnknownOperationException` to a
+    JSON-protocol `X-Amz-Target`, S3's `MethodNotAllowed`, `PreconditionFailed`, `InvalidArgument`, `MalformedXML`;
+    so does the sandbox.
+    """
+
+    def __init__(self) -> None:
+        self._apps = {service: create_backend_app(service) for service in MOTO_SERVICES}
+        session = botocore.session.get_session()
+        self._actions = {name: frozenset(session.get_service_model(name).operation_names) for name in MOTO_SERVICES}
+
+    def __call__(self, service: str, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        refusal = _s3_refusal(environ) if service == "s3" else self._unknown_action(service, environ)
+        if refusal is None:
+            try:
+                return self._apps[service](environ, start_response)
+            except ExpatError:  # moto parses S3's XML bodies without a guard
+                message = "The XML you provided was not well-formed or did not validate against our published schema"
+                refusal = "400 Bad Request", "application/xml", _s3_error("MalformedXML", message, "")
+        status, content_type, body = refusal
+        start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def _unknown_action(self, service: str, environ: dict[str, Any]) -> Refusal | None:
+        """AWS's answer when the action (as moto finds it: `Action`, else `X-Amz-Target`) is not the service's."""
+        query = environ.get("QUERY_STRING", "")
+        if environ.get("CONTENT_TYPE", "").startswith(FORM):
+            query += "&" + request_body(environ).decode("utf-8", "replace")
+        actions = parse_qs(query, keep_blank_values=True).get("Action")
+        if actions is not None:
+            if actions[0] in self._actions[service]:
+                return None
+            message = escape(f"The action {actions[0]} is not valid for this endpoint.")
+            document = (
+                f"<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>{message}</Message>"
+                f"</Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>"
+            )
+            return "400 Bad Request", "text/xml", document.encode("utf-8", "backslashreplace")
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target is None or target.rpartition(".")[2] in self._actions[service]:
+            return None
+        document = json.dumps({"__type": "UnknownOperationException", "message": f"Unknown operation {target}."})
+        return "400 Bad Request", "application/x-amz-json-1.0", document.encode()
+
+
+def moto_application() -> MotoApplication:
+    return MotoApplication()
+
+
+S3_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "HEAD", "OPTIONS"})
+S3_OBJECT_POSTS = frozenset({"uploads", "uploadId", "restore", "select"})
+
+
+def _s3_refusal(environ: dict[str, Any]) -> Refusal | None:
+    """S3's answer to the requests moto raises on (a method S3 lacks, a POST that is no S3 operation); else None."""
+    method = environ.get("REQUEST_METHOD", "GET")
+    bucket, _, key = environ.get("PATH_INFO", "").lstrip("/").partition("/")
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    resource = "OBJECT" if key else "BUCKET"
+    if method not in S3_METHODS or (method == "POST" and key and not S3_OBJECT_POSTS & set(query)):
+        message = "The specified method is not allowed against this resource."
+        extra = f"<Method>{escape(method)}</Method><ResourceType>{resource}</ResourceType>"
+        return "405 Method Not Allowed", "application/xml", _s3_error("MethodNotAllowed", message, extra)
+    if method != "POST" or not bucket or key or "delete" in query:
+        return None
+    if not environ.get("CONTENT_TYPE", "").startswith("multipart/form-data"):
+        condition = "<Condition>Bucket POST must be of the enclosure-type multipart/form-data</Condition>"
+        message = "At least one of the pre-conditions you specified did not hold"
+        return "412 Precondition Failed", "application/xml", _s3_error("PreconditionFailed", message, condition)
+    form = parse_form_data({**environ, "wsgi.input": io.BytesIO(request_body(environ))})[1]
+    if "key" not in form:
+        message = (
+            "Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields."
+        )
+        return "400 Bad Request", "application/xml", _s3_error("InvalidArgument", message, "")
+    return None
+
+
+def _s3_error(code: str, message: str, extra: str) -> bytes:
+    request_id = f"<RequestId>{uuid.uuid4()}</RequestId>"
+    document = f"<Error><Code>{code}</Code><Message>{escape(message)}</Message>{extra}{request_id}</Error>"
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n' + document).encode("utf-8", "backslashreplace")
 
 
 def _arn_parts(arn: str) -> tuple[str, str, str]:
@@ -48,10 +143,11 @@ class MotoSide:
         s3_backends[self.account]["global"].put_object(bucket, key, body)
 
     def queue_exists(self, arn: str) -> bool:
-        region, account, name = _arn_parts(arn)
+        """False too for what cannot name a queue: not an SQS ARN, or a region moto does not have (KeyError)."""
         try:
+            region, account, name = _arn_parts(arn)
             sqs_backends[account][region].get_queue(name)
-        except QueueDoesNotExist:
+        except (ValueError, KeyError, QueueDoesNotExist):
             return False
         return True
 
@@ -60,10 +156,11 @@ class MotoSide:
         sqs_backends[account][region].send_message(name, body)
 
     def topic_exists(self, arn: str) -> bool:
-        region, account, _ = _arn_parts(arn)
+        """False too for what cannot name a topic: not an SNS ARN, or a region moto does not have (KeyError)."""
         try:
+            region, account, _ = _arn_parts(arn)
             sns_backends[account][region].get_topic(arn)
-        except SNSNotFoundError:
+        except (ValueError, KeyError, SNSNotFoundError):
             return False
         return True
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import io
 import json
 import math
 import re
@@ -189,6 +190,17 @@ def _error_enum(code: str, allowed: list[str]) -> str:
 # --- parsing -----------------------------------------------------------------------------------------------------
 
 
+def request_body(environ: dict[str, Any]) -> bytes:
+    """The WSGI request's body (none when CONTENT_LENGTH is missing or nonsense), put back for whoever reads next."""
+    try:
+        length = max(int(environ.get("CONTENT_LENGTH") or 0), 0)
+    except ValueError:
+        length = 0
+    body = environ["wsgi.input"].read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
 def parse_request(
     route: Route,
     captured: dict[str, str],
@@ -233,9 +245,9 @@ def parse_request(
         if member.type_name in ("blob", "string"):
             params[payload_name] = body
         elif body.strip():
-            params[payload_name] = _decode_json(body)
+            params[payload_name] = decode_json(body)
     elif body_members and body.strip():
-        document = _decode_json(body)
+        document = decode_json(body)
         if not isinstance(document, dict):
             raise ValidationFailed(["The request body must be a JSON object"])
         for name, member in body_members.items():
@@ -245,10 +257,12 @@ def parse_request(
     return params
 
 
-def _decode_json(body: bytes) -> Any:
+def decode_json(body: bytes) -> Any:
+    """The JSON document in a request body; anything json.loads refuses (bad syntax or encoding, an integer of more
+    than 4,300 digits, nesting deeper than the interpreter's recursion limit) is a validation failure."""
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (ValueError, RecursionError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ValidationFailed([f"Could not parse the request body as JSON: {error}"]) from error
 
 
@@ -328,6 +342,10 @@ def _check(shape: Shape, value: Any, path: str, errors: list[str]) -> Any:
         if not isinstance(value, str):
             _fail(errors, path, value, "be a string")
             return value
+        if not _is_unicode(value):
+            # JSON can escape half a surrogate pair ("\ud800"); no UTF-8 text holds one, and AWS refuses it.
+            _fail(errors, path, value.encode("utf-8", "backslashreplace").decode(), "be valid Unicode text")
+            return value
         _length(errors, path, value, meta, "have length")
         if shape.enum and value not in shape.enum:
             _fail(errors, path, value, f"satisfy enum value set: [{', '.join(shape.enum)}]")
@@ -370,6 +388,14 @@ def _check(shape: Shape, value: Any, path: str, errors: list[str]) -> Any:
     return value
 
 
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
@@ -397,7 +423,8 @@ PATTERN_DEFECTS = {
 }
 
 
-def _matches(pattern: str, value: str) -> bool:
+def compiled_pattern(pattern: str) -> re.Pattern[str] | None:
+    """A model's (Java) pattern as a Python regular expression; None when Python cannot express it."""
     if pattern not in _PATTERNS:
         try:
             python = PATTERN_DEFECTS.get(pattern, pattern)
@@ -406,7 +433,11 @@ def _matches(pattern: str, value: str) -> bool:
             _PATTERNS[pattern] = re.compile(python, re.DOTALL)
         except re.error:
             _PATTERNS[pattern] = None
-    compiled = _PATTERNS[pattern]
+    return _PATTERNS[pattern]
+
+
+def _matches(pattern: str, value: str) -> bool:
+    compiled = compiled_pattern(pattern)
     return compiled is None or compiled.fullmatch(value) is not None
 
 

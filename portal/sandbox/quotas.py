@@ -19,12 +19,14 @@ DEFAULT_RATES: dict[str, dict[str, float]] = {
 
 
 class RateLimits:
-    """Token buckets holding one second's worth of requests, refilled continuously in real time."""
+    """Token buckets holding one second's worth of requests (at least one request), refilled continuously in real
+    time. A rate of 0 means no limit."""
 
     def __init__(self, rates: dict[str, dict[str, float]] | None = None, enabled: bool = True) -> None:
         self._defaults = {service: dict(values) for service, values in (rates or DEFAULT_RATES).items()}
         self._default_enabled = enabled
         self._buckets: dict[tuple[str, str, str], tuple[float, float]] = {}
+        self.throttled: dict[str, int] = {}  # "service:Operation" -> requests refused since the last reset
         self._lock = threading.Lock()
         self.restore_defaults()
 
@@ -33,6 +35,7 @@ class RateLimits:
             self.rates = {service: dict(values) for service, values in self._defaults.items()}
             self.enabled = self._default_enabled
             self._buckets.clear()
+            self.throttled.clear()
 
     def rate(self, service: str, operation: str) -> float | None:
         rates = self.rates.get(service, {})
@@ -44,11 +47,14 @@ class RateLimits:
             return True
         key = (service, operation, scope)
         now = time.monotonic()
+        capacity = max(rate, 1.0)  # else a rate below 1 per second would never let a request through
         with self._lock:
-            tokens, last = self._buckets.get(key, (rate, now))
-            tokens = min(rate, tokens + (now - last) * rate)
+            tokens, last = self._buckets.get(key, (capacity, now))
+            tokens = min(capacity, tokens + (now - last) * rate)
             if tokens < 1:
                 self._buckets[key] = (tokens, now)
+                name = f"{service}:{operation}"
+                self.throttled[name] = self.throttled.get(name, 0) + 1
                 return False
             self._buckets[key] = (tokens - 1, now)
             return True
@@ -62,7 +68,7 @@ class RateLimits:
             self._buckets.clear()
 
     def describe(self) -> dict[str, Any]:
-        return {"enabled": self.enabled, "rates": self.rates}
+        return {"enabled": self.enabled, "rates": self.rates, "throttled": dict(self.throttled)}
 
 
 @dataclass
@@ -84,10 +90,7 @@ class Faults:
         self._lock = threading.Lock()
 
     def set(self, key: str, fault: Fault) -> None:
-        for name in ("throttle", "error", "drop"):
-            value = getattr(fault, name)
-            if not 0 <= value <= 1:
-                raise ValueError(f"{name} must be a probability between 0 and 1, not {value}")
+        """The control API checks the key and the fault's numbers before it calls this."""
         with self._lock:
             self._faults[key] = fault
 

@@ -16,8 +16,17 @@ logger = logging.getLogger("portal.sandbox")
 
 
 class _QuietHandler(WSGIRequestHandler):
+    """Requests and errors go to the debug log. The request line is what the client sent, parsed or not: a malformed
+    one never sets `self.path`, and reading it here would drop the 400 answer with the connection. That answer has a
+    status line: before it has read a version, http.server takes a client for HTTP/0.9, which has none."""
+
+    default_request_version = "HTTP/1.0"
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        logger.debug("%s %s %s", self.command, self.path, code)
+        logger.debug("%.200s %s", self.requestline, code)
+
+    def log_error(self, format: str, *args: object) -> None:
+        logger.debug(format, *args)
 
 
 class SandboxServer:

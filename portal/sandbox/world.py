@@ -21,6 +21,11 @@ from portal.sandbox.protocol import ApiError
 DEFAULT_ACCOUNT = "123456789012"
 
 
+# Virtual time stays where datetimes (and so every timestamp the services answer) can follow it.
+LATEST_TIME = dt.datetime(9000, 1, 1, tzinfo=dt.UTC).timestamp()
+MAX_CLOCK_SCALE = 10_000.0
+
+
 class Clock:
     """Virtual time: real time, scaled, plus any advances. Lifecycles are measured on it."""
 
@@ -48,21 +53,24 @@ class Clock:
             self._real_base = self._virtual_base = time.time()
             self._scale = 1.0
 
-    def advance(self, seconds: float) -> None:
+    def change(self, *, advance: float = 0.0, scale: float | None = None) -> None:
+        """Move the clock forward and set its speed: both, or (when either is out of bounds) neither."""
         with self._lock:
             self._rebase()
-            self._virtual_base += seconds
+            if scale is not None and not 0 <= scale <= MAX_CLOCK_SCALE:
+                raise ValueError(f"The clock's scale must be between 0 and {MAX_CLOCK_SCALE:g}, not {scale}.")
+            if not advance >= 0:
+                raise ValueError(f"The clock only moves forward; it cannot advance by {advance} seconds.")
+            if self._virtual_base + advance > LATEST_TIME:
+                latest = dt.datetime.fromtimestamp(LATEST_TIME, tz=dt.UTC).isoformat()
+                raise ValueError(f"Advancing by {advance:g} seconds would take the clock past {latest}.")
+            self._virtual_base += advance
+            if scale is not None:
+                self._scale = scale
 
     @property
     def scale(self) -> float:
         return self._scale
-
-    def set_scale(self, scale: float) -> None:
-        if scale < 0:
-            raise ValueError("The clock's scale must be zero or more.")
-        with self._lock:
-            self._rebase()
-            self._scale = scale
 
 
 @dataclass
@@ -179,8 +187,10 @@ def paginate(
     if next_token:
         try:
             start = int(base64.urlsafe_b64decode(next_token.encode()).decode().removeprefix("offset:"))
-        except (ValueError, UnicodeDecodeError) as error:
+        except ValueError as error:  # not base64, not UTF-8, not a number
             raise ApiError(code, "The pagination token is invalid.") from error
+        if start < 0:
+            raise ApiError(code, "The pagination token is invalid.")
     size = max_results or default
     page = items[start : start + size]
     following = start + size

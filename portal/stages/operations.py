@@ -62,6 +62,48 @@ async def _mint(stage_arn: str, specs: list[dict[str, Any]], call: OperationCall
     ]
 
 
+def _tag_words(tags: dict[str, str]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in tags.items())
+
+
+def _holder(user_id: str) -> str:
+    return user_id or "no user id"
+
+
+def _describe_create(p: dict[str, Any], stage: str) -> str:
+    tags = visible_tags(p.get("tags", {}))
+    tokens = p.get("tokens", [])
+    words = f"Create stage {p.get('name') or stage}"
+    words += f" with tags {_tag_words(tags)}" if tags else " with no tags"
+    if tokens:
+        holders = ", ".join(_holder(spec.get("userId", "")) for spec in tokens)
+        words += f" and {len(tokens)} token{'s' if len(tokens) > 1 else ''} ({holders})"
+    return words
+
+
+def _describe_issue(p: dict[str, Any], stage: str) -> str:
+    def terms(spec: dict[str, Any]) -> str:
+        return f"{', '.join(spec.get('capabilities', []))}, {spec.get('duration')} minutes"
+
+    tokens = p.get("tokens", [])
+    if len(tokens) == 1:
+        return f"Issue a token to {_holder(tokens[0].get('userId', ''))} on {stage}: {terms(tokens[0])}"
+    each = "; ".join(f"{_holder(spec.get('userId', ''))} ({terms(spec)})" for spec in tokens)
+    return f"Issue {len(tokens)} tokens on {stage}: {each}"
+
+
+def _describe_disconnect(p: dict[str, Any], stage: str) -> str:
+    participant = p.get("participant_id", "")
+    who = f"{p['user_id']} ({participant})" if p.get("user_id") else participant
+    token = "token revoked" if p.get("revoke_token") else "token not revoked"
+    return f"Disconnect participant {who} from {stage}, {token}"
+
+
+def _describe_untag(p: dict[str, Any], stage: str) -> str:
+    keys = p.get("keys", [])
+    return f"Remove tag{'s' if len(keys) > 1 else ''} {', '.join(keys)} from {stage}"
+
+
 def _tokens_result(tokens: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     return [_token_metadata(t) for t in tokens], [(t["participantId"], t["token"]) for t in tokens]
 
@@ -166,6 +208,7 @@ STAGE_CREATE = register(
         on_failure=_creation_failed,
         summary=lambda result: f"{result.get('arn')} with {_count(len(result.get('tokens', [])), 'participant token')}",
         result_template="stages/tokens_result.html",
+        describe=_describe_create,
     )
 )
 
@@ -195,6 +238,7 @@ TOKEN_ISSUE = register(
         summary=lambda result: _count(len(result.get("tokens", [])), "participant token") + " issued",
         result_template="stages/tokens_result.html",
         explain_failure=_stage_refusal,
+        describe=_describe_issue,
     )
 )
 
@@ -228,6 +272,7 @@ PARTICIPANT_DISCONNECT = register(
         on_success=_disconnected,
         serial=False,
         summary=lambda result: f"participant {result.get('participant_id')} disconnected",
+        describe=_describe_disconnect,
     )
 )
 
@@ -257,6 +302,7 @@ STAGE_RENAME = register(
         result_template="stages/stage_result.html",
         on_failure=_stage_missing,
         explain_failure=_stage_refusal,
+        describe=lambda p, stage: f"Rename {stage} to {p.get('name')}",
     )
 )
 
@@ -280,10 +326,11 @@ STAGE_TAG = register(
         permission=MANAGE_RESOURCES,
         call=_tag,
         on_success=_tagged,
-        summary=lambda result: "tagged " + ", ".join(f"{key}={value}" for key, value in result.get("tags", {}).items()),
+        summary=lambda result: "tagged " + _tag_words(result.get("tags", {})),
         result_template="stages/stage_result.html",
         on_failure=_stage_missing,
         explain_failure=_stage_refusal,
+        describe=lambda p, stage: f"Tag {stage}: {_tag_words(p.get('tags', {}))}",
     )
 )
 
@@ -311,6 +358,7 @@ STAGE_UNTAG = register(
         result_template="stages/stage_result.html",
         on_failure=_stage_missing,
         explain_failure=_stage_refusal,
+        describe=_describe_untag,
     )
 )
 
@@ -381,5 +429,6 @@ STAGES_SYNC = register(
         on_success=_synced,
         summary=lambda result: _count(result.get("listed", 0), "stage") + " listed",
         result_template="stages/sync_result.html",
+        describe=lambda p, _: f"Sync stages from AWS in {p.get('region')}",
     )
 )

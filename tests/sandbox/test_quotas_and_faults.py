@@ -27,6 +27,19 @@ def test_stage_apis_are_limited_to_5_per_second(boto_client):
     ivs.list_stages()
 
 
+def test_the_quotas_page_counts_the_requests_it_refused(boto_client, sandbox):
+    ivs = boto_client("ivs-realtime")
+    refused = 0
+    for _ in range(8):
+        try:
+            ivs.list_stages()
+        except ClientError:
+            refused += 1
+    assert sandbox.quotas()["throttled"] == {"ivs-realtime:ListStages": refused}
+    sandbox.reset()
+    assert sandbox.quotas()["throttled"] == {}
+
+
 def test_participant_tokens_have_their_own_50_per_second_quota(boto_client):
     ivs = boto_client("ivs-realtime")
     arn = ivs.create_stage(name="q")["stage"]["arn"]

@@ -126,3 +126,116 @@ def test_state_dumps_as_json(boto_client, sandbox):
     state = sandbox.state()
     assert state["account"] == "123456789012"
     assert [c["name"] for c in state["state"]["kvs.channels"].values()] == ["dumped"]
+
+
+# --- hostile input: the 4xx AWS answers, never a 500 ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"name": ' + b"9" * 5_000 + b"}",  # more digits than Python converts to an int
+        b'{"name": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",  # deeper than the recursion limit
+    ],
+    ids=["integer-of-5000-digits", "nested-100000-deep"],
+)
+def test_json_python_cannot_read_is_the_services_validation_error(sandbox, body):
+    status, headers, payload = _signed(sandbox.endpoint, "/CreateStage", body=body)
+    assert (status, headers["x-amzn-ErrorType"]) == (400, "ValidationException")
+    assert json.loads(payload)["message"].startswith("1 validation error detected: Could not parse the request body")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/CreateStage", b'{"name": "s", "participantTokenConfigurations": [{"attributes": {"role": "\\ud800"}}]}'),
+        ("/CreateStage", b'{"name": "s", "participantTokenConfigurations": [{"attributes": {"\\udc00": "x"}}]}'),
+        ("/CreateStage", b'{"name": "s", "tags": {"team": "a\\udfffb"}}'),
+    ],
+    ids=["attribute-value", "attribute-key", "tag-value"],
+)
+def test_a_lone_surrogate_is_the_services_validation_error(sandbox, path, body):
+    status, headers, payload = _signed(sandbox.endpoint, path, body=body)
+    assert (status, headers["x-amzn-ErrorType"]) == (400, "ValidationException")
+    assert "Member must be valid Unicode text" in json.loads(payload)["message"]
+    assert _signed(sandbox.endpoint, "/ListStages")[0] == 200
+    assert json.loads(_signed(sandbox.endpoint, "/ListStages")[2])["stages"] == []
+
+
+def test_a_participant_token_with_a_lone_surrogate_is_refused(boto_client, sandbox):
+    arn = boto_client("ivs-realtime").create_stage(name="s")["stage"]["arn"]
+    body = json.dumps({"stageArn": arn, "attributes": {"role": "\ud800"}}).encode()
+    status, headers, _ = _signed(sandbox.endpoint, "/CreateParticipantToken", body=body)
+    assert (status, headers["x-amzn-ErrorType"]) == (400, "ValidationException")
+    assert sandbox.state()["state"].get("ivs.tokens", {}) == {}
+
+
+def test_a_pagination_token_for_a_negative_offset_is_refused(boto_client, sandbox):
+    import base64
+
+    ivs = boto_client("ivs-realtime")
+    for name in ("a", "b"):
+        ivs.create_stage(name=name)
+    token = base64.urlsafe_b64encode(b"offset:-1").decode()
+    status, headers, payload = _signed(sandbox.endpoint, "/ListStages", body=json.dumps({"nextToken": token}).encode())
+    assert (status, headers["x-amzn-ErrorType"]) == (400, "ValidationException")
+    assert json.loads(payload)["message"] == "The pagination token is invalid."
+
+
+def _sqs(endpoint: str, body: bytes, headers: dict[str, str]):
+    request = AWSRequest(method="POST", url=f"{endpoint}/", data=body, headers=headers)
+    SigV4Auth(Credentials("testing", "testing"), "sqs", "us-east-1").add_auth(request)
+    return _send(request.url, "POST", body, dict(request.headers.items()))
+
+
+def test_an_unknown_sqs_action_is_invalid_action(sandbox):
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    status, _, payload = _sqs(sandbox.endpoint, b"Action=Nope&Version=2012-11-05", form)
+    assert status == 400
+    assert b"<Code>InvalidAction</Code>" in payload
+    assert b"The action Nope is not valid for this endpoint." in payload
+    assert _sqs(sandbox.endpoint, b"Action=ListQueues&Version=2012-11-05", form)[0] == 200
+
+
+def test_an_unknown_sqs_json_target_is_an_unknown_operation(sandbox):
+    headers = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "AmazonSQS.Nope"}
+    status, _, payload = _sqs(sandbox.endpoint, b"{}", headers)
+    assert (status, json.loads(payload)["__type"]) == (400, "UnknownOperationException")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "content_type", "body", "status", "code"),
+    [
+        ("PATCH", "/a-bucket", None, b"", 405, "MethodNotAllowed"),
+        ("POST", "/a-bucket/a-key", None, b"", 405, "MethodNotAllowed"),
+        ("POST", "/a-bucket", "application/json", b"{}", 412, "PreconditionFailed"),
+        ("POST", "/a-bucket", "multipart/form-data; boundary=x", b"--x--\r\n", 400, "InvalidArgument"),
+        ("PUT", "/a-new-bucket", "application/xml", b"[1, 2]", 400, "MalformedXML"),
+    ],
+)
+def test_requests_no_s3_operation_matches_get_s3s_errors(sandbox, method, path, content_type, body, status, code):
+    headers = {"Content-Type": content_type} if content_type else {}
+    request = AWSRequest(method=method, url=f"{sandbox.endpoint}{path}", data=body, headers=headers)
+    SigV4Auth(Credentials("testing", "testing"), "s3", "us-east-1").add_auth(request)
+    answer = _send(request.url, method, body, dict(request.headers.items()))
+    assert answer[0] == status
+    assert f"<Code>{code}</Code>".encode() in answer[2]
+
+
+def test_a_header_signature_wins_over_a_presigned_query(sandbox):
+    """A malformed Authorization header is refused as such, whatever the query string says."""
+    url = f"{sandbox.endpoint}/ListStages?X-Amz-Credential=a/20260101/us-east-1/sqs/aws4_request&X-Amz-Signature=x"
+    headers = {"Authorization": "AWS4-HMAC-SHA256 Credential=a/b/c/d/aws4_request, Signature=zz", "X-Amz-Date": "x"}
+    status, response_headers, _ = _send(url, "POST", b"{}", headers)
+    assert (status, response_headers["x-amzn-ErrorType"]) == (403, "IncompleteSignatureException")
+
+
+def test_meeting_events_aimed_at_what_is_no_queue_or_topic_are_not_delivered(boto_client):
+    chime = boto_client("chime-sdk-meetings")
+    meeting = chime.create_meeting(
+        ClientRequestToken="notify",
+        MediaRegion="us-east-1",
+        ExternalMeetingId="notify",
+        NotificationsConfiguration={"SqsQueueArn": "arn:not-a-queue", "SnsTopicArn": "arn:aws:sns:xx-nowhere-1:1:t"},
+    )["Meeting"]
+    assert chime.get_meeting(MeetingId=meeting["MeetingId"])["Meeting"]["MeetingId"] == meeting["MeetingId"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from portal.sandbox.server import SandboxServer
 from tests.conftest import sandbox_boto
@@ -50,7 +53,6 @@ def test_the_portal_runtime_never_imports_the_sandbox():
 
 
 def test_the_management_command_serves_the_sandbox(tmp_path):
-    import socket
     import time
     import urllib.request
 
@@ -75,3 +77,22 @@ def test_the_management_command_serves_the_sandbox(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("request_line", "status"),
+    [
+        (b"GARBAGE", 400),
+        (b"GET /_sandbox/health HTTP/1.1 extra", 400),
+        (b"GET /_sandbox/health HTTP/x.y", 400),
+        (b"GET /" + b"a" * 70_000 + b" HTTP/1.1", 414),
+    ],
+    ids=["one-word", "four-words", "bad-version", "too-long"],
+)
+def test_a_malformed_request_line_is_answered(sandbox_server, request_line, status):
+    host, port = sandbox_server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        connection.sendall(request_line + b"\r\nHost: x\r\n\r\n")
+        answer = connection.recv(200)
+    version, code, _ = answer.split(b" ", 2)
+    assert (version[:7], code) == (b"HTTP/1.", str(status).encode())
