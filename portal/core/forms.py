@@ -1,10 +1,12 @@
-"""What every portal form shares."""
+"""Core's forms: what every portal form shares, finding a person, and ending them everywhere with one reason."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
+
+from portal.core.identities import REASON_MAX_LENGTH, USER_ID_MAX_LENGTH
 
 
 class UntruncatedForm(forms.Form):
@@ -15,3 +17,19 @@ class UntruncatedForm(forms.Form):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             field.widget.attrs.pop("maxlength", None)
+
+
+class PersonFindForm(UntruncatedForm):
+    user_id = forms.CharField(
+        label="User id",
+        max_length=USER_ID_MAX_LENGTH,
+        help_text="Exactly as the application set it (case matters).",
+    )
+
+
+class PersonEndForm(UntruncatedForm):
+    user_id = forms.CharField(max_length=USER_ID_MAX_LENGTH, widget=forms.HiddenInput)
+    reason = forms.CharField(
+        max_length=REASON_MAX_LENGTH,
+        help_text=f"Required; up to {REASON_MAX_LENGTH} characters. Sent to IVS and kept in the audit log.",
+    )

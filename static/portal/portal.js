@@ -40,6 +40,7 @@
   window.portalToast = showToast;
 })();
 
+
 // Panels that follow a resource: when the server says an operation ended (HX-Trigger "operation-finished" with the
 // operation's subjects), every element whose data-follows names one of them (or "*") gets "resource-changed" and
 // fetches itself again (portal.core.polling).
@@ -62,6 +63,7 @@
 // is disabled at the formset's maximum, and [data-row-summary] says how many rows will be sent.
 // Copy buttons: data-copy names the element whose value (or, for any other element, text) goes to the clipboard;
 // data-copy-text holds the text itself.
+// Select all: a checkbox with data-select-all="<form id>" ticks or clears every checkbox bound to that form.
 (function () {
   "use strict";
 
@@ -102,11 +104,7 @@
   }
 
   function copy(button, text) {
-    var label = button.textContent;
-    var done = function () {
-      button.textContent = button.classList.contains("copy") ? "copied" : "Copied";
-      if (button.classList.contains("copy")) setTimeout(function () { button.textContent = label; }, 1500);
-    };
+    var done = function () { button.textContent = "Copied"; };
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(text).then(done);
       return;
@@ -134,6 +132,14 @@
       var owner = remove.closest("[data-formset]");
       remove.closest(".row").remove();
       renumber(owner);
+      return;
+    }
+    var all = event.target.closest("[data-select-all]");
+    if (all) {
+      var form = all.getAttribute("data-select-all");
+      document.querySelectorAll('input[type=checkbox][form="' + form + '"]').forEach(function (box) {
+        box.checked = all.checked;
+      });
       return;
     }
     var button = event.target.closest("[data-copy], [data-copy-text]");

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 
 def _finished(operation_id: int) -> Operation:
-    wait_until(lambda: Operation.objects.get(pk=operation_id).is_terminal)
+    wait_until(lambda: Operation.objects.get(pk=operation_id).is_settled)  # ended, and its local change applied
     return Operation.objects.get(pk=operation_id)
 
 

@@ -70,7 +70,7 @@ def identifier(value: str | None, keep: int = 28) -> SafeString | str:
     shown = value if len(value) <= keep else f"{value[:head]}…{value[-(keep - head - 1) :]}"
     return format_html(
         '<span class="identifier mono" title="{}"><span class="identifier-text">{}</span>'
-        '<button type="button" class="copy" data-copy-text="{}" aria-label="Copy {}" title="Copy">copy</button></span>',
+        '<button type="button" class="copy" data-copy-text="{}" aria-label="Copy {}" title="Copy">Copy</button></span>',
         value, shown, value, value,
     )  # fmt: skip
 

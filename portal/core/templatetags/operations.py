@@ -87,6 +87,15 @@ def may(user: Any, permission: str) -> bool:
     return not permission or bool(user.has_perm(permission))
 
 
+@register.filter
+def operation_description(operation: Operation) -> str:
+    """What was asked, in words ("Disconnect participant alice (p-1) from town-hall, token revoked")."""
+    kind = operation_kind(operation)
+    if kind is None:
+        return operation.kind
+    return kind.audit_summary(parameters=operation.parameters, resource_name=operation.resource_name)
+
+
 @register.simple_tag(takes_context=True)
 def secrets_waiting_here(context: template.Context, operation: Operation) -> int:
     """How many of the operation's one-time secrets the person looking could still read."""
