@@ -124,6 +124,23 @@ def real_worker(transactional_db: None) -> Iterator[Callable[..., object]]:
 
 
 @pytest.fixture
+def broker_down() -> Iterator[Callable[[], None]]:
+    """The broker stops answering; calling the fixture's value brings it back (tasks run eagerly again)."""
+    saved = {key: celery_app.conf[key] for key in ("broker_url", "task_always_eager")}
+
+    def restore() -> None:
+        celery_app.conf.update(saved)
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+    celery_app.conf.update(broker_url="redis://127.0.0.1:1/0", task_always_eager=False)
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    yield restore
+    restore()
+
+
+@pytest.fixture
 def redis_broker() -> Iterator[str]:
     if not reachable(TEST_REDIS_URL):
         missing(f"Redis at {TEST_REDIS_URL} does not answer")

@@ -30,6 +30,7 @@ class Operation(models.Model):
 
     TERMINAL = (Status.SUCCEEDED, Status.FAILED)
     UNFINISHED = (Status.QUEUED, Status.RUNNING)
+    EFFECT_MAX_ATTEMPTS = 5  # a failed local effect is applied again by the sweeper up to this many times in all
 
     kind = models.CharField(max_length=64, db_index=True)
     target = models.CharField(max_length=512, blank=True, db_index=True)
@@ -81,6 +82,15 @@ class Operation(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL
+
+    @property
+    def is_settled(self) -> bool:
+        """Ended, and its local change applied (or given up on): the portal's pages show all it will change."""
+        if not self.is_terminal:
+            return False
+        if self.effect_status == self.Effect.FAILED:
+            return self.effect_attempts >= self.EFFECT_MAX_ATTEMPTS
+        return self.effect_status != self.Effect.PENDING
 
     @property
     def duration_seconds(self) -> float | None:

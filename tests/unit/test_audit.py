@@ -52,7 +52,7 @@ def test_each_stage_entry_says_what_was_asked_and_names_the_stage(
             services.stage_untag(actor=admin, stage=town_hall, keys=["team", "cost"]),
             services.stage_untag(actor=admin, stage=town_hall, keys=["team"]),
             services.stage_rename(actor=admin, stage=town_hall, name="main-hall"),
-            services.stage_token_issue(actor=admin, stage=town_hall, token=token),
+            services.stage_tokens_issue(actor=admin, stage=town_hall, tokens=[token]),
             services.stage_delete(actor=admin, stage=town_hall),
         ]
     entries = _entries(asked)
