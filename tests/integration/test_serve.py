@@ -50,7 +50,6 @@ def test_serve_runs_every_process_and_stops_them_on_sigterm(tmp_path):
         "PORTAL_VAR_DIR": str(tmp_path),
         "DEBUG": "true",
         "CELERY_BROKER_URL": "filesystem://",
-        "STAGES_REFRESH_SECONDS": "1",
         "WEB_CONCURRENCY": "2",
     }
     manage = [sys.executable, "manage.py"]
@@ -67,7 +66,7 @@ def test_serve_runs_every_process_and_stops_them_on_sigterm(tmp_path):
     try:
         wait_until(lambda: _answers(f"http://127.0.0.1:{web_port}/login/"), timeout=60)
         wait_until(lambda: _answers(f"http://127.0.0.1:{sandbox_port}/_sandbox/health"), timeout=30)
-        refreshed = re.compile(r"refresher\.1 +\| .*stages_refresh_live\[.*\] succeeded")
+        refreshed = re.compile(r"refresher\.1 +\| .*refresh_run\[.*\] succeeded")
         wait_until(lambda: refreshed.search(log.read_text()) is not None, timeout=60)
     finally:
         serve.send_signal(signal.SIGTERM)
@@ -77,6 +76,6 @@ def test_serve_runs_every_process_and_stops_them_on_sigterm(tmp_path):
     assert "Broker: filesystem:// (from the environment)" in output
     started = {name: int(pid) for name, pid in re.findall(r"\| (\w+)\.1 started \(pid=(\d+)\)", output)}
     assert set(started) == {"web", "worker", "refresher", "beat", "sandbox"}
-    assert not re.search(r"worker\.1 +\| .*stages_refresh_live\[", output)  # the default queue's worker never has it
+    assert not re.search(r"worker\.1 +\| .*refresh_run\[", output)  # the default queue's worker never has it
     for pid in started.values():
         wait_until(lambda pid=pid: not _group_alive(pid), timeout=5)
