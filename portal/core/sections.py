@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 from django.apps import apps
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,7 @@ class Section:
     title: str = ""  # the heading and the overview's tile; the label when empty
     summary: str = ""  # the overview's tile; a section without one has no tile
     coming: tuple[str, ...] = ()  # not built yet: what it will let people do
+    permission: str = ""  # only people holding it see the section; "" = everyone who may view resources
 
     @property
     def heading(self) -> str:
@@ -32,6 +37,11 @@ class Section:
 def sections() -> tuple[Section, ...]:
     declared = [section for config in apps.get_app_configs() for section in getattr(config, "sections", ())]
     return tuple(sorted(declared, key=lambda section: section.position))
+
+
+def sections_for(user: AbstractBaseUser | AnonymousUser) -> list[Section]:
+    """The sections this person may open, in order."""
+    return [section for section in sections() if not section.permission or user.has_perm(section.permission)]
 
 
 def section_get(url_name: str) -> Section:

@@ -21,7 +21,7 @@ from portal.core.operation_kinds import operation_kind_get
 from portal.core.permissions import MANAGE_RESOURCES, VIEW_RESOURCES
 from portal.core.polling import poll_response
 from portal.core.secrets import secrets_take
-from portal.core.sections import section_get, sections
+from portal.core.sections import section_get, sections_for
 from portal.core.services import operation_request
 
 PAGE_SIZE = 50
@@ -33,9 +33,14 @@ def home(request: HttpRequest) -> TemplateResponse:
     context = {
         "recent_operations": Operation.objects.all()[:5],
         "endpoint_configured": aws_endpoint_configured(),
-        "tiles": [section for section in sections() if section.summary],
+        "tiles": [section for section in sections_for(request.user) if section.summary],
     }
     return TemplateResponse(request, "core/home.html", context)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> TemplateResponse:
+    """CSRF_FAILURE_VIEW: the portal's page for a form that expired. It reads nothing from the request's body."""
+    return TemplateResponse(request, "403_csrf.html", status=403)
 
 
 @require_GET

@@ -15,6 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, retarget, trigg
 from portal.core.models import Operation
 from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, SYNC_RESOURCES, VIEW_RESOURCES
 from portal.core.polling import poll_response
+from portal.core.query import query_id
 from portal.core.refresh import refresh_watch
 from portal.stages import selectors, services
 from portal.stages.filters import StageFilter
@@ -117,7 +118,7 @@ def stage_detail(request: HttpRequest, stage_id: int) -> HttpResponse:
 def _participant_row(request: HttpRequest, stage: Stage) -> HttpResponse:
     """One participant's row: a disconnecting row polls it until the disconnect settles, then polling stops."""
     participants = Participant.objects.filter(session__stage=stage)
-    row = get_object_or_404(selectors.stage_participants_of(participants), pk=request.GET.get("participant") or 0)
+    row = get_object_or_404(selectors.stage_participants_of(participants), pk=query_id(request.GET, "participant"))
     context = {"participant": row, "stage": stage}
     return poll_response(request, "stages/detail.html#participant-row", context, done=not row.is_disconnecting)
 

@@ -7,6 +7,7 @@ from typing import Any
 from django import template
 
 from portal.aws.errors import aws_error_retryable
+from portal.core.audit_kinds import audit_kind_labels
 from portal.core.models import Operation
 from portal.core.operation_kinds import OperationKind, operation_kind_get
 from portal.core.secrets import secrets_waiting
@@ -24,11 +25,11 @@ def operation_kind(operation: Operation) -> OperationKind | None:
 
 @register.filter
 def kind_label(kind: str) -> str:
-    """`stages.create` → "Create stage"; a kind no longer registered keeps its name."""
+    """`stages.create` → "Create stage", `users.login` → "Log in"; a kind no longer registered keeps its name."""
     try:
         return operation_kind_get(kind).label
     except LookupError:
-        return kind
+        return audit_kind_labels().get(kind, kind)
 
 
 @register.filter
