@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from harness import bench_estate
+from harness import bench_estate, live_stages
 
 
 def main() -> None:
@@ -25,27 +25,12 @@ def main() -> None:
 
         from portal.core.models import AuditEntry, Operation
         from portal.core.roles import Role, user_create_with_role
-        from portal.stages.models import Participant, Stage
-        from portal.stages.refresh import stages_refresh
-        from portal.stages.services import stage_create, stage_disconnect_participant
-        from tests.conftest import sandbox_boto
+        from portal.stages.models import Participant
+        from portal.stages.services import stage_disconnect_participant
 
         sandbox = estate.sandbox
-        sandbox.quotas(enabled=False)
-        worker = estate.worker(concurrency=2)
-        admin = user_create_with_role(username="admin", password="not-secret-bench-only", role=Role.ADMIN)
+        live_stages(estate, stages=1, participants=args.participants)
         support = user_create_with_role(username="support", password="not-secret-bench-only", role=Role.SUPPORT)
-        stage_create(actor=admin, name="all-hands", tags={}, tokens=[])
-        while not Stage.objects.filter(status=Stage.Status.ACTIVE).exists():
-            time.sleep(0.05)
-        stage = Stage.objects.get()
-        ivs = sandbox_boto(sandbox.endpoint, "ivs-realtime")
-        for number in range(args.participants):
-            token = ivs.create_participant_token(stageArn=stage.arn, userId=f"viewer-{number}")["participantToken"]
-            sandbox.stage_join(token["token"])
-        while Participant.objects.filter(state="CONNECTED").count() < args.participants:
-            stages_refresh()
-        worker.stop()
 
         sandbox.quotas(enabled=True)
         estate.worker(concurrency=2)

@@ -107,3 +107,39 @@ def bench_estate(name: str, *, config: Any = None, **environment: str) -> Iterat
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def live_stages(estate: Estate, *, stages: int, participants: int) -> tuple[Any, list[Any]]:
+    """An admin and `stages` stages created through the portal, each with `participants` joined through the sandbox
+    and recorded by the stages refresher. Quotas are off meanwhile; the setup worker is stopped at the end."""
+    import time
+
+    from portal.core.roles import Role, user_create_with_role
+    from portal.stages.models import Participant, Stage
+    from portal.stages.refresh import stages_refresh
+    from portal.stages.services import stage_create
+
+    estate.sandbox.quotas(enabled=False)
+    worker = estate.worker(concurrency=2)
+    admin = user_create_with_role(username="admin", password="not-secret-bench-only", role=Role.ADMIN)
+    for number in range(stages):
+        stage_create(actor=admin, name=f"room-{number:02d}", tags={}, tokens=[])
+    while Stage.objects.filter(status=Stage.Status.ACTIVE).count() < stages:
+        time.sleep(0.1)
+    made = list(Stage.objects.order_by("pk"))
+    for stage in made:
+        for seat in range(participants):
+            stage_join(estate, stage, f"{stage.name}-{seat}")
+    while Participant.objects.filter(state="CONNECTED").count() < stages * participants:
+        stages_refresh()
+    worker.stop()
+    return admin, made
+
+
+def stage_join(estate: Estate, stage: Any, user_id: str) -> str:
+    """Someone joins the stage with a token made outside the portal; returns their participant id."""
+    from tests.conftest import sandbox_boto
+
+    ivs = sandbox_boto(estate.sandbox.endpoint, "ivs-realtime")
+    token = ivs.create_participant_token(stageArn=stage.arn, userId=user_id)["participantToken"]
+    return estate.sandbox.stage_join(token["token"])["participantId"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from harness import bench_estate, percentile
+from harness import bench_estate, live_stages, percentile, stage_join
 
 
 def main() -> None:
@@ -25,34 +25,11 @@ def main() -> None:
     with bench_estate("refresh_live") as estate:
         from portal.core.models import Operation, RefresherState
         from portal.core.refresh import refresh_watch
-        from portal.core.roles import Role, user_create_with_role
-        from portal.stages.models import Participant, Stage
-        from portal.stages.refresh import stages_refresh
-        from portal.stages.services import stage_create, stage_rename
-        from tests.conftest import sandbox_boto
+        from portal.stages.models import Participant
+        from portal.stages.services import stage_rename
 
         sandbox = estate.sandbox
-        sandbox.quotas(enabled=False)
-        setup_worker = estate.worker(concurrency=2)
-        admin = user_create_with_role(username="admin", password="not-secret-bench-only", role=Role.ADMIN)
-        for number in range(args.stages):
-            stage_create(actor=admin, name=f"room-{number:02d}", tags={}, tokens=[])
-        while Stage.objects.filter(status=Stage.Status.ACTIVE).count() < args.stages:
-            time.sleep(0.1)
-        ivs = sandbox_boto(sandbox.endpoint, "ivs-realtime")
-
-        def join(stage: Stage, user_id: str) -> str:
-            token = ivs.create_participant_token(stageArn=stage.arn, userId=user_id)["participantToken"]
-            return sandbox.stage_join(token["token"])["participantId"]
-
-        stages = list(Stage.objects.order_by("pk"))
-        for stage in stages:
-            for seat in range(3):
-                join(stage, f"{stage.name}-{seat}")
-        while Participant.objects.filter(state="CONNECTED").count() < 3 * args.stages:
-            stages_refresh()
-        setup_worker.stop()
-
+        admin, stages = live_stages(estate, stages=args.stages, participants=3)
         sandbox.quotas(enabled=True)
         throttled_before = dict(sandbox.quotas()["throttled"])
         estate.worker(concurrency=2)
@@ -67,7 +44,7 @@ def main() -> None:
             if sample % 2 == 0:
                 rename = stage_rename(actor=admin, stage=renamed[sample % len(renamed)], name=f"renamed-{sample}")
             joined_at = time.monotonic()
-            participant_id = join(watched, f"late-{sample}")
+            participant_id = stage_join(estate, watched, f"late-{sample}")
             while not Participant.objects.filter(participant_id=participant_id, state="CONNECTED").exists():
                 if time.monotonic() - joined_at > 30:
                     raise AssertionError(f"participant {participant_id} not seen within 30 s")

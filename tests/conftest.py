@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 ROLE_MIGRATIONS = (
     ("0002_roles", "create_roles"),
     ("0004_sync_resources", "grant_sync"),
-    ("0006_user_administration", "grant_manage_users"),
+    ("0009_user_administration", "grant_manage_users"),
 )
 
 

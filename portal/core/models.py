@@ -56,6 +56,7 @@ class Operation(models.Model):
     effect_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    courier = models.CharField(max_length=200, blank=True, help_text="host:pid of the process running the attempt.")
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -88,6 +89,12 @@ class Operation(models.Model):
             return None
         return (self.finished_at - self.created_at).total_seconds()
 
+    @property
+    def resource_name(self) -> str:
+        """The name of the row the operation is about, as it is now; "" when there is none."""
+        resource = self.resource
+        return str(resource) if resource is not None else ""
+
 
 class OneTimeSecret(models.Model):
     """A secret AWS returned (a participant token, a join token): encrypted, shown once to its requester, expiring."""
@@ -115,7 +122,10 @@ class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
 
 
 class AuditEntry(models.Model):
-    """Append-only: one row when a mutation is requested, one when its outcome is known."""
+    """Append-only: one row when a mutation is requested, one per retry, one when its outcome is known.
+
+    Each entry keeps what was true when it was written: the summary of what was asked and the resource's name.
+    """
 
     class Event(models.TextChoices):
         REQUESTED = "requested", "Requested"
@@ -132,6 +142,8 @@ class AuditEntry(models.Model):
     actor_name = models.CharField(max_length=150, db_index=True)
     kind = models.CharField(max_length=64, db_index=True)
     target = models.CharField(max_length=512, db_index=True, blank=True)
+    resource_name = models.CharField(max_length=256, blank=True, help_text="The resource's name at the time.")
+    summary = models.TextField(blank=True, help_text="What was asked, in words, e.g. which participant or which tags.")
     reason = models.CharField(max_length=512, blank=True)
     event = models.CharField(max_length=16, choices=Event.choices, db_index=True)
     detail = models.TextField(blank=True, help_text="AWS error code and message, or a summary of the result.")
@@ -172,3 +184,24 @@ class RefresherState(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class OperationBatch(models.Model):
+    """Operations one action requested together (a person disconnected everywhere, several stages deleted).
+
+    The operations run one by one through the pipeline, each audited on its own; the batch lets one page follow them
+    all. It is written in the same transaction as its operations.
+    """
+
+    label = models.CharField(max_length=256, help_text="What the action was, in the user's words.")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_name = models.CharField(max_length=150)
+    reason = models.CharField(max_length=512, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    operations = models.ManyToManyField(Operation, related_name="batches")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.label

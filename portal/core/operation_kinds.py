@@ -48,6 +48,14 @@ class OperationKind:
     serial: bool = True
     # Rendered under the operation's progress when it has succeeded; "" shows the summary only.
     result_template: str = ""
+    # What the operation asks, in words, from its parameters and the name of the row it is about (e.g. "Disconnect
+    # participant alice (p-123) from town-hall, token revoked"); every audit entry keeps it. None: label and name.
+    describe: Callable[[dict[str, Any], str], str] | None = None
+
+    def audit_summary(self, *, parameters: dict[str, Any], resource_name: str) -> str:
+        if self.describe is not None:
+            return self.describe(parameters, resource_name)
+        return f"{self.label} {resource_name}".strip()
 
 
 SECRETS = "secrets"

@@ -1,7 +1,7 @@
 """Every permission the portal checks, named for what it lets a person do. The roles (portal.core.roles) grant them.
 
 Views check them with `permission_required`, operation kinds name them in `permission`, templates read them as
-`perms.core.<codename>`. They are declared on `core.Operation` (its Meta) and granted by migrations core 0002/0004/0006.
+`perms.core.<codename>`. They are declared on `core.Operation` (its Meta) and granted by migrations core 0002/0004/0009.
 """
 
 VIEW_RESOURCES = "core.view_resources"  # see every resource, operation and audit entry

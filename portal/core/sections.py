@@ -3,7 +3,9 @@
     class StagesConfig(AppConfig):
         sections = (Section(label="Stages", url_name="stages", position=20, summary="..."),)
 
-A section that is not built yet lists what it will do in `coming`; core serves its page at /<url_name>/.
+A section that is not built yet lists what it will do in `coming`; core serves its page at /<url_name>/. A section
+with `figures` (the dotted path of a function answering `list[Figure]` in a fixed number of queries) puts them on the
+overview, each linking to its list filtered to what it counts.
 """
 
 from __future__ import annotations
@@ -13,9 +15,20 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 from django.apps import apps
+from django.utils.module_loading import import_string
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One count on the overview, linking to the list filtered to what it counts."""
+
+    label: str
+    value: int
+    url: str
+    attention: bool = False  # shown as needing a look (failures)
 
 
 @dataclass(frozen=True)
@@ -27,10 +40,14 @@ class Section:
     summary: str = ""  # the overview's tile; a section without one has no tile
     coming: tuple[str, ...] = ()  # not built yet: what it will let people do
     permission: str = ""  # only people holding it see the section; "" = everyone who may view resources
+    figures: str = ""  # dotted path of a function answering the overview's figures
 
     @property
     def heading(self) -> str:
         return self.title or self.label
+
+    def figures_now(self) -> list[Figure]:
+        return import_string(self.figures)() if self.figures else []
 
 
 @cache

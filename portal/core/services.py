@@ -13,7 +13,9 @@ Exactly once in effect:
 from __future__ import annotations
 
 import logging
+import os
 import random
+import socket
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -116,10 +118,17 @@ def attempt_outcome(marker: str) -> str:
 
 
 def _audit(operation: Operation, event: str, detail: str) -> None:
+    """Append an entry that keeps what is true now: what was asked, in words, and the resource's current name."""
+    resource_name = operation.resource_name
+    summary = operation_kind_get(operation.kind).audit_summary(
+        parameters=operation.parameters, resource_name=resource_name
+    )
     AuditEntry.objects.create(
         actor_name=operation.actor_name,
         kind=operation.kind,
         target=operation.target,
+        resource_name=resource_name[: AuditEntry._meta.get_field("resource_name").max_length],
+        summary=summary,
         reason=operation.reason,
         event=event,
         detail=detail,
@@ -154,8 +163,37 @@ def _claim(operation_id: int, now: datetime) -> Operation | None:
         operation.attempts += 1
         operation.started_at = now
         operation.next_attempt_at = None
-        operation.save(update_fields=["status", "attempts", "started_at", "next_attempt_at", "updated_at"])
+        operation.courier = f"{socket.gethostname()}:{os.getpid()}"  # this process, not the one that forked it
+        operation.save(update_fields=["status", "attempts", "started_at", "next_attempt_at", "courier", "updated_at"])
     return operation
+
+
+def _courier_gone(operation: Operation) -> bool:
+    """The process running this attempt is known to have died: it ran on this machine and exists no more."""
+    host, _, pid = operation.courier.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _requeue_lost(operation: Operation, lost: AwsError) -> bool:
+    """Hand a running operation whose courier is lost to a new one (or fail it at the attempt limit)."""
+    if operation.attempts >= settings.OPERATION_MAX_ATTEMPTS:
+        _fail(operation, lost, owned=True)
+        return False
+    with transaction.atomic():
+        if not _owned(operation).update(
+            status=Operation.Status.QUEUED, error_code=lost.code, error_message=lost.message, updated_at=timezone.now()
+        ):
+            return False
+        _audit(operation, AuditEntry.Event.RETRYING, _error_detail(lost))
+    return True
 
 
 def operation_backoff_seconds(attempt: int) -> float:
@@ -165,7 +203,14 @@ def operation_backoff_seconds(attempt: int) -> float:
 
 
 def operation_execute(*, operation_id: int) -> Operation | None:
-    """Run one queued operation's AWS call and record the outcome. Returns None when there was nothing to run."""
+    """Run one queued operation's AWS call and record the outcome. Returns None when there was nothing to run.
+
+    A message redelivered because the worker process running it died (acks_late) finds the operation running under
+    a dead courier: it takes the operation over at once instead of waiting for the sweeper.
+    """
+    running = Operation.objects.filter(pk=operation_id, status=Operation.Status.RUNNING).first()
+    if running is not None and _courier_gone(running):
+        _requeue_lost(running, WorkerLost("its worker process ended mid-call"))
     operation = _claim(operation_id, timezone.now())
     if operation is None:
         return None
@@ -330,20 +375,16 @@ def operations_requeue_stuck(*, now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     stuck_after = timedelta(seconds=settings.OPERATION_STUCK_AFTER_SECONDS)
-    lost = WorkerLost(settings.OPERATION_STUCK_AFTER_SECONDS)
     requeued: list[int] = []
-    for operation in Operation.objects.filter(
-        status=Operation.Status.RUNNING, started_at__lt=now - stuck_after
-    ).order_by("pk"):
-        if operation.attempts >= settings.OPERATION_MAX_ATTEMPTS:
-            _fail(operation, lost, owned=True)
+    for operation in Operation.objects.filter(status=Operation.Status.RUNNING).order_by("pk"):
+        if operation.started_at is not None and operation.started_at < now - stuck_after:
+            lost = WorkerLost(f"no outcome after {settings.OPERATION_STUCK_AFTER_SECONDS} s")
+        elif _courier_gone(operation):
+            lost = WorkerLost("its worker process ended mid-call")
+        else:
             continue
-        with transaction.atomic():
-            if _owned(operation).update(
-                status=Operation.Status.QUEUED, error_code=lost.code, error_message=lost.message, updated_at=now
-            ):
-                _audit(operation, AuditEntry.Event.RETRYING, _error_detail(lost))
-                requeued.append(operation.pk)
+        if _requeue_lost(operation, lost):
+            requeued.append(operation.pk)
     waiting = (
         Operation.objects.filter(
             status=Operation.Status.QUEUED,
@@ -371,5 +412,5 @@ def operations_requeue_stuck(*, now: datetime | None = None) -> int:
 
 
 class WorkerLost(AwsUnavailable):
-    def __init__(self, seconds: int) -> None:
-        super().__init__("WorkerLost", f"No outcome after {seconds} s: the courier was lost.")
+    def __init__(self, why: str) -> None:
+        super().__init__("WorkerLost", f"The courier was lost: {why}.")

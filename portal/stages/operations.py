@@ -47,6 +47,42 @@ def _token_metadata(token: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _tag_words(tags: dict[str, str]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in tags.items())
+
+
+def _holder(user_id: str) -> str:
+    return user_id or "no user id"
+
+
+def _describe_create(p: dict[str, Any], stage: str) -> str:
+    tags = visible_tags(p.get("tags", {}))
+    tokens = p.get("tokens", [])
+    words = f"Create stage {p.get('name') or stage}"
+    words += f" with tags {_tag_words(tags)}" if tags else " with no tags"
+    if tokens:
+        holders = ", ".join(_holder(spec.get("userId", "")) for spec in tokens)
+        words += f" and {len(tokens)} token{'s' if len(tokens) > 1 else ''} ({holders})"
+    return words
+
+
+def _describe_issue(p: dict[str, Any], stage: str) -> str:
+    capabilities = ", ".join(p.get("capabilities", []))
+    return f"Issue a token to {_holder(p.get('userId', ''))} on {stage}: {capabilities}, {p.get('duration')} minutes"
+
+
+def _describe_disconnect(p: dict[str, Any], stage: str) -> str:
+    participant = p.get("participant_id", "")
+    who = f"{p['user_id']} ({participant})" if p.get("user_id") else participant
+    token = "token revoked" if p.get("revoke_token") else "token not revoked"
+    return f"Disconnect participant {who} from {stage}, {token}"
+
+
+def _describe_untag(p: dict[str, Any], stage: str) -> str:
+    keys = p.get("keys", [])
+    return f"Remove tag{'s' if len(keys) > 1 else ''} {', '.join(keys)} from {stage}"
+
+
 def _tokens_result(tokens: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     return [_token_metadata(t) for t in tokens], [(t["participantId"], t["token"]) for t in tokens]
 
@@ -135,6 +171,7 @@ STAGE_CREATE = register(
         on_failure=_creation_failed,
         summary=lambda result: f"{result.get('arn')} with {len(result.get('tokens', []))} token(s)",
         result_template="stages/tokens_result.html",
+        describe=_describe_create,
     )
 )
 
@@ -170,6 +207,7 @@ TOKEN_ISSUE = register(
         serial=False,
         summary=lambda result: f"participant {result['tokens'][0]['participantId']}" if result.get("tokens") else "",
         result_template="stages/tokens_result.html",
+        describe=_describe_issue,
     )
 )
 
@@ -185,9 +223,9 @@ async def _disconnect(call: OperationCall) -> dict[str, Any]:
 
 def _disconnected(operation: Operation, effect_data: dict[str, Any]) -> None:
     p = operation.parameters
-    Participant.objects.filter(pk=p["participant_pk"]).update(
-        state=Participant.State.DISCONNECTED, published=False, changed_at=timezone.now()
-    )
+    Participant.objects.filter(
+        session__stage_id=p["stage_id"], participant_id=p["participant_id"], state=Participant.State.CONNECTED
+    ).update(state=Participant.State.DISCONNECTED, published=False, changed_at=timezone.now())
     if p.get("revoke_token"):
         ParticipantToken.objects.filter(
             stage_id=p["stage_id"], participant_id=p["participant_id"], revoked_at__isnull=True
@@ -203,6 +241,7 @@ PARTICIPANT_DISCONNECT = register(
         on_success=_disconnected,
         serial=False,
         summary=lambda result: f"participant {result.get('participant_id')} disconnected",
+        describe=_describe_disconnect,
     )
 )
 
@@ -230,6 +269,7 @@ STAGE_RENAME = register(
         on_success=_renamed,
         summary=lambda result: f"now named {result.get('name')!r}",
         result_template="stages/stage_result.html",
+        describe=lambda p, stage: f"Rename {stage} to {p.get('name')}",
     )
 )
 
@@ -254,6 +294,7 @@ STAGE_TAG = register(
         call=_tag,
         on_success=_tagged,
         result_template="stages/stage_result.html",
+        describe=lambda p, stage: f"Tag {stage}: {_tag_words(p.get('tags', {}))}",
     )
 )
 
@@ -278,6 +319,7 @@ STAGE_UNTAG = register(
         call=_untag,
         on_success=_untagged,
         result_template="stages/stage_result.html",
+        describe=_describe_untag,
     )
 )
 
@@ -348,5 +390,6 @@ STAGES_SYNC = register(
         on_success=_synced,
         summary=lambda result: f"{result.get('listed', 0)} stage(s) listed",
         result_template="stages/sync_result.html",
+        describe=lambda p, _: f"Sync stages from AWS in {p.get('region')}",
     )
 )

@@ -16,7 +16,7 @@ from portal import celery_app
 from portal.core.models import OneTimeSecret, Operation
 from portal.core.operation_kinds import OperationCall, OperationKind, register
 from portal.core.secrets import secrets_take
-from portal.core.services import operation_execute, operations_requeue_stuck
+from portal.core.services import operation_execute, operation_request, operations_requeue_stuck
 from portal.core.tasks import operation_run
 from portal.stages import operations as stage_operations
 from portal.stages.models import Participant, ParticipantToken, Stage
@@ -248,3 +248,42 @@ def test_a_recorded_token_is_left_alone(admin, stage, sandbox, django_capture_on
     assert not participant.unrecorded_token
     assert participant.disconnect_operation is None
     assert participant.state == "CONNECTED"
+
+
+def test_a_redelivered_message_takes_over_at_once_from_a_courier_that_died(
+    admin, aws_endpoint, django_capture_on_commit_callbacks
+):
+    import socket
+    import subprocess
+
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    with django_capture_on_commit_callbacks(execute=False):
+        operation = operation_request(kind="aws.check_connection", actor=admin)
+    Operation.objects.filter(pk=operation.pk).update(
+        status=Operation.Status.RUNNING,
+        attempts=1,
+        started_at=timezone.now(),
+        courier=f"{socket.gethostname()}:{ended.pid}",
+    )
+    operation_execute(operation_id=operation.pk)  # the broker redelivers the task of the child that was killed
+    operation.refresh_from_db()
+    assert (operation.status, operation.attempts) == (Operation.Status.SUCCEEDED, 2)
+    assert "ended mid-call" in operation.audit_entries.get(event="retrying").detail
+
+
+def test_a_courier_that_is_still_running_is_left_alone(admin, aws_endpoint, django_capture_on_commit_callbacks):
+    import os
+    import socket
+
+    with django_capture_on_commit_callbacks(execute=False):
+        operation = operation_request(kind="aws.check_connection", actor=admin)
+    Operation.objects.filter(pk=operation.pk).update(
+        status=Operation.Status.RUNNING,
+        attempts=1,
+        started_at=timezone.now(),
+        courier=f"{socket.gethostname()}:{os.getppid()}",
+    )
+    assert operation_execute(operation_id=operation.pk) is None
+    assert operations_requeue_stuck() == 0
+    assert Operation.objects.get(pk=operation.pk).status == Operation.Status.RUNNING

@@ -223,6 +223,10 @@ def test_support_disconnects_a_participant(created, sandbox, support, django_cap
     entry = AuditEntry.objects.get(kind="stages.disconnect_participant", event="succeeded")
     assert (entry.actor_name, entry.reason) == ("sam", "abusive chat")
     assert participant.participant_id in entry.target
+    assert entry.summary == (
+        f"Disconnect participant host ({participant.participant_id}) from town-hall, token revoked"
+    )
+    assert entry.resource_name == "town-hall"
 
 
 def test_roles_on_stage_actions(created, support, viewer):

@@ -109,11 +109,12 @@ def test_buttons_follow_the_role(client, admin, viewer):
 
 
 def test_navigation_per_role(admin, support, viewer):
-    for user, sees_users in ((admin, True), (support, False), (viewer, False)):
+    for user, sees_users, sees_people in ((admin, True, True), (support, False, True), (viewer, False, False)):
         page = login(user).get("/").content.decode()
         for label in ("Meetings", "Stages", "Channels", "Pipelines", "Operations", "Audit"):
             assert f">{label}</a>" in page
         assert (">Users</a>" in page) is sees_users
+        assert (">People</a>" in page) is sees_people
 
 
 def test_unbuilt_sections_say_what_is_coming(client, viewer):
@@ -127,7 +128,8 @@ def test_unbuilt_sections_say_what_is_coming(client, viewer):
 def test_navigation_and_tiles_come_from_the_app_configs(viewer):
     assert [(s.label, s.url_name) for s in sections()] == [
         ("Meetings", "meetings"), ("Stages", "stages"), ("Channels", "channels"),
-        ("Pipelines", "pipelines"), ("Operations", "operations"), ("Audit", "audit"), ("Users", "users"),
+        ("Pipelines", "pipelines"), ("People", "people"), ("Operations", "operations"), ("Audit", "audit"),
+        ("Users", "users"),
     ]  # fmt: skip
     assert apps.get_app_config("stages").sections[0].url_name == "stages"
     page = login(viewer).get("/").content.decode()
@@ -183,12 +185,12 @@ def test_audit_paginates_and_the_links_keep_the_filters(client, admin, viewer, d
 
 def test_audit_exports_csv_with_the_filters(client, admin, support, viewer, django_capture_on_commit_callbacks):
     _audit_fixture(admin, support, django_capture_on_commit_callbacks)
-    client = login(viewer)
-    response = client.get("/audit/export.csv", {"target": "beta"})
-    assert response["Content-Type"] == "text/csv"
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[0] == ["time", "actor", "kind", "target", "reason", "outcome", "detail", "operation"]
-    assert [(row[1], row[3], row[4], row[5]) for row in rows[1:]] == [("ada", "arn:stage/beta", "second", "requested")]
+    response = login(viewer).get("/audit/export.csv", {"target": "beta"})
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [(row["actor"], row["target"], row["reason"], row["outcome"]) for row in rows] == [
+        ("ada", "arn:stage/beta", "second", "requested")
+    ]
     assert AuditEntry.objects.filter(operation__isnull=False).count() == 2
 
 

@@ -33,7 +33,7 @@ def restore_raw_permissions(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("core", "0005_refresher_state"), ("auth", "0012_alter_user_first_name_max_length")]
+    dependencies = [("core", "0008_operation_batch"), ("auth", "0012_alter_user_first_name_max_length")]
 
     operations = [
         migrations.AlterModelOptions(
