@@ -38,22 +38,27 @@ class DomainErrorMiddleware:
         return TemplateResponse(request, "core/refusal.html", context, status=REFUSED)
 
 
-class UnreadableBodyMiddleware:
-    """A POST body that cannot be read is a 400 here, before anything else reads it.
+class MalformedRequestMiddleware:
+    """A request the portal cannot use is a 400 here, before anything else reads it.
 
-    Django refuses a form body in another charset than UTF-8, one too large or with too many fields, or a broken
-    multipart body by raising on `request.POST`; but it does not remember the failure, and the CSRF check and every
-    error page read the body again (Django's error views run the CSRF check), so the client got a 500 instead of
-    the 400. Reading it once, first, answers the 400 and nobody reads it again.
+    - A POST body that cannot be read: Django refuses a form body in another charset than UTF-8, one too large or
+      with too many fields, or a broken multipart body by raising on `request.POST`, but it does not remember the
+      failure, and the CSRF check and every error page read the body again (Django's error views run the CSRF check):
+      the client got a 500 instead of the 400. Reading it once, first, answers the 400.
+    - A NUL character in a query or form value (or name): PostgreSQL text cannot hold one, so any lookup with it is
+      a 500 from the database.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        forms = [request.GET]
         if request.method == "POST":
             try:
-                request.POST  # noqa: B018  (parsing is the point)
+                forms.append(request.POST)
             except (BadRequest, SuspiciousOperation, MultiPartParserError, UnreadablePostError) as error:
                 return HttpResponseBadRequest(f"The request body cannot be read: {error}", content_type="text/plain")
+        if any("\x00" in text for form in forms for name, values in form.lists() for text in (name, *values)):
+            return HttpResponseBadRequest("A NUL character is not a valid value.", content_type="text/plain")
         return self.get_response(request)
