@@ -7,5 +7,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("stages/", include("portal.stages.urls")),
+    path("users/", include("portal.users.urls")),
     path("", include("portal.core.urls")),
 ]

@@ -22,7 +22,11 @@ if TYPE_CHECKING:
     from portal.sandbox.client import SandboxControl
     from portal.sandbox.server import SandboxServer
 
-ROLE_MIGRATIONS = ("0002_roles", "create_roles"), ("0004_sync_resources", "grant_sync")
+ROLE_MIGRATIONS = (
+    ("0002_roles", "create_roles"),
+    ("0004_sync_resources", "grant_sync"),
+    ("0009_user_administration", "grant_manage_users"),
+)
 
 
 def roles_present() -> None:

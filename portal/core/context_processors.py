@@ -18,7 +18,5 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     for section in sections_for(user):
         url = reverse(section.url_name)
         items.append({"label": section.label, "url": url, "active": request.path.startswith(url)})
-    if user.is_superuser:  # the portal has no users page of its own yet: Django's admin is for superusers only
-        items.append({"label": "Users", "url": reverse("admin:auth_user_changelist"), "active": False})
     # Lazy: htmx partials never show the role, and it costs a query.
     return {"nav_items": items, "portal_role": SimpleLazyObject(lambda: role_of(user))}

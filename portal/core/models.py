@@ -74,6 +74,7 @@ class Operation(models.Model):
             ("revoke_participants", "Can revoke stage participants and meeting attendees"),
             ("hangup_calls", "Can hang up PSTN calls"),
             ("sync_resources", "Can sync the portal's registry from AWS"),
+            ("manage_users", "Can manage the portal's users (never superusers)"),
         ]
 
     def __str__(self) -> str:
@@ -141,6 +142,11 @@ class AuditEntry(models.Model):
         RETRYING = "retrying", "Retrying"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        # Logins and logouts (portal.users) are entries too, with no operation.
+        LOGGED_IN = "logged_in", "Logged in"
+        LOGIN_FAILED = "login_failed", "Login failed"
+        LOCKED_OUT = "locked_out", "Locked out"
+        LOGGED_OUT = "logged_out", "Logged out"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor_name = models.CharField(max_length=150, db_index=True)

@@ -57,6 +57,11 @@ def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
     return HttpResponsePermanentRedirect(static("portal/favicon.svg"))
 
 
+def csrf_failure(request: HttpRequest, reason: str = "") -> TemplateResponse:
+    """CSRF_FAILURE_VIEW: the portal's page for a form that expired. It reads nothing from the request's body."""
+    return TemplateResponse(request, "403_csrf.html", status=403)
+
+
 @require_GET
 @vary_on_headers("HX-Request")
 @permission_required(REVOKE_PARTICIPANTS, raise_exception=True)

@@ -15,6 +15,7 @@ from django_htmx.http import reswap, retarget
 
 from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, SYNC_RESOURCES, VIEW_RESOURCES
 from portal.core.polling import poll_response
+from portal.core.query import query_id
 from portal.core.refresh import refresh_watch
 from portal.core.views import operation_redirect
 from portal.stages import selectors, services
@@ -143,11 +144,8 @@ def stage_detail(request: HttpRequest, stage_id: int) -> HttpResponse:
 def _participant_row(request: HttpRequest, stage: Stage) -> HttpResponse:
     """One participant's row: a disconnecting row polls it until the disconnect settles, then polling stops and the
     page is told the disconnect ended, so the panels that show its effects (the token's revocation) refresh."""
-    participant = request.GET.get("participant", "")
-    if not participant.isdigit():
-        return HttpResponseBadRequest("participant must be a participant's number.")
     participants = selectors.stage_participants_of(Participant.objects.filter(session__stage=stage))
-    row = get_object_or_404(participants, pk=int(participant))
+    row = get_object_or_404(participants, pk=query_id(request.GET, "participant"))
     context = {"participant": row, "stage": stage, "close_dialog": bool(request.GET.get("close_dialog"))}
     operation = row.disconnect_operation
     settled = operation is None or operation.is_settled

@@ -149,6 +149,7 @@ def test_navigation_and_tiles_come_from_the_app_configs(viewer):
     assert [(s.label, s.url_name) for s in sections()] == [
         ("Meetings", "meetings"), ("Stages", "stages"), ("Channels", "channels"),
         ("Pipelines", "pipelines"), ("People", "people"), ("Operations", "operations"), ("Audit", "audit"),
+        ("Users", "users"),
     ]  # fmt: skip
     assert apps.get_app_config("stages").sections[0].url_name == "stages"
     page = login(viewer).get("/").content.decode()
@@ -196,7 +197,7 @@ def test_audit_paginates_and_the_links_keep_the_filters(client, admin, viewer, d
             _queued(admin, target=f"t-{number}")
     client = login(viewer)
     first = client.get("/audit/").content.decode()
-    assert "Page 1 of 2 (55 in all)" in first
+    assert "Page 1 of 2 (56 in all)" in first  # and the viewer's login
     filtered = client.get("/audit/", {"actor": "ada", "page": "1"}).content.decode()
     assert 'href="?actor=ada&amp;page=2">Next</a>' in filtered
     assert 'href="/audit/export.csv?actor=ada"' in filtered
@@ -213,7 +214,7 @@ def test_audit_exports_csv_with_the_filters(client, admin, support, viewer, djan
     assert [(row["actor"], row["target"], row["reason"], row["outcome"]) for row in rows] == [
         ("ada", "arn:stage/beta", "second", "requested")
     ]
-    assert AuditEntry.objects.count() == 2
+    assert AuditEntry.objects.filter(operation__isnull=False).count() == 2
 
 
 def test_login_keeps_the_username_on_error(client, admin):

@@ -15,6 +15,7 @@ from portal.aws.errors import (
     AwsQuotaExceeded,
     aws_error_class,
 )
+from portal.core.audit_kinds import audit_kind_labels
 from portal.core.errors import DomainError
 from portal.core.models import Operation
 from portal.core.operation_kinds import OperationKind, operation_kind_get
@@ -33,11 +34,11 @@ def operation_kind(operation: Operation) -> OperationKind | None:
 
 @register.filter
 def kind_label(kind: str) -> str:
-    """`stages.create` → "Create stage"; a kind no longer registered keeps its name."""
+    """`stages.create` → "Create stage", `users.login` → "Log in"; a kind no longer registered keeps its name."""
     try:
         return operation_kind_get(kind).label
     except LookupError:
-        return kind
+        return audit_kind_labels().get(kind, kind)
 
 
 @register.filter
