@@ -11,7 +11,7 @@ from django import template
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 register = template.Library()
@@ -106,3 +106,24 @@ def _inline(value: Any) -> str:
 def facts(data: dict[str, Any] | None) -> list[tuple[str, list[str]]]:
     """Stored parameters or results as (label, lines): `{% for label, lines in operation.parameters|facts %}`."""
     return [(_label(str(key)), _lines(value)) for key, value in (data or {}).items()]
+
+
+@register.simple_tag
+def status_badge(status: str, label: str = "") -> SafeString:
+    """`{% status_badge operation.status operation.get_status_display %}`: the one status badge. A tag, not an include:
+    tables render it once per row, and an include costs about ten times as much."""
+    return format_html('<span class="status status-{}">{}</span>', str(status).lower(), label or status)
+
+
+@register.simple_tag
+def tag_list(tags: dict[str, str] | None, limit: int = 0) -> SafeString | str:
+    """`{% tag_list stage.tags 3 %}`: tags as badges, the first `limit` shown and how many more, all on hover."""
+    if not tags:
+        return "—"
+    items = list(tags.items())
+    shown = items[:limit] if limit else items
+    badges = format_html_join(" ", '<span class="badge tag">{}={}</span>', shown)
+    hidden = len(items) - len(shown)
+    more = format_html(' <span class="muted">+{} more</span>', hidden) if hidden else ""
+    title = "\n".join(f"{key}={value}" for key, value in items)
+    return format_html('<span class="tag-list" title="{}">{}{}</span>', title, badges, more)
