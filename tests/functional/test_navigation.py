@@ -26,7 +26,7 @@ def _log_in(page, live_server, username: str) -> None:
 
 @pytest.mark.parametrize(
     ("role", "extra_links", "can_act"),
-    [(Role.ADMIN, [], True), (Role.SUPPORT, [], False), (Role.VIEWER, [], False)],
+    [(Role.ADMIN, ["Users"], True), (Role.SUPPORT, [], False), (Role.VIEWER, [], False)],
 )
 def test_each_role_sees_its_navigation(page, live_server, make_user, role, extra_links, can_act):
     user = make_user(f"user-{role.value.lower()}", role)
