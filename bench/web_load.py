@@ -169,7 +169,8 @@ def check_partial(url: str, cookie: str) -> None:
     request = urllib.request.Request(url, headers={"Cookie": cookie, "HX-Request": "true"})
     with urllib.request.urlopen(request) as response:
         body = response.read().decode()
-    if response.status != 200 or not body.lstrip().startswith('<div id="stage-table">') or "stage-" not in body:
+    answered = response.status in (200, 286) and body.lstrip().startswith('<div id="stage-table"')  # 286: stop polling
+    if not answered or "stage-" not in body:
         sys.exit(f"GET {url} did not answer the stage-table partial: {response.status} {body[:200]!r}")
 
 

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.exceptions import BadRequest, SuspiciousOperation
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
@@ -61,4 +63,23 @@ class MalformedRequestMiddleware:
                 return HttpResponseBadRequest(f"The request body cannot be read: {error}", content_type="text/plain")
         if any("\x00" in text for form in forms for name, values in form.lists() for text in (name, *values)):
             return HttpResponseBadRequest("A NUL character is not a valid value.", content_type="text/plain")
+        return self.get_response(request)
+
+
+class SessionRenewalMiddleware:
+    """Sessions end after SESSION_COOKIE_AGE idle. Renewing the expiry on every request would make every htmx poll a
+    database write; this renews it at most once every SESSION_RENEW_SECONDS, so the idle timeout holds to within
+    that, and a page that only polls costs reads."""
+
+    KEY = "_renewed_at"
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = request.session
+        if not session.is_empty():
+            now = int(time.time())
+            if now - int(session.get(self.KEY, 0)) >= settings.SESSION_RENEW_SECONDS:
+                session[self.KEY] = now  # modified: SessionMiddleware saves it with a new expiry
         return self.get_response(request)

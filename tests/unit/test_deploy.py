@@ -81,11 +81,11 @@ def test_security_settings_come_from_the_environment(tmp_path):
     }  # fmt: skip
     show = (
         "import json, django; from django.conf import settings as s; django.setup(); print(json.dumps(["
-        "s.SESSION_COOKIE_AGE, s.SESSION_SAVE_EVERY_REQUEST, s.SECURE_PROXY_SSL_HEADER, s.SECURE_HSTS_SECONDS, "
+        "s.SESSION_COOKIE_AGE, s.SESSION_RENEW_SECONDS, s.SECURE_PROXY_SSL_HEADER, s.SECURE_HSTS_SECONDS, "
         "s.AXES_FAILURE_LIMIT, s.AXES_COOLOFF_TIME, s.SECURE_SSL_REDIRECT]))"
     )
     result = _run(tmp_path, env, "-c", show)
-    assert json.loads(result.stdout) == [3600, True, ["HTTP_X_FORWARDED_PROTO", "https"], 60, 3, None, False]
+    assert json.loads(result.stdout) == [3600, 60, ["HTTP_X_FORWARDED_PROTO", "https"], 60, 3, None, False]
     broken = _run(tmp_path, {"DEBUG": "true", "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO"}, "-c", show)
     assert "SECURE_PROXY_SSL_HEADER is a header and its value" in broken.stderr
 

@@ -93,5 +93,22 @@ def test_logins_and_logouts_are_in_the_audit_log(admin, viewer):
 
 
 def test_sessions_end_after_an_idle_timeout_of_hours():
-    assert settings.SESSION_SAVE_EVERY_REQUEST
     assert settings.SESSION_COOKIE_AGE == 8 * 3600
+    assert settings.SESSION_RENEW_SECONDS == 60
+
+
+@pytest.mark.django_db
+def test_a_session_is_renewed_at_most_once_a_minute_not_on_every_poll(admin, monkeypatch):
+    from django.contrib.sessions.models import Session
+
+    from portal.core import middleware
+
+    client = login(admin)
+    client.get("/operations/")
+    first = Session.objects.get().expire_date
+    client.get("/operations/")  # a poll a moment later writes nothing
+    assert Session.objects.get().expire_date == first
+    later = middleware.time.time() + 61
+    monkeypatch.setattr(middleware.time, "time", lambda: later)
+    client.get("/operations/")  # a minute on, the idle timeout starts again
+    assert Session.objects.get().expire_date > first
