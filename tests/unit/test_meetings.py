@@ -201,3 +201,131 @@ def test_end_meeting_needs_typed_confirmation_and_keeps_the_row(created, sandbox
         chime.get_meeting(MeetingId=meeting.meeting_id)
     assert AuditEntry.objects.filter(kind="meetings.end", event="succeeded").exists()
     assert "has ended" in client.get(f"/meetings/{meeting.pk}/end/").content.decode()
+
+
+def _chime(sandbox):
+    return sandbox_boto(sandbox.endpoint, "chime-sdk-meetings")
+
+
+def test_a_batch_of_150_with_duplicates_is_split_and_says_which_existed(
+    created, sandbox, django_capture_on_commit_callbacks
+):
+    client = created["client"]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/meetings/new/", _form(external_meeting_id="all-hands", attendee_max_count=""))
+    meeting = Meeting.objects.get(external_meeting_id="all-hands")
+    lines = "\n".join(["alice", "bob", *(f"guest-{n:03d}" for n in range(148))])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/meetings/{meeting.pk}/attendees/add/",
+            {"attendee_lines": lines, "audio": "SendReceive", "video": "Receive", "content": "None"},
+        )
+    assert response.status_code == 302
+    operation = Operation.objects.get(kind="meetings.add_attendees")
+    assert operation.status == Operation.Status.SUCCEEDED
+    assert operation.result["errors"] == []
+    assert len(operation.result["attendees"]) == 150
+    assert operation.parameters["existing_external_user_ids"] == ["alice", "bob"]
+    assert len(_chime(sandbox).list_attendees(MeetingId=meeting.meeting_id, MaxResults=100)["Attendees"]) == 100
+    assert Attendee.objects.filter(meeting=meeting).count() == 151  # alice, bob, carol and 148 guests
+    assert Attendee.objects.get(external_user_id="guest-000").capabilities["Video"] == "Receive"
+    page = client.get(f"/operations/{operation.pk}/").content.decode()
+    assert "Already in the meeting, so AWS returned the existing attendee" in page
+    assert "alice, bob" in page
+
+
+def test_per_item_errors_of_a_batch_are_shown_per_row(created, sandbox, django_capture_on_commit_callbacks):
+    client, meeting = created["client"], created["meeting"]  # MaxCount 10, 3 attendees
+    for n in range(6):  # attendees made outside the portal: the registry does not know them
+        _chime(sandbox).create_attendee(MeetingId=meeting.meeting_id, ExternalUserId=f"outside-{n}")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            f"/meetings/{meeting.pk}/attendees/add/",
+            {"attendee_lines": "dan\nerin\nfrank", "audio": "SendReceive", "video": "SendReceive", "content": "None"},
+        )
+    operation = Operation.objects.get(kind="meetings.add_attendees")
+    assert [a["ExternalUserId"] for a in operation.result["attendees"]] == ["dan"]
+    assert [e["ExternalUserId"] for e in operation.result["errors"]] == ["erin", "frank"]
+    page = client.get(f"/operations/{operation.pk}/").content.decode()
+    assert 'data-user="erin"' in page
+    assert 'data-user="frank"' in page
+    assert "LimitExceeded" in page
+
+
+def test_add_form_checks_lines_and_the_meetings_limit(created):
+    client, meeting = created["client"], created["meeting"]
+    response = client.post(
+        f"/meetings/{meeting.pk}/attendees/add/",
+        {"attendee_lines": "\n".join(f"u-{n:02d}" for n in range(11)), "audio": "None", "video": "None",
+         "content": "None"},
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert "At most 10 attendees here; there are 11." in response.content.decode()
+    refused = client.post(
+        f"/meetings/{meeting.pk}/attendees/add/",
+        {"attendee_lines": "\n".join(f"u-{n:02d}" for n in range(8)), "audio": "None", "video": "None",
+         "content": "None"},
+    )  # fmt: skip
+    assert refused.status_code == 409
+    assert "has 3 attendees and takes at most 10: 8 more would exceed it" in refused.content.decode()
+
+
+def test_support_revokes_with_a_reason_and_the_audit_says_who_whom_why(
+    created, support, sandbox, django_capture_on_commit_callbacks
+):
+    meeting = created["meeting"]
+    alice = Attendee.objects.get(external_user_id="alice")
+    client = login(support)
+    assert client.post(f"/meetings/{meeting.pk}/attendees/{alice.pk}/revoke/", {"reason": ""}).status_code == 400
+    token = _chime(sandbox).get_attendee(MeetingId=meeting.meeting_id, AttendeeId=alice.attendee_id)["Attendee"]
+    sandbox.meeting_join(token["JoinToken"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/meetings/{meeting.pk}/attendees/{alice.pk}/revoke/", {"reason": "abusive chat"})
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert alice.state == Attendee.State.DELETED
+    outcome = AuditEntry.objects.get(kind="meetings.revoke_attendee", event="succeeded")
+    assert outcome.actor_name == "sam"
+    assert outcome.reason == "abusive chat"
+    assert f"Revoke attendee alice ({alice.attendee_id}) from town-hall" == outcome.summary
+    from portal.sandbox.client import SandboxControlError
+
+    with pytest.raises(SandboxControlError):
+        sandbox.meeting_join(token["JoinToken"])
+
+
+def test_viewer_cannot_revoke(created, viewer):
+    alice = Attendee.objects.get(external_user_id="alice")
+    assert login(viewer).get(f"/meetings/{alice.meeting_id}/attendees/{alice.pk}/revoke/").status_code == 403
+
+
+def test_capabilities_change_and_everyone_except(created, sandbox, django_capture_on_commit_callbacks):
+    client, meeting = created["client"], created["meeting"]
+    alice, bob = Attendee.objects.get(external_user_id="alice"), Attendee.objects.get(external_user_id="bob")
+    url = f"/meetings/{meeting.pk}/attendees/{alice.pk}/capabilities/"
+    refused = client.post(url, {"audio": "SendReceive", "video": "Send", "content": "SendReceive"})
+    assert refused.status_code == 400
+    assert "Content SendReceive or Receive needs Video SendReceive or Receive" in refused.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, {"audio": "Receive", "video": "Receive", "content": "None"})
+    alice.refresh_from_db()
+    assert alice.capabilities == {"Audio": "Receive", "Video": "Receive", "Content": "None"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/meetings/{meeting.pk}/capabilities/",
+            {"keep": [bob.pk], "audio": "SendReceive", "video": "None", "content": "None"},
+        )
+    assert response.status_code == 302
+    aws = {
+        a["ExternalUserId"]: a["Capabilities"]["Video"]
+        for a in _chime(sandbox).list_attendees(MeetingId=meeting.meeting_id)["Attendees"]
+    }
+    assert aws == {"alice": "None", "bob": "Receive", "carol": "None"}  # every camera off but bob's
+    assert Attendee.objects.get(external_user_id="carol").capabilities["Video"] == "None"
+    assert Attendee.objects.get(external_user_id="bob").capabilities == {
+        "Audio": "SendReceive", "Video": "Receive", "Content": "None",
+    }  # fmt: skip
+    none_kept = client.post(
+        f"/meetings/{meeting.pk}/capabilities/", {"audio": "None", "video": "None", "content": "None"}
+    )
+    assert "Choose at least one attendee to leave unchanged" in none_kept.content.decode()
