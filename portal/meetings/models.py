@@ -87,6 +87,7 @@ class Attendee(models.Model):
     joined_at = models.DateTimeField(null=True, blank=True, help_text="Start of the current connection.")
     connected_seconds = models.FloatField(default=0, help_text="Time connected in earlier connections.")
     state_at = models.DateTimeField(null=True, blank=True, help_text="Time of the event that set the state.")
+    media_at = models.DateTimeField(null=True, blank=True, help_text="Time of the event that set video/content.")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     revoke_operation = models.ForeignKey(Operation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

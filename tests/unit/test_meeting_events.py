@@ -1,0 +1,128 @@
+"""Meeting events applied to the registry: duplicates, reordering, malformed messages, and the queue end to end."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from portal.meetings.events import meeting_event_apply, meeting_events_consume
+from portal.meetings.models import Attendee, DeadLetter, Meeting, MeetingEvent
+from tests.conftest import login, sandbox_boto
+
+pytestmark = pytest.mark.django_db
+T0 = 1_790_000_000_000
+
+
+def _event(event_type: str, at: int, meeting: Meeting, attendee: str = "", user: str = "", **extra: str) -> str:
+    detail = {"version": "0", "eventType": f"chime:{event_type}", "timestamp": at, "meetingId": meeting.meeting_id,
+              "externalMeetingId": meeting.external_meeting_id, "mediaRegion": "us-east-1"}  # fmt: skip
+    if attendee:
+        detail |= {"attendeeId": attendee, "externalUserId": user}
+    return json.dumps({"version": "0", "id": extra.get("id", str(uuid.uuid4())), "source": "aws.chime",
+                       "detail-type": "Chime Meeting State Change", "time": "", "region": "us-east-1",
+                       "resources": [], "detail": detail})  # fmt: skip
+
+
+@pytest.fixture
+def meeting() -> Meeting:
+    return Meeting.objects.create(
+        meeting_id=str(uuid.uuid4()), external_meeting_id="standup", media_region="us-east-1", status="active"
+    )
+
+
+def test_join_video_leave_make_the_roster_and_attendee_minutes(meeting):
+    for event_type, at in (("AttendeeAdded", 0), ("AttendeeJoined", 1000), ("AttendeeVideoStarted", 2000)):
+        assert meeting_event_apply(body=_event(event_type, T0 + at, meeting, "a-1", "alice")) == "applied"
+    alice = Attendee.objects.get()
+    assert (alice.state, alice.video) == (Attendee.State.CONNECTED, True)
+    meeting.refresh_from_db()
+    assert (meeting.connected_count, meeting.attendee_count) == (1, 1)
+    meeting_event_apply(body=_event("AttendeeLeft", T0 + 121_000, meeting, "a-1", "alice"))
+    alice.refresh_from_db()
+    assert (alice.state, alice.video, alice.connected_seconds) == (Attendee.State.LEFT, False, 120.0)
+
+
+def test_duplicates_are_ignored_by_event_id(meeting):
+    body = _event("AttendeeJoined", T0, meeting, "a-1", "alice", id="same")
+    assert meeting_event_apply(body=body) == "applied"
+    assert meeting_event_apply(body=body) == "duplicate"
+    assert MeetingEvent.objects.count() == 1
+
+
+def test_a_late_join_does_not_resurrect_an_attendee_who_left(meeting):
+    meeting_event_apply(body=_event("AttendeeLeft", T0 + 5000, meeting, "a-1", "alice"))
+    meeting_event_apply(body=_event("AttendeeJoined", T0 + 1000, meeting, "a-1", "alice"))
+    assert Attendee.objects.get().state == Attendee.State.LEFT
+    meeting_event_apply(body=_event("AttendeeJoined", T0 + 9000, meeting, "a-1", "alice"))  # a real re-join
+    assert Attendee.objects.get().state == Attendee.State.CONNECTED
+    meeting_event_apply(body=_event("AttendeeDeleted", T0 + 10000, meeting, "a-1", "alice"))
+    meeting_event_apply(body=_event("AttendeeJoined", T0 + 11000, meeting, "a-1", "alice"))
+    assert Attendee.objects.get().state == Attendee.State.DELETED  # a deleted attendee stays deleted
+    assert MeetingEvent.objects.filter(meeting=meeting).count() == 5  # every event is on the timeline
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ("not json {", "Not JSON"),
+        ('{"detail-type": "EC2 Instance State-change Notification", "detail": {}}', "Not a meeting event"),
+        ('{"detail-type": "Chime Meeting State Change", "id": "x", "detail": {"eventType": "chime:Teleported"}}',
+         "Unknown meeting event type 'chime:Teleported'"),
+        ('{"detail-type": "Chime Meeting State Change", "id": "x", "detail": {"eventType": "chime:AttendeeJoined",'
+         ' "timestamp": 1, "meetingId": "m"}}', "AttendeeJoined without detail.attendeeId"),
+    ],
+)  # fmt: skip
+def test_malformed_and_unknown_messages_are_kept_as_dead_letters(admin, body, error):
+    assert meeting_event_apply(body=body, message_id="msg-1") == "dead-letter"
+    letter = DeadLetter.objects.get()
+    assert (letter.body, letter.message_id) == (body, "msg-1")
+    assert error in letter.error
+    assert error.split("'")[0] in login(admin).get("/meetings/dead-letters/").content.decode().replace("&#x27;", "'")
+
+
+def test_a_meeting_created_elsewhere_is_added_as_found():
+    stranger = Meeting(meeting_id=str(uuid.uuid4()), external_meeting_id="elsewhere")
+    meeting_event_apply(body=_event("AttendeeJoined", T0, stranger, "a-9", "zed"))
+    found = Meeting.objects.get()
+    assert (found.origin, found.external_meeting_id, found.connected_count) == ("found", "elsewhere", 1)
+
+
+def test_meeting_ended_by_aws_is_marked_so(meeting):
+    meeting_event_apply(body=_event("AttendeeJoined", T0, meeting, "a-1", "alice"))
+    meeting_event_apply(body=_event("MeetingEnded", T0 + 1000, meeting))
+    meeting.refresh_from_db()
+    assert (meeting.status, meeting.end_reason, meeting.connected_count) == ("ended", "aws", 0)
+
+
+def test_the_queue_end_to_end_through_the_sandbox(
+    admin, aws_endpoint, sandbox, settings, django_capture_on_commit_callbacks
+):
+    """A meeting created here sends its events to the portal's queue; the consumer builds the roster from them."""
+    sandbox.quotas(enabled=False)
+    sqs = sandbox_boto(sandbox.endpoint, "sqs")
+    settings.MEETING_EVENTS_QUEUE_URL = sqs.create_queue(QueueName=f"events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    client = login(admin)
+    form = {"external_meeting_id": "roster", "media_region": "us-east-1", "attendee_lines": "alice\nbob\ncarol",
+            "audio": "SendReceive", "video": "SendReceive", "content": "SendReceive", "tags-TOTAL_FORMS": "0",
+            "tags-INITIAL_FORMS": "0"}  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post("/meetings/new/", form).status_code == 302
+    meeting = Meeting.objects.get()
+    chime = sandbox_boto(sandbox.endpoint, "chime-sdk-meetings")
+    tokens = {a["ExternalUserId"]: a for a in chime.list_attendees(MeetingId=meeting.meeting_id)["Attendees"]}
+    sandbox.meeting_join(tokens["alice"]["JoinToken"])
+    sandbox.meeting_join(tokens["bob"]["JoinToken"])
+    sqs.send_message(QueueUrl=settings.MEETING_EVENTS_QUEUE_URL, MessageBody="garbage")
+    counts = {"applied": 0, "dead-letter": 0}
+    while batch := meeting_events_consume(url=settings.MEETING_EVENTS_QUEUE_URL, wait_seconds=0):
+        if not any(batch.values()):
+            break
+        counts = {key: counts[key] + batch[key] for key in counts}
+    assert counts == {"applied": 6, "dead-letter": 1}  # started, 3 added, 2 joined
+    roster = client.get(f"/meetings/{meeting.pk}/?panel=roster", HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-user="alice"' in roster
+    assert 'data-user="bob"' in roster
+    assert 'data-user="carol"' not in roster
+    assert not sqs.receive_message(QueueUrl=settings.MEETING_EVENTS_QUEUE_URL).get("Messages")
