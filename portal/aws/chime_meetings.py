@@ -25,8 +25,10 @@ async def meeting_create(*, request: dict[str, Any], attendees: list[dict[str, A
         return await chime.create_meeting(**request)
 
 
-async def meeting_get(client: Any, *, meeting_id: str) -> dict[str, Any]:
-    return (await client.get_meeting(MeetingId=meeting_id))["Meeting"]
+async def meeting_get(*, meeting_id: str) -> dict[str, Any]:
+    """GetMeeting; a meeting that has ended raises AwsNotFound."""
+    async with aws_client(SERVICE) as chime:
+        return (await chime.get_meeting(MeetingId=meeting_id))["Meeting"]
 
 
 async def meeting_delete(*, meeting_id: str) -> None:

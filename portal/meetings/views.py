@@ -15,6 +15,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from portal.core.models import Operation
 from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, VIEW_RESOURCES
 from portal.core.polling import poll_response
+from portal.core.refresh import refresh_watch
 from portal.meetings import selectors, services
 from portal.meetings.filters import MeetingFilter
 from portal.meetings.forms import (
@@ -82,6 +83,8 @@ def _roster_context(meeting: Meeting) -> dict[str, Any]:
 def meeting_detail(request: HttpRequest, meeting_pk: int) -> HttpResponse:
     meeting = get_object_or_404(Meeting.objects.select_related("primary", "created_by"), pk=meeting_pk)
     live = meeting.status in (Meeting.Status.CREATING, Meeting.Status.ACTIVE, Meeting.Status.ENDING)
+    if meeting.is_usable:
+        refresh_watch(refresher="meetings", key=meeting.pk)  # someone is looking: reconcile it every cycle
     context = _roster_context(meeting) | {"live": live}
     if request.htmx and request.GET.get("panel") == "roster":
         return poll_response(request, "meetings/detail.html#roster", context, done=not live)

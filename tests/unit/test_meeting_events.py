@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import pytest
@@ -126,3 +127,40 @@ def test_the_queue_end_to_end_through_the_sandbox(
     assert 'data-user="bob"' in roster
     assert 'data-user="carol"' not in roster
     assert not sqs.receive_message(QueueUrl=settings.MEETING_EVENTS_QUEUE_URL).get("Messages")
+
+
+def test_reconciliation_marks_a_meeting_left_idle_ended_by_aws(
+    admin, aws_endpoint, sandbox, django_capture_on_commit_callbacks
+):
+    from portal.meetings.refresh import meetings_refresh
+
+    sandbox.quotas(enabled=False)
+    client = login(admin)
+    form = {"external_meeting_id": "idle", "media_region": "us-east-1", "attendee_lines": "alice",
+            "audio": "SendReceive", "video": "SendReceive", "content": "SendReceive", "tags-TOTAL_FORMS": "0",
+            "tags-INITIAL_FORMS": "0"}  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/meetings/new/", form)
+    meeting = Meeting.objects.get()
+    chime = sandbox_boto(sandbox.endpoint, "chime-sdk-meetings")
+    chime.create_attendee(MeetingId=meeting.meeting_id, ExternalUserId="made-elsewhere")
+    from portal.core.models import RefresherState
+
+    result = meetings_refresh()
+    assert result == {"checked": 1, "ended": 0, "skipped": 0}, RefresherState.objects.get().last_error
+    assert set(meeting.attendees.values_list("external_user_id", flat=True)) == {"alice", "made-elsewhere"}
+    sandbox.advance(301)  # nobody joined: AWS ends the meeting after 5 idle minutes
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and sandbox_meeting_exists(chime, meeting.meeting_id):
+        time.sleep(0.1)
+    assert meetings_refresh() == {"checked": 0, "ended": 1, "skipped": 0}
+    meeting.refresh_from_db()
+    assert (meeting.status, meeting.status_words) == ("ended", "Ended: Ended by AWS (idle 5 minutes or 24 hours)")
+
+
+def sandbox_meeting_exists(chime, meeting_id: str) -> bool:
+    try:
+        chime.get_meeting(MeetingId=meeting_id)
+    except chime.exceptions.NotFoundException:
+        return False
+    return True
