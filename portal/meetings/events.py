@@ -18,11 +18,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 
 from portal.aws import sqs
 from portal.aws.clients import aws_run
 from portal.meetings.models import Attendee, DeadLetter, Meeting, MeetingEvent
-from portal.meetings.operations import meeting_mark_ended, meeting_recount
+from portal.meetings.operations import meeting_mark_ended
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +104,10 @@ def event_parse(body: str) -> MeetingEventMessage:
 def _meeting_for(event: MeetingEventMessage) -> Meeting | None:
     """The registry's meeting; a meeting created elsewhere is added as found. None: the portal is still recording
     its own creation of it, so the event waits."""
-    meeting = Meeting.objects.select_for_update().filter(meeting_id=event.meeting_id).first()
+    meetings = Meeting.objects.filter(meeting_id=event.meeting_id)
+    if event.event_type == "MeetingEnded":
+        meetings = meetings.select_for_update()
+    meeting = next(iter(meetings[:1]), None)
     if meeting is not None:
         return meeting
     if Meeting.objects.filter(status=Meeting.Status.CREATING, external_meeting_id=event.external_meeting_id).exists():
@@ -118,9 +122,13 @@ def _meeting_for(event: MeetingEventMessage) -> Meeting | None:
 
 
 def _apply_attendee(meeting: Meeting, event: MeetingEventMessage) -> None:
-    attendee, _ = Attendee.objects.select_for_update().get_or_create(
-        meeting=meeting, attendee_id=event.attendee_id, defaults={"external_user_id": event.external_user_id}
-    )
+    rows = Attendee.objects.select_for_update().filter(meeting=meeting, attendee_id=event.attendee_id)[:1]
+    attendee = next(iter(rows), None)
+    if attendee is None:
+        attendee = Attendee.objects.create(
+            meeting=meeting, attendee_id=event.attendee_id, external_user_id=event.external_user_id
+        )
+        Meeting.objects.filter(pk=meeting.pk).update(attendee_count=F("attendee_count") + 1)
     at = event.occurred_at
     changes: dict[str, Any] = {}
     state = PRESENCE.get(event.event_type)
@@ -141,8 +149,17 @@ def _apply_attendee(meeting: Meeting, event: MeetingEventMessage) -> None:
         changes |= media | {"media_at": at}
     if changes:
         Attendee.objects.filter(pk=attendee.pk).update(**changes)
-    if state is not None or attendee.state == Attendee.State.ADDED:
-        meeting_recount(meeting.pk)
+    _count_change(meeting, attendee.state, changes.get("state", attendee.state))
+
+
+def _count_change(meeting: Meeting, before: str, after: str) -> None:
+    """Keep the list's counts in step with one attendee's change of state, in one UPDATE."""
+    connected = int(after == Attendee.State.CONNECTED) - int(before == Attendee.State.CONNECTED)
+    present = int(before == Attendee.State.DELETED) - int(after == Attendee.State.DELETED)
+    if connected or present:
+        Meeting.objects.filter(pk=meeting.pk).update(
+            connected_count=F("connected_count") + connected, attendee_count=F("attendee_count") + present
+        )
 
 
 def _apply_meeting_ended(meeting: Meeting, event: MeetingEventMessage) -> None:
