@@ -1,4 +1,4 @@
-"""SQL queries made by the stage list and stage detail pages, with few and with 1,000 stages.
+"""SQL queries made by the stage pages, the overview and "find a person", with few and with 1,000 stages.
 
     .venv/bin/python bench/stage_queries.py
 
@@ -30,8 +30,15 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from portal.core.roles import Role  # noqa: E402
-from portal.stages.models import Participant, Stage  # noqa: E402
-from tests.factories import PASSWORD, ParticipantFactory, StageFactory, StageSessionFactory, UserFactory  # noqa: E402
+from portal.stages.models import Participant, ParticipantToken, Stage  # noqa: E402
+from tests.factories import (  # noqa: E402
+    PASSWORD,
+    ParticipantFactory,
+    ParticipantTokenFactory,
+    StageFactory,
+    StageSessionFactory,
+    UserFactory,
+)
 
 
 def stages(count: int) -> Stage:
@@ -47,7 +54,10 @@ def stages(count: int) -> Stage:
     stage = Stage.objects.order_by("pk").last()
     session = StageSessionFactory(stage=stage)
     Stage.objects.filter(pk=stage.pk).update(active_session_id=session.session_id)
-    Participant.objects.bulk_create(ParticipantFactory.build_batch(count // 5, session=session))
+    Participant.objects.bulk_create(ParticipantFactory.build_batch(count // 5, session=session, user_id="alice"))
+    ParticipantToken.objects.bulk_create(
+        ParticipantTokenFactory.build(stage=stage, user_id="alice") for stage in Stage.objects.all()[: count // 5]
+    )
     return stage
 
 
@@ -62,18 +72,23 @@ def queries(client: Client, path: str) -> int:
 def main() -> None:
     call_command("migrate", verbosity=0)
     UserFactory(username="viewer", role=Role.VIEWER)
-    client = Client()
+    UserFactory(username="support", role=Role.SUPPORT)
+    client, support = Client(), Client()
     client.login(username="viewer", password=PASSWORD)
+    support.login(username="support", password=PASSWORD)
     print(f"{'page':<28}{'stages':>8}{'participants':>14}{'queries':>9}")
     for count in (10, 1000):
         stage = stages(count)
-        for label, path in (
-            ("stage list", "/stages/"),
-            ("stage list, filtered", "/stages/?tag=team%3D3&live=on"),
-            ("stage detail", f"/stages/{stage.pk}/"),
-            ("participants panel (htmx)", f"/stages/{stage.pk}/?panel=participants"),
+        for label, path, who in (
+            ("overview", "/", client),
+            ("stage list", "/stages/", client),
+            ("stage list, filtered", "/stages/?tag=team%3D3&live=on", client),
+            ("stage detail", f"/stages/{stage.pk}/", client),
+            ("stage detail, filtered", f"/stages/{stage.pk}/?user_id=alice&state=CONNECTED", client),
+            ("participants panel (htmx)", f"/stages/{stage.pk}/?panel=participants", client),
+            ("find a person (alice)", "/people/?user_id=alice", support),
         ):
-            print(f"{label:<28}{count:>8}{count // 5:>14}{queries(client, path):>9}")
+            print(f"{label:<28}{count:>8}{count // 5:>14}{queries(who, path):>9}")
 
 
 if __name__ == "__main__":

@@ -81,8 +81,10 @@ async def stage_sessions(ivs: Any, *, stage_arn: str) -> list[dict[str, Any]]:
     return await _pages(ivs.list_stage_sessions, "stageSessions", stageArn=stage_arn)
 
 
-async def participants(ivs: Any, *, stage_arn: str, session_id: str) -> list[dict[str, Any]]:
-    return await _pages(ivs.list_participants, "participants", stageArn=stage_arn, sessionId=session_id)
+async def participants(ivs: Any, *, stage_arn: str, session_id: str, **aws_filter: Any) -> list[dict[str, Any]]:
+    """ListParticipants, every page; `aws_filter` is at most one of filterByUserId, filterByState,
+    filterByPublished, filterByRecordingState."""
+    return await _pages(ivs.list_participants, "participants", stageArn=stage_arn, sessionId=session_id, **aws_filter)
 
 
 async def participant_get(ivs: Any, *, stage_arn: str, session_id: str, participant_id: str) -> dict[str, Any]:

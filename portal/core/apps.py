@@ -1,6 +1,7 @@
 from django.apps import AppConfig
 from django.utils.module_loading import autodiscover_modules
 
+from portal.core.permissions import REVOKE_PARTICIPANTS
 from portal.core.sections import Section
 
 
@@ -9,7 +10,17 @@ class CoreConfig(AppConfig):
     label = "core"
     verbose_name = "Portal core"
     sections = (
-        Section(label="Operations", url_name="operations", position=90),
+        Section(
+            label="People",
+            url_name="people",
+            position=80,
+            title="Find a person",
+            summary="Type a user id: wherever it is connected or holds a token issued here; end them all at once.",
+            permission=REVOKE_PARTICIPANTS,
+        ),
+        Section(
+            label="Operations", url_name="operations", position=90, figures="portal.core.overview.operations_figures"
+        ),
         Section(label="Audit", url_name="audit", position=95),
     )
 
@@ -19,4 +30,5 @@ class CoreConfig(AppConfig):
 
         autodiscover_modules("operations")  # each app's operation kinds register themselves
         autodiscover_modules("refresh")  # each app's refresher registers itself
+        autodiscover_modules("identities")  # each app's identity source registers itself
         celery_app.conf.beat_schedule = {**celery_app.conf.beat_schedule, **refreshers_schedule()}

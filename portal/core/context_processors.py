@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from portal.core.roles import role_of
-from portal.core.sections import sections
+from portal.core.sections import sections_for
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -14,7 +14,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {}
     items = []
-    for section in sections():
+    for section in sections_for(user):
         url = reverse(section.url_name)
         items.append({"label": section.label, "url": url, "active": request.path.startswith(url)})
     if user.has_perm("auth.change_user"):

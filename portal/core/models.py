@@ -178,3 +178,24 @@ class RefresherState(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class OperationBatch(models.Model):
+    """Operations one action requested together (a person disconnected everywhere, several stages deleted).
+
+    The operations run one by one through the pipeline, each audited on its own; the batch lets one page follow them
+    all. It is written in the same transaction as its operations.
+    """
+
+    label = models.CharField(max_length=256, help_text="What the action was, in the user's words.")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_name = models.CharField(max_length=150)
+    reason = models.CharField(max_length=512, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    operations = models.ManyToManyField(Operation, related_name="batches")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.label

@@ -83,24 +83,36 @@ def refreshers() -> list[Refresher[Any]]:
 
 
 def _watch_key(refresher: str) -> str:
-    return f"rtc-portal:refresh-watch:{refresher}"
+    return f"rtc-portal:refresh-watches:{refresher}"
 
 
-def refresh_watch(*, refresher: str, key: str | int) -> None:
+def refresh_watch(*, refresher: str, key: str | int, scope: str = "") -> None:
     """Someone has this resource on screen: refresh it every cycle for the next few seconds.
 
+    `scope` narrows what this viewer needs (a filter the feature understands, e.g. one user's participants); ""
+    means everything. The feature reads the live scopes of a key with `refresh_watch_scopes`.
     Watches live in the cache (shared by web and workers), not the database: a page view changes no table. Two
     viewers writing at the same instant may lose one watch; the next poll, two seconds later, restores it.
     """
     now = time.time()
-    watches = {k: until for k, until in cache.get(_watch_key(refresher), {}).items() if until > now}
-    watches[str(key)] = now + WATCH_SECONDS
+    watches = _live_watches(refresher, now)
+    watches.setdefault(str(key), {})[scope] = now + WATCH_SECONDS
     cache.set(_watch_key(refresher), watches, timeout=WATCH_SECONDS * 2)
 
 
+def refresh_watch_scopes(*, refresher: str, key: str | int) -> set[str]:
+    """The scopes people watching this resource asked for now; "" among them when someone watches all of it."""
+    return set(_live_watches(refresher, time.time()).get(str(key), {}))
+
+
+def _live_watches(refresher: str, now: float) -> dict[str, dict[str, float]]:
+    watches = cache.get(_watch_key(refresher), {})
+    live = {key: {scope: until for scope, until in scopes.items() if until > now} for key, scopes in watches.items()}
+    return {key: scopes for key, scopes in live.items() if scopes}
+
+
 def _watched(name: str) -> set[str]:
-    now = time.time()
-    return {key for key, until in cache.get(_watch_key(name), {}).items() if until > now}
+    return set(_live_watches(name, time.time()))
 
 
 def _lease(name: str, now: datetime) -> RefresherState | None:

@@ -9,6 +9,9 @@ urlpatterns = [
     path("operations/check-connection/", views.operation_check_connection, name="operation_check_connection"),
     path("operations/<int:operation_id>/", views.operation_detail, name="operation_detail"),
     path("operations/<int:operation_id>/secrets/", views.operation_secrets_reveal, name="operation_secrets_reveal"),
+    path("operations/batches/<int:batch_id>/", views.operation_batch, name="operation_batch"),
+    path("people/", views.people, name="people"),
+    path("people/end/", views.people_end, name="people_end"),
     path("audit/", views.audit, name="audit"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
 ] + [

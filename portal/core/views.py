@@ -6,22 +6,27 @@ from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import trigger_client_event
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
 from portal.aws.clients import aws_endpoint_configured
+from portal.core.batches import batch_operations, batch_progress
 from portal.core.downloads import download_response
 from portal.core.filters import AuditFilter, OperationFilter
-from portal.core.models import AuditEntry, Operation
+from portal.core.forms import PersonEndForm, PersonFindForm
+from portal.core.identities import identity_end_everywhere, identity_find
+from portal.core.models import AuditEntry, Operation, OperationBatch
 from portal.core.operation_kinds import operation_kind_get
-from portal.core.permissions import MANAGE_RESOURCES, VIEW_RESOURCES
+from portal.core.overview import refresh_budgets
+from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, VIEW_RESOURCES
 from portal.core.polling import poll_response
 from portal.core.secrets import secrets_take
-from portal.core.sections import section_get, sections
+from portal.core.sections import section_get, sections_for
 from portal.core.selectors import audit_csv
 from portal.core.services import operation_request
 
@@ -31,12 +36,73 @@ PAGE_SIZE = 50
 @require_GET
 @permission_required(VIEW_RESOURCES, raise_exception=True)
 def home(request: HttpRequest) -> TemplateResponse:
+    """The state of the estate in a constant number of queries: each section's figures, the refresh's API budget."""
+    visible = sections_for(request.user)
     context = {
         "recent_operations": Operation.objects.all()[:5],
         "endpoint_configured": aws_endpoint_configured(),
-        "tiles": [section for section in sections() if section.summary],
+        "tiles": [section for section in visible if section.summary],
+        "figures": [figure for section in visible for figure in section.figures_now()],
+        "budgets": refresh_budgets(),
+        "find_form": PersonFindForm() if request.user.has_perm(REVOKE_PARTICIPANTS) else None,
     }
     return TemplateResponse(request, "core/home.html", context)
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@permission_required(REVOKE_PARTICIPANTS, raise_exception=True)
+def people(request: HttpRequest) -> TemplateResponse:
+    """Find a person: every place a user id is connected or holds a credential the portal issued."""
+    form = PersonFindForm(request.GET or None)
+    context: dict[str, Any] = {"form": form}
+    if form.is_valid():
+        context |= _people_found(form.cleaned_data["user_id"], PersonEndForm(initial=form.cleaned_data))
+    template = "core/people.html#results" if request.htmx else "core/people.html"
+    return TemplateResponse(request, template, context)
+
+
+def _people_found(user_id: str, end_form: PersonEndForm) -> dict[str, Any]:
+    found = identity_find(user_id=user_id)
+    presences = [presence for result in found for presence in result.presences]
+    return {
+        "user_id": user_id,
+        "found": found,
+        "count": len(presences),
+        "to_end": sum(1 for presence in presences if not presence.ending),
+        "end_form": end_form,
+    }
+
+
+@require_POST
+@permission_required(REVOKE_PARTICIPANTS, raise_exception=True)
+def people_end(request: HttpRequest) -> HttpResponse:
+    """Disconnect and revoke a person everywhere, with one reason; the batch page follows every operation."""
+    form = PersonEndForm(request.POST)
+    if not form.is_valid():
+        user_id = form.cleaned_data.get("user_id", "")
+        context = {"form": PersonFindForm(initial={"user_id": user_id})} | _people_found(user_id, form)
+        template = "core/people.html#results" if request.htmx else "core/people.html"
+        return TemplateResponse(request, template, context, status=400)
+    batch = identity_end_everywhere(
+        actor=request.user, user_id=form.cleaned_data["user_id"], reason=form.cleaned_data["reason"]
+    )
+    url = reverse("operation_batch", args=[batch.pk])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@permission_required(VIEW_RESOURCES, raise_exception=True)
+def operation_batch(request: HttpRequest, batch_id: int) -> HttpResponse:
+    """Every operation one action requested, followed together; with htmx, the panel, polled until all have ended."""
+    batch = get_object_or_404(OperationBatch, pk=batch_id)
+    operations = batch_operations(batch=batch)
+    progress = batch_progress(operations)
+    context = {"batch": batch, "operations": operations, "progress": progress}
+    if request.htmx:
+        return poll_response(request, "core/operation_batch.html#batch-progress", context, done=progress.done)
+    return TemplateResponse(request, "core/operation_batch.html", context)
 
 
 @require_GET

@@ -64,8 +64,11 @@ class SandboxControl:
             body["rates"] = rates
         return self._call("POST", "quotas", body) if body else self._call("GET", "quotas")
 
-    def stage_join(self, token: str, *, publish: bool = False) -> dict[str, Any]:
-        return self._call("POST", "stages/join", {"token": token, "publish": publish})
+    def stage_join(self, token: str, *, publish: bool = False, client: dict[str, str] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"token": token, "publish": publish}
+        if client:
+            body["client"] = client
+        return self._call("POST", "stages/join", body)
 
     def stage_leave(self, stage_arn: str, participant_id: str) -> dict[str, Any]:
         return self._call("POST", "stages/leave", {"stageArn": stage_arn, "participantId": participant_id})

@@ -58,8 +58,16 @@ SHAPES = ShapeResolver(
         "StageJoin": {
             "type": "structure",
             "required": ["token"],
-            "members": {"token": {"shape": "Text"}, "publish": {"shape": "Flag"}},
+            "members": {"token": {"shape": "Text"}, "publish": {"shape": "Flag"}, "client": {"shape": "StageClient"}},
         },
+        "StageClient": {  # what GetParticipant will say about the participant's client
+            "type": "structure",
+            "members": {
+                **{name: {"shape": "Text"} for name in stages.CLIENT_DEFAULTS if name != "protocol"},
+                "protocol": {"shape": "Protocol"},
+            },
+        },
+        "Protocol": {"type": "string", "enum": list(stages.PROTOCOLS)},
         "StageLeave": {
             "type": "structure",
             "required": ["stageArn", "participantId"],

@@ -232,26 +232,45 @@ def get_stage_session(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     return {"stageSession": _session_view(_session(call.world, p["stageArn"], p["sessionId"]))}
 
 
-def _participant_view(participant: dict[str, Any], *, summary: bool = False) -> dict[str, Any]:
+# What GetParticipant says about a participant's client unless the join said otherwise (control API `client`).
+CLIENT_DEFAULTS = {
+    "ispName": "Sandbox ISP",
+    "osName": "Linux",
+    "osVersion": "6",
+    "browserName": "Chromium",
+    "browserVersion": "156",
+    "sdkVersion": "1.25.0",
+    "protocol": "UNKNOWN",
+}
+PROTOCOLS = ("UNKNOWN", "WHIP", "RTMP", "RTMPS")
+
+
+def _recording_state(world: World, participant: dict[str, Any]) -> str:
+    """Individual participant recording: ACTIVE while a participant of a stage with auto-recording publishes,
+    STOPPED once it stopped, DISABLED on a stage without it."""
+    stage = _stages(world).get(participant["stageArn"])
+    recording = (stage or {}).get("autoParticipantRecordingConfiguration") or {}
+    if not recording.get("storageConfigurationArn") or not participant["everPublished"]:
+        return "DISABLED"
+    return "ACTIVE" if participant["published"] and participant["state"] == "CONNECTED" else "STOPPED"
+
+
+def _participant_view(world: World, participant: dict[str, Any], *, summary: bool = False) -> dict[str, Any]:
     view = {
         "participantId": participant["participantId"],
         "userId": participant["userId"],
         "state": participant["state"],
         "firstJoinTime": iso(participant["firstJoinTime"]),
         "published": participant["published"],
-        "recordingState": "DISABLED",
+        "recordingState": _recording_state(world, participant),
         "replicationType": "NONE",
     }
     if not summary:
         view.update(
             attributes=participant["attributes"],
-            ispName="Sandbox ISP",
-            osName="Linux",
-            osVersion="6",
-            browserName="Chromium",
-            browserVersion="156",
-            sdkVersion="1.25.0",
-            protocol="UNKNOWN",
+            **{**CLIENT_DEFAULTS, **participant.get("client", {})},
+            recordingS3BucketName="",
+            recordingS3Prefix="",
         )
     return view
 
@@ -276,10 +295,10 @@ def list_participants(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     if "filterByState" in p:
         participants = [x for x in participants if x["state"] == p["filterByState"]]
     if "filterByRecordingState" in p:
-        participants = [x for x in participants if p["filterByRecordingState"] == "DISABLED"]
+        participants = [x for x in participants if _recording_state(call.world, x) == p["filterByRecordingState"]]
     participants.sort(key=lambda x: (x["firstJoinTime"], x["participantId"]))
     page, token = paginate(participants, p.get("nextToken"), p.get("maxResults"), 50, INVALID)
-    result: dict[str, Any] = {"participants": [_participant_view(x, summary=True) for x in page]}
+    result: dict[str, Any] = {"participants": [_participant_view(call.world, x, summary=True) for x in page]}
     if token:
         result["nextToken"] = token
     return result
@@ -295,7 +314,7 @@ def _participant(world: World, stage_arn: str, session_id: str, participant_id: 
 @operation(SERVICE, "GetParticipant")
 def get_participant(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     participant = _participant(call.world, p["stageArn"], p["sessionId"], p["participantId"])
-    return {"participant": _participant_view(participant)}
+    return {"participant": _participant_view(call.world, participant)}
 
 
 @operation(SERVICE, "ListParticipantEvents")
@@ -364,8 +383,11 @@ def _disconnect(world: World, participant: dict[str, Any], now: float) -> None:
         stage["lastLeaveAt"] = now
 
 
-def participant_join(world: World, token: str, publish: bool = False) -> dict[str, Any]:
-    """A client joins a stage with a participant token (control API)."""
+def participant_join(
+    world: World, token: str, publish: bool = False, client: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A client joins a stage with a participant token (control API); `client` describes it as GetParticipant will
+    (browserName, browserVersion, osName, osVersion, sdkVersion, ispName, protocol)."""
     now = world.clock.time()
     record = _tokens(world).get(token)
     if record is None:
@@ -402,6 +424,7 @@ def participant_join(world: World, token: str, publish: bool = False) -> dict[st
             "published": False,
             "everPublished": False,
             "events": [],
+            "client": dict(client or {}),
         }
         _participants(world)[key] = participant
     participant["state"] = "CONNECTED"

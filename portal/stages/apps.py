@@ -13,5 +13,6 @@ class StagesConfig(AppConfig):
             url_name="stages",
             position=20,
             summary="Amazon IVS Real-Time stages: tokens, live sessions, participants, and disconnecting them.",
+            figures="portal.stages.selectors.stages_figures",
         ),
     )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
 from portal.core.models import Operation
@@ -33,6 +34,9 @@ class Stage(models.Model):
     active_session_id = models.CharField(max_length=16, blank=True, db_index=True)
     active_session_since = models.DateTimeField(null=True, blank=True)
     connected_count = models.PositiveIntegerField(default=0)
+    endpoints = models.JSONField(
+        default=dict, blank=True, help_text="GetStage's endpoints (events, whip, rtmp, rtmps), as last read."
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     refreshed_at = models.DateTimeField(null=True, blank=True)
@@ -44,6 +48,9 @@ class Stage(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.arn or f"stage {self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("stage_detail", args=[self.pk])
 
     @property
     def short_arn(self) -> str:
@@ -109,6 +116,15 @@ class Participant(models.Model):
     published = models.BooleanField(default=False)
     first_join_at = models.DateTimeField(null=True, blank=True)
     attributes = models.JSONField(default=dict, blank=True)
+    # What GetParticipant says about the participant's client; read once, when the refresh first sees it.
+    browser_name = models.CharField(max_length=128, blank=True)
+    browser_version = models.CharField(max_length=64, blank=True)
+    os_name = models.CharField(max_length=128, blank=True)
+    os_version = models.CharField(max_length=64, blank=True)
+    sdk_version = models.CharField(max_length=64, blank=True)
+    isp_name = models.CharField(max_length=256, blank=True)
+    protocol = models.CharField(max_length=16, blank=True, help_text="Ingest protocol: WHIP, RTMP, RTMPS or UNKNOWN.")
+    recording_state = models.CharField(max_length=16, blank=True, help_text="Individual participant recording.")
     disconnect_operation = models.ForeignKey(
         Operation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -223,9 +223,9 @@ async def _disconnect(call: OperationCall) -> dict[str, Any]:
 
 def _disconnected(operation: Operation, effect_data: dict[str, Any]) -> None:
     p = operation.parameters
-    Participant.objects.filter(pk=p["participant_pk"]).update(
-        state=Participant.State.DISCONNECTED, published=False, changed_at=timezone.now()
-    )
+    Participant.objects.filter(
+        session__stage_id=p["stage_id"], participant_id=p["participant_id"], state=Participant.State.CONNECTED
+    ).update(state=Participant.State.DISCONNECTED, published=False, changed_at=timezone.now())
     if p.get("revoke_token"):
         ParticipantToken.objects.filter(
             stage_id=p["stage_id"], participant_id=p["participant_id"], revoked_at__isnull=True

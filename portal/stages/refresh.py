@@ -3,11 +3,13 @@
 Every cycle serves the stages someone has open, then a few others in turn: live stages and stages the listing
 flagged, least recently refreshed first. Every 30 s ListStages finds stages made or deleted outside the portal and
 notices sessions that began or ended. A stage costs one GetStage and one ListParticipants per live session; sessions,
-attributes and events are read only when something changed.
+attributes and events are read only when something changed. A stage watched only through one participant filter
+(a user id, a state, published) is read through that filter: ListParticipants answers only those, in fewer pages.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,13 +21,31 @@ from django.utils import timezone
 
 from portal.aws import ivs_realtime as ivs
 from portal.aws.errors import AwsNotFound
-from portal.core.refresh import Cycle, Items, Observed, Refresher, refresh_run, refresher_register
+from portal.core.refresh import (
+    Cycle,
+    Items,
+    Observed,
+    Refresher,
+    refresh_run,
+    refresh_watch_scopes,
+    refresher_register,
+)
 from portal.core.services import attempt_outcome
 from portal.stages.models import Participant, ParticipantEvent, Stage, StageSession
 from portal.stages.operations import MARKER, visible_tags
 from portal.stages.services import stage_disconnect_participant, stages_reconcile
 
 COLD_PER_CYCLE = 3
+# Participant fields ← GetParticipant's members describing the participant's client.
+CLIENT_DETAILS = {
+    "browser_name": "browserName",
+    "browser_version": "browserVersion",
+    "os_name": "osName",
+    "os_version": "osVersion",
+    "sdk_version": "sdkVersion",
+    "isp_name": "ispName",
+    "protocol": "protocol",
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +57,7 @@ class StageItem:
     active_session_id: str
     sessions: frozenset[str]
     participants: dict[tuple[str, str], tuple[str, bool]]
+    participant_filter: dict[str, Any] = field(default_factory=dict)  # one ListParticipants filter, or none
 
 
 @dataclass
@@ -44,8 +65,19 @@ class StageSeen:
     stage: dict[str, Any] | None
     sessions: list[dict[str, Any]] | None = None
     participants: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    attributes: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    details: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     events: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def participants_scope(aws_filter: dict[str, Any]) -> str:
+    """The watch scope for one ListParticipants filter ({"filterByUserId": "alice"}); "" for none."""
+    return json.dumps(aws_filter, sort_keys=True) if aws_filter else ""
+
+
+def _participant_filter(stage_pk: int) -> dict[str, Any]:
+    """The filter to read a watched stage through: only when every viewer asks for the same one."""
+    scopes = refresh_watch_scopes(refresher="stages", key=stage_pk)
+    return json.loads(next(iter(scopes))) if len(scopes) == 1 and "" not in scopes else {}
 
 
 def _items(watched: set[str]) -> Items[StageItem]:
@@ -66,11 +98,13 @@ def _items(watched: set[str]) -> Items[StageItem]:
     ).values_list("session__stage_id", "session__session_id", "participant_id", "state", "published"):
         participants[stage_id][(session_id, participant_id)] = (state, published)
 
-    def item(stage: Stage) -> StageItem:
+    def item(stage: Stage, participant_filter: dict[str, Any]) -> StageItem:
         return StageItem(stage.pk, stage.arn or "", stage.active_session_id, frozenset(sessions[stage.pk]),
-                         participants[stage.pk])  # fmt: skip
+                         participants[stage.pk], participant_filter)  # fmt: skip
 
-    return Items(hot=[item(stage) for stage in hot], cold=[item(stage) for stage in cold])
+    return Items(
+        hot=[item(stage, _participant_filter(stage.pk)) for stage in hot], cold=[item(stage, {}) for stage in cold]
+    )
 
 
 async def _observe(client: Any, item: StageItem) -> StageSeen:
@@ -85,14 +119,15 @@ async def _observe(client: Any, item: StageItem) -> StageSeen:
         seen.sessions = await ivs.stage_sessions(client, stage_arn=item.arn)
         to_read |= {s["sessionId"] for s in seen.sessions if s["sessionId"] not in item.sessions}
     for sid in sorted(to_read):
-        found = await ivs.participants(client, stage_arn=item.arn, session_id=sid)
+        found = await ivs.participants(client, stage_arn=item.arn, session_id=sid, **item.participant_filter)
         seen.participants[sid] = found
         for participant in found:
             pid = participant["participantId"]
             known = item.participants.get((sid, pid))
-            if known is None:  # attributes come only from GetParticipant, once per participant
-                detail = await ivs.participant_get(client, stage_arn=item.arn, session_id=sid, participant_id=pid)
-                seen.attributes[(sid, pid)] = detail.get("attributes", {})
+            if known is None:  # attributes and the client come only from GetParticipant, once per participant
+                seen.details[(sid, pid)] = await ivs.participant_get(
+                    client, stage_arn=item.arn, session_id=sid, participant_id=pid
+                )
             if known != (participant["state"], participant.get("published", False)):
                 seen.events[(sid, pid)] = await ivs.participant_events(
                     client, stage_arn=item.arn, session_id=sid, participant_id=pid
@@ -161,9 +196,11 @@ def _apply_stage(observed: Observed[StageItem]) -> int:
         else 0
     )
     live = {"active_session_id": session_id, "active_session_since": since if session_id else None,
-            "connected_count": connected}  # fmt: skip
+            "connected_count": connected, "endpoints": seen.stage.get("endpoints", {})}  # fmt: skip
     changed = {key: value for key, value in live.items() if getattr(stage, key) != value}
-    Stage.objects.filter(pk=stage.pk).update(refreshed_at=now, **changed)
+    # A read through a filter saw only some participants: the stage keeps its place in the queue for a full read.
+    refreshed = {} if item.participant_filter else {"refreshed_at": now}
+    Stage.objects.filter(pk=stage.pk).update(**refreshed, **changed)
     return written
 
 
@@ -178,19 +215,22 @@ def _apply_participants(
         pid = participant["participantId"]
         key = (session.session_id, pid)
         state = (participant["state"], participant.get("published", False))
-        if pid in changed_since or (item.participants.get(key) == state and key not in seen.attributes):
+        if pid in changed_since or (item.participants.get(key) == state and key not in seen.details):
             continue
         defaults: dict[str, Any] = {
             "user_id": participant.get("userId", ""),
             "state": state[0],
             "published": state[1],
             "first_join_at": participant.get("firstJoinTime"),
+            "recording_state": participant.get("recordingState", ""),
             "changed_at": observed_at,
         }
-        if key in seen.attributes:
-            attributes = seen.attributes[key]
+        if key in seen.details:
+            detail = seen.details[key]
+            attributes = detail.get("attributes", {})
             defaults["attributes"] = visible_tags(attributes)
             defaults["token_attempt"] = attributes.get(MARKER, "")
+            defaults |= {field: detail.get(name, "") for field, name in CLIENT_DETAILS.items()}
         Participant.objects.update_or_create(session=session, participant_id=pid, defaults=defaults)
         written += 1
     return written

@@ -12,8 +12,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.core.errors import Conflict, NotAllowedInState
-from portal.core.models import Operation
+from portal.core.batches import operation_batch_record
+from portal.core.errors import Conflict, DomainError, NotAllowedInState
+from portal.core.models import Operation, OperationBatch
 from portal.core.services import operation_request
 from portal.stages.models import Participant, Stage
 from portal.stages.operations import MAX_TAGS, visible_tags
@@ -87,25 +88,46 @@ def stage_token_issue(*, actor: AbstractBaseUser, stage: Stage, token: TokenSpec
 def stage_disconnect_participant(
     *, actor: AbstractBaseUser | None, participant: Participant, reason: str, revoke_token: bool
 ) -> Operation:
-    stage = participant.session.stage
+    return stage_disconnect_participant_id(
+        actor=actor,
+        stage=participant.session.stage,
+        participant_id=participant.participant_id,
+        user_id=participant.user_id,
+        reason=reason,
+        revoke_token=revoke_token,
+    )
+
+
+def stage_disconnect_participant_id(
+    *,
+    actor: AbstractBaseUser | None,
+    stage: Stage,
+    participant_id: str,
+    user_id: str,
+    reason: str,
+    revoke_token: bool,
+) -> Operation:
+    """Disconnect a participant id from the stage: IVS drops it if connected, and its token cannot join again (also a
+    token that never joined). Its connected rows show the disconnect in progress."""
     with transaction.atomic():
         operation = operation_request(
             kind="stages.disconnect_participant",
             actor=actor,
-            target=f"{stage.arn} participant {participant.participant_id}",
+            target=f"{stage.arn} participant {participant_id}",
             reason=reason,
             parameters={
                 "stage_id": stage.pk,
                 "arn": stage.arn,
-                "participant_pk": participant.pk,
-                "participant_id": participant.participant_id,
-                "user_id": participant.user_id,
+                "participant_id": participant_id,
+                "user_id": user_id,
                 "reason": reason,
                 "revoke_token": revoke_token,
             },
             resource=stage,
         )
-        Participant.objects.filter(pk=participant.pk).update(disconnect_operation=operation)
+        Participant.objects.filter(
+            session__stage=stage, participant_id=participant_id, state=Participant.State.CONNECTED
+        ).update(disconnect_operation=operation)
     return operation
 
 
@@ -145,6 +167,20 @@ def stage_delete(*, actor: AbstractBaseUser, stage: Stage, reason: str = "") -> 
             parameters={"stage_id": stage.pk, "arn": stage.arn, "name": stage.name},
             resource=stage,
         )
+
+
+def stages_delete(*, actor: AbstractBaseUser, stages: list[Stage]) -> OperationBatch:
+    """Delete several stages at once: one operation per stage, all requested in one transaction or none, followed
+    together on one batch page."""
+    with transaction.atomic():
+        operations = []
+        for stage in stages:
+            try:
+                operations.append(stage_delete(actor=actor, stage=stage))
+            except DomainError as refused:  # say which stage: the whole request is refused
+                raise type(refused)(f"{stage}: {refused.message}", remedy=refused.remedy) from refused
+        label = f"Delete {len(stages)} stage{'s' if len(stages) != 1 else ''}"
+        return operation_batch_record(label=label, actor=actor, reason="", operations=operations)
 
 
 def stages_sync(*, actor: AbstractBaseUser | None) -> Operation:

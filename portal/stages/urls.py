@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.stage_list, name="stages"),
     path("new/", views.stage_create, name="stage_create"),
     path("sync/", views.stage_sync, name="stage_sync"),
+    path("delete/", views.stages_delete, name="stages_delete"),
     path("<int:stage_id>/", views.stage_detail, name="stage_detail"),
     path("<int:stage_id>/rename/", views.stage_rename, name="stage_rename"),
     path("<int:stage_id>/tags/add/", views.stage_tag_add, name="stage_tag_add"),

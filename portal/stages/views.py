@@ -17,18 +17,21 @@ from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, SYNC_
 from portal.core.polling import poll_response
 from portal.core.refresh import refresh_watch
 from portal.stages import selectors, services
-from portal.stages.filters import StageFilter
+from portal.stages.filters import ParticipantFilter, StageFilter, StageSessionFilter
 from portal.stages.forms import (
     DisconnectForm,
     IssueTokenFormSet,
     StageDeleteForm,
     StageNameForm,
+    StagesDeleteForm,
     TagAddForm,
     TagFormSet,
     TagRemoveForm,
     TokenFormSet,
+    stages_delete_phrase,
 )
 from portal.stages.models import Participant, Stage
+from portal.stages.refresh import participants_scope
 
 PAGE_SIZE = 50
 
@@ -75,15 +78,29 @@ def stage_create(request: HttpRequest) -> HttpResponse:
 
 
 def _stage_context(request: HttpRequest, stage: Stage) -> dict[str, Any]:
-    sessions = selectors.stage_sessions(stage=stage)
-    chosen_id = request.GET.get("session") or stage.active_session_id or (sessions[0].session_id if sessions else "")
-    session = next((s for s in sessions if s.session_id == chosen_id), None)
-    participants = list(selectors.stage_participants(session=session)) if session else []
+    """The sessions panel: a page of sessions (by start date), the chosen one, and its participants as filtered."""
+    session_filter = StageSessionFilter(request.GET or None, queryset=selectors.stage_sessions(stage=stage))
+    sessions_page = Paginator(session_filter.qs, PAGE_SIZE).get_page(request.GET.get("sessions_page"))
+    sessions = list(sessions_page.object_list)
+    browsing = any(request.GET.get(key) for key in ("sessions_page", "started_from", "started_to"))
+    first = sessions[0].session_id if sessions else ""
+    chosen_id = request.GET.get("session") or (first if browsing else stage.active_session_id or first)
+    session = next((s for s in sessions if s.session_id == chosen_id), None) or (
+        selectors.stage_session(stage=stage, session_id=chosen_id) if chosen_id else None
+    )
+    participant_filter = ParticipantFilter(
+        request.GET or None, queryset=session.participants.all() if session else Participant.objects.none()
+    )
+    participants = list(selectors.stage_participants_of(participant_filter.qs)) if session else []
     watching = bool(session and session.ended_at is None and stage.is_usable)
     return {
         "stage": stage,
+        "session_filter": session_filter,
+        "sessions_page": sessions_page,
         "sessions": sessions,
         "session": session,
+        "participant_filter": participant_filter,
+        "participants_filtered": bool(participant_filter.aws_filter()),
         "participants": participants,
         "watching": watching,
         # The panel follows a live session, or waits for the first one; a past session or a stage gone is still.
@@ -100,12 +117,14 @@ def stage_detail(request: HttpRequest, stage_id: int) -> HttpResponse:
     stage = get_object_or_404(Stage, pk=stage_id)
     if request.htmx and request.GET.get("panel") == "row":
         return _participant_row(request, stage)
-    if stage.is_usable:
-        refresh_watch(refresher="stages", key=stage.pk)  # someone is looking: refresh this stage every cycle
     context = _stage_context(request, stage)
+    if stage.is_usable:  # someone is looking: refresh this stage every cycle, through their participant filter
+        scope = participants_scope(context["participant_filter"].aws_filter())
+        refresh_watch(refresher="stages", key=stage.pk, scope=scope)
     if request.htmx and request.GET.get("panel") == "participants":
         return poll_response(request, "stages/detail.html#participants", context, done=not context["poll_interval"])
     context |= {
+        "endpoints": selectors.stage_endpoints(stage=stage),
         "tokens": selectors.stage_tokens(stage=stage),
         "operations": selectors.stage_operations(stage=stage),
         "rename_form": StageNameForm(initial={"name": stage.name}),
@@ -236,3 +255,30 @@ def stage_delete(request: HttpRequest, stage_id: int) -> HttpResponse:
         return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     status = 400 if request.method == "POST" else 200
     return TemplateResponse(request, "stages/delete.html", {"stage": stage, "form": form}, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(MANAGE_RESOURCES, raise_exception=True)
+def stages_delete(request: HttpRequest) -> HttpResponse:
+    """Delete the stages chosen on the list, after typing how many: one operation each, followed on one page."""
+    if request.method == "POST":
+        form = StagesDeleteForm(request.POST)
+        if form.is_valid():
+            batch = services.stages_delete(actor=request.user, stages=list(form.cleaned_data["stages"]))
+            url = reverse("operation_batch", args=[batch.pk])
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+        ids = request.POST.getlist("stages")
+    else:
+        ids = request.GET.getlist("stages")
+    chosen = list(Stage.objects.filter(pk__in=[pk for pk in ids if pk.isdigit()]).order_by("name", "pk"))
+    deletable = [stage for stage in chosen if stage.is_usable]
+    if request.method == "GET":
+        form = StagesDeleteForm(initial={"stages": [stage.pk for stage in deletable]})
+    context = {
+        "form": form,
+        "deletable": deletable,
+        "kept": [stage for stage in chosen if not stage.is_usable],
+        "phrase": stages_delete_phrase(len(deletable)),
+    }
+    status = 400 if request.method == "POST" else 200
+    return TemplateResponse(request, "stages/delete_many.html", context, status=status)

@@ -37,6 +37,7 @@
 
 // Formset rows: a button with data-add-row clones its fieldset's <template> and bumps TOTAL_FORMS.
 // Copy buttons: data-copy names the element whose value (or, for any other element, text) goes to the clipboard.
+// Select all: a checkbox with data-select-all="<form id>" ticks or clears every checkbox bound to that form.
 (function () {
   "use strict";
 
@@ -55,6 +56,14 @@
       var html = fieldset.querySelector("template").innerHTML.replace(/__prefix__/g, String(count));
       fieldset.querySelector(".row-list").insertAdjacentHTML("beforeend", html);
       total.value = String(count + 1);
+      return;
+    }
+    var all = event.target.closest("[data-select-all]");
+    if (all) {
+      var form = all.getAttribute("data-select-all");
+      document.querySelectorAll('input[type=checkbox][form="' + form + '"]').forEach(function (box) {
+        box.checked = all.checked;
+      });
       return;
     }
     var copy = event.target.closest("[data-copy]");

@@ -222,3 +222,50 @@ def test_stage_quota_per_region(ivs, sandbox, monkeypatch):
         ivs.create_stage(name="one-too-many")
     assert _code(raised) == "ServiceQuotaExceededException"
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 402
+
+
+def test_get_participant_describes_the_client_the_join_named(ivs, sandbox):
+    created = ivs.create_stage(name="clients", participantTokenConfigurations=[{"userId": "a"}, {"userId": "b"}])
+    arn, (a, b) = created["stage"]["arn"], created["participantTokens"]
+    client = {"browserName": "Firefox", "browserVersion": "128", "osName": "macOS", "osVersion": "14.5",
+              "sdkVersion": "1.27.0", "ispName": "Example Telecom", "protocol": "WHIP"}  # fmt: skip
+    joined = sandbox.stage_join(a["token"], client=client)
+    sandbox.stage_join(b["token"])
+    described = ivs.get_participant(stageArn=arn, sessionId=joined["sessionId"], participantId=a["participantId"])
+    assert {key: described["participant"][key] for key in client} == client
+    default = ivs.get_participant(stageArn=arn, sessionId=joined["sessionId"], participantId=b["participantId"])
+    assert (default["participant"]["browserName"], default["participant"]["protocol"]) == ("Chromium", "UNKNOWN")
+    summary = ivs.list_participants(stageArn=arn, sessionId=joined["sessionId"])["participants"][0]
+    assert "browserName" not in summary  # ListParticipants' summaries carry no client details, as in the model
+
+
+@pytest.mark.parametrize("client", [{"protocol": "SRT"}, {"browserName": 5}], ids=["protocol", "type"])
+def test_client_details_the_model_cannot_hold_are_refused(ivs, sandbox, client):
+    created = ivs.create_stage(name="bad-client", participantTokenConfigurations=[{"userId": "a"}])
+    with pytest.raises(SandboxControlError) as refused:
+        sandbox.stage_join(created["participantTokens"][0]["token"], client=client)
+    assert (refused.value.status, refused.value.code) == (400, "InvalidRequest")
+    assert not sandbox.state()["state"].get("ivs.participants")
+
+
+def test_recording_state_follows_auto_recording_and_publishing(ivs, sandbox):
+    storage = "arn:aws:ivs:us-east-1:123456789012:storage-configuration/AbCdEfGh1234"
+    created = ivs.create_stage(
+        name="recorded",
+        participantTokenConfigurations=[{"userId": "host"}, {"userId": "guest"}],
+        autoParticipantRecordingConfiguration={"storageConfigurationArn": storage, "mediaTypes": ["AUDIO_VIDEO"]},
+    )
+    arn, (host, guest) = created["stage"]["arn"], created["participantTokens"]
+    joined = sandbox.stage_join(host["token"], publish=True)
+    sandbox.stage_join(guest["token"])
+    session = joined["sessionId"]
+
+    def states() -> dict[str, str]:
+        listed = ivs.list_participants(stageArn=arn, sessionId=session)["participants"]
+        return {p["userId"]: p["recordingState"] for p in listed}
+
+    assert states() == {"host": "ACTIVE", "guest": "DISABLED"}
+    active = ivs.list_participants(stageArn=arn, sessionId=session, filterByRecordingState="ACTIVE")
+    assert [p["userId"] for p in active["participants"]] == ["host"]
+    sandbox.stage_publish(arn, host["participantId"], published=False)
+    assert states() == {"host": "STOPPED", "guest": "DISABLED"}

@@ -109,11 +109,12 @@ def test_buttons_follow_the_role(client, admin, viewer):
 
 
 def test_navigation_per_role(admin, support, viewer):
-    for user, sees_users in ((admin, True), (support, False), (viewer, False)):
+    for user, sees_users, sees_people in ((admin, True, True), (support, False, True), (viewer, False, False)):
         page = login(user).get("/").content.decode()
         for label in ("Meetings", "Stages", "Channels", "Pipelines", "Operations", "Audit"):
             assert f">{label}</a>" in page
         assert (">Users</a>" in page) is sees_users
+        assert (">People</a>" in page) is sees_people
 
 
 def test_unbuilt_sections_say_what_is_coming(client, viewer):
@@ -127,7 +128,7 @@ def test_unbuilt_sections_say_what_is_coming(client, viewer):
 def test_navigation_and_tiles_come_from_the_app_configs(viewer):
     assert [(s.label, s.url_name) for s in sections()] == [
         ("Meetings", "meetings"), ("Stages", "stages"), ("Channels", "channels"),
-        ("Pipelines", "pipelines"), ("Operations", "operations"), ("Audit", "audit"),
+        ("Pipelines", "pipelines"), ("People", "people"), ("Operations", "operations"), ("Audit", "audit"),
     ]  # fmt: skip
     assert apps.get_app_config("stages").sections[0].url_name == "stages"
     page = login(viewer).get("/").content.decode()

@@ -38,6 +38,15 @@ def operation_summary(operation: Operation) -> str:
 
 
 @register.filter
+def operation_description(operation: Operation) -> str:
+    """What was asked, in words ("Disconnect participant alice (p-1) from town-hall, token revoked")."""
+    kind = operation_kind(operation)
+    if kind is None:
+        return operation.kind
+    return kind.audit_summary(parameters=operation.parameters, resource_name=operation.resource_name)
+
+
+@register.filter
 def retry_helps(error_code: str) -> bool | None:
     """Whether asking again may succeed after this AWS error code; None when the code does not say."""
     return aws_error_retryable(error_code)

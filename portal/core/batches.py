@@ -1,0 +1,62 @@
+"""Operation batches: one action that requests many operations (a person disconnected everywhere, several stages
+deleted at once) is followed on one page. Each operation still runs, retries and is audited on its own; the shared
+rate limiter paces them at the quota.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from portal.core.models import Operation, OperationBatch
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """How far a batch has come: counts by status, in the order they are shown."""
+
+    total: int
+    queued: int
+    running: int
+    succeeded: int
+    failed: int
+
+    @property
+    def finished(self) -> int:
+        return self.succeeded + self.failed
+
+    @property
+    def done(self) -> bool:
+        return self.finished == self.total
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.finished / self.total) if self.total else 100
+
+
+def operation_batch_record(
+    *, label: str, actor: AbstractBaseUser, reason: str, operations: list[Operation]
+) -> OperationBatch:
+    """Group operations requested by one action. Call it in the transaction that requested them."""
+    with transaction.atomic():
+        batch = OperationBatch.objects.create(label=label, actor=actor, actor_name=actor.get_username(), reason=reason)
+        batch.operations.set(operations)
+    return batch
+
+
+def batch_operations(*, batch: OperationBatch) -> list[Operation]:
+    """The batch's operations in the order they were requested, with their resources: one query per resource type."""
+    return list(batch.operations.order_by("pk").prefetch_related("resource"))
+
+
+def batch_progress(operations: list[Operation]) -> BatchProgress:
+    statuses = [operation.status for operation in operations]
+    return BatchProgress(
+        total=len(statuses),
+        queued=statuses.count(Operation.Status.QUEUED),
+        running=statuses.count(Operation.Status.RUNNING),
+        succeeded=statuses.count(Operation.Status.SUCCEEDED),
+        failed=statuses.count(Operation.Status.FAILED),
+    )

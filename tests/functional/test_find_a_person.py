@@ -1,0 +1,86 @@
+"""Support finds a person by user id in Chromium, and disconnects and revokes them everywhere in one action."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.core.models import Operation, OperationBatch
+from portal.core.roles import Role
+from portal.sandbox.client import SandboxControlError
+from portal.stages.models import Participant, ParticipantToken, Stage
+from portal.stages.refresh import stages_refresh
+from tests.conftest import sandbox_boto
+from tests.factories import PASSWORD
+from tests.functional.conftest import wait_for_htmx
+
+pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def troublemaker(aws_endpoint, sandbox):
+    """'troll' is connected on one stage and holds an unused token issued here on another; 'fan' sits beside them."""
+    ivs = sandbox_boto(sandbox.endpoint, "ivs-realtime")
+    tokens = {}
+    for name, users in (("town-hall", ["troll", "fan"]), ("backstage", ["troll"])):
+        created = ivs.create_stage(name=name, participantTokenConfigurations=[{"userId": u} for u in users])
+        stage = Stage.objects.create(arn=created["stage"]["arn"], name=name, region="us-east-1", status="active")
+        for token in created["participantTokens"]:
+            tokens[(name, token["userId"])] = token
+            ParticipantToken.objects.create(
+                stage=stage, participant_id=token["participantId"], user_id=token["userId"],
+                capabilities=token["capabilities"], duration_minutes=token["duration"],
+                expires_at=token["expirationTime"],
+            )  # fmt: skip
+    sandbox.stage_join(tokens[("town-hall", "troll")]["token"], publish=True)
+    sandbox.stage_join(tokens[("town-hall", "fan")]["token"])
+    stages_refresh()
+    return tokens
+
+
+def test_support_ends_a_person_everywhere(
+    troublemaker, sandbox, redis_broker, real_worker, make_user, live_server, page
+):
+    real_worker(redis_broker)
+    support = make_user("sam", Role.SUPPORT)
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", support.get_username())
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+
+    page.fill("#home-user-id", "troll")
+    page.get_by_role("button", name="Find").click()
+    results = page.locator("#results")
+    assert results.locator("h2").first.inner_text() == "2 places for troll"
+    assert results.locator("tr[data-connected=true]").inner_text().startswith("town-hall")
+    assert results.locator("tr[data-connected=false]").inner_text().startswith("backstage")
+    assert "fan" not in results.inner_text()
+
+    page.fill("#find-form input[name=user_id]", "nobody-at-all")
+    page.get_by_role("button", name="Find").click()
+    page.get_by_text("Nowhere for").wait_for()
+    wait_for_htmx(page)
+    assert "user_id=nobody-at-all" in page.url
+    page.go_back()
+    page.get_by_text("2 places for").wait_for()
+
+    end = page.get_by_role("button", name="Disconnect and revoke all 2")
+    end.click()
+    assert page.locator("#id_reason").evaluate("input => input.validity.valueMissing")
+    assert not Operation.objects.exists()
+    page.fill("#id_reason", "trolling the town hall")
+    end.click()
+
+    page.wait_for_url(f"{live_server.url}/operations/batches/*/")
+    page.locator("#batch-progress[data-done=true]").wait_for(timeout=20_000)
+    assert "2 of 2 done" in page.locator("#batch-progress").inner_text()
+    assert page.locator("#batch-progress tr[data-status=succeeded]").count() == 2
+    batch = OperationBatch.objects.get()
+    assert page.url == f"{live_server.url}/operations/batches/{batch.pk}/"
+    assert {o.reason for o in batch.operations.all()} == {"trolling the town hall"}
+
+    for stage in ("town-hall", "backstage"):
+        with pytest.raises(SandboxControlError, match="TokenRevoked"):
+            sandbox.stage_join(troublemaker[(stage, "troll")]["token"])
+    assert Participant.objects.get(user_id="troll").state == "DISCONNECTED"
+    assert Participant.objects.get(user_id="fan").state == "CONNECTED"
+    assert not ParticipantToken.objects.filter(user_id="troll", revoked_at__isnull=True).exists()
