@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("core", "0007_operation_courier"),
+        ("core", "0001_initial"),  # only the Operation table: later core migrations need not come first
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
