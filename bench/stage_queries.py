@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/stage_queries.py
 
-Runs on a throwaway SQLite database; prints one line per page and size. The counts must not grow with rows.
+Runs on a throwaway SQLite database; prints one line per page and size, and how many stages the filtered list
+matched (it must match some). The counts must not grow with rows.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from portal.core.roles import Role  # noqa: E402
+from portal.stages.filters import StageFilter  # noqa: E402
 from portal.stages.models import Participant, ParticipantToken, Stage  # noqa: E402
 from tests.factories import (  # noqa: E402
     PASSWORD,
@@ -89,6 +91,9 @@ def main() -> None:
             ("find a person (alice)", "/people/?user_id=alice", support),
         ):
             print(f"{label:<28}{count:>8}{count // 5:>14}{queries(who, path):>9}")
+        matched = StageFilter({"tag": "team=3", "live": "on"}, queryset=Stage.objects.all()).qs.count()
+        assert matched, "the filtered list matched no stage: the tag filter is broken"
+        print(f"  (the filtered list matched {matched} of {count} stages)")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -44,7 +46,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "portal.core.admin_site.SuperuserAdminConfig",  # django.contrib.admin, for superusers only
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -58,11 +60,15 @@ INSTALLED_APPS = [
     "portal.stages",
     "portal.channels",
     "portal.pipelines",
+    "axes",  # before portal.users: its login receivers run first
+    "portal.users",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "portal.core.middleware.MalformedRequestMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -72,10 +78,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "portal.core.middleware.DomainErrorMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
-ASGI_APPLICATION = "portal.asgi.application"
 WSGI_APPLICATION = "portal.wsgi.application"
 
 TEMPLATES = [
@@ -95,10 +101,17 @@ TEMPLATES = [
 ]
 
 _default_sqlite = f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL", _default_sqlite), conn_max_age=60)}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the web process and the worker read while the other writes; IMMEDIATE avoids upgrade deadlocks.
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES = {"default": dj_database_url.parse(os.environ.get("DATABASE_URL", _default_sqlite))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Each process (web worker, Celery pool child, beat) keeps its own small pool; the processes of one host times
+    # DATABASE_POOL_MAX_SIZE must stay well under PostgreSQL's max_connections (100 by default).
+    DATABASES["default"]["OPTIONS"] = {
+        **DATABASES["default"].get("OPTIONS", {}),  # what the URL's query says, e.g. ?sslmode=require
+        "pool": {"min_size": 1, "max_size": int(os.environ.get("DATABASE_POOL_MAX_SIZE", "4")), "timeout": 10},
+    }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the web processes and the workers read while one writes; IMMEDIATE avoids upgrade deadlocks.
+    DATABASES["default"]["CONN_MAX_AGE"] = 60
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
@@ -131,6 +144,48 @@ SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 X_FRAME_OPTIONS = "DENY"
 
+# --- Security: HTTPS, sessions, logins, Content-Security-Policy ------------------------------------------------
+# README's "Production settings" lists the values `manage.py check --deploy` accepts; compose.yaml sets them.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+# "HTTP_X_FORWARDED_PROTO,https": the TLS proxy in front says so; only when that proxy always sets the header.
+_proxy_ssl_header = env_list("SECURE_PROXY_SSL_HEADER", "")
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header) if _proxy_ssl_header else None
+if SECURE_PROXY_SSL_HEADER is not None and len(SECURE_PROXY_SSL_HEADER) != 2:
+    raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER is a header and its value, e.g. HTTP_X_FORWARDED_PROTO,https.")
+# An idle timeout: a session ends this many seconds after its last request (each request renews it); 8 hours.
+SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(8 * 3600)))
+SESSION_SAVE_EVERY_REQUEST = True
+CSRF_FAILURE_VIEW = "portal.core.views.csrf_failure"
+
+# Brute force (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one username, or from one address, that
+# username or address is refused for LOGIN_LOCKOUT_MINUTES (0: until an Admin unlocks it on the Users page).
+AUTHENTICATION_BACKENDS = ["portal.users.backends.LoginLockoutBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+_lockout_minutes = float(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
+AXES_COOLOFF_TIME = timedelta(minutes=_lockout_minutes) if _lockout_minutes > 0 else None
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_DISABLE_ACCESS_LOG = True  # the audit log records logins and logouts (portal.users.receivers)
+
+# Everything from the portal itself: no inline script or style, no other origin, no framing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -140,29 +195,54 @@ LOGGING = {
     "loggers": {"botocore": {"level": "WARNING"}, "aiobotocore": {"level": "WARNING"}},
 }
 
+# --- Operation pipeline ---------------------------------------------------------------------------------------
+OPERATION_MAX_ATTEMPTS = int(os.environ.get("OPERATION_MAX_ATTEMPTS", "6"))
+OPERATION_BACKOFF_BASE_SECONDS = float(os.environ.get("OPERATION_BACKOFF_BASE_SECONDS", "1"))
+OPERATION_BACKOFF_MAX_SECONDS = float(os.environ.get("OPERATION_BACKOFF_MAX_SECONDS", "60"))
+OPERATION_STUCK_AFTER_SECONDS = int(os.environ.get("OPERATION_STUCK_AFTER_SECONDS", "300"))
+# A queued operation no courier has picked up after this long (its message was lost) is delivered again.
+OPERATION_REDELIVER_AFTER_SECONDS = float(os.environ.get("OPERATION_REDELIVER_AFTER_SECONDS", "30"))
+# A local effect that failed after AWS answered is applied again by the sweeper after this many seconds.
+OPERATION_EFFECT_RETRY_SECONDS = float(os.environ.get("OPERATION_EFFECT_RETRY_SECONDS", "30"))
+
 # --- Celery ---------------------------------------------------------------------------------------------------
 # Redis when CELERY_BROKER_URL or REDIS_URL is set; otherwise kombu's filesystem transport under var/, so the
 # worker and beat run with nothing else installed.
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL") or "filesystem://"
 if CELERY_BROKER_URL == "filesystem://":
-    for folder in ("in", "processed"):
+    for folder in ("in", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "in"),
         "data_folder_out": str(BROKER_DIR / "in"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        "control_folder": str(BROKER_DIR / "control"),  # exchange bindings, shared by every process
         "store_processed": False,
     }
     CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
+CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task past the soft limit gets SoftTimeLimitExceeded, past the hard one its process is killed; both stay below
+# OPERATION_STUCK_AFTER_SECONDS (checked here), so the sweeper never re-queues an operation a worker still runs.
+# Default: 60 % and 80 % of it.
+_stuck = OPERATION_STUCK_AFTER_SECONDS
+CELERY_TASK_SOFT_TIME_LIMIT = float(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT") or 0.6 * _stuck)
+CELERY_TASK_TIME_LIMIT = float(os.environ.get("CELERY_TASK_TIME_LIMIT") or 0.8 * _stuck)
+if not 0 < CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < OPERATION_STUCK_AFTER_SECONDS:
+    raise ImproperlyConfigured(
+        "Need 0 < CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < OPERATION_STUCK_AFTER_SECONDS, got "
+        f"{CELERY_TASK_SOFT_TIME_LIMIT}, {CELERY_TASK_TIME_LIMIT}, {OPERATION_STUCK_AFTER_SECONDS}."
+    )
+# Refreshers run on their own queue and worker (the Procfile's `refresher`), so a slow AWS listing never delays
+# the operations people are waiting for on the default queue `celery`.
+CELERY_TASK_ROUTES = {"portal.*.tasks.*refresh*": {"queue": "refresh"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
-# Refresh cycles have their own queue and worker slots: an operation never waits behind a refresh.
 CELERY_TASK_ROUTES = {"portal.*.tasks.*refresh*": {"queue": "refresh"}}
 CELERY_BEAT_SCHEDULE = {
     "operations-sweep": {"task": "portal.core.tasks.operations_sweep", "schedule": 10.0},
@@ -196,16 +276,3 @@ MEETING_EVENTS_QUEUE_URL = os.environ.get("MEETING_EVENTS_QUEUE_URL", "")
 # Beat starts a cycle of every refresher this often; a cycle still running makes the next tick skip.
 REFRESH_TICK_SECONDS = float(os.environ.get("REFRESH_TICK_SECONDS", "1"))
 REFRESH_LEASE_SECONDS = float(os.environ.get("REFRESH_LEASE_SECONDS", "60"))
-
-# --- Operation pipeline ---------------------------------------------------------------------------------------
-OPERATION_MAX_ATTEMPTS = int(os.environ.get("OPERATION_MAX_ATTEMPTS", "6"))
-OPERATION_BACKOFF_BASE_SECONDS = float(os.environ.get("OPERATION_BACKOFF_BASE_SECONDS", "1"))
-OPERATION_BACKOFF_MAX_SECONDS = float(os.environ.get("OPERATION_BACKOFF_MAX_SECONDS", "60"))
-OPERATION_STUCK_AFTER_SECONDS = int(os.environ.get("OPERATION_STUCK_AFTER_SECONDS", "300"))
-# A queued operation no courier has picked up after this long (its message was lost) is delivered again.
-OPERATION_REDELIVER_AFTER_SECONDS = float(os.environ.get("OPERATION_REDELIVER_AFTER_SECONDS", "30"))
-# A courier is stopped (soft, then hard) well before the sweeper may hand its operation to another one.
-OPERATION_SOFT_TIME_LIMIT = OPERATION_STUCK_AFTER_SECONDS * 0.6
-OPERATION_TIME_LIMIT = OPERATION_STUCK_AFTER_SECONDS * 0.8
-# A local effect that failed after AWS answered is applied again by the sweeper after this many seconds.
-OPERATION_EFFECT_RETRY_SECONDS = float(os.environ.get("OPERATION_EFFECT_RETRY_SECONDS", "30"))

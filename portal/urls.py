@@ -8,5 +8,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("meetings/", include("portal.meetings.urls")),
     path("stages/", include("portal.stages.urls")),
+    path("users/", include("portal.users.urls")),
     path("", include("portal.core.urls")),
 ]

@@ -22,7 +22,11 @@ if TYPE_CHECKING:
     from portal.sandbox.client import SandboxControl
     from portal.sandbox.server import SandboxServer
 
-ROLE_MIGRATIONS = ("0002_roles", "create_roles"), ("0004_sync_resources", "grant_sync")
+ROLE_MIGRATIONS = (
+    ("0002_roles", "create_roles"),
+    ("0004_sync_resources", "grant_sync"),
+    ("0009_user_administration", "grant_manage_users"),
+)
 
 
 def roles_present() -> None:
@@ -124,6 +128,23 @@ def real_worker(transactional_db: None) -> Iterator[Callable[..., object]]:
 
 
 @pytest.fixture
+def broker_down() -> Iterator[Callable[[], None]]:
+    """The broker stops answering; calling the fixture's value brings it back (tasks run eagerly again)."""
+    saved = {key: celery_app.conf[key] for key in ("broker_url", "task_always_eager")}
+
+    def restore() -> None:
+        celery_app.conf.update(saved)
+        celery_app._pool = None
+        celery_app.amqp._producer_pool = None
+
+    celery_app.conf.update(broker_url="redis://127.0.0.1:1/0", task_always_eager=False)
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    yield restore
+    restore()
+
+
+@pytest.fixture
 def redis_broker() -> Iterator[str]:
     if not reachable(TEST_REDIS_URL):
         missing(f"Redis at {TEST_REDIS_URL} does not answer")
@@ -140,10 +161,12 @@ def filesystem_broker(tmp_path: Path) -> tuple[str, dict[str, str]]:
     folder = tmp_path / "broker"
     (folder / "in").mkdir(parents=True)
     (folder / "processed").mkdir()
+    (folder / "control").mkdir()
     options = {
         "data_folder_in": str(folder / "in"),
         "data_folder_out": str(folder / "in"),
         "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),
     }
     return "filesystem://", options
 

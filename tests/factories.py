@@ -35,8 +35,6 @@ class UserFactory(factory.django.DjangoModelFactory):
     def role(user: Any, create: bool, role: Role | None, **kwargs: Any) -> None:
         if not create or role is None:
             return
-        user.is_staff = role is Role.ADMIN
-        user.save(update_fields=["is_staff"])
         user.groups.set([Group.objects.get(name=role.value)])
 
 

@@ -31,3 +31,6 @@ STORAGES = {
 }
 # Threads the tests start (Celery worker, live server) must not keep connections open past their task.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+# Queries that must hold on both engines the portal supports (PostgreSQL, and SQLite under `make run`) also run on
+# this one: tests ask for it with @pytest.mark.django_db(databases=["default", "sqlite"]).
+DATABASES["sqlite"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}  # noqa: F405

@@ -104,10 +104,10 @@ _PORTAL_CODES: dict[str, type[AwsError]] = {
 }
 
 
-def aws_error_retryable(code: str) -> bool | None:
-    """Whether asking again may succeed after an error with this code; None when the code alone does not say."""
-    cls = _BY_CODE.get(code) or _PORTAL_CODES.get(code)
-    return None if cls is None else cls.retryable
+def aws_error_class(code: str) -> type[AwsError] | None:
+    """The portal's class for an error with this code (its `retryable` says whether asking again may succeed);
+    None when the code alone does not say."""
+    return _BY_CODE.get(code) or _PORTAL_CODES.get(code)
 
 
 def aws_error_from(exc: Exception) -> AwsError:

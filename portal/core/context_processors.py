@@ -4,6 +4,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.functional import SimpleLazyObject
 
 from portal.core.roles import role_of
 from portal.core.sections import sections_for
@@ -17,6 +18,5 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     for section in sections_for(user):
         url = reverse(section.url_name)
         items.append({"label": section.label, "url": url, "active": request.path.startswith(url)})
-    if user.has_perm("auth.change_user"):
-        items.append({"label": "Users", "url": reverse("admin:auth_user_changelist"), "active": False})
-    return {"nav_items": items, "portal_role": role_of(user)}
+    # Lazy: htmx partials never show the role, and it costs a query.
+    return {"nav_items": items, "portal_role": SimpleLazyObject(lambda: role_of(user))}

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import BadRequest, SuspiciousOperation
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from django.template.response import TemplateResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -34,3 +36,29 @@ class DomainErrorMiddleware:
             back = ""
         context = {"error": exception, "back": back}
         return TemplateResponse(request, "core/refusal.html", context, status=REFUSED)
+
+
+class MalformedRequestMiddleware:
+    """A request the portal cannot use is a 400 here, before anything else reads it.
+
+    - A POST body that cannot be read: Django refuses a form body in another charset than UTF-8, one too large or
+      with too many fields, or a broken multipart body by raising on `request.POST`, but it does not remember the
+      failure, and the CSRF check and every error page read the body again (Django's error views run the CSRF check):
+      the client got a 500 instead of the 400. Reading it once, first, answers the 400.
+    - A NUL character in a query or form value (or name): PostgreSQL text cannot hold one, so any lookup with it is
+      a 500 from the database.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        forms = [request.GET]
+        if request.method == "POST":
+            try:
+                forms.append(request.POST)
+            except (BadRequest, SuspiciousOperation, MultiPartParserError, UnreadablePostError) as error:
+                return HttpResponseBadRequest(f"The request body cannot be read: {error}", content_type="text/plain")
+        if any("\x00" in text for form in forms for name, values in form.lists() for text in (name, *values)):
+            return HttpResponseBadRequest("A NUL character is not a valid value.", content_type="text/plain")
+        return self.get_response(request)

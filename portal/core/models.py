@@ -30,6 +30,7 @@ class Operation(models.Model):
 
     TERMINAL = (Status.SUCCEEDED, Status.FAILED)
     UNFINISHED = (Status.QUEUED, Status.RUNNING)
+    EFFECT_MAX_ATTEMPTS = 5  # a failed local effect is applied again by the sweeper up to this many times in all
 
     kind = models.CharField(max_length=64, db_index=True)
     target = models.CharField(max_length=512, blank=True, db_index=True)
@@ -73,6 +74,7 @@ class Operation(models.Model):
             ("revoke_participants", "Can revoke stage participants and meeting attendees"),
             ("hangup_calls", "Can hang up PSTN calls"),
             ("sync_resources", "Can sync the portal's registry from AWS"),
+            ("manage_users", "Can manage the portal's users (never superusers)"),
         ]
 
     def __str__(self) -> str:
@@ -81,6 +83,15 @@ class Operation(models.Model):
     @property
     def is_terminal(self) -> bool:
         return self.status in self.TERMINAL
+
+    @property
+    def is_settled(self) -> bool:
+        """Ended, and its local change applied (or given up on): the portal's pages show all it will change."""
+        if not self.is_terminal:
+            return False
+        if self.effect_status == self.Effect.FAILED:
+            return self.effect_attempts >= self.EFFECT_MAX_ATTEMPTS
+        return self.effect_status != self.Effect.PENDING
 
     @property
     def duration_seconds(self) -> float | None:
@@ -131,6 +142,11 @@ class AuditEntry(models.Model):
         RETRYING = "retrying", "Retrying"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        # Logins and logouts (portal.users) are entries too, with no operation.
+        LOGGED_IN = "logged_in", "Logged in"
+        LOGIN_FAILED = "login_failed", "Login failed"
+        LOCKED_OUT = "locked_out", "Locked out"
+        LOGGED_OUT = "logged_out", "Logged out"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor_name = models.CharField(max_length=150, db_index=True)

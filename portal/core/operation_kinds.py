@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from portal.aws.errors import AwsError
+    from portal.core.errors import DomainError
     from portal.core.models import Operation
 
 
@@ -48,6 +49,9 @@ class OperationKind:
     serial: bool = True
     # Rendered under the operation's progress when it has succeeded; "" shows the summary only.
     result_template: str = ""
+    # Why a failed operation cannot succeed as asked, from the state its resource is in now (after on_failure), in
+    # the user's words and with what may help; shown in its progress instead of the generic advice. None: no opinion.
+    explain_failure: Callable[[Operation], DomainError | None] | None = None
     # What the operation asks, in words, from its parameters and the name of the row it is about (e.g. "Disconnect
     # participant alice (p-123) from town-hall, token revoked"); every audit entry keeps it. None: label and name.
     describe: Callable[[dict[str, Any], str], str] | None = None

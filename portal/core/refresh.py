@@ -142,7 +142,13 @@ async def _observe_all(refresher: Refresher[Item], items: list[Item], with_listi
             observed_at = timezone.now()
             return await refresher.listing(client), observed_at
 
-        (listed, listed_at), *observed = await asyncio.gather(listing(), *(one(item) for item in items))
+        # Every call runs to its end before the cycle does, even when one fails: a failed listing must not leave
+        # observations running on the loop after the cycle returned (they would die at shutdown, with tracebacks).
+        outcomes = await asyncio.gather(listing(), *(one(item) for item in items), return_exceptions=True)
+        failure = next((outcome for outcome in outcomes if isinstance(outcome, BaseException)), None)
+        if failure is not None:
+            raise failure
+    (listed, listed_at), *observed = outcomes
     return Cycle(observed=list(observed), listing=listed, listing_observed_at=listed_at)
 
 

@@ -27,12 +27,11 @@ def role_of(user: AbstractBaseUser | AnonymousUser) -> Role | None:
 
 
 def user_create_with_role(*, username: str, password: str, role: Role, email: str = "") -> AbstractBaseUser:
-    """Create (or reset) a user holding exactly one role. Admins may use Django's admin site for users."""
+    """Create (or reset) a user holding exactly one role (the command line's way; Admins use the Users page)."""
     user_model = get_user_model()
     with transaction.atomic():
         user, _ = user_model.objects.get_or_create(username=username, defaults={"email": email})
         user.email = email or user.email
-        user.is_staff = role is Role.ADMIN
         user.set_password(password)
         user.save()
         user.groups.set([Group.objects.get(name=role.value)])

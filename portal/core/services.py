@@ -45,7 +45,6 @@ from portal.core.secrets import secrets_store
 logger = logging.getLogger(__name__)
 
 SCHEDULER_NAME = "scheduler"
-EFFECT_MAX_ATTEMPTS = 5
 
 
 def _enqueue(operation_id: int, countdown: float = 0) -> None:
@@ -400,7 +399,7 @@ def operations_requeue_stuck(*, now: datetime | None = None) -> int:
         _enqueue(operation_id)
     effects = Operation.objects.filter(
         effect_status__in=(Operation.Effect.PENDING, Operation.Effect.FAILED),
-        effect_attempts__lt=EFFECT_MAX_ATTEMPTS,
+        effect_attempts__lt=Operation.EFFECT_MAX_ATTEMPTS,
         updated_at__lt=now - timedelta(seconds=settings.OPERATION_EFFECT_RETRY_SECONDS),
     ).order_by("pk")
     for operation in effects:

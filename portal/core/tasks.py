@@ -3,13 +3,7 @@ from celery.signals import worker_process_init, worker_process_shutdown
 from django.conf import settings
 
 
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    ignore_result=True,
-    soft_time_limit=settings.OPERATION_SOFT_TIME_LIMIT,
-    time_limit=settings.OPERATION_TIME_LIMIT,
-)
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def operation_run(operation_id: int) -> None:
     from portal.core.services import operation_execute
 

@@ -5,6 +5,7 @@ from portal.core.sections import sections
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("favicon.ico", views.favicon),
     path("operations/", views.operations, name="operations"),
     path("operations/check-connection/", views.operation_check_connection, name="operation_check_connection"),
     path("operations/<int:operation_id>/", views.operation_detail, name="operation_detail"),

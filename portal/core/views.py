@@ -2,17 +2,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.decorators import permission_required
+from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Page, Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
+from django_htmx.http import HttpResponseClientRedirect
 
 from portal.aws.clients import aws_endpoint_configured
 from portal.core.batches import batch_operations, batch_progress
@@ -47,6 +48,18 @@ def home(request: HttpRequest) -> TemplateResponse:
         "find_form": PersonFindForm() if request.user.has_perm(REVOKE_PARTICIPANTS) else None,
     }
     return TemplateResponse(request, "core/home.html", context)
+
+
+@login_not_required
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    """Browsers and tools that ask for /favicon.ico get the portal's icon instead of a 404."""
+    return HttpResponsePermanentRedirect(static("portal/favicon.svg"))
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> TemplateResponse:
+    """CSRF_FAILURE_VIEW: the portal's page for a form that expired. It reads nothing from the request's body."""
+    return TemplateResponse(request, "403_csrf.html", status=403)
 
 
 @require_GET
@@ -111,11 +124,28 @@ def section_coming(request: HttpRequest, url_name: str) -> TemplateResponse:
     return TemplateResponse(request, "core/section_coming.html", {"section": section_get(url_name)})
 
 
+def operation_redirect(operation: Operation) -> HttpResponseRedirect:
+    """The one answer to a POST that started an operation: 303 to the operation's page (post/redirect/get).
+
+    A reload never asks again. With htmx, the browser follows the redirect itself and the operation's progress
+    lands where the form's answer goes; without, the person sees the operation's page.
+    """
+    return HttpResponseRedirect(reverse("operation_detail", args=[operation.pk]), status=303)
+
+
+def _live_list_interval(page: Page, in_flight: bool) -> str | None:
+    """A list follows work in flight closely, and on its first page watches for what others ask, slowly."""
+    if in_flight:
+        return "normal"
+    return "slow" if page.number == 1 else None
+
+
 def _operations_context(request: HttpRequest) -> dict[str, Any]:
     filters = OperationFilter(request.GET or None, queryset=Operation.objects.all())
     page = Paginator(filters.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     in_flight = any(not operation.is_terminal for operation in page.object_list)
-    return {"filters": filters, "page": page, "in_flight": in_flight}
+    return {"filters": filters, "page": page, "in_flight": in_flight,
+            "poll_interval": _live_list_interval(page, in_flight)}  # fmt: skip
 
 
 @require_GET
@@ -124,7 +154,8 @@ def _operations_context(request: HttpRequest) -> dict[str, Any]:
 def operations(request: HttpRequest) -> HttpResponse:
     context = _operations_context(request)
     if request.htmx:
-        return poll_response(request, "core/operations.html#operation-table", context, done=not context["in_flight"])
+        template = "core/operations.html#operation-table"
+        return poll_response(request, template, context, done=not context["poll_interval"])
     return TemplateResponse(
         request, "core/operations.html", dict(context, endpoint_configured=aws_endpoint_configured())
     )
@@ -145,7 +176,10 @@ def operation_detail(request: HttpRequest, operation_id: int) -> HttpResponse:
     operation = get_object_or_404(Operation, pk=operation_id)
     if request.htmx:
         context = _progress_context(operation, history=bool(request.GET.get("history")))
-        return poll_response(request, "core/operation_progress.html", context, done=operation.is_terminal)
+        settled = operation.is_settled
+        return poll_response(
+            request, "core/operation_progress.html", context, done=settled, finished=operation if settled else None
+        )
     return TemplateResponse(request, "core/operation_detail.html", _progress_context(operation, history=True))
 
 
@@ -168,19 +202,19 @@ def operation_secrets_reveal(request: HttpRequest, operation_id: int) -> Templat
 @require_POST
 @permission_required(MANAGE_RESOURCES, raise_exception=True)
 def operation_check_connection(request: HttpRequest) -> HttpResponse:
-    operation_request(kind="aws.check_connection", actor=request.user, target="sts")
-    response = TemplateResponse(request, "core/operations.html#operation-table", _operations_context(request))
-    return trigger_client_event(
-        response, "toast", {"level": "info", "message": "Connection check queued; this list follows it live."}
-    )
+    return operation_redirect(operation_request(kind="aws.check_connection", actor=request.user, target="sts"))
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 @permission_required(VIEW_RESOURCES, raise_exception=True)
-def audit(request: HttpRequest) -> TemplateResponse:
+def audit(request: HttpRequest) -> HttpResponse:
     filters = AuditFilter(request.GET or None, queryset=AuditEntry.objects.all())
     page = Paginator(filters.qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    return TemplateResponse(request, "core/audit.html", {"filters": filters, "page": page})
+    context = {"filters": filters, "page": page, "poll_interval": _live_list_interval(page, in_flight=False)}
+    if request.htmx:
+        return poll_response(request, "core/audit.html#audit-table", context, done=not context["poll_interval"])
+    return TemplateResponse(request, "core/audit.html", context)
 
 
 @require_GET

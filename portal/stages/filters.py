@@ -7,38 +7,14 @@ from typing import Any
 import django_filters
 from django import forms
 from django.db.models import QuerySet
-from django.db.models.fields.json import KeyTextTransform
 
-from portal.core.filters import day_range_filters
+from portal.core.filters import TagFilter, day_range_filters
 from portal.stages.models import Participant, Stage, StageSession
-
-
-class KeyValueField(forms.CharField):
-    """`key=value` → ("key", "value"); empty → None."""
-
-    def to_python(self, value: Any) -> tuple[str, str] | None:
-        text = super().to_python(value).strip()
-        if not text:
-            return None
-        key, separator, tag_value = text.partition("=")
-        if not separator or not key.strip():
-            raise forms.ValidationError("Filter tags as key=value.")
-        return key.strip(), tag_value.strip()
-
-
-class TagFilter(django_filters.Filter):
-    field_class = KeyValueField
-
-    def filter(self, qs: QuerySet[Stage], value: tuple[str, str] | None) -> QuerySet[Stage]:
-        if value is None:
-            return qs
-        key, tag_value = value
-        return qs.alias(tag_value=KeyTextTransform(key, "tags")).filter(tag_value=tag_value)
 
 
 class StageFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label="Name", max_length=128)
-    tag = TagFilter(label="Tag", max_length=400, help_text="key=value")
+    tag = TagFilter(field_name="tags", label="Tag", max_length=400, help_text="key=value")
     live = django_filters.BooleanFilter(method="filter_live", label="Live now", widget=forms.CheckboxInput)
     status = django_filters.ChoiceFilter(choices=Stage.Status.choices, label="Status", empty_label="Any status")
 

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.core.validators import RegexValidator
 
+from portal.core.forms import UntruncatedForm
 from portal.stages.models import Stage
 from portal.stages.operations import MARKER_ATTRIBUTE_BYTES, MAX_TAGS
 from portal.stages.services import TokenSpec
@@ -28,11 +29,11 @@ def tag_key_errors(key: str) -> list[str]:
     return errors
 
 
-class StageNameForm(forms.Form):
+class StageNameForm(UntruncatedForm):
     name = forms.CharField(max_length=128, required=False, validators=[NAME], help_text="Up to 128 characters.")
 
 
-class TagForm(forms.Form):
+class TagForm(UntruncatedForm):
     key = forms.CharField(max_length=128, required=False)
     value = forms.CharField(max_length=256, required=False)
 
@@ -67,7 +68,7 @@ class BaseTagFormSet(forms.BaseFormSet):
 TagFormSet = forms.formset_factory(TagForm, formset=BaseTagFormSet, extra=1, max_num=MAX_TAGS)
 
 
-class TokenForm(forms.Form):
+class TokenForm(UntruncatedForm):
     user_id = forms.CharField(label="User id", max_length=128, required=False)
     capabilities = forms.MultipleChoiceField(
         choices=CAPABILITIES, initial=["PUBLISH", "SUBSCRIBE"], widget=forms.CheckboxSelectMultiple, required=False
@@ -106,7 +107,7 @@ class TokenForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        if self.has_changed() and not cleaned.get("capabilities") and "capabilities" not in self.errors:
+        if not cleaned.get("capabilities") and "capabilities" not in self.errors:
             self.add_error("capabilities", "Choose at least one capability.")
         return cleaned
 
@@ -121,28 +122,39 @@ class TokenForm(forms.Form):
 
 
 class BaseTokenFormSet(forms.BaseFormSet):
+    """Every row on the form is one token, untouched or not: what the form shows is what it issues. Rows are added
+    and removed on the page (portal.js); a row's defaults (both capabilities, 720 minutes) are a valid token."""
+
+    default_error_messages = {
+        "too_few_forms": "Add a token: this form issues one token per row.",
+        "too_many_forms": f"At most {MAX_TOKENS} tokens at a time.",
+    }
+
+    def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
+        return {"empty_permitted": False}  # an untouched row is a token with the defaults, not an empty row
+
     def clean(self) -> None:
-        if any(self.errors):
-            return
-        if len(self.specs) > MAX_TOKENS:
-            raise forms.ValidationError(f"At most {MAX_TOKENS} tokens at a time.")
+        # Django's own minimum counts a row left at its defaults as empty: count the rows as they are instead.
+        if len(self.forms) < self.min_num:
+            raise forms.ValidationError(self.error_messages["too_few_forms"], code="too_few_forms")
 
     @property
     def specs(self) -> list[TokenSpec]:
-        return [form.spec() for form in self.forms if form.has_changed() and form.cleaned_data]
+        return [form.spec() for form in self.forms]
 
 
-TokenFormSet = forms.formset_factory(TokenForm, formset=BaseTokenFormSet, extra=1, max_num=MAX_TOKENS)
+TokenFormSet = forms.formset_factory(
+    TokenForm, formset=BaseTokenFormSet, extra=0, max_num=MAX_TOKENS, validate_max=True
+)
 IssueTokenFormSet = forms.formset_factory(
-    TokenForm, formset=BaseTokenFormSet, extra=0, min_num=1, validate_min=True, max_num=MAX_TOKENS
+    TokenForm, formset=BaseTokenFormSet, extra=0, min_num=1, max_num=MAX_TOKENS, validate_max=True
 )
 
 
-class DisconnectForm(forms.Form):
+class DisconnectForm(UntruncatedForm):
     reason = forms.CharField(
         max_length=128, help_text="Required; up to 128 characters. Kept in the audit log and sent to IVS."
     )
-    revoke_token = forms.BooleanField(required=False, label="Also revoke the token the portal issued")
 
 
 class TagAddForm(TagForm):
@@ -153,11 +165,11 @@ class TagAddForm(TagForm):
         return cleaned
 
 
-class TagRemoveForm(forms.Form):
+class TagRemoveForm(UntruncatedForm):
     key = forms.CharField(max_length=128)
 
 
-class StageDeleteForm(forms.Form):
+class StageDeleteForm(UntruncatedForm):
     confirm = forms.CharField(label="Type the stage's name to confirm", max_length=128)
 
     def __init__(self, *args: Any, stage: Stage, **kwargs: Any) -> None:

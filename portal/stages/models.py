@@ -21,6 +21,8 @@ class Stage(models.Model):
         GONE = "gone", "Gone from AWS"
         FAILED = "failed", "Creation failed"
 
+    IN_TRANSITION = (Status.CREATING, Status.DELETING)
+
     class Origin(models.TextChoices):
         PORTAL = "portal", "Created here"
         FOUND = "found", "Found in AWS"

@@ -8,7 +8,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from portal.aws import ivs_realtime as ivs
-from portal.aws.errors import AwsError, AwsNotFound
+from portal.aws.errors import AwsError, AwsNotFound, aws_error_class
+from portal.core.errors import DomainError
 from portal.core.models import Operation
 from portal.core.operation_kinds import EFFECT_DATA, SECRETS, OperationCall, OperationKind, register
 from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, SYNC_RESOURCES
@@ -47,6 +48,20 @@ def _token_metadata(token: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def _mint(stage_arn: str, specs: list[dict[str, Any]], call: OperationCall) -> list[dict[str, Any]]:
+    """A token for each configuration, each carrying the attempt that mints it."""
+    return [
+        await ivs.participant_token_create(
+            stage_arn=stage_arn,
+            user_id=spec.get("userId", ""),
+            capabilities=spec["capabilities"],
+            duration=spec["duration"],
+            attributes=spec["attributes"],
+        )
+        for spec in (marked_token(spec, call) for spec in specs)
+    ]
+
+
 def _tag_words(tags: dict[str, str]) -> str:
     return ", ".join(f"{key}={value}" for key, value in tags.items())
 
@@ -67,8 +82,14 @@ def _describe_create(p: dict[str, Any], stage: str) -> str:
 
 
 def _describe_issue(p: dict[str, Any], stage: str) -> str:
-    capabilities = ", ".join(p.get("capabilities", []))
-    return f"Issue a token to {_holder(p.get('userId', ''))} on {stage}: {capabilities}, {p.get('duration')} minutes"
+    def terms(spec: dict[str, Any]) -> str:
+        return f"{', '.join(spec.get('capabilities', []))}, {spec.get('duration')} minutes"
+
+    tokens = p.get("tokens", [])
+    if len(tokens) == 1:
+        return f"Issue a token to {_holder(tokens[0].get('userId', ''))} on {stage}: {terms(tokens[0])}"
+    each = "; ".join(f"{_holder(spec.get('userId', ''))} ({terms(spec)})" for spec in tokens)
+    return f"Issue {len(tokens)} tokens on {stage}: {each}"
 
 
 def _describe_disconnect(p: dict[str, Any], stage: str) -> str:
@@ -103,6 +124,31 @@ def _record_tokens(operation: Operation, stage: Stage, issued: list[dict[str, An
         )
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _stage_missing(operation: Operation, error: AwsError) -> None:
+    """AWS does not know the stage the operation was about: it was deleted outside the portal."""
+    if issubclass(aws_error_class(error.code) or AwsError, AwsNotFound):
+        Stage.objects.filter(pk=operation.parameters["stage_id"], status=Stage.Status.ACTIVE).update(
+            status=Stage.Status.GONE, changed_at=timezone.now(), **Stage.NOT_LIVE
+        )
+
+
+def _stage_refusal(operation: Operation) -> DomainError | None:
+    """A change to a stage that is not active in AWS now cannot succeed: say why, as the refusal would."""
+    from portal.stages.services import stage_require_changeable
+
+    stage = Stage.objects.filter(pk=operation.parameters.get("stage_id")).first()
+    try:
+        if stage is not None:
+            stage_require_changeable(stage=stage)
+    except DomainError as refusal:
+        return refusal
+    return None
+
+
 # --- create ---------------------------------------------------------------------------------------------------------
 
 
@@ -120,16 +166,7 @@ async def _create(call: OperationCall) -> dict[str, Any]:
         stage, tokens = created["stage"], created["participantTokens"]
     else:
         stage = await ivs.stage_get(arn=existing["arn"])
-        tokens = [
-            await ivs.participant_token_create(
-                stage_arn=stage["arn"],
-                user_id=spec.get("userId", ""),
-                capabilities=spec["capabilities"],
-                duration=spec["duration"],
-                attributes=spec["attributes"],
-            )
-            for spec in tokens_asked
-        ]
+        tokens = await _mint(stage["arn"], p["tokens"], call)
     issued, secrets = _tokens_result(tokens)
     return {"arn": stage["arn"], "name": stage.get("name", ""), "tags": stage.get("tags", {}), "tokens": issued,
             SECRETS: secrets}  # fmt: skip
@@ -169,7 +206,7 @@ STAGE_CREATE = register(
         call=_create,
         on_success=_created,
         on_failure=_creation_failed,
-        summary=lambda result: f"{result.get('arn')} with {len(result.get('tokens', []))} token(s)",
+        summary=lambda result: f"{result.get('arn')} with {_count(len(result.get('tokens', [])), 'participant token')}",
         result_template="stages/tokens_result.html",
         describe=_describe_create,
     )
@@ -180,15 +217,7 @@ STAGE_CREATE = register(
 
 
 async def _issue(call: OperationCall) -> dict[str, Any]:
-    p = call.parameters
-    token = await ivs.participant_token_create(
-        stage_arn=p["arn"],
-        user_id=p["userId"],
-        capabilities=p["capabilities"],
-        duration=p["duration"],
-        attributes={**p["attributes"], MARKER: call.attempt_marker},
-    )
-    issued, secrets = _tokens_result([token])
+    issued, secrets = _tokens_result(await _mint(call.parameters["arn"], call.parameters["tokens"], call))
     return {"tokens": issued, SECRETS: secrets}
 
 
@@ -200,13 +229,15 @@ def _issued(operation: Operation, effect_data: dict[str, Any]) -> None:
 TOKEN_ISSUE = register(
     OperationKind(
         name="stages.issue_token",
-        label="Issue participant token",
+        label="Issue participant tokens",
         permission=MANAGE_RESOURCES,
         call=_issue,
         on_success=_issued,
+        on_failure=_stage_missing,
         serial=False,
-        summary=lambda result: f"participant {result['tokens'][0]['participantId']}" if result.get("tokens") else "",
+        summary=lambda result: _count(len(result.get("tokens", [])), "participant token") + " issued",
         result_template="stages/tokens_result.html",
+        explain_failure=_stage_refusal,
         describe=_describe_issue,
     )
 )
@@ -269,6 +300,8 @@ STAGE_RENAME = register(
         on_success=_renamed,
         summary=lambda result: f"now named {result.get('name')!r}",
         result_template="stages/stage_result.html",
+        on_failure=_stage_missing,
+        explain_failure=_stage_refusal,
         describe=lambda p, stage: f"Rename {stage} to {p.get('name')}",
     )
 )
@@ -276,7 +309,7 @@ STAGE_RENAME = register(
 
 async def _tag(call: OperationCall) -> dict[str, Any]:
     await ivs.tags_add(arn=call.parameters["arn"], tags=call.parameters["tags"])
-    return {}
+    return {"tags": call.parameters["tags"]}
 
 
 def _tagged(operation: Operation, effect_data: dict[str, Any]) -> None:
@@ -293,7 +326,10 @@ STAGE_TAG = register(
         permission=MANAGE_RESOURCES,
         call=_tag,
         on_success=_tagged,
+        summary=lambda result: "tagged " + _tag_words(result.get("tags", {})),
         result_template="stages/stage_result.html",
+        on_failure=_stage_missing,
+        explain_failure=_stage_refusal,
         describe=lambda p, stage: f"Tag {stage}: {_tag_words(p.get('tags', {}))}",
     )
 )
@@ -301,7 +337,7 @@ STAGE_TAG = register(
 
 async def _untag(call: OperationCall) -> dict[str, Any]:
     await ivs.tags_remove(arn=call.parameters["arn"], keys=call.parameters["keys"])
-    return {}
+    return {"keys": call.parameters["keys"]}
 
 
 def _untagged(operation: Operation, effect_data: dict[str, Any]) -> None:
@@ -318,7 +354,10 @@ STAGE_UNTAG = register(
         permission=MANAGE_RESOURCES,
         call=_untag,
         on_success=_untagged,
+        summary=lambda result: "removed the tag " + ", ".join(result.get("keys", [])),
         result_template="stages/stage_result.html",
+        on_failure=_stage_missing,
+        explain_failure=_stage_refusal,
         describe=_describe_untag,
     )
 )
@@ -388,7 +427,7 @@ STAGES_SYNC = register(
         permission=SYNC_RESOURCES,
         call=_sync,
         on_success=_synced,
-        summary=lambda result: f"{result.get('listed', 0)} stage(s) listed",
+        summary=lambda result: _count(result.get("listed", 0), "stage") + " listed",
         result_template="stages/sync_result.html",
         describe=lambda p, _: f"Sync stages from AWS in {p.get('region')}",
     )

@@ -13,8 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.core.batches import operation_batch_record
-from portal.core.errors import Conflict, DomainError, NotAllowedInState
+from portal.core.errors import Conflict, DomainError, NotAllowedInState, Remedy
 from portal.core.models import Operation, OperationBatch
+from portal.core.permissions import SYNC_RESOURCES
 from portal.core.services import operation_request
 from portal.stages.models import Participant, Stage
 from portal.stages.operations import MAX_TAGS, visible_tags
@@ -43,7 +44,7 @@ def stage_require_changeable(*, stage: Stage) -> None:
     if stage.status == Stage.Status.GONE:
         raise NotAllowedInState(
             "This stage no longer exists in AWS: it was deleted outside the portal. A sync brings the list up to date.",
-            remedy=("Sync from AWS", reverse("stages") + "#sync"),
+            remedy=Remedy("Sync from AWS", reverse("stage_sync"), post=True, permission=SYNC_RESOURCES),
         )
     reasons = {
         Stage.Status.CREATING: "This stage is still being created; it can be changed once it is active.",
@@ -66,21 +67,14 @@ def stage_create(*, actor: AbstractBaseUser, name: str, tags: dict[str, str], to
         )
 
 
-def stage_token_issue(*, actor: AbstractBaseUser, stage: Stage, token: TokenSpec) -> Operation:
+def stage_tokens_issue(*, actor: AbstractBaseUser, stage: Stage, tokens: list[TokenSpec]) -> Operation:
+    """One operation that issues every token asked for; its page reveals them together, once."""
     stage_require_changeable(stage=stage)
-    spec = token.as_aws()
     return operation_request(
         kind="stages.issue_token",
         actor=actor,
         target=stage.arn or "",
-        parameters={
-            "stage_id": stage.pk,
-            "arn": stage.arn,
-            "userId": token.user_id,
-            "capabilities": spec["capabilities"],
-            "duration": spec["duration"],
-            "attributes": token.attributes,
-        },
+        parameters={"stage_id": stage.pk, "arn": stage.arn, "tokens": [token.as_aws() for token in tokens]},
         resource=stage,
     )
 

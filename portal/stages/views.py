@@ -1,21 +1,23 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect, reswap, retarget, trigger_client_event
+from django_htmx.http import reswap, retarget
 
-from portal.core.models import Operation
 from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, SYNC_RESOURCES, VIEW_RESOURCES
 from portal.core.polling import poll_response
+from portal.core.query import query_id
 from portal.core.refresh import refresh_watch
+from portal.core.views import operation_redirect
 from portal.stages import selectors, services
 from portal.stages.filters import ParticipantFilter, StageFilter, StageSessionFilter
 from portal.stages.forms import (
@@ -31,6 +33,7 @@ from portal.stages.forms import (
     stages_delete_phrase,
 )
 from portal.stages.models import Participant, Stage
+from portal.stages.operations import MAX_TAGS
 from portal.stages.refresh import participants_scope
 
 PAGE_SIZE = 50
@@ -39,24 +42,21 @@ PAGE_SIZE = 50
 @require_GET
 @vary_on_headers("HX-Request")
 @permission_required(VIEW_RESOURCES, raise_exception=True)
-def stage_list(request: HttpRequest) -> TemplateResponse:
+def stage_list(request: HttpRequest) -> HttpResponse:
     filters = StageFilter(request.GET or None, queryset=Stage.objects.all())
     page = Paginator(filters.qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"filters": filters, "page": page, "filtered": bool(request.GET)}
-    template = "stages/list.html#stage-table" if request.htmx else "stages/list.html"
-    return TemplateResponse(request, template, context)
-
-
-def _operation_response(request: HttpRequest, operation: Operation, message: str) -> HttpResponse:
-    response = TemplateResponse(request, "core/operation_progress.html", {"operation": operation})
-    return trigger_client_event(response, "toast", {"level": "info", "message": message})
+    in_transition = any(stage.status in Stage.IN_TRANSITION for stage in page.object_list)
+    context = {"filters": filters, "page": page, "filtered": bool(request.GET),
+               "poll_interval": "normal" if in_transition else None}  # fmt: skip
+    if request.htmx:
+        return poll_response(request, "stages/list.html#stage-table", context, done=not in_transition)
+    return TemplateResponse(request, "stages/list.html", context)
 
 
 @require_POST
 @permission_required(SYNC_RESOURCES, raise_exception=True)
 def stage_sync(request: HttpRequest) -> HttpResponse:
-    operation = services.stages_sync(actor=request.user)
-    return _operation_response(request, operation, "Sync queued: every page of ListStages will be read.")
+    return operation_redirect(services.stages_sync(actor=request.user))
 
 
 @require_http_methods(["GET", "POST"])
@@ -70,8 +70,7 @@ def stage_create(request: HttpRequest) -> HttpResponse:
         operation = services.stage_create(
             actor=request.user, name=form.cleaned_data["name"], tags=tags.tags, tokens=tokens.specs
         )
-        url = reverse("operation_detail", args=[operation.pk])
-        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+        return operation_redirect(operation)
     status = 400 if data is not None else 200
     context = {"form": form, "tags": tags, "tokens": tokens}
     return TemplateResponse(request, "stages/create.html", context, status=status)
@@ -110,18 +109,26 @@ def _stage_context(request: HttpRequest, stage: Stage) -> dict[str, Any]:
     }
 
 
+# The parts of a stage's page that fetch themselves again (each a partial of stages/detail.html): they follow the stage,
+# so they refresh when an operation on it ends; the participants panel also polls while a session is live.
+PANELS = ("heading", "summary", "tags", "participants", "tokens", "operations")
+
+
 @require_GET
 @vary_on_headers("HX-Request")
 @permission_required(VIEW_RESOURCES, raise_exception=True)
 def stage_detail(request: HttpRequest, stage_id: int) -> HttpResponse:
     stage = get_object_or_404(Stage, pk=stage_id)
-    if request.htmx and request.GET.get("panel") == "row":
+    panel = request.GET.get("panel", "") if request.htmx else ""
+    if panel == "row":
         return _participant_row(request, stage)
+    if panel and panel not in PANELS:
+        return HttpResponseBadRequest(f"No panel {panel!r}; one of {', '.join(PANELS)}, or row.")
     context = _stage_context(request, stage)
     if stage.is_usable:  # someone is looking: refresh this stage every cycle, through their participant filter
         scope = participants_scope(context["participant_filter"].aws_filter())
         refresh_watch(refresher="stages", key=stage.pk, scope=scope)
-    if request.htmx and request.GET.get("panel") == "participants":
+    if panel == "participants":
         return poll_response(request, "stages/detail.html#participants", context, done=not context["poll_interval"])
     context |= {
         "endpoints": selectors.stage_endpoints(stage=stage),
@@ -129,16 +136,22 @@ def stage_detail(request: HttpRequest, stage_id: int) -> HttpResponse:
         "operations": selectors.stage_operations(stage=stage),
         "rename_form": StageNameForm(initial={"name": stage.name}),
         "tag_form": TagAddForm(),
+        "max_tags": MAX_TAGS,
     }
-    return TemplateResponse(request, "stages/detail.html", context)
+    return TemplateResponse(request, f"stages/detail.html#{panel}" if panel else "stages/detail.html", context)
 
 
 def _participant_row(request: HttpRequest, stage: Stage) -> HttpResponse:
-    """One participant's row: a disconnecting row polls it until the disconnect settles, then polling stops."""
-    participants = Participant.objects.filter(session__stage=stage)
-    row = get_object_or_404(selectors.stage_participants_of(participants), pk=request.GET.get("participant") or 0)
-    context = {"participant": row, "stage": stage}
-    return poll_response(request, "stages/detail.html#participant-row", context, done=not row.is_disconnecting)
+    """One participant's row: a disconnecting row polls it until the disconnect settles, then polling stops and the
+    page is told the disconnect ended, so the panels that show its effects (the token's revocation) refresh."""
+    participants = selectors.stage_participants_of(Participant.objects.filter(session__stage=stage))
+    row = get_object_or_404(participants, pk=query_id(request.GET, "participant"))
+    context = {"participant": row, "stage": stage, "close_dialog": bool(request.GET.get("close_dialog"))}
+    operation = row.disconnect_operation
+    settled = operation is None or operation.is_settled
+    return poll_response(
+        request, "stages/participant_row.html", context, done=settled, finished=operation if settled else None
+    )
 
 
 @require_GET
@@ -160,19 +173,15 @@ def participant_disconnect(request: HttpRequest, stage_id: int, participant_pk: 
     )
     form = DisconnectForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        services.stage_disconnect_participant(
-            actor=request.user,
-            participant=participant,
-            reason=form.cleaned_data["reason"],
-            revoke_token=form.cleaned_data["revoke_token"],
+        operation = services.stage_disconnect_participant(
+            actor=request.user, participant=participant, reason=form.cleaned_data["reason"], revoke_token=True
         )
         if not request.htmx:
-            return redirect("stage_detail", stage_id=stage_id)
-        row = selectors.stage_participants(session=participant.session).get(pk=participant.pk)
-        response = TemplateResponse(
-            request, "stages/disconnect_done.html", {"participant": row, "stage": participant.session.stage}
-        )
-        return trigger_client_event(response, "toast", {"level": "info", "message": f"Disconnecting {participant}…"})
+            return operation_redirect(operation)
+        # With htmx the answer is the participant's row, which follows the disconnect until it settles.
+        row_url = reverse("stage_detail", args=[stage_id])
+        query = urlencode({"panel": "row", "participant": participant.pk, "close_dialog": 1})
+        return HttpResponseRedirect(f"{row_url}?{query}", status=303)
     row = selectors.stage_participants(session=participant.session).get(pk=participant.pk)
     context = {"participant": row, "stage": participant.session.stage, "form": form}
     if request.method == "GET":
@@ -184,12 +193,9 @@ def participant_disconnect(request: HttpRequest, stage_id: int, participant_pk: 
     return reswap(retarget(response, "#dialog"), "innerHTML")
 
 
-def _action_result(
-    request: HttpRequest, stage: Stage, form: Any, operation: Operation | None, name: str
-) -> HttpResponse:
-    context = {"stage": stage, "form": form, "operation": operation, "action": name}
-    status = 400 if operation is None else 200
-    return TemplateResponse(request, "stages/detail.html#action-result", context, status=status)
+def _form_errors(request: HttpRequest, form: Any) -> TemplateResponse:
+    """A change the form refused: what is wrong, where the change's answer goes."""
+    return TemplateResponse(request, "stages/detail.html#form-errors", {"form": form}, status=400)
 
 
 @require_POST
@@ -197,12 +203,9 @@ def _action_result(
 def stage_rename(request: HttpRequest, stage_id: int) -> HttpResponse:
     stage = get_object_or_404(Stage, pk=stage_id)
     form = StageNameForm(request.POST)
-    operation = (
-        services.stage_rename(actor=request.user, stage=stage, name=form.cleaned_data["name"])
-        if form.is_valid()
-        else None
-    )
-    return _action_result(request, stage, form, operation, "rename")
+    if not form.is_valid():
+        return _form_errors(request, form)
+    return operation_redirect(services.stage_rename(actor=request.user, stage=stage, name=form.cleaned_data["name"]))
 
 
 @require_POST
@@ -210,11 +213,10 @@ def stage_rename(request: HttpRequest, stage_id: int) -> HttpResponse:
 def stage_tag_add(request: HttpRequest, stage_id: int) -> HttpResponse:
     stage = get_object_or_404(Stage, pk=stage_id)
     form = TagAddForm(request.POST)
-    operation = None
-    if form.is_valid():
-        tags = {form.cleaned_data["key"]: form.cleaned_data["value"]}
-        operation = services.stage_tag(actor=request.user, stage=stage, tags=tags)
-    return _action_result(request, stage, form, operation, "tag")
+    if not form.is_valid():
+        return _form_errors(request, form)
+    tags = {form.cleaned_data["key"]: form.cleaned_data["value"]}
+    return operation_redirect(services.stage_tag(actor=request.user, stage=stage, tags=tags))
 
 
 @require_POST
@@ -222,12 +224,9 @@ def stage_tag_add(request: HttpRequest, stage_id: int) -> HttpResponse:
 def stage_tag_remove(request: HttpRequest, stage_id: int) -> HttpResponse:
     stage = get_object_or_404(Stage, pk=stage_id)
     form = TagRemoveForm(request.POST)
-    operation = (
-        services.stage_untag(actor=request.user, stage=stage, keys=[form.cleaned_data["key"]])
-        if form.is_valid()
-        else None
-    )
-    return _action_result(request, stage, form, operation, "tag")
+    if not form.is_valid():
+        return _form_errors(request, form)
+    return operation_redirect(services.stage_untag(actor=request.user, stage=stage, keys=[form.cleaned_data["key"]]))
 
 
 @require_http_methods(["GET", "POST"])
@@ -237,8 +236,7 @@ def stage_tokens_issue(request: HttpRequest, stage_id: int) -> HttpResponse:
     services.stage_require_changeable(stage=stage)
     tokens = IssueTokenFormSet(request.POST if request.method == "POST" else None, prefix="tokens")
     if request.method == "POST" and tokens.is_valid():
-        operations = [services.stage_token_issue(actor=request.user, stage=stage, token=spec) for spec in tokens.specs]
-        return TemplateResponse(request, "stages/tokens_issued.html", {"stage": stage, "operations": operations})
+        return operation_redirect(services.stage_tokens_issue(actor=request.user, stage=stage, tokens=tokens.specs))
     status = 400 if request.method == "POST" else 200
     return TemplateResponse(request, "stages/tokens_issue.html", {"stage": stage, "tokens": tokens}, status=status)
 
@@ -250,9 +248,7 @@ def stage_delete(request: HttpRequest, stage_id: int) -> HttpResponse:
     services.stage_require_changeable(stage=stage)
     form = StageDeleteForm(request.POST if request.method == "POST" else None, stage=stage)
     if request.method == "POST" and form.is_valid():
-        operation = services.stage_delete(actor=request.user, stage=stage)
-        url = reverse("operation_detail", args=[operation.pk])
-        return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+        return operation_redirect(services.stage_delete(actor=request.user, stage=stage))
     status = 400 if request.method == "POST" else 200
     return TemplateResponse(request, "stages/delete.html", {"stage": stage, "form": form}, status=status)
 
@@ -265,8 +261,7 @@ def stages_delete(request: HttpRequest) -> HttpResponse:
         form = StagesDeleteForm(request.POST)
         if form.is_valid():
             batch = services.stages_delete(actor=request.user, stages=list(form.cleaned_data["stages"]))
-            url = reverse("operation_batch", args=[batch.pk])
-            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+            return HttpResponseRedirect(reverse("operation_batch", args=[batch.pk]), status=303)
         ids = request.POST.getlist("stages")
     else:
         ids = request.GET.getlist("stages")

@@ -23,6 +23,7 @@ def test_create_follow_reveal_and_copy_all(page, live_server, make_user, aws_end
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     page.fill("#id_name", "town-hall")
+    page.get_by_role("button", name="Add token").click()
     page.fill("#id_tokens-0-user_id", "host")
     page.get_by_role("button", name="Create stage").click()
 

@@ -9,7 +9,7 @@ from portal.core.roles import Role
 from portal.stages.models import Participant, Stage
 from portal.stages.refresh import stages_refresh
 from tests.conftest import sandbox_boto
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, ParticipantTokenFactory
 from tests.functional.conftest import wait_for_htmx
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -24,7 +24,9 @@ def live_stage(aws_endpoint, sandbox):
     token = created["participantTokens"][0]
     sandbox.stage_join(token["token"], publish=True)
     stages_refresh()
-    return {"stage": Stage.objects.get(), "participant": Participant.objects.get(), "token": token, "ivs": ivs}
+    stage = Stage.objects.get()
+    ParticipantTokenFactory(stage=stage, participant_id=token["participantId"], user_id="spammer")  # issued here
+    return {"stage": stage, "participant": Participant.objects.get(), "token": token, "ivs": ivs}
 
 
 def test_support_disconnects_a_participant(live_stage, redis_broker, real_worker, make_user, live_server, page):
@@ -54,6 +56,11 @@ def test_support_disconnects_a_participant(live_stage, redis_broker, real_worker
     page.locator(f"#participant-{participant.pk}[data-state=DISCONNECTED]").wait_for(timeout=20_000)
     assert page.url == url_before
     assert page.locator("#dialog").inner_text() == ""
+    # The disconnect's other effects show without a reload: the token's record, its column, the recent operations.
+    revoked = page.locator(f"#stage-tokens #token-{participant.participant_id} td").nth(5)
+    revoked.filter(has_text="by sam").wait_for()
+    page.locator(f"#participant-{participant.pk} td", has_text="revoked").wait_for()
+    page.locator("#stage-operations li", has_text="Disconnect participant").wait_for()
     aws = live_stage["ivs"].get_participant(
         stageArn=live_stage["stage"].arn,
         sessionId=participant.session.session_id,

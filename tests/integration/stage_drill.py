@@ -33,7 +33,7 @@ from portal.stages.services import (
     stage_disconnect_participant,
     stage_rename,
     stage_tag,
-    stage_token_issue,
+    stage_tokens_issue,
     stage_untag,
 )
 from tests.integration.fault_harness import CeleryWorker, DrillConfig, KilledCall, RedisServer, operations_settle
@@ -195,7 +195,7 @@ class StageDrill:
                 operation = stage_untag(actor=self.actor, stage=stage, keys=request.value)
             case "issue_token":
                 spec = TokenSpec(f"{slot.name}-t{request.value}", CAPABILITIES, 60, {})
-                operation = stage_token_issue(actor=self.actor, stage=stage, token=spec)
+                operation = stage_tokens_issue(actor=self.actor, stage=stage, tokens=[spec])
             case "disconnect":
                 participant = Participant.objects.select_related("session__stage").get(pk=request.value)
                 operation = stage_disconnect_participant(

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 
 def _finished(operation_id: int) -> Operation:
-    wait_until(lambda: Operation.objects.get(pk=operation_id).is_terminal)
+    wait_until(lambda: Operation.objects.get(pk=operation_id).is_settled)  # ended, and its local change applied
     return Operation.objects.get(pk=operation_id)
 
 
@@ -52,8 +52,9 @@ def test_create_join_disconnect_and_audit(admin, support, aws_endpoint, sandbox,
 
     row = support_client.post(
         f"/stages/{stage.pk}/participants/{participant.pk}/disconnect/",
-        {"reason": "harassing other participants", "revoke_token": "on"},
+        {"reason": "harassing other participants"},
         headers={"HX-Request": "true"},
+        follow=True,
     ).content.decode()
     assert "disconnecting…" in row or 'data-state="DISCONNECTED"' in row
     operation = Operation.objects.get(kind="stages.disconnect_participant")

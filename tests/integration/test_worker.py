@@ -13,8 +13,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def _check_connection_from_the_portal(admin) -> Operation:
     response = login(admin).post("/operations/check-connection/", headers={"HX-Request": "true"})
-    assert response.status_code == 200
-    return Operation.objects.get()
+    operation = Operation.objects.get()
+    assert (response.status_code, response["Location"]) == (303, f"/operations/{operation.pk}/")
+    return operation
 
 
 def _finished(operation: Operation) -> Operation:

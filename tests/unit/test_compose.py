@@ -2,41 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
-import shlex
 from pathlib import Path
 
 import pytest
 import yaml
-from django.core.management import get_commands
+
+from tests.process_commands import argv_of, assert_command_exists
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
-APP_SERVICES = ["web", "worker", "beat", "sandbox"]
-
-
-def _argv(command: list[str] | str) -> list[str]:
-    argv = shlex.split(command) if isinstance(command, str) else list(command)
-    if argv[:2] == ["sh", "-c"]:
-        return [word for part in argv[2].split("&&") for word in shlex.split(part) if word != "exec"]
-    return argv
-
-
-def _assert_exists(argv: list[str]) -> None:
-    if "manage.py" in argv:
-        name = argv[argv.index("manage.py") + 1]
-        assert name in get_commands(), f"manage.py has no command {name!r}"
-    if argv[:3] == ["python", "-m", "uvicorn"]:
-        module, attribute = argv[3].split(":")
-        assert hasattr(importlib.import_module(module), attribute)
-    if argv[:3] == ["python", "-m", "celery"]:
-        assert argv[3:5] == ["-A", "portal"]
-        assert hasattr(importlib.import_module("portal"), "celery_app")
-        assert argv[5] in {"worker", "beat", "inspect"}
+APP_SERVICES = ["web", "worker", "refresher", "beat", "sandbox"]
 
 
 def test_the_expected_services_exist():
-    assert set(COMPOSE["services"]) == {"web", "worker", "beat", "sandbox", "redis", "postgres"}
+    assert set(COMPOSE["services"]) == {"web", "worker", "refresher", "beat", "sandbox", "redis", "postgres"}
 
 
 @pytest.mark.parametrize("service", APP_SERVICES)
@@ -53,9 +32,9 @@ def test_app_services_share_one_image_definition(service):
 @pytest.mark.parametrize("service", APP_SERVICES)
 def test_app_service_commands_exist(service):
     definition = COMPOSE["services"][service]
-    _assert_exists(_argv(definition["command"]))
+    assert_command_exists(argv_of(definition["command"]))
     if "healthcheck" in definition:
-        _assert_exists(_argv(definition["healthcheck"]["test"][1:]))
+        assert_command_exists(argv_of(definition["healthcheck"]["test"][1:]))
 
 
 def test_postgres_keeps_its_data_in_a_volume():
@@ -63,6 +42,15 @@ def test_postgres_keeps_its_data_in_a_volume():
     assert any(v.startswith("postgres-data:") for v in COMPOSE["services"]["postgres"]["volumes"])
 
 
-@pytest.mark.parametrize("service", ["web", "worker", "sandbox", "redis", "postgres"])
+def test_workers_consume_the_queues_of_the_procfile():
+    worker = argv_of(COMPOSE["services"]["worker"]["command"])
+    refresher = argv_of(COMPOSE["services"]["refresher"]["command"])
+    assert worker[worker.index("--queues") + 1] == "celery"
+    assert refresher[refresher.index("--queues") + 1] == "refresh"
+    assert refresher[refresher.index("--concurrency") + 1] == "2"
+    assert COMPOSE["services"]["refresher"]["healthcheck"] == COMPOSE["services"]["worker"]["healthcheck"]
+
+
+@pytest.mark.parametrize("service", ["web", "worker", "refresher", "sandbox", "redis", "postgres"])
 def test_long_running_services_have_health_checks(service):
     assert COMPOSE["services"][service]["healthcheck"]["test"]

@@ -102,7 +102,7 @@ def test_the_kinds_result_template_shows_once_the_operation_succeeded(viewer):
     assert "Listed 3 stages" not in client.get(f"/operations/{operation.pk}/").content.decode()
     Operation.objects.filter(pk=operation.pk).update(status=Operation.Status.SUCCEEDED)
     page = client.get(f"/operations/{operation.pk}/").content.decode()
-    assert "3 stage(s) listed" in page  # the kind's summary
+    assert "3 stages listed" in page  # the kind's summary
     assert "Listed 3 stages: 1 found, 0 updated, 2 gone." in page
 
 
@@ -134,7 +134,7 @@ def test_the_requester_sees_each_token_once_beside_its_details(issued, admin):
     host = page.split('data-participant="pA"', 1)[1].split("</div>", 1)[0]
     assert "<dd>host</dd>" in host
     assert "<dd>PUBLISH, SUBSCRIBE</dd>" in host
-    assert '<time datetime="2026-12-01T10:00:00+00:00">' in host
+    assert '<time class="nowrap" datetime="2026-12-01T10:00:00+00:00">2026-12-01 10:00:00 UTC</time>' in host
     assert ">secret-token-A</textarea>" in host
     assert 'data-copy="#token-pA"' in host
     assert "<dd>SUBSCRIBE</dd>" in page.split('data-participant="pB"', 1)[1]

@@ -13,6 +13,7 @@ PRINT = (
     "import json, django; from django.conf import settings; django.setup(); "
     "print(json.dumps({'broker': settings.CELERY_BROKER_URL, 'db': settings.DATABASES['default']['ENGINE'], "
     "'options': settings.DATABASES['default'].get('OPTIONS', {}), 'region': settings.AWS_REGION, "
+    "'max_age': settings.DATABASES['default']['CONN_MAX_AGE'], "
     "'debug': settings.DEBUG, 'hosts': settings.ALLOWED_HOSTS, 'key': settings.SECRET_KEY}))"
 )
 
@@ -22,7 +23,18 @@ def _settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
         k: v
         for k, v in os.environ.items()
         if k
-        not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SECRET_KEY", "DEBUG", "AWS_REGION", "ALLOWED_HOSTS"}
+        not in {
+            "DATABASE_URL",
+            "DATABASE_POOL_MAX_SIZE",
+            "REDIS_URL",
+            "CELERY_BROKER_URL",
+            "CELERY_TASK_SOFT_TIME_LIMIT",
+            "CELERY_TASK_TIME_LIMIT",
+            "SECRET_KEY",
+            "DEBUG",
+            "AWS_REGION",
+            "ALLOWED_HOSTS",
+        }
     }
     clean.update(DJANGO_SETTINGS_MODULE="portal.settings", PORTAL_VAR_DIR=str(tmp_path), **env)
     return subprocess.run([sys.executable, "-c", PRINT], cwd=ROOT, env=clean, capture_output=True, text=True)
@@ -33,8 +45,10 @@ def test_embedded_defaults(tmp_path):
     values = json.loads(result.stdout)
     assert values["broker"] == "filesystem://"
     assert (tmp_path / "broker" / "in").is_dir()
+    assert (tmp_path / "broker" / "control").is_dir()  # kombu would otherwise write ./control
     assert values["db"] == "django.db.backends.sqlite3"
     assert "journal_mode=WAL" in values["options"]["init_command"]
+    assert values["max_age"] == 60  # one connection per web process, opened once, not per request
     assert values["region"] == "us-east-1"
     assert values["key"] == (tmp_path / "secret_key").read_text()
     again = json.loads(_settings(tmp_path, DEBUG="true").stdout)
@@ -54,6 +68,8 @@ def test_redis_and_postgres_when_set(tmp_path):
     )
     assert values["broker"] == "redis://127.0.0.1:6379/3"
     assert values["db"] == "django.db.backends.postgresql"
+    assert values["options"]["pool"] == {"min_size": 1, "max_size": 4, "timeout": 10}
+    assert values["max_age"] == 0  # the pool keeps the connections; Django must not keep its own
     assert values["region"] == "eu-central-1"
     assert values["hosts"] == ["portal.example.com"]
 
@@ -72,3 +88,26 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     values = json.loads(_settings(tmp_path, DEBUG="false", SECRET_KEY="s3cret").stdout)
     assert values["debug"] is False
     assert values["key"] == "s3cret"
+
+
+def test_database_pool_size_from_the_environment(tmp_path):
+    values = json.loads(
+        _settings(
+            tmp_path,
+            DEBUG="true",
+            DATABASE_URL="postgres://u@db:5432/portal?sslmode=require",
+            DATABASE_POOL_MAX_SIZE="2",
+        ).stdout
+    )
+    assert values["options"]["pool"]["max_size"] == 2
+    assert values["options"]["sslmode"] == "require"
+
+
+def test_task_time_limits_must_stay_below_the_stuck_operation_age(tmp_path):
+    result = _settings(tmp_path, DEBUG="true", CELERY_TASK_TIME_LIMIT="300")
+    assert result.returncode != 0
+    assert "CELERY_TASK_TIME_LIMIT < OPERATION_STUCK_AFTER_SECONDS" in result.stderr
+    assert (
+        _settings(tmp_path, DEBUG="true", CELERY_TASK_SOFT_TIME_LIMIT="100", CELERY_TASK_TIME_LIMIT="120").returncode
+        == 0
+    )

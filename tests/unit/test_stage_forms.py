@@ -115,15 +115,26 @@ def test_token_defaults_and_attributes():
     }  # fmt: skip
 
 
-def test_issuing_needs_at_least_one_token():
-    formset = _formset(IssueTokenFormSet, "tokens", [{"user_id": "", "duration": ""}])
-    assert not formset.is_valid()
+def test_issuing_needs_at_least_one_row_and_a_row_left_at_its_defaults_counts():
+    none = _formset(IssueTokenFormSet, "tokens", [])
+    assert not none.is_valid()
+    assert none.non_form_errors() == ["Add a token: this form issues one token per row."]
+    untouched = _formset(IssueTokenFormSet, "tokens", [{"capabilities": ["PUBLISH", "SUBSCRIBE"], "duration": "720"}])
+    assert untouched.is_valid()
+    assert [spec.as_aws() for spec in untouched.specs] == [{"capabilities": ["PUBLISH", "SUBSCRIBE"], "duration": 720}]
+    unchecked = _formset(IssueTokenFormSet, "tokens", [{"user_id": "", "duration": ""}])
+    assert "Choose at least one capability." in _errors(unchecked)
+
+
+def test_no_form_field_carries_a_maxlength_the_browser_would_cut_at():
+    for form in (StageNameForm(), TagAddForm(), DisconnectForm(), TokenFormSet(prefix="tokens").empty_form):
+        assert "maxlength" not in str(form)
 
 
 def test_disconnect_needs_a_short_reason():
     assert "This field is required." in str(DisconnectForm({"reason": ""}).errors)
     assert "at most 128 characters" in str(DisconnectForm({"reason": "x" * 129}).errors)
-    assert DisconnectForm({"reason": "abusive", "revoke_token": "on"}).is_valid()
+    assert DisconnectForm({"reason": "abusive"}).is_valid()
 
 
 def test_tag_add_form():

@@ -47,8 +47,8 @@ def created(admin, aws_endpoint, quotas_off, django_capture_on_commit_callbacks)
     client = login(admin)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/stages/new/", _create_form())
-    assert response.status_code == 302
     operation = Operation.objects.get(kind="stages.create")
+    assert (response.status_code, response["Location"]) == (303, f"/operations/{operation.pk}/")
     return {"client": client, "operation": operation, "stage": Stage.objects.get()}
 
 
@@ -134,7 +134,7 @@ def test_a_stage_with_forty_nine_tags_keeps_the_markers_slot(
     tags |= {f"tags-{n}-value": "v" for n in range(49)}
     with django_capture_on_commit_callbacks(execute=True):
         response = login(admin).post("/stages/new/", _create_form(**tags))
-    assert response.status_code == 302
+    assert response.status_code == 303
     stage = Stage.objects.get()
     assert len(stage.tags) == 49
     assert sandbox_boto(sandbox.endpoint, "ivs-realtime").get_stage(arn=stage.arn)["stage"]["tags"] == stage.tags
@@ -198,7 +198,10 @@ def test_support_disconnects_a_participant(created, sandbox, support, django_cap
     stage = Stage.objects.get()
     client = login(support)
     form = client.get(f"/stages/{stage.pk}/participants/{participant.pk}/disconnect/", headers={"HX-Request": "true"})
-    assert "Also revoke the token the portal issued" in form.content.decode()
+    wording = form.content.decode()
+    assert "revokes the token they joined with: that token can never join this stage again" in wording
+    assert 'its record under "Tokens issued here" is marked revoked' in wording
+    assert 'type="checkbox"' not in wording  # IVS always revokes: there is nothing to choose
     missing_reason = client.post(
         f"/stages/{stage.pk}/participants/{participant.pk}/disconnect/", {"reason": ""}, headers={"HX-Request": "true"}
     )
@@ -207,10 +210,11 @@ def test_support_disconnects_a_participant(created, sandbox, support, django_cap
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             f"/stages/{stage.pk}/participants/{participant.pk}/disconnect/",
-            {"reason": "abusive chat", "revoke_token": "on"},
+            {"reason": "abusive chat"},
             headers={"HX-Request": "true"},
         )
-    assert response.status_code == 200
+    assert response.status_code == 303
+    assert response["Location"] == f"/stages/{stage.pk}/?panel=row&participant={participant.pk}&close_dialog=1"
     participant.refresh_from_db()
     assert participant.state == "DISCONNECTED"
     aws = sandbox_boto(sandbox.endpoint, "ivs-realtime").get_participant(
@@ -283,7 +287,7 @@ def test_sync_finds_new_stages_and_marks_gone_ones(created, sandbox, support, dj
     ivs.delete_stage(arn=created["stage"].arn)
     with django_capture_on_commit_callbacks(execute=True):
         response = login(support).post("/stages/sync/", headers={"HX-Request": "true"})
-    assert response.status_code == 200
+    assert response.status_code == 303
     found = Stage.objects.get(arn=outside["arn"])
     assert (found.origin, found.status, found.name, found.tags) == (
         "found",
@@ -336,7 +340,7 @@ def test_stage_list_filters_and_pages(viewer):
     assert "stage-11<" not in live
     assert "No stage matches these filters." in client.get("/stages/", {"q": "zzz"}).content.decode()
     partial = client.get("/stages/", headers={"HX-Request": "true"})
-    assert partial.content.lstrip().startswith(b'<div id="stage-table">')
+    assert partial.content.lstrip().startswith(b'<div id="stage-table"')
     assert "HX-Request" in partial["Vary"]
 
 
@@ -363,7 +367,7 @@ def test_stage_detail_queries_do_not_grow_with_participants(created, viewer):
     assert _queries(client, f"/stages/{stage.pk}/") == few
     panel = client.get(f"/stages/{stage.pk}/?panel=participants", headers={"HX-Request": "true"})
     assert panel.content.lstrip().startswith(b'<div id="participants"')
-    assert b'hx-trigger="every 2s"' in panel.content
+    assert b'hx-trigger="every 2s, resource-changed"' in panel.content
 
 
 def test_a_disconnecting_row_polls_itself_until_it_settles(
@@ -373,11 +377,12 @@ def test_a_disconnecting_row_polls_itself_until_it_settles(
     stage = Stage.objects.get()
     client = login(support)
     with django_capture_on_commit_callbacks(execute=False):
-        row = client.post(
+        answer = client.post(
             f"/stages/{stage.pk}/participants/{participant.pk}/disconnect/",
             {"reason": "testing"},
             headers={"HX-Request": "true"},
-        ).content.decode()
+        )
+    row = client.get(answer["Location"], headers={"HX-Request": "true"}).content.decode()
     assert 'data-state="disconnecting"' in row
     assert 'hx-trigger="every 500ms"' in row
     assert 'id="dialog"' in row
@@ -430,7 +435,9 @@ def test_changing_a_stage_that_is_not_active_is_refused_next_to_the_action(admin
     fragment = refused.content.decode()
     assert fragment.lstrip().startswith('<div class="refusal error" role="alert" data-refusal="not-allowed-in-state">')
     assert message in fragment
-    assert ('href="/stages/#sync">Sync from AWS</a>' in fragment) is (status == Stage.Status.GONE)
+    offers_sync = 'hx-post="/stages/sync/" hx-target="closest .refusal"' in fragment
+    assert offers_sync is (status == Stage.Status.GONE)
+    assert ('<button type="submit">Sync from AWS</button>' in fragment) is offers_sync
     page = client.get(f"/stages/{stage.pk}/delete/", headers={"Referer": f"http://testserver/stages/{stage.pk}/"})
     assert page.status_code == 409
     assert message in page.content.decode()
@@ -452,9 +459,10 @@ def test_a_fiftieth_tag_is_a_conflict_shown_by_the_tag_field(admin):
     assert "This stage already has 49 tags; the portal can add up to 49" in refused.content.decode()
     assert not Operation.objects.exists()
     detail = client.get(f"/stages/{stage.pk}/").content.decode()
-    assert f'hx-post="/stages/{stage.pk}/tags/add/" hx-target="#tag-result"' in detail
+    assert f'hx-post="/stages/{stage.pk}/tags/add/"' not in detail  # the page says so instead of offering Add tag
+    assert "This stage has 49 tags, the most the portal can add" in detail
     changed = client.post(f"/stages/{stage.pk}/tags/add/", {"key": "k1", "value": "w"}, headers={"HX-Request": "true"})
-    assert changed.status_code == 200  # a new value for a key it has is not one more tag
+    assert changed.status_code == 303  # a new value for a key it has is not one more tag
     assert Operation.objects.get().kind == "stages.tag"
 
 
@@ -486,7 +494,7 @@ def test_the_participants_panel_stops_polling_once_its_session_ended(viewer):
     path = f"/stages/{session.stage.pk}/?panel=participants&session={session.session_id}"
     panel = client.get(path, headers={"HX-Request": "true"})
     assert panel.status_code == 286
-    assert b"hx-trigger" not in panel.content
+    assert b'hx-trigger="resource-changed"' in panel.content  # still, it refreshes when an operation on it ends
     waiting = client.get(f"/stages/{StageFactory().pk}/?panel=participants", headers={"HX-Request": "true"})
     assert waiting.status_code == 200  # an active stage with no session yet waits for the first one
-    assert b'hx-trigger="every 2s"' in waiting.content
+    assert b'hx-trigger="every 2s, resource-changed"' in waiting.content

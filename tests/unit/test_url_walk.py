@@ -14,6 +14,7 @@ from tests.factories import PASSWORD
 pytestmark = pytest.mark.django_db
 
 PUBLIC = {"/login/", "/admin/login/"}
+ICON = "/favicon.ico"  # public too: browsers ask for it before anyone logs in
 LOGOUT = {"/logout/", "/admin/logout/"}
 ARGUMENT = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
 
@@ -54,6 +55,11 @@ def test_anonymous_users_are_sent_to_login(client: Client, path: str):
     if path in PUBLIC:
         assert client.get(path).status_code == 200
         return
+    if path == ICON:
+        response = client.get(path)
+        assert (response.status_code, response["Location"]) == (301, "/static/portal/favicon.svg")
+        assert client.get(response["Location"]).status_code == 200
+        return
     for method in (client.get, client.post):
         response = method(path)
         assert response.status_code == 302, path
@@ -62,7 +68,7 @@ def test_anonymous_users_are_sent_to_login(client: Client, path: str):
 
 @pytest.mark.parametrize("path", PORTAL_PATHS)
 def test_viewers_cannot_change_anything(client: Client, viewer, path: str):
-    if path in PUBLIC or path in LOGOUT:
+    if path in PUBLIC or path in LOGOUT or path == ICON:
         return
     client.login(username=viewer.get_username(), password=PASSWORD)
     before = _row_counts()

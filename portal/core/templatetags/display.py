@@ -1,0 +1,108 @@
+"""How the portal shows values: times in UTC that never wrap, how long ago, long identifiers shortened with the full
+value on hover and a copy button, and stored parameters as readable facts instead of Python's notation."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django import template
+from django.contrib.humanize.templatetags.humanize import naturaltime
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+register = template.Library()
+
+FORMATS = {"second": "%Y-%m-%d %H:%M:%S", "minute": "%Y-%m-%d %H:%M", "time": "%H:%M:%S"}
+JUST_NOW = timedelta(minutes=1)
+
+
+def _moment(value: datetime | str | None) -> datetime | None:
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    if value is None:
+        return None
+    return value.astimezone(UTC) if timezone.is_aware(value) else value.replace(tzinfo=UTC)
+
+
+@register.filter
+def utc(value: datetime | str | None, precision: str = "second") -> SafeString | str:
+    """`{{ stage.created_at|utc }}` → 2026-11-30 08:47:20 UTC; `|utc:"minute"` or `|utc:"time"` for less."""
+    moment = _moment(value)
+    if moment is None:
+        return "—"
+    return format_html(
+        '<time class="nowrap" datetime="{}">{} UTC</time>', moment.isoformat(), moment.strftime(FORMATS[precision])
+    )
+
+
+@register.filter
+def ago(value: datetime | str | None) -> SafeString | str:
+    """`{{ operation.created_at|ago }}` → "just now", "3 minutes ago", "in 2 hours", with the UTC time on hover."""
+    moment = _moment(value)
+    if moment is None:
+        return "—"
+    words = "just now" if abs(timezone.now() - moment) < JUST_NOW else naturaltime(moment)
+    return format_html(
+        '<time class="nowrap" datetime="{}" title="{} UTC">{}</time>',
+        moment.isoformat(),
+        moment.strftime(FORMATS["second"]),
+        words,
+    )
+
+
+@register.filter
+def minus(value: int, other: int) -> int:
+    """`{{ tags|length|minus:3 }}`: how many are left beyond the first three."""
+    return int(value) - int(other)
+
+
+@register.simple_tag
+def identifier(value: str | None, keep: int = 28) -> SafeString | str:
+    """A long identifier (an ARN, a target) shortened in the middle to about `keep` characters, the whole of it on
+    hover and on the copy button: `{% identifier stage.arn %}`."""
+    if not value:
+        return "—"
+    head = keep // 3
+    shown = value if len(value) <= keep else f"{value[:head]}…{value[-(keep - head - 1) :]}"
+    return format_html(
+        '<span class="identifier mono" title="{}"><span class="identifier-text">{}</span>'
+        '<button type="button" class="copy" data-copy-text="{}" aria-label="Copy {}" title="Copy">Copy</button></span>',
+        value, shown, value, value,
+    )  # fmt: skip
+
+
+def _label(key: str) -> str:
+    words = "".join(f" {c.lower()}" if c.isupper() else c for c in key).replace("_", " ").strip()
+    return words[:1].upper() + words[1:]
+
+
+def _lines(value: Any) -> list[str]:
+    if value in (None, "", [], {}):
+        return ["—"]
+    if isinstance(value, bool):
+        return ["yes" if value else "no"]
+    if isinstance(value, dict):
+        return [" · ".join(f"{key}: {_inline(item)}" for key, item in value.items())]
+    if isinstance(value, list) and any(isinstance(item, (dict, list)) for item in value):
+        return [line for item in value for line in _lines(item)]
+    return [_inline(value)]
+
+
+def _inline(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list) and all(not isinstance(item, (dict, list)) for item in value):
+        return ", ".join(str(item) for item in value) or "—"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    return "—" if value in (None, "") else str(value)
+
+
+@register.filter
+def facts(data: dict[str, Any] | None) -> list[tuple[str, list[str]]]:
+    """Stored parameters or results as (label, lines): `{% for label, lines in operation.parameters|facts %}`."""
+    return [(_label(str(key)), _lines(value)) for key, value in (data or {}).items()]

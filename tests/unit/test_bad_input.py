@@ -1,0 +1,165 @@
+"""Nothing a client sends makes the portal answer 500 (issue 9, item 3): every URL pattern, as every role, with
+malformed ids, query values and bodies, with and without htmx, with the CSRF check on and off."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from portal.core.models import Operation
+from portal.core.roles import Role
+from tests.conftest import login
+from tests.factories import OperationFactory, ParticipantFactory, StageSessionFactory
+
+pytestmark = pytest.mark.django_db
+
+ARGUMENT = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
+BAD_IDS = ["0", str(2**63), "9" * 40]
+# As a client writes them into a query string: NUL, a lone surrogate's and other bytes that are not UTF-8, markup.
+BAD_VALUES = ["abc", "-1", "9" * 40, "%00", "%ED%A0%80%FF%FE", "%27%22%3Cx%3E%25ff", "a" * 5000, ""]
+QUERY_NAMES = [
+    "page", "panel", "participant", "session", "status", "kind", "actor", "target", "event", "date_from",
+    "date_to", "history", "name", "tag", "live", "q", "next", "sessions_page", "started_from", "started_to",
+]  # fmt: skip
+HUGE = b"reason=" + b"x" * 3_000_000  # over DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB)
+BODIES: list[tuple[str, str, bytes]] = [
+    ("utf-16 form", "application/x-www-form-urlencoded; charset=utf-16", "reason=x&name=y".encode("utf-16")),
+    ("unknown charset", "application/x-www-form-urlencoded; charset=no-such-charset", b"reason=x"),
+    ("latin-1 form", "application/x-www-form-urlencoded; charset=latin-1", "reason=caf\xe9".encode("latin-1")),
+    ("not UTF-8", "application/x-www-form-urlencoded", b"reason=\xff\xfe\xc3\x28&name=\xed\xa0\x80"),
+    ("huge field", "application/x-www-form-urlencoded", HUGE),
+    ("too many fields", "application/x-www-form-urlencoded", "&".join(f"f{i}=1" for i in range(1500)).encode()),
+    ("multipart without boundary", "multipart/form-data", b"--x\r\n\r\nreason\r\n--x--"),
+    ("broken multipart", "multipart/form-data; boundary=b", b"--b\r\nContent-Disposition: form-data\r\n\r\nx"),
+    ("multipart utf-16", "multipart/form-data; boundary=b; charset=utf-16", b'--b\r\nContent-Disposition: '
+     b'form-data; name="reason"\r\n\r\nx\r\n--b--\r\n'),
+    ("bad JSON", "application/json", b'{"reason": '),
+    ("odd values", "application/x-www-form-urlencoded",
+     b"reason=" + b"r" * 10_000 + b"&name=%00&role=Superuser&active=maybe&username=" + b"u" * 500
+     + b"&ip_address=::zz&participant=abc&stages=abc&tags-TOTAL_FORMS=99999999999&tokens-TOTAL_FORMS=-1"),
+]  # fmt: skip
+
+
+def _routes(patterns: list, prefix: str = "") -> Iterator[str]:
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from _routes(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern) and not (route.startswith("^") or "(?P" in route):
+            yield "/" + route
+
+
+ROUTES = [*sorted(set(_routes(get_resolver().url_patterns))), "/admin/auth/user/1/change/", "/no-such-page/"]
+
+
+def _paths(route: str, ids: dict[str, int]) -> tuple[str, list[str]]:
+    """The route with real ids (so views get past their lookups), and with each malformed id."""
+    real = ARGUMENT.sub(lambda match: str(ids.get(match["name"], 1)), route)
+    bad = [ARGUMENT.sub(lambda match, bad=bad: bad, route) for bad in BAD_IDS] if ARGUMENT.search(route) else []
+    return real, bad
+
+
+def _queries() -> list[str]:
+    every_name = ["&".join(f"{name}={value}" for name in QUERY_NAMES) for value in BAD_VALUES]
+    rows = [f"panel=row&participant={value}" for value in BAD_VALUES]
+    panels = [f"panel={panel}&session=abc" for panel in ("participants", "row", "nope")]
+    return every_name + rows + panels
+
+
+def _walk(client: Client, ids: dict[str, int], *, skip: set[str], csrf_checks: bool) -> tuple[int, list[str]]:
+    """Every request (with the CSRF check on: the bodies only, as that is what it reads); how many were sent, and
+    what answered 5xx or raised, in words."""
+    failures, sent = [], 0
+    htmx = {"HX-Request": "true"}
+
+    def send(label: str, method: str, url: str, body: bytes = b"", content_type: str = "", **headers: str) -> None:
+        nonlocal sent
+        sent += 1
+        try:
+            status = client.generic(method, url, body, content_type, headers=headers).status_code
+        except Exception as error:  # the test client re-raises what the handler turned into a 500
+            failures.append(f"{label}: {type(error).__name__}: {str(error)[:120]}")
+            return
+        if status >= 500:
+            failures.append(f"{label}: {status}")
+
+    for route in ROUTES:
+        path, bad_paths = _paths(route, ids)
+        if path in skip:
+            continue
+        for name, content_type, body in BODIES:
+            send(f"POST {path} {name}", "POST", path, body, content_type)
+        if csrf_checks:
+            continue
+        for query in _queries():
+            url = f"{path}?{query}"
+            send(f"GET {url[:160]}", "GET", url)
+            send(f"GET htmx {url[:160]}", "GET", url, **htmx)
+        for bad_path in bad_paths:
+            send(f"GET {bad_path}", "GET", bad_path)
+            send(f"POST htmx {bad_path}", "POST", bad_path, BODIES[-1][2], BODIES[-1][1], **htmx)
+    return sent, failures
+
+
+@pytest.fixture
+def rows(admin, make_user) -> dict[str, int]:
+    """A stage with a session and a participant, an operation, and a user to manage: every id resolves."""
+    participant = ParticipantFactory(session=StageSessionFactory())
+    operation = OperationFactory(actor=admin, status=Operation.Status.SUCCEEDED)
+    target = make_user("walk-target", Role.VIEWER)
+    return {
+        "stage_id": participant.session.stage_id,
+        "participant_pk": participant.pk,
+        "operation_id": operation.pk,
+        "user_id": target.pk,
+    }
+
+
+LOGOUT = {"/logout/", "/admin/logout/"}
+
+
+@pytest.mark.parametrize("role", [None, Role.VIEWER, Role.SUPPORT, Role.ADMIN, "superuser"])
+@pytest.mark.parametrize("csrf_checks", [False, True], ids=["csrf-off", "csrf-on"])
+def test_no_request_makes_a_500(role, csrf_checks, rows, make_user):
+    if role is None:
+        client = Client(enforce_csrf_checks=csrf_checks)
+    else:
+        user = make_user("walker", Role.ADMIN if role == "superuser" else role)
+        if role == "superuser":
+            get_user_model().objects.filter(pk=user.pk).update(is_superuser=True)
+        client = login(user)
+        client.handler.enforce_csrf_checks = csrf_checks
+    client.get("/login/")  # a CSRF cookie, so the CSRF check reads the body
+    sent, failures = _walk(client, rows, skip=set() if role is None else LOGOUT, csrf_checks=csrf_checks)
+    assert sent > (300 if csrf_checks else 2000)
+    assert failures == [], f"{len(failures)} of {sent} requests failed:\n" + "\n".join(failures[:40])
+
+
+def test_a_non_integer_participant_id_is_400(admin, rows):
+    """The probe: /stages/<id>/?panel=row&participant=abc answered 500."""
+    response = login(admin).get(
+        f"/stages/{rows['stage_id']}/", {"panel": "row", "participant": "abc"}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 400
+
+
+def test_a_utf16_login_post_is_400():
+    """The probe: a POST to /login/ with charset=utf-16 answered 500 (the CSRF failure view read the body again)."""
+    client = Client(enforce_csrf_checks=True)
+    client.get("/login/")
+    body = "username=ada&password=x".encode("utf-16")
+    response = client.generic("POST", "/login/", body, "application/x-www-form-urlencoded; charset=utf-16")
+    assert response.status_code == 400
+
+
+def test_an_expired_form_gets_the_portals_page(admin):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin)
+    response = client.post("/operations/check-connection/", {})
+    assert response.status_code == 403
+    assert "This form has expired" in response.content.decode()

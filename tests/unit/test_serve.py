@@ -1,0 +1,144 @@
+"""`manage.py serve`: the Procfile it runs, the broker and AWS endpoint it picks, and where Celery sends each task."""
+
+from __future__ import annotations
+
+import os
+import runpy
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from honcho.environ import parse_procfile
+
+from portal import celery_app
+from portal.core.management.commands.serve import PROCESSES, aws_endpoint_choose, broker_choose
+from tests.process_commands import assert_command_exists
+
+ROOT = Path(__file__).resolve().parents[2]
+PROCFILE = parse_procfile((ROOT / "Procfile").read_text()).processes
+SERVE_ENV = {"PATH": os.environ["PATH"], "PORT": "8000", "WEB_HOST": "127.0.0.1", "SANDBOX_PORT": "4566"}
+
+
+def _words(command: str) -> list[str]:
+    """The words sh makes of a Procfile command, variables expanded: the syntax check and the split in one."""
+    printed = subprocess.run(
+        ["sh", "-c", f"printf '%s\\0' {command}"], env=SERVE_ENV, capture_output=True, text=True, check=True
+    )
+    return printed.stdout.split("\0")[:-1]
+
+
+def test_the_procfile_has_every_process_and_web_first():
+    assert list(PROCFILE) == [*PROCESSES, "sandbox"]
+    assert PROCESSES[0] == "web"  # honcho gives the first process PORT=--port
+
+
+@pytest.mark.parametrize("name", list(PROCFILE))
+def test_procfile_commands_exist(name):
+    assert_command_exists(_words(PROCFILE[name]))
+
+
+def test_procfile_web_serves_on_the_chosen_address():
+    assert "127.0.0.1:8000" in _words(PROCFILE["web"])
+
+
+@pytest.mark.parametrize(("name", "queue"), [("worker", "celery"), ("refresher", "refresh")])
+def test_each_worker_consumes_one_queue_with_two_processes(name, queue):
+    words = _words(PROCFILE[name])
+    assert words[words.index("--queues") + 1] == queue
+    assert words[words.index("--concurrency") + 1] == "2"
+
+
+def test_gunicorn_runs_one_process_per_cpu_unless_told(monkeypatch):
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"] == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("WEB_CONCURRENCY", "5")
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["workers"] == 5
+
+
+def test_broker_from_the_environment_is_kept():
+    env = {"REDIS_URL": "redis://cache:6379/2"}
+    assert broker_choose(env) == "redis://cache:6379/2 (from the environment)"
+    assert env == {"REDIS_URL": "redis://cache:6379/2"}
+    env = {"CELERY_BROKER_URL": "filesystem://"}
+    assert broker_choose(env) == "filesystem:// (from the environment)"
+    assert env == {"CELERY_BROKER_URL": "filesystem://"}
+
+
+def test_broker_is_a_local_redis_when_one_answers():
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        url = f"redis://127.0.0.1:{listening.getsockname()[1]}/0"
+        env: dict[str, str] = {}
+        assert "answers" in broker_choose(env, local_redis=url)
+    assert env == {"CELERY_BROKER_URL": url}
+
+
+def test_broker_is_the_filesystem_without_redis():
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"redis://127.0.0.1:{closed.getsockname()[1]}/0"
+    env: dict[str, str] = {}
+    assert "filesystem transport" in broker_choose(env, local_redis=url)
+    assert env == {}  # settings fall back to filesystem:// by themselves
+
+
+@pytest.mark.parametrize(
+    "configured",
+    [{"AWS_ENDPOINT_URL": "http://localstack:4566"}, {"AWS_PROFILE": "prod"}, {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE"}],
+)
+def test_configured_aws_starts_no_sandbox(configured):
+    env = dict(configured)
+    with_sandbox, said = aws_endpoint_choose(env, sandbox_port=4566)
+    assert not with_sandbox
+    assert env == configured
+    assert said
+
+
+def test_no_aws_configured_starts_the_sandbox_with_dummy_credentials():
+    env: dict[str, str] = {}
+    with_sandbox, said = aws_endpoint_choose(env, sandbox_port=4599)
+    assert with_sandbox
+    assert "sandbox at http://127.0.0.1:4599" in said
+    assert env == {
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:4599",
+        "AWS_ACCESS_KEY_ID": "sandbox",
+        "AWS_SECRET_ACCESS_KEY": "sandbox",
+        "SANDBOX_PORT": "4599",
+    }
+
+
+def _queue(task: str, options: dict[str, object] | None = None) -> str:
+    return celery_app.amqp.router.route(dict(options or {}), task)["queue"].name
+
+
+@pytest.mark.parametrize(
+    ("task", "queue"),
+    [
+        ("portal.stages.tasks.stages_refresh_live", "refresh"),
+        ("portal.core.tasks.refresh_transitions", "refresh"),
+        ("portal.core.tasks.operation_run", "celery"),
+        ("portal.core.tasks.operations_sweep", "celery"),
+        ("portal.stages.tasks.token_handoffs_expire", "celery"),
+    ],
+)
+def test_refresh_tasks_are_routed_to_the_refresh_queue(task, queue):
+    assert _queue(task) == queue
+
+
+def test_beat_sends_its_refreshes_to_the_refresh_queue():
+    queues = {
+        entry["task"]: _queue(entry["task"], entry.get("options")) for entry in celery_app.conf.beat_schedule.values()
+    }
+    assert queues["portal.core.tasks.refresh_run"] == "refresh"
+    assert {queue for task, queue in queues.items() if "refresh" not in task} == {"celery"}
+
+
+def test_task_time_limits_reach_celery():
+    assert celery_app.conf.task_soft_time_limit == 0.6 * settings.OPERATION_STUCK_AFTER_SECONDS
+    assert celery_app.conf.task_time_limit == 0.8 * settings.OPERATION_STUCK_AFTER_SECONDS
+    assert celery_app.conf.task_time_limit < settings.OPERATION_STUCK_AFTER_SECONDS
+    assert celery_app.conf.worker_prefetch_multiplier == 1
+    assert celery_app.conf.task_acks_late is True
