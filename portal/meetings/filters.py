@@ -5,14 +5,14 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from portal.core.filters import TagFilter
 from portal.meetings.models import Attendee, Meeting
-from portal.stages.filters import TagFilter
 
 
 class MeetingFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_ids", label="Meeting", max_length=64)
     status = django_filters.ChoiceFilter(choices=Meeting.Status.choices, label="Status", empty_label="Any status")
-    tag = TagFilter(label="Tag", max_length=400, help_text="key=value")
+    tag = TagFilter(field_name="tags", label="Tag", max_length=400, help_text="key=value")
     attendee = django_filters.CharFilter(method="filter_attendee", label="Has attendee", max_length=64)
 
     class Meta:
