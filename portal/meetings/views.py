@@ -4,7 +4,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -73,8 +73,11 @@ def meeting_create(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, "meetings/create.html", {"form": form, "tags": tags}, status=status)
 
 
-def _roster_context(meeting: Meeting) -> dict[str, Any]:
-    return {"meeting": meeting, "roster": list(selectors.meeting_roster(meeting=meeting))}
+# The detail page's panels. Each follows the meeting (`{% poll None follows=meeting %}`): it fetches itself again when
+# an operation on the meeting ends, which the in-flight operations' progress in the operations panel announces. The
+# roster and the event timeline also poll while the meeting is live, since events arrive without any operation.
+PANELS = ("roster", "attendees", "timeline", "operations")
+LIVE_PANELS = ("roster", "timeline")
 
 
 @require_GET
@@ -82,19 +85,27 @@ def _roster_context(meeting: Meeting) -> dict[str, Any]:
 @permission_required(VIEW_RESOURCES, raise_exception=True)
 def meeting_detail(request: HttpRequest, meeting_pk: int) -> HttpResponse:
     meeting = get_object_or_404(Meeting.objects.select_related("primary", "created_by"), pk=meeting_pk)
+    panel = request.GET.get("panel", "") if request.htmx else ""
+    if panel and panel not in PANELS:
+        return HttpResponseBadRequest(f"No panel {panel!r}; one of {', '.join(PANELS)}.")
     live = meeting.status in (Meeting.Status.CREATING, Meeting.Status.ACTIVE, Meeting.Status.ENDING)
     if meeting.is_usable:
         refresh_watch(refresher="meetings", key=meeting.pk)  # someone is looking: reconcile it every cycle
-    context = _roster_context(meeting) | {"live": live}
-    if request.htmx and request.GET.get("panel") == "roster":
-        return poll_response(request, "meetings/detail.html#roster", context, done=not live)
-    context |= {
-        "attendees": list(selectors.meeting_attendees(meeting=meeting)),
-        "timeline": selectors.meeting_timeline(meeting=meeting),
-        "operations": selectors.meeting_operations(meeting=meeting),
-        "replicas": selectors.meeting_replicas(meeting=meeting),
-    }
-    context["attendee_seconds"] = sum(a.connected_seconds_now for a in context["attendees"])
+    context: dict[str, Any] = {"meeting": meeting, "live": live}
+    if panel in ("", "roster"):
+        context["roster"] = list(selectors.meeting_roster(meeting=meeting))
+    if panel in ("", "attendees"):
+        context["attendees"] = list(selectors.meeting_attendees(meeting=meeting))
+        context["attendee_seconds"] = sum(a.connected_seconds_now for a in context["attendees"])
+    if panel in ("", "timeline"):
+        context["timeline"] = selectors.meeting_timeline(meeting=meeting)
+    if panel in ("", "operations"):
+        context["operations"] = list(selectors.meeting_operations(meeting=meeting))
+    if panel in LIVE_PANELS:
+        return poll_response(request, f"meetings/detail.html#{panel}", context, done=not live)
+    if panel:
+        return TemplateResponse(request, f"meetings/detail.html#{panel}", context)
+    context["replicas"] = selectors.meeting_replicas(meeting=meeting)
     return TemplateResponse(request, "meetings/detail.html", context)
 
 

@@ -164,3 +164,19 @@ def sandbox_meeting_exists(chime, meeting_id: str) -> bool:
     except chime.exceptions.NotFoundException:
         return False
     return True
+
+
+def test_the_timeline_panel_is_live_until_the_meeting_ends(meeting, viewer):
+    client = login(viewer)
+    panel = client.get(f"/meetings/{meeting.pk}/?panel=timeline", HTTP_HX_REQUEST="true")
+    assert panel.status_code == 200
+    assert 'hx-trigger="every 2s, resource-changed"' in panel.content.decode()
+    assert "No meeting events received yet" in panel.content.decode()
+    meeting_event_apply(body=_event("AttendeeJoined", T0, meeting, "a-1", "alice", id="joined-1"))
+    panel = client.get(f"/meetings/{meeting.pk}/?panel=timeline", HTTP_HX_REQUEST="true").content.decode()
+    assert '<li data-event="joined-1">' in panel
+    assert "AttendeeJoined</strong> alice" in panel
+    meeting_event_apply(body=_event("MeetingEnded", T0 + 1000, meeting))
+    ended = client.get(f"/meetings/{meeting.pk}/?panel=timeline", HTTP_HX_REQUEST="true")
+    assert ended.status_code == 286  # htmx stops polling: an ended meeting has no more events
+    assert "MeetingEnded" in ended.content.decode()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from portal.core.models import AuditEntry, OneTimeSecret, Operation
+from portal.core.services import operation_execute
 from portal.meetings.models import Attendee, Meeting
 from tests.conftest import login, sandbox_boto
 
@@ -184,6 +187,36 @@ def test_detail_shows_facts_placement_attendees_and_operations(created):
     roster = created["client"].get(f"/meetings/{meeting.pk}/?panel=roster", HTTP_HX_REQUEST="true")
     assert roster.status_code == 200
     assert "Nobody is connected" in roster.content.decode()
+    assert created["client"].get(f"/meetings/{meeting.pk}/?panel=nope", HTTP_HX_REQUEST="true").status_code == 400
+
+
+def test_the_attendees_table_refreshes_when_an_operation_on_the_meeting_ends(created, support):
+    """A revoke under way shows its progress in the operations panel; when it ends, the progress answer tells the page
+    (operation-finished, naming the meeting), and the attendees table, which follows the meeting, fetches itself."""
+    meeting = created["meeting"]
+    subject = f"meetings.meeting:{meeting.pk}"
+    alice = Attendee.objects.get(external_user_id="alice")
+    client = login(support)
+    page = client.get(f"/meetings/{meeting.pk}/").content.decode()
+    follows = f'hx-trigger="resource-changed" data-follows="{subject}"'
+    assert f'id="attendees" hx-get="/meetings/{meeting.pk}/?panel=attendees" {follows}' in page
+
+    client.post(f"/meetings/{meeting.pk}/attendees/{alice.pk}/revoke/", {"reason": "left the company"})  # queued
+    operation = Operation.objects.get(kind="meetings.revoke_attendee")
+    panel = client.get(f"/meetings/{meeting.pk}/?panel=operations", HTTP_HX_REQUEST="true").content.decode()
+    assert f'id="operation-{operation.pk}-progress"' in panel
+    attendees = client.get(f"/meetings/{meeting.pk}/?panel=attendees", HTTP_HX_REQUEST="true").content.decode()
+    assert f'id="attendee-{alice.pk}" data-state="revoking"' in attendees
+
+    operation_execute(operation_id=operation.pk)
+    progress = client.get(f"/operations/{operation.pk}/", HTTP_HX_REQUEST="true")
+    assert progress.status_code == 286
+    finished = json.loads(progress["HX-Trigger"])["operation-finished"]
+    assert subject in finished["subjects"]
+    attendees = client.get(f"/meetings/{meeting.pk}/?panel=attendees", HTTP_HX_REQUEST="true").content.decode()
+    assert f'id="attendee-{alice.pk}" data-state="deleted"' in attendees
+    panel = client.get(f"/meetings/{meeting.pk}/?panel=operations", HTTP_HX_REQUEST="true").content.decode()
+    assert "-progress" not in panel
 
 
 def test_end_meeting_needs_typed_confirmation_and_keeps_the_row(created, sandbox, django_capture_on_commit_callbacks):
