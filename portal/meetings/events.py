@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from portal.aws import sqs
@@ -101,34 +101,77 @@ def event_parse(body: str) -> MeetingEventMessage:
     )
 
 
-def _meeting_for(event: MeetingEventMessage) -> Meeting | None:
+@dataclass
+class _Batch:
+    """The rows a received batch of events touches, read with one query each and kept current as events apply.
+
+    One consumer applies a queue's events (the Procfile and compose run one), so rows read at the start of a batch
+    stay the consumer's own until it changes them; the event row's unique id still stops a second copy applied
+    concurrently, and MeetingEnded locks its meeting, as the web tier may be ending it at the same moment.
+    """
+
+    seen: set[str]
+    meetings: dict[str, Meeting]  # by AWS meeting id
+    attendees: dict[tuple[int, str], Attendee]  # by (meeting pk, attendee id)
+    complete: set[int] = field(default_factory=set)  # meetings whose attendees are all in `attendees`
+
+
+def _batch_load(events: list[MeetingEventMessage]) -> _Batch:
+    meeting_ids = {event.meeting_id for event in events}
+    seen = MeetingEvent.objects.filter(event_id__in=[event.event_id for event in events])
+    meetings = Meeting.objects.in_bulk(meeting_ids, field_name="meeting_id")
+    attendee_ids = {event.attendee_id for event in events if event.attendee_id}
+    attendees = (
+        Attendee.objects.filter(meeting__meeting_id__in=meeting_ids, attendee_id__in=attendee_ids)
+        if attendee_ids
+        else Attendee.objects.none()
+    )
+    return _Batch(
+        seen=set(seen.values_list("event_id", flat=True)),
+        meetings=meetings,  # type: ignore[arg-type]
+        attendees={(attendee.meeting_id, attendee.attendee_id): attendee for attendee in attendees},
+        complete={meeting.pk for meeting in meetings.values()},
+    )
+
+
+def _meeting_for(event: MeetingEventMessage, batch: _Batch) -> Meeting | None:
     """The registry's meeting; a meeting created elsewhere is added as found. None: the portal is still recording
     its own creation of it, so the event waits."""
-    meetings = Meeting.objects.filter(meeting_id=event.meeting_id)
-    if event.event_type == "MeetingEnded":
-        meetings = meetings.select_for_update()
-    meeting = next(iter(meetings[:1]), None)
+    meeting = batch.meetings.get(event.meeting_id)
+    if meeting is not None and event.event_type == "MeetingEnded":
+        meeting = batch.meetings[event.meeting_id] = Meeting.objects.select_for_update().get(pk=meeting.pk)
     if meeting is not None:
         return meeting
     if Meeting.objects.filter(status=Meeting.Status.CREATING, external_meeting_id=event.external_meeting_id).exists():
         return None
-    return Meeting.objects.create(
+    meeting = batch.meetings[event.meeting_id] = Meeting.objects.create(
         meeting_id=event.meeting_id,
         external_meeting_id=event.external_meeting_id or event.meeting_id,
         media_region=event.media_region,
         status=Meeting.Status.ACTIVE,
         origin=Meeting.Origin.FOUND,
     )
+    batch.complete.add(meeting.pk)
+    return meeting
 
 
-def _apply_attendee(meeting: Meeting, event: MeetingEventMessage) -> None:
-    rows = Attendee.objects.select_for_update().filter(meeting=meeting, attendee_id=event.attendee_id)[:1]
-    attendee = next(iter(rows), None)
+def _attendee_for(meeting: Meeting, event: MeetingEventMessage, batch: _Batch) -> Attendee:
+    key = (meeting.pk, event.attendee_id)
+    attendee = batch.attendees.get(key)
+    if attendee is None and meeting.pk not in batch.complete:
+        attendee = Attendee.objects.filter(meeting=meeting, attendee_id=event.attendee_id).first()
     if attendee is None:
         attendee = Attendee.objects.create(
             meeting=meeting, attendee_id=event.attendee_id, external_user_id=event.external_user_id
         )
         Meeting.objects.filter(pk=meeting.pk).update(attendee_count=F("attendee_count") + 1)
+    batch.attendees[key] = attendee
+    return attendee
+
+
+def _apply_attendee(meeting: Meeting, event: MeetingEventMessage, batch: _Batch) -> None:
+    attendee = _attendee_for(meeting, event, batch)
+    before = attendee.state
     at = event.occurred_at
     changes: dict[str, Any] = {}
     state = PRESENCE.get(event.event_type)
@@ -149,7 +192,9 @@ def _apply_attendee(meeting: Meeting, event: MeetingEventMessage) -> None:
         changes |= media | {"media_at": at}
     if changes:
         Attendee.objects.filter(pk=attendee.pk).update(**changes)
-    _count_change(meeting, attendee.state, changes.get("state", attendee.state))
+        for name, value in changes.items():
+            setattr(attendee, name, value)
+    _count_change(meeting, before, attendee.state)
 
 
 def _count_change(meeting: Meeting, before: str, after: str) -> None:
@@ -174,41 +219,68 @@ def _apply_meeting_ended(meeting: Meeting, event: MeetingEventMessage) -> None:
     meeting_mark_ended(meeting=meeting, reason=reason, at=event.occurred_at)
 
 
-def meeting_event_apply(*, body: str, message_id: str = "") -> str:
-    """Apply one queue message in one transaction: "applied", "duplicate", "dead-letter" or "deferred"."""
+def _apply(event: MeetingEventMessage, batch: _Batch) -> str:
+    """One event in one transaction; its row goes in first, so a copy applied concurrently fails on the unique id."""
+    if event.event_id in batch.seen:
+        return "duplicate"
     try:
-        event = event_parse(body)
-    except Unreadable as error:
-        DeadLetter.objects.create(message_id=message_id, body=body, error=str(error))
-        return "dead-letter"
-    with transaction.atomic():
+        with transaction.atomic():
+            meeting = _meeting_for(event, batch)
+            if meeting is None:
+                return "deferred"
+            MeetingEvent.objects.create(
+                event_id=event.event_id,
+                meeting=meeting,
+                event_type=event.event_type,
+                attendee_id=event.attendee_id,
+                external_user_id=event.external_user_id,
+                occurred_at=event.occurred_at,
+            )
+            if event.event_type == "MeetingEnded":
+                _apply_meeting_ended(meeting, event)
+                batch.complete.discard(meeting.pk)  # its attendees changed underneath: read them again
+                batch.attendees = {key: row for key, row in batch.attendees.items() if key[0] != meeting.pk}
+            elif event.attendee_id:
+                _apply_attendee(meeting, event, batch)
+    except IntegrityError:
+        batch.meetings.pop(event.meeting_id, None)
+        batch.attendees = {}
+        batch.complete = set()  # rolled back: rows read or made in this transaction are no longer known
         if MeetingEvent.objects.filter(event_id=event.event_id).exists():
             return "duplicate"
-        meeting = _meeting_for(event)
-        if meeting is None:
-            return "deferred"
-        MeetingEvent.objects.create(
-            event_id=event.event_id,
-            meeting=meeting,
-            event_type=event.event_type,
-            attendee_id=event.attendee_id,
-            external_user_id=event.external_user_id,
-            occurred_at=event.occurred_at,
-        )
-        if event.event_type == "MeetingEnded":
-            _apply_meeting_ended(meeting, event)
-        elif event.attendee_id:
-            _apply_attendee(meeting, event)
+        raise
+    batch.seen.add(event.event_id)
     return "applied"
+
+
+def meeting_events_apply(messages: list[tuple[str, str]]) -> list[str]:
+    """Apply a received batch of (body, message id), each event in its own transaction, in order: for each,
+    "applied", "duplicate", "dead-letter" or "deferred". The batch's meetings, attendees and already seen event ids
+    are read with one query each, not once per event."""
+    parsed: list[MeetingEventMessage | None] = []
+    for body, message_id in messages:
+        try:
+            parsed.append(event_parse(body))
+        except Unreadable as error:
+            DeadLetter.objects.create(message_id=message_id, body=body, error=str(error))
+            parsed.append(None)
+    events = [event for event in parsed if event is not None]
+    batch = _batch_load(events) if events else None
+    return ["dead-letter" if event is None or batch is None else _apply(event, batch) for event in parsed]
+
+
+def meeting_event_apply(*, body: str, message_id: str = "") -> str:
+    """Apply one queue message in one transaction: "applied", "duplicate", "dead-letter" or "deferred"."""
+    return meeting_events_apply([(body, message_id)])[0]
 
 
 def meeting_events_consume(*, url: str, wait_seconds: int = 10) -> dict[str, int]:
     """One long poll of the queue (up to 10 messages), each applied in its own transaction, deleted after commit."""
     counts = {"applied": 0, "duplicate": 0, "dead-letter": 0, "deferred": 0}
     messages = aws_run(sqs.messages_receive(url=url, wait_seconds=wait_seconds))
+    outcomes = meeting_events_apply([(m.get("Body", ""), m.get("MessageId", "")) for m in messages])
     done: list[str] = []
-    for message in messages:
-        outcome = meeting_event_apply(body=message.get("Body", ""), message_id=message.get("MessageId", ""))
+    for message, outcome in zip(messages, outcomes, strict=True):
         counts[outcome] += 1
         if outcome == "deferred":
             aws_run(sqs.message_delay(url=url, receipt=message["ReceiptHandle"], seconds=DEFER_SECONDS))

@@ -7,8 +7,10 @@ import time
 import uuid
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from portal.meetings.events import meeting_event_apply, meeting_events_consume
+from portal.meetings.events import meeting_event_apply, meeting_events_apply, meeting_events_consume
 from portal.meetings.models import Attendee, DeadLetter, Meeting, MeetingEvent
 from tests.conftest import login, sandbox_boto
 
@@ -180,3 +182,25 @@ def test_the_timeline_panel_is_live_until_the_meeting_ends(meeting, viewer):
     ended = client.get(f"/meetings/{meeting.pk}/?panel=timeline", HTTP_HX_REQUEST="true")
     assert ended.status_code == 286  # htmx stops polling: an ended meeting has no more events
     assert "MeetingEnded" in ended.content.decode()
+
+
+def test_a_batch_reads_its_rows_once_and_applies_each_event_on_its_own(meeting):
+    """Ten joins of known attendees: three reads for the batch (seen ids, meetings, attendees), then per event its
+    row, the attendee's change and the meeting's counts, each event committed by itself; a copy inside the batch is
+    a duplicate, and a late join inside it does not resurrect anyone."""
+    for n in range(10):
+        meeting_event_apply(body=_event("AttendeeAdded", T0, meeting, f"a-{n}", f"user-{n}"))
+    joins = [(_event("AttendeeJoined", T0 + 1000, meeting, f"a-{n}", f"user-{n}", id=f"j-{n}"), "") for n in range(8)]
+    left = _event("AttendeeLeft", T0 + 5000, meeting, "a-9", "user-9")
+    late = _event("AttendeeJoined", T0 + 1000, meeting, "a-9", "user-9")
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = meeting_events_apply([*joins, (joins[0][0], ""), (left, ""), (late, "")])
+    assert outcomes == ["applied"] * 8 + ["duplicate", "applied", "applied"]
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(("INSERT", "UPDATE"))]
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    assert len(reads) == 3
+    assert len(writes) == 8 * 3 + 2 + 1  # joins: row, attendee, counts; left: row, attendee; late join: row only
+    assert Attendee.objects.filter(state=Attendee.State.CONNECTED).count() == 8
+    assert Attendee.objects.get(attendee_id="a-9").state == Attendee.State.LEFT
+    meeting.refresh_from_db()
+    assert (meeting.connected_count, meeting.attendee_count) == (8, 10)
