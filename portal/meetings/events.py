@@ -18,12 +18,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 
 from portal.aws import sqs
 from portal.aws.clients import aws_run
 from portal.meetings.models import Attendee, DeadLetter, Meeting, MeetingEvent
-from portal.meetings.operations import meeting_mark_ended
+from portal.meetings.operations import meeting_mark_ended, meeting_recount
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +113,7 @@ class _Batch:
     meetings: dict[str, Meeting]  # by AWS meeting id
     attendees: dict[tuple[int, str], Attendee]  # by (meeting pk, attendee id)
     complete: set[int] = field(default_factory=set)  # meetings whose attendees are all in `attendees`
+    recount: set[int] = field(default_factory=set)  # meetings whose counts an applied event changed
 
 
 def _batch_load(events: list[MeetingEventMessage]) -> _Batch:
@@ -164,7 +164,7 @@ def _attendee_for(meeting: Meeting, event: MeetingEventMessage, batch: _Batch) -
         attendee = Attendee.objects.create(
             meeting=meeting, attendee_id=event.attendee_id, external_user_id=event.external_user_id
         )
-        Meeting.objects.filter(pk=meeting.pk).update(attendee_count=F("attendee_count") + 1)
+        batch.recount.add(meeting.pk)
     batch.attendees[key] = attendee
     return attendee
 
@@ -194,17 +194,8 @@ def _apply_attendee(meeting: Meeting, event: MeetingEventMessage, batch: _Batch)
         Attendee.objects.filter(pk=attendee.pk).update(**changes)
         for name, value in changes.items():
             setattr(attendee, name, value)
-    _count_change(meeting, before, attendee.state)
-
-
-def _count_change(meeting: Meeting, before: str, after: str) -> None:
-    """Keep the list's counts in step with one attendee's change of state, in one UPDATE."""
-    connected = int(after == Attendee.State.CONNECTED) - int(before == Attendee.State.CONNECTED)
-    present = int(before == Attendee.State.DELETED) - int(after == Attendee.State.DELETED)
-    if connected or present:
-        Meeting.objects.filter(pk=meeting.pk).update(
-            connected_count=F("connected_count") + connected, attendee_count=F("attendee_count") + present
-        )
+    if before != attendee.state and {before, attendee.state} & {Attendee.State.CONNECTED, Attendee.State.DELETED}:
+        batch.recount.add(meeting.pk)
 
 
 def _apply_meeting_ended(meeting: Meeting, event: MeetingEventMessage) -> None:
@@ -256,7 +247,8 @@ def _apply(event: MeetingEventMessage, batch: _Batch) -> str:
 def meeting_events_apply(messages: list[tuple[str, str]]) -> list[str]:
     """Apply a received batch of (body, message id), each event in its own transaction, in order: for each,
     "applied", "duplicate", "dead-letter" or "deferred". The batch's meetings, attendees and already seen event ids
-    are read with one query each, not once per event."""
+    are read with one query each, not once per event. The list's counts are recounted from the attendee rows once
+    per batch for the meetings it changed: absolute, so a batch cut short is made good by the next one."""
     parsed: list[MeetingEventMessage | None] = []
     for body, message_id in messages:
         try:
@@ -265,8 +257,13 @@ def meeting_events_apply(messages: list[tuple[str, str]]) -> list[str]:
             DeadLetter.objects.create(message_id=message_id, body=body, error=str(error))
             parsed.append(None)
     events = [event for event in parsed if event is not None]
-    batch = _batch_load(events) if events else None
-    return ["dead-letter" if event is None or batch is None else _apply(event, batch) for event in parsed]
+    if not events:
+        return ["dead-letter"] * len(parsed)
+    batch = _batch_load(events)
+    outcomes = ["dead-letter" if event is None else _apply(event, batch) for event in parsed]
+    for meeting_pk in batch.recount:
+        meeting_recount(meeting_pk)
+    return outcomes
 
 
 def meeting_event_apply(*, body: str, message_id: str = "") -> str:

@@ -185,9 +185,9 @@ def test_the_timeline_panel_is_live_until_the_meeting_ends(meeting, viewer):
 
 
 def test_a_batch_reads_its_rows_once_and_applies_each_event_on_its_own(meeting):
-    """Ten joins of known attendees: three reads for the batch (seen ids, meetings, attendees), then per event its
-    row, the attendee's change and the meeting's counts, each event committed by itself; a copy inside the batch is
-    a duplicate, and a late join inside it does not resurrect anyone."""
+    """Known attendees join: three reads for the batch (seen ids, meetings, attendees), then per event its row and
+    the attendee's change, each event committed by itself, and one recount of the meeting at the end; a copy inside
+    the batch is a duplicate, and a late join inside it does not resurrect anyone."""
     for n in range(10):
         meeting_event_apply(body=_event("AttendeeAdded", T0, meeting, f"a-{n}", f"user-{n}"))
     joins = [(_event("AttendeeJoined", T0 + 1000, meeting, f"a-{n}", f"user-{n}", id=f"j-{n}"), "") for n in range(8)]
@@ -198,8 +198,8 @@ def test_a_batch_reads_its_rows_once_and_applies_each_event_on_its_own(meeting):
     assert outcomes == ["applied"] * 8 + ["duplicate", "applied", "applied"]
     writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(("INSERT", "UPDATE"))]
     reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
-    assert len(reads) == 3
-    assert len(writes) == 8 * 3 + 2 + 1  # joins: row, attendee, counts; left: row, attendee; late join: row only
+    assert len(reads) == 3 + 2  # the batch's rows; the recount's two counts
+    assert len(writes) == 8 * 2 + 2 + 1 + 1  # joins: row, attendee; left: row, attendee; late join: row; recount
     assert Attendee.objects.filter(state=Attendee.State.CONNECTED).count() == 8
     assert Attendee.objects.get(attendee_id="a-9").state == Attendee.State.LEFT
     meeting.refresh_from_db()
