@@ -108,8 +108,9 @@ class Attendee(models.Model):
 
     @property
     def is_revoking(self) -> bool:
+        """Until the revoke has ended and its change here is applied (the row is marked deleted)."""
         operation = self.revoke_operation
-        return operation is not None and not operation.is_terminal
+        return operation is not None and not operation.is_settled
 
 
 class MeetingEvent(models.Model):

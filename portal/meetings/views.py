@@ -75,7 +75,8 @@ def meeting_create(request: HttpRequest) -> HttpResponse:
 
 # The detail page's panels. Each follows the meeting (`{% poll None follows=meeting %}`): it fetches itself again when
 # an operation on the meeting ends, which the in-flight operations' progress in the operations panel announces. The
-# roster and the event timeline also poll while the meeting is live, since events arrive without any operation.
+# roster and the event timeline also poll while the meeting is live, since events arrive without any operation, and
+# the attendees table while a revoke is under way (it may end between the page's queries).
 PANELS = ("roster", "attendees", "timeline", "operations")
 LIVE_PANELS = ("roster", "timeline")
 
@@ -97,6 +98,7 @@ def meeting_detail(request: HttpRequest, meeting_pk: int) -> HttpResponse:
     if panel in ("", "attendees"):
         context["attendees"] = list(selectors.meeting_attendees(meeting=meeting))
         context["attendee_seconds"] = sum(a.connected_seconds_now for a in context["attendees"])
+        context["revoking"] = any(attendee.is_revoking for attendee in context["attendees"])
     if panel in ("", "timeline"):
         context["timeline"] = selectors.meeting_timeline(meeting=meeting)
     if panel in ("", "operations"):

@@ -207,6 +207,7 @@ def test_the_attendees_table_refreshes_when_an_operation_on_the_meeting_ends(cre
     assert f'id="operation-{operation.pk}-progress"' in panel
     attendees = client.get(f"/meetings/{meeting.pk}/?panel=attendees", HTTP_HX_REQUEST="true").content.decode()
     assert f'id="attendee-{alice.pk}" data-state="revoking"' in attendees
+    assert f'hx-trigger="every 1s, resource-changed" data-follows="{subject}"' in attendees  # until it has ended
 
     operation_execute(operation_id=operation.pk)
     progress = client.get(f"/operations/{operation.pk}/", HTTP_HX_REQUEST="true")
