@@ -269,6 +269,11 @@ AWS_READ_TIMEOUT = float(os.environ.get("AWS_READ_TIMEOUT", "30"))
 AWS_RATE_LIMIT_REDIS_URL = os.environ.get("AWS_RATE_LIMIT_REDIS_URL", "")
 AWS_RATE_LIMIT_FRACTION = float(os.environ.get("AWS_RATE_LIMIT_FRACTION", "1"))
 
+# --- Meeting events ---------------------------------------------------------------------------------------------
+# The SQS queue every meeting the portal creates sends its events to (NotificationsConfiguration), read by the
+# meeting events consumer in the worker tier. Empty: meetings are created without notifications.
+MEETING_EVENTS_QUEUE_URL = os.environ.get("MEETING_EVENTS_QUEUE_URL", "")
+
 # --- Refreshers (portal/core/refresh.py) ------------------------------------------------------------------------
 # Beat starts a cycle of every refresher this often; a cycle still running makes the next tick skip.
 REFRESH_TICK_SECONDS = float(os.environ.get("REFRESH_TICK_SECONDS", "1"))

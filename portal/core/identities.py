@@ -39,6 +39,7 @@ class Presence:
     connected: bool
     connected_since: datetime | None = None
     credential_expires_at: datetime | None = None  # a credential the portal issued, unrevoked; None when none
+    credential_until_revoked: bool = False  # a credential without expiry (a Chime join token) is held
     detail: str = ""  # e.g. "participant pA1b2C3d4E5f6 in session st-…"
     ending: bool = False  # an operation ending it is already under way
 

@@ -13,10 +13,5 @@ class MeetingsConfig(AppConfig):
             url_name="meetings",
             position=10,
             summary="Amazon Chime SDK meetings and their attendees, kept in the portal's own registry.",
-            coming=(
-                "Create meetings with attendees, features, notifications and tags",
-                "Inspect and end meetings; add, revoke and re-capability attendees",
-                "Reconcile the registry with meeting events and GetMeeting",
-            ),
         ),
     )

@@ -220,11 +220,21 @@ def _max_attendees(meeting: dict[str, Any]) -> int:
     return int(((meeting.get("MeetingFeatures") or {}).get("Attendee") or {}).get("MaxCount", DEFAULT_MAX_ATTENDEES))
 
 
+def _check_features(meeting: dict[str, Any], capabilities: dict[str, str]) -> None:
+    """A medium whose MaxResolution is None takes no capability but None (AWS answers 400)."""
+    for medium in ("Video", "Content"):
+        off = (((meeting.get("MeetingFeatures") or {}).get(medium)) or {}).get("MaxResolution") == "None"
+        if off and capabilities[medium] != "None":
+            raise ApiError(BAD_REQUEST, f"The meeting's {medium} MaxResolution is None: {medium} must be None.")
+
+
 def _add_attendee(world: World, meeting: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     for attendee in meeting["attendees"].values():
         if attendee["ExternalUserId"] == spec["ExternalUserId"]:
             return attendee  # ExternalUserId is an idempotency token
     capabilities = _capabilities(spec.get("Capabilities"))
+    if spec.get("Capabilities"):
+        _check_features(meeting, capabilities)
     if len(meeting["attendees"]) >= _max_attendees(meeting):
         raise ApiError(LIMIT, f"The meeting has reached its maximum of {_max_attendees(meeting)} attendees.")
     attendee_id = new_uuid()
@@ -236,6 +246,7 @@ def _add_attendee(world: World, meeting: dict[str, Any], spec: dict[str, Any]) -
         "connected": False,
     }
     meeting["attendees"][attendee_id] = attendee
+    _emit(world, meeting, "AttendeeAdded", attendee)
     return attendee
 
 
@@ -333,7 +344,9 @@ def delete_attendee(call: Call, p: dict[str, Any]) -> dict[str, Any]:
 def update_attendee_capabilities(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     meeting = _meeting(call.world, p["MeetingId"])
     attendee = _attendee(call.world, meeting, p["AttendeeId"])
-    attendee["Capabilities"] = _capabilities(p["Capabilities"])
+    capabilities = _capabilities(p["Capabilities"])
+    _check_features(meeting, capabilities)
+    attendee["Capabilities"] = capabilities
     return {"Attendee": _attendee_view(attendee)}
 
 
@@ -341,6 +354,7 @@ def update_attendee_capabilities(call: Call, p: dict[str, Any]) -> dict[str, Any
 def batch_update_attendee_capabilities_except(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     meeting = _meeting(call.world, p["MeetingId"])
     capabilities = _capabilities(p["Capabilities"])
+    _check_features(meeting, capabilities)
     excluded = {item["AttendeeId"] for item in p["ExcludedAttendeeIds"]}
     for attendee_id, attendee in meeting["attendees"].items():
         if attendee_id not in excluded:

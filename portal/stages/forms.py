@@ -48,16 +48,17 @@ class TagForm(UntruncatedForm):
 
 
 class BaseTagFormSet(forms.BaseFormSet):
+    max_tags = MAX_TAGS
+    too_many = f"A stage takes at most {MAX_TAGS} tags here: IVS allows 50, and the portal keeps one for itself."
+
     def clean(self) -> None:
         if any(self.errors):
             return
         keys = [form.cleaned_data["key"] for form in self.forms if form.cleaned_data.get("key")]
         if len(keys) != len(set(keys)):
             raise forms.ValidationError("Each tag key may appear only once.")
-        if len(keys) > MAX_TAGS:
-            raise forms.ValidationError(
-                f"A stage takes at most {MAX_TAGS} tags here: IVS allows 50, and the portal keeps one for itself."
-            )
+        if len(keys) > self.max_tags:
+            raise forms.ValidationError(self.too_many)
 
     @property
     def tags(self) -> dict[str, str]:

@@ -68,14 +68,16 @@ def test_serve_runs_every_process_and_stops_them_on_sigterm(tmp_path):
         wait_until(lambda: _answers(f"http://127.0.0.1:{sandbox_port}/_sandbox/health"), timeout=30)
         refreshed = re.compile(r"refresher\.1 +\| .*refresh_run\[.*\] succeeded")
         wait_until(lambda: refreshed.search(log.read_text()) is not None, timeout=60)
+        queue = re.compile(r"meeting-events\.1 +\| Meeting events queue: http://127\.0\.0\.1:\d+/\d+/rtc-portal-")
+        wait_until(lambda: queue.search(log.read_text()) is not None, timeout=30)
     finally:
         serve.send_signal(signal.SIGTERM)
         serve.wait(timeout=30)
     output = log.read_text()
     assert "AWS endpoint: the sandbox at" in output
     assert "Broker: filesystem:// (from the environment)" in output
-    started = {name: int(pid) for name, pid in re.findall(r"\| (\w+)\.1 started \(pid=(\d+)\)", output)}
-    assert set(started) == {"web", "worker", "refresher", "beat", "sandbox"}
+    started = {name: int(pid) for name, pid in re.findall(r"\| ([\w-]+)\.1 started \(pid=(\d+)\)", output)}
+    assert set(started) == {"web", "worker", "refresher", "beat", "meeting-events", "sandbox"}
     assert not re.search(r"worker\.1 +\| .*refresh_run\[", output)  # the default queue's worker never has it
     for pid in started.values():
         wait_until(lambda pid=pid: not _group_alive(pid), timeout=5)

@@ -238,18 +238,32 @@ def test_events_are_delivered_to_sqs_and_sns(boto_client, chime, sandbox):
             )
         return messages
 
-    expected = ["chime:MeetingStarted", "chime:AttendeeJoined", "chime:AttendeeLeft", "chime:AttendeeDeleted",
-                "chime:MeetingEnded"]  # fmt: skip
+    expected = ["chime:MeetingStarted", "chime:AttendeeAdded", "chime:AttendeeJoined", "chime:AttendeeLeft",
+                "chime:AttendeeDeleted", "chime:MeetingEnded"]  # fmt: skip
     for url in (queue, topic_queue):
         events = received(url)
         assert [e["detail"]["eventType"] for e in events] == expected
-        joined = events[1]
+        joined = events[2]
         assert joined["detail-type"] == "Chime Meeting State Change"
         assert joined["source"] == "aws.chime"
         assert joined["account"] == "123456789012"
         assert joined["detail"]["meetingId"] == meeting["MeetingId"]
         assert joined["detail"]["attendeeId"] == attendee["AttendeeId"]
         assert joined["detail"]["externalUserId"] == "caller"
+
+
+def test_video_is_refused_when_the_meetings_video_resolution_is_none(chime):
+    meeting = _meeting(chime, MeetingFeatures={"Video": {"MaxResolution": "None"}})
+    sending = {"Audio": "SendReceive", "Video": "Send", "Content": "None"}
+    with pytest.raises(ClientError) as raised:
+        chime.create_attendee(MeetingId=meeting["MeetingId"], ExternalUserId="camera", Capabilities=sending)
+    assert _code(raised) == "BadRequestException"
+    quiet = {"Audio": "SendReceive", "Video": "None", "Content": "None"}
+    attendee = chime.create_attendee(MeetingId=meeting["MeetingId"], ExternalUserId="voice", Capabilities=quiet)
+    with pytest.raises(ClientError):
+        chime.update_attendee_capabilities(
+            MeetingId=meeting["MeetingId"], AttendeeId=attendee["Attendee"]["AttendeeId"], Capabilities=sending
+        )
 
 
 def test_transcription_start_and_stop(chime):

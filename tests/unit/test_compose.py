@@ -11,11 +11,11 @@ from tests.process_commands import argv_of, assert_command_exists
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
-APP_SERVICES = ["web", "worker", "refresher", "beat", "sandbox"]
+APP_SERVICES = ["web", "worker", "refresher", "meeting-events", "beat", "sandbox"]
 
 
 def test_the_expected_services_exist():
-    assert set(COMPOSE["services"]) == {"web", "worker", "refresher", "beat", "sandbox", "redis", "postgres"}
+    assert set(COMPOSE["services"]) == {*APP_SERVICES, "redis", "postgres"}
 
 
 @pytest.mark.parametrize("service", APP_SERVICES)
@@ -33,7 +33,7 @@ def test_app_services_share_one_image_definition(service):
 def test_app_service_commands_exist(service):
     definition = COMPOSE["services"][service]
     assert_command_exists(argv_of(definition["command"]))
-    if "healthcheck" in definition:
+    if "test" in definition.get("healthcheck", {}):
         assert_command_exists(argv_of(definition["healthcheck"]["test"][1:]))
 
 
@@ -49,6 +49,15 @@ def test_workers_consume_the_queues_of_the_procfile():
     assert refresher[refresher.index("--queues") + 1] == "refresh"
     assert refresher[refresher.index("--concurrency") + 1] == "2"
     assert COMPOSE["services"]["refresher"]["healthcheck"] == COMPOSE["services"]["worker"]["healthcheck"]
+
+
+def test_meeting_events_consumes_the_queue_every_app_service_names():
+    definition = COMPOSE["services"]["meeting-events"]
+    command = argv_of(definition["command"])
+    name = command[command.index("--create-queue") + 1]
+    assert definition["environment"]["MEETING_EVENTS_QUEUE_URL"].endswith(f"/123456789012/{name}}}")
+    assert COMPOSE["services"]["web"]["environment"] == definition["environment"]
+    assert definition["healthcheck"] == {"disable": True}  # not a Celery worker: the worker's ping does not apply
 
 
 @pytest.mark.parametrize("service", ["web", "worker", "refresher", "sandbox", "redis", "postgres"])

@@ -57,7 +57,7 @@ def alice_everywhere(aws_endpoint, sandbox, admin):
 
 
 def test_stages_declare_where_an_identity_can_be_found():
-    assert [source.name for source in identity_sources()] == ["stages"]
+    assert [source.name for source in identity_sources()] == ["meetings", "stages"]
     assert stage_identities.STAGES.label == "Stages"
 
 

@@ -13,7 +13,7 @@ from django.conf import settings
 from honcho.environ import parse_procfile
 
 from portal import celery_app
-from portal.core.management.commands.serve import PROCESSES, aws_endpoint_choose, broker_choose
+from portal.core.management.commands.serve import PROCESSES, aws_endpoint_choose, broker_choose, processes_choose
 from tests.process_commands import assert_command_exists
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,8 +30,28 @@ def _words(command: str) -> list[str]:
 
 
 def test_the_procfile_has_every_process_and_web_first():
-    assert list(PROCFILE) == [*PROCESSES, "sandbox"]
+    assert list(PROCFILE) == [*PROCESSES, "meeting-events", "sandbox"]
     assert PROCESSES[0] == "web"  # honcho gives the first process PORT=--port
+
+
+def test_procfile_meeting_events_creates_the_queue_serve_names():
+    env: dict[str, str] = {}
+    aws_endpoint_choose(env, sandbox_port=4599)
+    words = _words(PROCFILE["meeting-events"])
+    name = words[words.index("--create-queue") + 1]
+    assert env["MEETING_EVENTS_QUEUE_URL"] == f"http://127.0.0.1:4599/123456789012/{name}"
+
+
+@pytest.mark.parametrize(
+    ("env", "with_sandbox", "extra"),
+    [
+        ({"MEETING_EVENTS_QUEUE_URL": "http://127.0.0.1:4566/123456789012/q"}, True, ["meeting-events", "sandbox"]),
+        ({"MEETING_EVENTS_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/1/q"}, False, ["meeting-events"]),
+        ({}, False, []),
+    ],
+)
+def test_meeting_events_runs_once_a_queue_is_known(env, with_sandbox, extra):
+    assert processes_choose(env, with_sandbox=with_sandbox) == [*PROCESSES, *extra]
 
 
 @pytest.mark.parametrize("name", list(PROCFILE))
@@ -107,6 +127,7 @@ def test_no_aws_configured_starts_the_sandbox_with_dummy_credentials():
         "AWS_ACCESS_KEY_ID": "sandbox",
         "AWS_SECRET_ACCESS_KEY": "sandbox",
         "SANDBOX_PORT": "4599",
+        "MEETING_EVENTS_QUEUE_URL": "http://127.0.0.1:4599/123456789012/rtc-portal-meeting-events",
     }
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandParser
 
+SANDBOX_ACCOUNT = "123456789012"  # the simulated account unless --account says otherwise; serve names queues in it
+
 
 class Command(BaseCommand):
     help = "Serve the local AWS sandbox (Chime SDK meetings, IVS Real-Time, KVS signaling, media pipelines, moto)."
@@ -16,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=4566)
         parser.add_argument("--state", type=Path, help="Keep the simulated state in this JSON file across restarts.")
-        parser.add_argument("--account", default="123456789012", help="The simulated AWS account id.")
+        parser.add_argument("--account", default=SANDBOX_ACCOUNT, help="The simulated AWS account id.")
         parser.add_argument("--clock-scale", type=float, default=1.0, help="Virtual seconds per real second.")
 
     def handle(self, *args: object, **options: object) -> None:

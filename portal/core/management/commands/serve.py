@@ -14,8 +14,11 @@ from urllib.parse import urlparse
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from portal.core.management.commands.sandbox import SANDBOX_ACCOUNT
+
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 PROCESSES = ["web", "worker", "refresher", "beat"]
+MEETING_EVENTS_QUEUE = "rtc-portal-meeting-events"  # the Procfile's meeting-events process creates it on the sandbox
 
 
 def _answers(url: str) -> bool:
@@ -47,7 +50,17 @@ def aws_endpoint_choose(env: dict[str, str], *, sandbox_port: int) -> tuple[bool
     env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{sandbox_port}"
     env["AWS_ACCESS_KEY_ID"] = env["AWS_SECRET_ACCESS_KEY"] = "sandbox"
     env["SANDBOX_PORT"] = str(sandbox_port)
+    env["MEETING_EVENTS_QUEUE_URL"] = f"{env['AWS_ENDPOINT_URL']}/{SANDBOX_ACCOUNT}/{MEETING_EVENTS_QUEUE}"
     return True, f"the sandbox at {env['AWS_ENDPOINT_URL']} (no AWS credentials configured)"
+
+
+def processes_choose(env: dict[str, str], *, with_sandbox: bool) -> list[str]:
+    """The Procfile's processes to start: meeting-events once a queue is known (the sandbox's, or configured)."""
+    return (
+        PROCESSES
+        + (["meeting-events"] if env.get("MEETING_EVENTS_QUEUE_URL") else [])
+        + (["sandbox"] if with_sandbox else [])
+    )
 
 
 class Command(BaseCommand):
@@ -72,7 +85,7 @@ class Command(BaseCommand):
         self.stdout.flush()
         # honcho gives the first process PORT=--port: web comes first. The environment is complete here: no .env file
         # may override what was chosen above.
-        processes = PROCESSES + (["sandbox"] if with_sandbox else [])
+        processes = processes_choose(env, with_sandbox=with_sandbox)
         honcho = [sys.executable, "-m", "honcho", "start", "--procfile", "Procfile", "--env", os.devnull]
         honcho += ["--port", str(port), *processes]
         os.chdir(settings.BASE_DIR)

@@ -1,0 +1,287 @@
+"""Meeting events from the SQS queue in NotificationsConfiguration (or an EventBridge rule into it), applied to the
+registry: who is connected, with audio, video and content, and when meetings end.
+
+Delivery is best effort: late, duplicated, out of order. So each event is applied in one transaction of its own,
+ignored when its id was seen before, and ordered by the event's own timestamp: an attendee's presence changes only
+for an event newer than the one that set it (a late AttendeeJoined never resurrects an attendee who left), and a
+deleted attendee stays deleted. A message that cannot be applied (not JSON, not a meeting event, an unknown event
+type) is kept in the dead-letter table with its raw body and the error, and the queue moves on. Messages are deleted
+only after their transaction commits.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from portal.aws import sqs
+from portal.aws.clients import aws_run
+from portal.meetings.models import Attendee, DeadLetter, Meeting, MeetingEvent
+from portal.meetings.operations import meeting_mark_ended, meeting_recount
+
+logger = logging.getLogger(__name__)
+
+DEFER_SECONDS = 1  # an event about a meeting whose creation is not recorded yet comes back after this long
+PRESENCE = {
+    "AttendeeJoined": Attendee.State.CONNECTED,
+    "AttendeeLeft": Attendee.State.LEFT,
+    "AttendeeDropped": Attendee.State.DROPPED,
+    "AttendeeDeleted": Attendee.State.DELETED,
+}
+MEDIA = {
+    "AttendeeVideoStarted": {"video": True},
+    "AttendeeVideoStopped": {"video": False},
+    "AttendeeContentJoined": {"content": True},
+    "AttendeeContentLeft": {"content": False, "content_video": False},
+    "AttendeeContentDropped": {"content": False, "content_video": False},
+    "AttendeeContentVideoStarted": {"content_video": True},
+    "AttendeeContentVideoStopped": {"content_video": False},
+}
+TIMELINE_ONLY = {"MeetingStarted", "AttendeeAuthorized", "AttendeeCapabilitiesUpdated", "TranscriptionStarted",
+                 "TranscriptionStopped"}  # fmt: skip
+KNOWN = {*PRESENCE, *MEDIA, *TIMELINE_ONLY, "MeetingEnded", "AttendeeAdded"}
+
+
+class Unreadable(ValueError):
+    """The message is not a meeting event the portal can apply."""
+
+
+@dataclass(frozen=True)
+class MeetingEventMessage:
+    event_id: str
+    event_type: str
+    occurred_at: datetime
+    meeting_id: str
+    external_meeting_id: str
+    media_region: str
+    attendee_id: str
+    external_user_id: str
+
+
+def event_parse(body: str) -> MeetingEventMessage:
+    """An EventBridge "Chime Meeting State Change" envelope, bare or inside an SNS notification."""
+    try:
+        envelope = json.loads(body)
+        if isinstance(envelope, dict) and envelope.get("Type") == "Notification":
+            envelope = json.loads(envelope["Message"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise Unreadable(f"Not JSON: {error}") from error
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("detail"), dict):
+        raise Unreadable("Not an EventBridge event: no detail object.")
+    if envelope.get("detail-type") != "Chime Meeting State Change":
+        raise Unreadable(f"Not a meeting event: detail-type {envelope.get('detail-type')!r}.")
+    detail = envelope["detail"]
+    event_type = str(detail.get("eventType", "")).removeprefix("chime:")
+    if event_type not in KNOWN:
+        raise Unreadable(f"Unknown meeting event type {detail.get('eventType')!r}.")
+    try:
+        occurred_at = datetime.fromtimestamp(int(detail["timestamp"]) / 1000, tz=UTC)
+        meeting_id = str(detail["meetingId"])
+        event_id = str(envelope["id"])
+    except (KeyError, TypeError, ValueError, OverflowError, OSError) as error:
+        raise Unreadable(f"A meeting event needs id, detail.timestamp and detail.meetingId: {error!r}") from error
+    attendee_id = str(detail.get("attendeeId") or "")
+    if event_type.startswith("Attendee") and not attendee_id:
+        raise Unreadable(f"{event_type} without detail.attendeeId.")
+    return MeetingEventMessage(
+        event_id=event_id,
+        event_type=event_type,
+        occurred_at=occurred_at,
+        meeting_id=meeting_id,
+        external_meeting_id=str(detail.get("externalMeetingId") or ""),
+        media_region=str(detail.get("mediaRegion") or envelope.get("region") or ""),
+        attendee_id=attendee_id,
+        external_user_id=str(detail.get("externalUserId") or ""),
+    )
+
+
+@dataclass
+class _Batch:
+    """The rows a received batch of events touches, read with one query each and kept current as events apply.
+
+    One consumer applies a queue's events (the Procfile and compose run one), so rows read at the start of a batch
+    stay the consumer's own until it changes them; the event row's unique id still stops a second copy applied
+    concurrently, and MeetingEnded locks its meeting, as the web tier may be ending it at the same moment.
+    """
+
+    seen: set[str]
+    meetings: dict[str, Meeting]  # by AWS meeting id
+    attendees: dict[tuple[int, str], Attendee]  # by (meeting pk, attendee id)
+    complete: set[int] = field(default_factory=set)  # meetings whose attendees are all in `attendees`
+    recount: set[int] = field(default_factory=set)  # meetings whose counts an applied event changed
+
+
+def _batch_load(events: list[MeetingEventMessage]) -> _Batch:
+    meeting_ids = {event.meeting_id for event in events}
+    seen = MeetingEvent.objects.filter(event_id__in=[event.event_id for event in events])
+    meetings = Meeting.objects.in_bulk(meeting_ids, field_name="meeting_id")
+    attendee_ids = {event.attendee_id for event in events if event.attendee_id}
+    attendees = (
+        Attendee.objects.filter(meeting__meeting_id__in=meeting_ids, attendee_id__in=attendee_ids)
+        if attendee_ids
+        else Attendee.objects.none()
+    )
+    return _Batch(
+        seen=set(seen.values_list("event_id", flat=True)),
+        meetings=meetings,  # type: ignore[arg-type]
+        attendees={(attendee.meeting_id, attendee.attendee_id): attendee for attendee in attendees},
+        complete={meeting.pk for meeting in meetings.values()},
+    )
+
+
+def _meeting_for(event: MeetingEventMessage, batch: _Batch) -> Meeting | None:
+    """The registry's meeting; a meeting created elsewhere is added as found. None: the portal is still recording
+    its own creation of it, so the event waits."""
+    meeting = batch.meetings.get(event.meeting_id)
+    if meeting is not None and event.event_type == "MeetingEnded":
+        meeting = batch.meetings[event.meeting_id] = Meeting.objects.select_for_update().get(pk=meeting.pk)
+    if meeting is not None:
+        return meeting
+    if Meeting.objects.filter(status=Meeting.Status.CREATING, external_meeting_id=event.external_meeting_id).exists():
+        return None
+    meeting = batch.meetings[event.meeting_id] = Meeting.objects.create(
+        meeting_id=event.meeting_id,
+        external_meeting_id=event.external_meeting_id or event.meeting_id,
+        media_region=event.media_region,
+        status=Meeting.Status.ACTIVE,
+        origin=Meeting.Origin.FOUND,
+    )
+    batch.complete.add(meeting.pk)
+    return meeting
+
+
+def _attendee_for(meeting: Meeting, event: MeetingEventMessage, batch: _Batch) -> Attendee:
+    key = (meeting.pk, event.attendee_id)
+    attendee = batch.attendees.get(key)
+    if attendee is None and meeting.pk not in batch.complete:
+        attendee = Attendee.objects.filter(meeting=meeting, attendee_id=event.attendee_id).first()
+    if attendee is None:
+        attendee = Attendee.objects.create(
+            meeting=meeting, attendee_id=event.attendee_id, external_user_id=event.external_user_id
+        )
+        batch.recount.add(meeting.pk)
+    batch.attendees[key] = attendee
+    return attendee
+
+
+def _apply_attendee(meeting: Meeting, event: MeetingEventMessage, batch: _Batch) -> None:
+    attendee = _attendee_for(meeting, event, batch)
+    before = attendee.state
+    at = event.occurred_at
+    changes: dict[str, Any] = {}
+    state = PRESENCE.get(event.event_type)
+    newer = attendee.state_at is None or at >= attendee.state_at
+    if state is not None and newer and attendee.state != Attendee.State.DELETED:
+        changes |= {"state": state, "state_at": at}
+        if attendee.state == Attendee.State.CONNECTED and state != Attendee.State.CONNECTED and attendee.joined_at:
+            changes["connected_seconds"] = attendee.connected_seconds + max(
+                (at - attendee.joined_at).total_seconds(), 0
+            )
+        if state == Attendee.State.CONNECTED and attendee.state != Attendee.State.CONNECTED:
+            changes["joined_at"] = at
+        if state != Attendee.State.CONNECTED:
+            changes |= {"video": False, "content": False, "content_video": False, "media_at": at}
+    media = MEDIA.get(event.event_type)
+    media_newer = attendee.media_at is None or at >= attendee.media_at
+    if media is not None and media_newer and attendee.state == Attendee.State.CONNECTED:
+        changes |= media | {"media_at": at}
+    if changes:
+        Attendee.objects.filter(pk=attendee.pk).update(**changes)
+        for name, value in changes.items():
+            setattr(attendee, name, value)
+    if before != attendee.state and {before, attendee.state} & {Attendee.State.CONNECTED, Attendee.State.DELETED}:
+        batch.recount.add(meeting.pk)
+
+
+def _apply_meeting_ended(meeting: Meeting, event: MeetingEventMessage) -> None:
+    if meeting.status == Meeting.Status.ENDED:
+        return
+    if meeting.status == Meeting.Status.ENDING:
+        reason = Meeting.EndReason.DELETED
+    elif meeting.primary is not None and meeting.primary.status == Meeting.Status.ENDED:
+        reason = Meeting.EndReason.PRIMARY_ENDED
+    else:
+        reason = Meeting.EndReason.BY_AWS
+    meeting_mark_ended(meeting=meeting, reason=reason, at=event.occurred_at)
+
+
+def _apply(event: MeetingEventMessage, batch: _Batch) -> str:
+    """One event in one transaction; its row goes in first, so a copy applied concurrently fails on the unique id."""
+    if event.event_id in batch.seen:
+        return "duplicate"
+    try:
+        with transaction.atomic():
+            meeting = _meeting_for(event, batch)
+            if meeting is None:
+                return "deferred"
+            MeetingEvent.objects.create(
+                event_id=event.event_id,
+                meeting=meeting,
+                event_type=event.event_type,
+                attendee_id=event.attendee_id,
+                external_user_id=event.external_user_id,
+                occurred_at=event.occurred_at,
+            )
+            if event.event_type == "MeetingEnded":
+                _apply_meeting_ended(meeting, event)
+                batch.complete.discard(meeting.pk)  # its attendees changed underneath: read them again
+                batch.attendees = {key: row for key, row in batch.attendees.items() if key[0] != meeting.pk}
+            elif event.attendee_id:
+                _apply_attendee(meeting, event, batch)
+    except IntegrityError:
+        batch.meetings.pop(event.meeting_id, None)
+        batch.attendees = {}
+        batch.complete = set()  # rolled back: rows read or made in this transaction are no longer known
+        if MeetingEvent.objects.filter(event_id=event.event_id).exists():
+            return "duplicate"
+        raise
+    batch.seen.add(event.event_id)
+    return "applied"
+
+
+def meeting_events_apply(messages: list[tuple[str, str]]) -> list[str]:
+    """Apply a received batch of (body, message id), each event in its own transaction, in order: for each,
+    "applied", "duplicate", "dead-letter" or "deferred". The batch's meetings, attendees and already seen event ids
+    are read with one query each, not once per event. The list's counts are recounted from the attendee rows once
+    per batch for the meetings it changed: absolute, so a batch cut short is made good by the next one."""
+    parsed: list[MeetingEventMessage | None] = []
+    for body, message_id in messages:
+        try:
+            parsed.append(event_parse(body))
+        except Unreadable as error:
+            DeadLetter.objects.create(message_id=message_id, body=body, error=str(error))
+            parsed.append(None)
+    events = [event for event in parsed if event is not None]
+    if not events:
+        return ["dead-letter"] * len(parsed)
+    batch = _batch_load(events)
+    outcomes = ["dead-letter" if event is None else _apply(event, batch) for event in parsed]
+    for meeting_pk in batch.recount:
+        meeting_recount(meeting_pk)
+    return outcomes
+
+
+def meeting_event_apply(*, body: str, message_id: str = "") -> str:
+    """Apply one queue message in one transaction: "applied", "duplicate", "dead-letter" or "deferred"."""
+    return meeting_events_apply([(body, message_id)])[0]
+
+
+def meeting_events_consume(*, url: str, wait_seconds: int = 10) -> dict[str, int]:
+    """One long poll of the queue (up to 10 messages), each applied in its own transaction, deleted after commit."""
+    counts = {"applied": 0, "duplicate": 0, "dead-letter": 0, "deferred": 0}
+    messages = aws_run(sqs.messages_receive(url=url, wait_seconds=wait_seconds))
+    outcomes = meeting_events_apply([(m.get("Body", ""), m.get("MessageId", "")) for m in messages])
+    done: list[str] = []
+    for message, outcome in zip(messages, outcomes, strict=True):
+        counts[outcome] += 1
+        if outcome == "deferred":
+            aws_run(sqs.message_delay(url=url, receipt=message["ReceiptHandle"], seconds=DEFER_SECONDS))
+        else:
+            done.append(message["ReceiptHandle"])
+    aws_run(sqs.messages_delete(url=url, receipts=done))
+    return counts

@@ -1,0 +1,60 @@
+"""The meeting events consumer: long-polls MEETING_EVENTS_QUEUE_URL and applies what arrives, until stopped.
+
+`--create-queue NAME` first creates the queue (idempotent; for the sandbox under `make run`) and prints its URL; a
+configured MEETING_EVENTS_QUEUE_URL must name that queue, since meetings send their events there. The endpoint not
+answering (the sandbox still starting, a network blip) is waited out, never an exit: honcho stops every process when
+one exits.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from portal.aws import sqs
+from portal.aws.clients import aws_run
+from portal.aws.errors import AwsUnavailable
+from portal.meetings.events import meeting_events_consume
+
+T = TypeVar("T")
+RETRY_SECONDS = 2
+
+
+class Command(BaseCommand):
+    help = "Apply meeting events from the portal's SQS queue (long poll, batches of 10), until stopped."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--create-queue", metavar="NAME", help="Create the queue first and use its URL.")
+        parser.add_argument("--wait", type=int, default=10, help="Long-poll wait in seconds (0-20).")
+        parser.add_argument("--once", action="store_true", help="One receive, then stop.")
+
+    def _until_answered(self, call: Callable[[], T]) -> T:
+        while True:
+            try:
+                return call()
+            except AwsUnavailable as error:
+                self.stderr.write(f"AWS endpoint unavailable ({error}); trying again in {RETRY_SECONDS} s.")
+                time.sleep(RETRY_SECONDS)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        url = settings.MEETING_EVENTS_QUEUE_URL
+        if options["create_queue"]:
+            created = self._until_answered(lambda: aws_run(sqs.queue_create(name=options["create_queue"])))
+            if url and url != created:
+                raise CommandError(f"MEETING_EVENTS_QUEUE_URL is {url}, but --create-queue made {created}.")
+            url = created
+            self.stdout.write(f"Meeting events queue: {url}")
+            self.stdout.flush()  # honcho shows it now, not when a pipe's buffer fills
+        if not url:
+            raise CommandError("Set MEETING_EVENTS_QUEUE_URL (or give --create-queue NAME).")
+        while True:
+            counts = self._until_answered(lambda: meeting_events_consume(url=url, wait_seconds=options["wait"]))
+            if any(counts.values()):
+                self.stdout.write(" ".join(f"{name}={count}" for name, count in counts.items()), ending="\n")
+                self.stdout.flush()
+            if options["once"]:
+                return

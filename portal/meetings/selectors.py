@@ -1,0 +1,39 @@
+"""Meeting reads. Each page's queries are a fixed number, whatever the number of rows."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from portal.core.models import Operation
+from portal.core.services import operations_of
+from portal.meetings.models import Attendee, DeadLetter, Meeting, MeetingEvent
+
+
+def meeting_list(*, meetings: QuerySet[Meeting]) -> QuerySet[Meeting]:
+    return meetings.select_related("created_by")
+
+
+def meeting_attendees(*, meeting: Meeting) -> QuerySet[Attendee]:
+    return meeting.attendees.select_related("revoke_operation", "created_by").order_by("created_at", "id")
+
+
+def meeting_roster(*, meeting: Meeting) -> QuerySet[Attendee]:
+    """Who is connected now, from meeting events."""
+    return meeting.attendees.filter(state=Attendee.State.CONNECTED).order_by("joined_at", "id")
+
+
+def meeting_timeline(*, meeting: Meeting) -> list[MeetingEvent]:
+    """The latest 100 events, oldest first."""
+    return list(reversed(meeting.events.order_by("-occurred_at", "-id")[:100]))
+
+
+def meeting_operations(*, meeting: Meeting) -> QuerySet[Operation]:
+    return operations_of(meeting)[:10]
+
+
+def meeting_replicas(*, meeting: Meeting) -> QuerySet[Meeting]:
+    return meeting.replicas.all()[:50]
+
+
+def dead_letters() -> QuerySet[DeadLetter]:
+    return DeadLetter.objects.all()

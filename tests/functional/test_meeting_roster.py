@@ -1,0 +1,79 @@
+"""An admin creates a meeting in a real browser, watches an attendee appear in the live roster, and revokes them."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+from django.db import connection
+
+from portal.core.models import AuditEntry
+from portal.core.roles import Role
+from portal.meetings.events import meeting_events_consume
+from portal.meetings.models import Attendee, Meeting
+from tests.conftest import sandbox_boto
+from tests.factories import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+
+def drain(url: str) -> None:
+    """Run the consumer until the queue is empty, in a thread of its own (Playwright's loop runs in this one)."""
+
+    def consume() -> None:
+        try:
+            while any(meeting_events_consume(url=url, wait_seconds=0).values()):
+                pass
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=consume)
+    worker.start()
+    worker.join(timeout=30)
+
+
+def test_create_watch_the_roster_and_revoke(
+    aws_endpoint, sandbox, settings, redis_broker, real_worker, make_user, live_server, page
+):
+    real_worker(redis_broker)
+    sandbox.quotas(enabled=False)
+    sqs = sandbox_boto(sandbox.endpoint, "sqs")
+    settings.MEETING_EVENTS_QUEUE_URL = sqs.create_queue(QueueName=f"events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    admin = make_user("ada", Role.ADMIN)
+    page.goto(f"{live_server.url}/login/?next=/meetings/new/")
+    page.fill("#id_username", admin.get_username())
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.fill("#id_external_meeting_id", "browser-standup")
+    page.fill("#id_attendee_lines", "alice\nbob")
+    page.get_by_role("button", name="Create meeting").click()
+    page.get_by_text("Open the meeting").click()
+
+    meeting = Meeting.objects.get()
+    chime = sandbox_boto(sandbox.endpoint, "chime-sdk-meetings")
+    alice = next(
+        a for a in chime.list_attendees(MeetingId=meeting.meeting_id)["Attendees"] if a["ExternalUserId"] == "alice"
+    )
+    assert page.locator("#roster [data-empty]").count() == 1
+    sandbox.meeting_join(alice["JoinToken"])
+    drain(settings.MEETING_EVENTS_QUEUE_URL)
+    page.locator('#roster tr[data-user="alice"]').wait_for(timeout=5_000)  # the roster polls every second
+
+    row = Attendee.objects.get(external_user_id="alice")
+    page.locator(f"#attendee-{row.pk}").get_by_role("link", name="Revoke").click()
+    page.fill("#id_reason", "left the laptop unlocked")
+    page.get_by_role("button", name="Revoke attendee").click()
+    # Revoking until the worker is done (it may be done before the page loads), then deleted without a reload: the
+    # operation's progress announces its end and the attendees table, which follows the meeting, fetches itself.
+    page.locator(f'#attendee-{row.pk}[data-state="deleted"]').wait_for(timeout=5_000)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and Attendee.objects.get(pk=row.pk).state != Attendee.State.DELETED:
+        time.sleep(0.2)
+    drain(settings.MEETING_EVENTS_QUEUE_URL)  # AttendeeLeft and AttendeeDeleted from the sandbox
+    page.locator("#roster [data-empty]").wait_for(timeout=5_000)  # the roster follows without a reload
+    page.reload()
+    assert page.locator(f"#attendee-{row.pk}").get_attribute("data-state") == "deleted"
+    entry = AuditEntry.objects.get(kind="meetings.revoke_attendee", event="succeeded")
+    assert (entry.actor_name, entry.reason) == ("ada", "left the laptop unlocked")

@@ -1,0 +1,206 @@
+"""Meeting events applied to the registry: duplicates, reordering, malformed messages, and the queue end to end."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from portal.meetings.events import meeting_event_apply, meeting_events_apply, meeting_events_consume
+from portal.meetings.models import Attendee, DeadLetter, Meeting, MeetingEvent
+from tests.conftest import login, sandbox_boto
+
+pytestmark = pytest.mark.django_db
+T0 = 1_790_000_000_000
+
+
+def _event(event_type: str, at: int, meeting: Meeting, attendee: str = "", user: str = "", **extra: str) -> str:
+    detail = {"version": "0", "eventType": f"chime:{event_type}", "timestamp": at, "meetingId": meeting.meeting_id,
+              "externalMeetingId": meeting.external_meeting_id, "mediaRegion": "us-east-1"}  # fmt: skip
+    if attendee:
+        detail |= {"attendeeId": attendee, "externalUserId": user}
+    return json.dumps({"version": "0", "id": extra.get("id", str(uuid.uuid4())), "source": "aws.chime",
+                       "detail-type": "Chime Meeting State Change", "time": "", "region": "us-east-1",
+                       "resources": [], "detail": detail})  # fmt: skip
+
+
+@pytest.fixture
+def meeting() -> Meeting:
+    return Meeting.objects.create(
+        meeting_id=str(uuid.uuid4()), external_meeting_id="standup", media_region="us-east-1", status="active"
+    )
+
+
+def test_join_video_leave_make_the_roster_and_attendee_minutes(meeting):
+    for event_type, at in (("AttendeeAdded", 0), ("AttendeeJoined", 1000), ("AttendeeVideoStarted", 2000)):
+        assert meeting_event_apply(body=_event(event_type, T0 + at, meeting, "a-1", "alice")) == "applied"
+    alice = Attendee.objects.get()
+    assert (alice.state, alice.video) == (Attendee.State.CONNECTED, True)
+    meeting.refresh_from_db()
+    assert (meeting.connected_count, meeting.attendee_count) == (1, 1)
+    meeting_event_apply(body=_event("AttendeeLeft", T0 + 121_000, meeting, "a-1", "alice"))
+    alice.refresh_from_db()
+    assert (alice.state, alice.video, alice.connected_seconds) == (Attendee.State.LEFT, False, 120.0)
+
+
+def test_duplicates_are_ignored_by_event_id(meeting):
+    body = _event("AttendeeJoined", T0, meeting, "a-1", "alice", id="same")
+    assert meeting_event_apply(body=body) == "applied"
+    assert meeting_event_apply(body=body) == "duplicate"
+    assert MeetingEvent.objects.count() == 1
+
+
+def test_a_late_join_does_not_resurrect_an_attendee_who_left(meeting):
+    meeting_event_apply(body=_event("AttendeeLeft", T0 + 5000, meeting, "a-1", "alice"))
+    meeting_event_apply(body=_event("AttendeeJoined", T0 + 1000, meeting, "a-1", "alice"))
+    assert Attendee.objects.get().state == Attendee.State.LEFT
+    meeting_event_apply(body=_event("AttendeeJoined", T0 + 9000, meeting, "a-1", "alice"))  # a real re-join
+    assert Attendee.objects.get().state == Attendee.State.CONNECTED
+    meeting_event_apply(body=_event("AttendeeDeleted", T0 + 10000, meeting, "a-1", "alice"))
+    meeting_event_apply(body=_event("AttendeeJoined", T0 + 11000, meeting, "a-1", "alice"))
+    assert Attendee.objects.get().state == Attendee.State.DELETED  # a deleted attendee stays deleted
+    assert MeetingEvent.objects.filter(meeting=meeting).count() == 5  # every event is on the timeline
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ("not json {", "Not JSON"),
+        ('{"detail-type": "EC2 Instance State-change Notification", "detail": {}}', "Not a meeting event"),
+        ('{"detail-type": "Chime Meeting State Change", "id": "x", "detail": {"eventType": "chime:Teleported"}}',
+         "Unknown meeting event type 'chime:Teleported'"),
+        ('{"detail-type": "Chime Meeting State Change", "id": "x", "detail": {"eventType": "chime:AttendeeJoined",'
+         ' "timestamp": 1, "meetingId": "m"}}', "AttendeeJoined without detail.attendeeId"),
+    ],
+)  # fmt: skip
+def test_malformed_and_unknown_messages_are_kept_as_dead_letters(admin, body, error):
+    assert meeting_event_apply(body=body, message_id="msg-1") == "dead-letter"
+    letter = DeadLetter.objects.get()
+    assert (letter.body, letter.message_id) == (body, "msg-1")
+    assert error in letter.error
+    assert error.split("'")[0] in login(admin).get("/meetings/dead-letters/").content.decode().replace("&#x27;", "'")
+
+
+def test_a_meeting_created_elsewhere_is_added_as_found():
+    stranger = Meeting(meeting_id=str(uuid.uuid4()), external_meeting_id="elsewhere")
+    meeting_event_apply(body=_event("AttendeeJoined", T0, stranger, "a-9", "zed"))
+    found = Meeting.objects.get()
+    assert (found.origin, found.external_meeting_id, found.connected_count) == ("found", "elsewhere", 1)
+
+
+def test_meeting_ended_by_aws_is_marked_so(meeting):
+    meeting_event_apply(body=_event("AttendeeJoined", T0, meeting, "a-1", "alice"))
+    meeting_event_apply(body=_event("MeetingEnded", T0 + 1000, meeting))
+    meeting.refresh_from_db()
+    assert (meeting.status, meeting.end_reason, meeting.connected_count) == ("ended", "aws", 0)
+
+
+def test_the_queue_end_to_end_through_the_sandbox(
+    admin, aws_endpoint, sandbox, settings, django_capture_on_commit_callbacks
+):
+    """A meeting created here sends its events to the portal's queue; the consumer builds the roster from them."""
+    sandbox.quotas(enabled=False)
+    sqs = sandbox_boto(sandbox.endpoint, "sqs")
+    settings.MEETING_EVENTS_QUEUE_URL = sqs.create_queue(QueueName=f"events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    client = login(admin)
+    form = {"external_meeting_id": "roster", "media_region": "us-east-1", "attendee_lines": "alice\nbob\ncarol",
+            "audio": "SendReceive", "video": "SendReceive", "content": "SendReceive", "tags-TOTAL_FORMS": "0",
+            "tags-INITIAL_FORMS": "0"}  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post("/meetings/new/", form).status_code == 302
+    meeting = Meeting.objects.get()
+    chime = sandbox_boto(sandbox.endpoint, "chime-sdk-meetings")
+    tokens = {a["ExternalUserId"]: a for a in chime.list_attendees(MeetingId=meeting.meeting_id)["Attendees"]}
+    sandbox.meeting_join(tokens["alice"]["JoinToken"])
+    sandbox.meeting_join(tokens["bob"]["JoinToken"])
+    sqs.send_message(QueueUrl=settings.MEETING_EVENTS_QUEUE_URL, MessageBody="garbage")
+    counts = {"applied": 0, "dead-letter": 0}
+    while batch := meeting_events_consume(url=settings.MEETING_EVENTS_QUEUE_URL, wait_seconds=0):
+        if not any(batch.values()):
+            break
+        counts = {key: counts[key] + batch[key] for key in counts}
+    assert counts == {"applied": 6, "dead-letter": 1}  # started, 3 added, 2 joined
+    roster = client.get(f"/meetings/{meeting.pk}/?panel=roster", HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-user="alice"' in roster
+    assert 'data-user="bob"' in roster
+    assert 'data-user="carol"' not in roster
+    assert not sqs.receive_message(QueueUrl=settings.MEETING_EVENTS_QUEUE_URL).get("Messages")
+
+
+def test_reconciliation_marks_a_meeting_left_idle_ended_by_aws(
+    admin, aws_endpoint, sandbox, django_capture_on_commit_callbacks
+):
+    from portal.meetings.refresh import meetings_refresh
+
+    sandbox.quotas(enabled=False)
+    client = login(admin)
+    form = {"external_meeting_id": "idle", "media_region": "us-east-1", "attendee_lines": "alice",
+            "audio": "SendReceive", "video": "SendReceive", "content": "SendReceive", "tags-TOTAL_FORMS": "0",
+            "tags-INITIAL_FORMS": "0"}  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/meetings/new/", form)
+    meeting = Meeting.objects.get()
+    chime = sandbox_boto(sandbox.endpoint, "chime-sdk-meetings")
+    chime.create_attendee(MeetingId=meeting.meeting_id, ExternalUserId="made-elsewhere")
+    from portal.core.models import RefresherState
+
+    result = meetings_refresh()
+    assert result == {"checked": 1, "ended": 0, "skipped": 0}, RefresherState.objects.get().last_error
+    assert set(meeting.attendees.values_list("external_user_id", flat=True)) == {"alice", "made-elsewhere"}
+    sandbox.advance(301)  # nobody joined: AWS ends the meeting after 5 idle minutes
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and sandbox_meeting_exists(chime, meeting.meeting_id):
+        time.sleep(0.1)
+    assert meetings_refresh() == {"checked": 0, "ended": 1, "skipped": 0}
+    meeting.refresh_from_db()
+    assert (meeting.status, meeting.status_words) == ("ended", "Ended: Ended by AWS (idle 5 minutes or 24 hours)")
+
+
+def sandbox_meeting_exists(chime, meeting_id: str) -> bool:
+    try:
+        chime.get_meeting(MeetingId=meeting_id)
+    except chime.exceptions.NotFoundException:
+        return False
+    return True
+
+
+def test_the_timeline_panel_is_live_until_the_meeting_ends(meeting, viewer):
+    client = login(viewer)
+    panel = client.get(f"/meetings/{meeting.pk}/?panel=timeline", HTTP_HX_REQUEST="true")
+    assert panel.status_code == 200
+    assert 'hx-trigger="every 2s, resource-changed"' in panel.content.decode()
+    assert "No meeting events received yet" in panel.content.decode()
+    meeting_event_apply(body=_event("AttendeeJoined", T0, meeting, "a-1", "alice", id="joined-1"))
+    panel = client.get(f"/meetings/{meeting.pk}/?panel=timeline", HTTP_HX_REQUEST="true").content.decode()
+    assert '<li data-event="joined-1">' in panel
+    assert "AttendeeJoined</strong> alice" in panel
+    meeting_event_apply(body=_event("MeetingEnded", T0 + 1000, meeting))
+    ended = client.get(f"/meetings/{meeting.pk}/?panel=timeline", HTTP_HX_REQUEST="true")
+    assert ended.status_code == 286  # htmx stops polling: an ended meeting has no more events
+    assert "MeetingEnded" in ended.content.decode()
+
+
+def test_a_batch_reads_its_rows_once_and_applies_each_event_on_its_own(meeting):
+    """Known attendees join: three reads for the batch (seen ids, meetings, attendees), then per event its row and
+    the attendee's change, each event committed by itself, and one recount of the meeting at the end; a copy inside
+    the batch is a duplicate, and a late join inside it does not resurrect anyone."""
+    for n in range(10):
+        meeting_event_apply(body=_event("AttendeeAdded", T0, meeting, f"a-{n}", f"user-{n}"))
+    joins = [(_event("AttendeeJoined", T0 + 1000, meeting, f"a-{n}", f"user-{n}", id=f"j-{n}"), "") for n in range(8)]
+    left = _event("AttendeeLeft", T0 + 5000, meeting, "a-9", "user-9")
+    late = _event("AttendeeJoined", T0 + 1000, meeting, "a-9", "user-9")
+    with CaptureQueriesContext(connection) as queries:
+        outcomes = meeting_events_apply([*joins, (joins[0][0], ""), (left, ""), (late, "")])
+    assert outcomes == ["applied"] * 8 + ["duplicate", "applied", "applied"]
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith(("INSERT", "UPDATE"))]
+    reads = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("SELECT")]
+    assert len(reads) == 3 + 2  # the batch's rows; the recount's two counts
+    assert len(writes) == 8 * 2 + 2 + 1 + 1  # joins: row, attendee; left: row, attendee; late join: row; recount
+    assert Attendee.objects.filter(state=Attendee.State.CONNECTED).count() == 8
+    assert Attendee.objects.get(attendee_id="a-9").state == Attendee.State.LEFT
+    meeting.refresh_from_db()
+    assert (meeting.connected_count, meeting.attendee_count) == (8, 10)
