@@ -25,6 +25,11 @@ class CoreConfig(AppConfig):
     )
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from portal.core.middleware import session_renewed_at_login
+
+        user_logged_in.connect(session_renewed_at_login, dispatch_uid="session_renewed_at_login")
         from portal import celery_app
         from portal.core.refresh import refreshers_schedule
 

@@ -83,3 +83,8 @@ class SessionRenewalMiddleware:
             if now - int(session.get(self.KEY, 0)) >= settings.SESSION_RENEW_SECONDS:
                 session[self.KEY] = now  # modified: SessionMiddleware saves it with a new expiry
         return self.get_response(request)
+
+
+def session_renewed_at_login(sender: object, request: HttpRequest, **kwargs: object) -> None:
+    """A login saves the session: it counts as its first renewal (connected to `user_logged_in` in core's ready)."""
+    request.session[SessionRenewalMiddleware.KEY] = int(time.time())
