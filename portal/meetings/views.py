@@ -12,10 +12,10 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
-from portal.core.models import Operation
 from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, VIEW_RESOURCES
 from portal.core.polling import poll_response
 from portal.core.refresh import refresh_watch
+from portal.core.views import operation_redirect
 from portal.meetings import selectors, services
 from portal.meetings.filters import MeetingFilter
 from portal.meetings.forms import (
@@ -34,10 +34,6 @@ PAGE_SIZE = 50
 
 def _go(request: HttpRequest, url: str) -> HttpResponse:
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
-
-
-def _to_operation(request: HttpRequest, operation: Operation) -> HttpResponse:
-    return _go(request, reverse("operation_detail", args=[operation.pk]))
 
 
 @require_GET
@@ -68,7 +64,7 @@ def meeting_create(request: HttpRequest) -> HttpResponse:
             primary=form.cleaned_data["primary_meeting_id"],
             attendees=form.attendee_specs,
         )
-        return _to_operation(request, operation)
+        return operation_redirect(operation)
     status = 400 if data is not None else 200
     return TemplateResponse(request, "meetings/create.html", {"form": form, "tags": tags}, status=status)
 
@@ -118,7 +114,7 @@ def meeting_end(request: HttpRequest, meeting_pk: int) -> HttpResponse:
     services.meeting_require_usable(meeting=meeting)
     form = MeetingEndForm(request.POST if request.method == "POST" else None, meeting=meeting)
     if request.method == "POST" and form.is_valid():
-        return _to_operation(request, services.meeting_end(actor=request.user, meeting=meeting))
+        return operation_redirect(services.meeting_end(actor=request.user, meeting=meeting))
     status = 400 if request.method == "POST" else 200
     return TemplateResponse(request, "meetings/end.html", {"meeting": meeting, "form": form}, status=status)
 
@@ -131,7 +127,7 @@ def attendees_add(request: HttpRequest, meeting_pk: int) -> HttpResponse:
     form = AttendeesAddForm(request.POST if request.method == "POST" else None, meeting=meeting)
     if request.method == "POST" and form.is_valid():
         operation = services.meeting_attendees_add(actor=request.user, meeting=meeting, attendees=form.attendee_specs)
-        return _to_operation(request, operation)
+        return operation_redirect(operation)
     status = 400 if request.method == "POST" else 200
     return TemplateResponse(request, "meetings/attendees_add.html", {"meeting": meeting, "form": form}, status=status)
 
@@ -165,7 +161,7 @@ def attendee_capabilities(request: HttpRequest, meeting_pk: int, attendee_pk: in
         operation = services.attendee_capabilities_update(
             actor=request.user, attendee=attendee, capabilities=form.capabilities
         )
-        return _to_operation(request, operation)
+        return operation_redirect(operation)
     status = 400 if data is not None else 200
     context = {"meeting": attendee.meeting, "attendee": attendee, "form": form}
     return TemplateResponse(request, "meetings/capabilities.html", context, status=status)
@@ -184,7 +180,7 @@ def meeting_capabilities_except(request: HttpRequest, meeting_pk: int) -> HttpRe
             excluded=list(form.cleaned_data["keep"]),
             capabilities=form.capabilities,
         )
-        return _to_operation(request, operation)
+        return operation_redirect(operation)
     status = 400 if request.method == "POST" else 200
     context = {"meeting": meeting, "form": form}
     return TemplateResponse(request, "meetings/capabilities_except.html", context, status=status)

@@ -56,7 +56,7 @@ def test_create_join_roster_revoke_refused_and_audited(
     settings.MEETING_EVENTS_QUEUE_URL = sqs.create_queue(QueueName=f"events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
 
     admin_client = login(admin)
-    assert admin_client.post("/meetings/new/", CREATE).status_code == 302
+    assert admin_client.post("/meetings/new/", CREATE).status_code == 303
     created = _settled(Operation.objects.get(kind="meetings.create"))
     assert created.status == Operation.Status.SUCCEEDED, created.error_message
     meeting = Meeting.objects.get()

@@ -111,7 +111,7 @@ def test_the_queue_end_to_end_through_the_sandbox(
             "audio": "SendReceive", "video": "SendReceive", "content": "SendReceive", "tags-TOTAL_FORMS": "0",
             "tags-INITIAL_FORMS": "0"}  # fmt: skip
     with django_capture_on_commit_callbacks(execute=True):
-        assert client.post("/meetings/new/", form).status_code == 302
+        assert client.post("/meetings/new/", form).status_code == 303
     meeting = Meeting.objects.get()
     chime = sandbox_boto(sandbox.endpoint, "chime-sdk-meetings")
     tokens = {a["ExternalUserId"]: a for a in chime.list_attendees(MeetingId=meeting.meeting_id)["Attendees"]}

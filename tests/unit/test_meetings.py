@@ -48,7 +48,7 @@ def created(admin, aws_endpoint, quotas_off, django_capture_on_commit_callbacks)
     client = login(admin)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/meetings/new/", _form())
-    assert response.status_code == 302, response.content.decode()[:2000]
+    assert response.status_code == 303, response.content.decode()[:2000]
     return {
         "client": client,
         "operation": Operation.objects.get(kind="meetings.create"),
@@ -226,7 +226,7 @@ def test_end_meeting_needs_typed_confirmation_and_keeps_the_row(created, sandbox
     assert refused.status_code == 400
     assert "Type &#x27;town-hall&#x27; exactly" in refused.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
-        assert client.post(f"/meetings/{meeting.pk}/end/", {"confirm": "town-hall"}).status_code == 302
+        assert client.post(f"/meetings/{meeting.pk}/end/", {"confirm": "town-hall"}).status_code == 303
     meeting.refresh_from_db()
     assert (meeting.status, meeting.end_reason) == (Meeting.Status.ENDED, Meeting.EndReason.DELETED)
     assert meeting.status_words == "Ended: Deleted here"
@@ -254,7 +254,7 @@ def test_a_batch_of_150_with_duplicates_is_split_and_says_which_existed(
             f"/meetings/{meeting.pk}/attendees/add/",
             {"attendee_lines": lines, "audio": "SendReceive", "video": "Receive", "content": "None"},
         )
-    assert response.status_code == 302
+    assert response.status_code == 303
     operation = Operation.objects.get(kind="meetings.add_attendees")
     assert operation.status == Operation.Status.SUCCEEDED
     assert operation.result["errors"] == []
@@ -349,7 +349,7 @@ def test_capabilities_change_and_everyone_except(created, sandbox, django_captur
             f"/meetings/{meeting.pk}/capabilities/",
             {"keep": [bob.pk], "audio": "SendReceive", "video": "None", "content": "None"},
         )
-    assert response.status_code == 302
+    assert response.status_code == 303
     aws = {
         a["ExternalUserId"]: a["Capabilities"]["Video"]
         for a in _chime(sandbox).list_attendees(MeetingId=meeting.meeting_id)["Attendees"]
