@@ -36,4 +36,5 @@ class CoreConfig(AppConfig):
         autodiscover_modules("operations")  # each app's operation kinds register themselves
         autodiscover_modules("refresh")  # each app's refresher registers itself
         autodiscover_modules("identities")  # each app's identity source registers itself
+        autodiscover_modules("slots")  # each app's panels on other apps' pages register themselves
         celery_app.conf.beat_schedule = {**celery_app.conf.beat_schedule, **refreshers_schedule()}
