@@ -55,11 +55,13 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_filters",
     "template_partials",
+    "django_celery_beat",  # cleanup policies' schedules, stored in the database; beat runs its DatabaseScheduler
     "portal.core",
     "portal.meetings",
     "portal.stages",
     "portal.channels",
     "portal.pipelines",
+    "portal.cleanup",
     "axes",  # before portal.users: its login receivers run first
     "portal.users",
 ]

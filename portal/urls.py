@@ -8,6 +8,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("meetings/", include("portal.meetings.urls")),
     path("stages/", include("portal.stages.urls")),
+    path("cleanup/", include("portal.cleanup.urls")),
     path("users/", include("portal.users.urls")),
     path("", include("portal.core.urls")),
 ]

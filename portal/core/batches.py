@@ -11,6 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from portal.core.models import Operation, OperationBatch
+from portal.core.services import SCHEDULER_NAME
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,13 @@ class BatchProgress:
 
 
 def operation_batch_record(
-    *, label: str, actor: AbstractBaseUser, reason: str, operations: list[Operation]
+    *, label: str, actor: AbstractBaseUser | None, reason: str, operations: list[Operation]
 ) -> OperationBatch:
-    """Group operations requested by one action. Call it in the transaction that requested them."""
+    """Group operations requested by one action (actor None: a scheduled job). Call it in the transaction that
+    requested them."""
+    actor_name = actor.get_username() if actor is not None else SCHEDULER_NAME
     with transaction.atomic():
-        batch = OperationBatch.objects.create(label=label, actor=actor, actor_name=actor.get_username(), reason=reason)
+        batch = OperationBatch.objects.create(label=label, actor=actor, actor_name=actor_name, reason=reason)
         batch.operations.set(operations)
     return batch
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Generator
+from collections.abc import Generator, Iterable
 
 from django.db.models import QuerySet
 
@@ -33,18 +33,23 @@ def csv_cell(value: object) -> str:
     return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
-def audit_csv(entries: QuerySet[AuditEntry]) -> Generator[str, None, None]:
-    """The entries as CSV, AUDIT_CSV_CHUNK_ROWS rows per piece, read through a database cursor (server-side on
-    PostgreSQL) a chunk at a time: never the whole log in memory."""
+def csv_stream(header: Iterable[str], rows: Iterable[Iterable[object]]) -> Generator[str, None, None]:
+    """Rows as CSV text, AUDIT_CSV_CHUNK_ROWS rows per piece, each cell safe from spreadsheets' formulas."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(AUDIT_CSV_COLUMNS.keys())
-    rows = entries.values_list(*AUDIT_CSV_COLUMNS.values()).iterator(chunk_size=AUDIT_CSV_CHUNK_ROWS)
-    for number, (created_at, *cells) in enumerate(rows, start=1):
-        writer.writerow([created_at.isoformat(), *map(csv_cell, cells)])
+    writer.writerow(header)
+    for number, cells in enumerate(rows, start=1):
+        writer.writerow(map(csv_cell, cells))
         if number % AUDIT_CSV_CHUNK_ROWS == 0:
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
     if buffer.tell():
         yield buffer.getvalue()
+
+
+def audit_csv(entries: QuerySet[AuditEntry]) -> Generator[str, None, None]:
+    """The entries as CSV, read through a database cursor (server-side on PostgreSQL) a chunk at a time: never the
+    whole log in memory."""
+    rows = entries.values_list(*AUDIT_CSV_COLUMNS.values()).iterator(chunk_size=AUDIT_CSV_CHUNK_ROWS)
+    return csv_stream(AUDIT_CSV_COLUMNS.keys(), ((created_at.isoformat(), *cells) for created_at, *cells in rows))

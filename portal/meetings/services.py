@@ -105,7 +105,7 @@ def meeting_create(
         )
 
 
-def meeting_end(*, actor: AbstractBaseUser, meeting: Meeting) -> Operation:
+def meeting_end(*, actor: AbstractBaseUser | None, meeting: Meeting, reason: str = "") -> Operation:
     meeting_require_usable(meeting=meeting)
     with transaction.atomic():
         Meeting.objects.filter(pk=meeting.pk).update(status=Meeting.Status.ENDING)
@@ -113,6 +113,7 @@ def meeting_end(*, actor: AbstractBaseUser, meeting: Meeting) -> Operation:
             kind="meetings.end",
             actor=actor,
             target=meeting.meeting_id or "",
+            reason=reason,
             parameters={"meeting_pk": meeting.pk, "meeting_id": meeting.meeting_id},
             resource=meeting,
         )

@@ -155,7 +155,7 @@ def stage_tags_put(*, actor: AbstractBaseUser, stage: Stage, tags: dict[str, str
     return _stage_change("stages.tags_put", actor=actor, stage=stage, tags=tags)
 
 
-def stage_delete(*, actor: AbstractBaseUser, stage: Stage, reason: str = "") -> Operation:
+def stage_delete(*, actor: AbstractBaseUser | None, stage: Stage, reason: str = "") -> Operation:
     stage_require_changeable(stage=stage)
     with transaction.atomic():
         Stage.objects.filter(pk=stage.pk).update(status=Stage.Status.DELETING)

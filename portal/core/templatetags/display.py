@@ -14,6 +14,8 @@ from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from portal.core.protection import PROTECTION_TAG
+
 register = template.Library()
 
 FORMATS = {"second": "%Y-%m-%d %H:%M:%S", "minute": "%Y-%m-%d %H:%M", "time": "%H:%M:%S"}
@@ -121,14 +123,20 @@ def status_badge(status: str, label: str = "") -> SafeString:
     return format_html('<span class="status status-{}">{}</span>', str(status).lower(), label or status)
 
 
+PROTECTED_BADGE = '<span class="badge tag protected" title="Protected: no cleanup policy touches it">{}={}</span>'
+
+
 @register.simple_tag
 def tag_list(tags: dict[str, str] | None, limit: int = 0) -> SafeString | str:
-    """`{% tag_list stage.tags 3 %}`: tags as badges, the first `limit` shown and how many more, all on hover."""
+    """`{% tag_list stage.tags 3 %}`: tags as badges, the first `limit` shown and how many more, all on hover. The
+    protection tag comes first, marked protected."""
     if not tags:
         return "—"
-    items = list(tags.items())
+    items = sorted(tags.items(), key=lambda tag: tag[0] != PROTECTION_TAG)  # protection first: it is never hidden
     shown = items[:limit] if limit else items
-    badges = format_html_join(" ", '<span class="badge tag">{}={}</span>', shown)
+    protected = format_html(PROTECTED_BADGE, *shown[0]) if shown and shown[0][0] == PROTECTION_TAG else ""
+    others = format_html_join(" ", '<span class="badge tag">{}={}</span>', shown[1 if protected else 0 :])
+    badges = format_html("{}{}{}", protected, " " if protected and others else "", others)
     hidden = len(items) - len(shown)
     more = format_html(' <span class="muted">+{} more</span>', hidden) if hidden else ""
     title = "\n".join(f"{key}={value}" for key, value in items)

@@ -1,0 +1,86 @@
+"""The policy form: everything a run could not do is refused here, beside its field, and the input is kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery.schedules import crontab
+from django import forms
+
+from portal.cleanup.kinds import PROTECTION_TAG, Condition, cleanup_kind_get, cleanup_kinds
+from portal.cleanup.models import CleanupPolicy
+from portal.cleanup.services import POLICY_FIELDS
+
+
+def _kind_choices() -> list[tuple[str, str]]:
+    return [(kind.name, f"{kind.label}: {kind.action_label.lower()}") for kind in cleanup_kinds()]
+
+
+class CleanupPolicyForm(forms.ModelForm):
+    kind = forms.ChoiceField(choices=_kind_choices, label="Resources and action")
+
+    class Meta:
+        model = CleanupPolicy
+        fields = POLICY_FIELDS
+        labels = {
+            "name_pattern": "Name pattern",
+            "tag_key": "Tag key",
+            "tag_value": "Tag value",
+            "origin": "Origin",
+            "amount": "For at least",
+            "unit": "Unit",
+            "schedule": "Schedule (cron, UTC)",
+            "max_actions": "At most this many actions per run",
+        }
+        widgets = {
+            "name_pattern": forms.TextInput(attrs={"placeholder": "test-* (empty: any name)"}),
+            "schedule": forms.TextInput(attrs={"placeholder": "0 3 * * * (empty: only Run now)"}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.widget.attrs.pop("maxlength", None)
+
+    def clean_schedule(self) -> str:
+        schedule = " ".join(self.cleaned_data["schedule"].split())
+        if not schedule:
+            return ""
+        parts = schedule.split(" ")
+        if len(parts) != 5:
+            raise forms.ValidationError(
+                "A cron expression has five fields: minute hour day-of-month month day-of-week, e.g. 0 3 * * *."
+            )
+        minute, hour, day_of_month, month_of_year, day_of_week = parts
+        try:
+            crontab(minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year,
+                    day_of_week=day_of_week)  # fmt: skip
+        except (ValueError, KeyError, IndexError) as error:
+            raise forms.ValidationError(f"This cron expression cannot be read: {error}.") from error
+        return schedule
+
+    def clean_tag_key(self) -> str:
+        key = self.cleaned_data["tag_key"].strip()
+        if key == PROTECTION_TAG:
+            raise forms.ValidationError(f"{PROTECTION_TAG} protects resources: no policy selects by it.")
+        return key
+
+    def clean_max_actions(self) -> int:
+        cap = self.cleaned_data["max_actions"]
+        if cap < 1:
+            raise forms.ValidationError("A policy acts on at least one resource per run.")
+        return cap
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("tag_value") and not cleaned.get("tag_key"):
+            self.add_error("tag_key", "A tag value needs its key.")
+        kind_name, condition = cleaned.get("kind"), cleaned.get("condition")
+        if kind_name and condition:
+            kind = cleanup_kind_get(kind_name)
+            if condition not in kind.conditions:
+                allowed = ", ".join(Condition.LABELS[name].lower() for name in kind.conditions)
+                self.add_error("condition", f"{kind.label} take one of these conditions: {allowed}.")
+            elif condition in Condition.TIMED and not cleaned.get("amount"):
+                self.add_error("amount", "Say how long: a number of minutes, hours or days above 0.")
+        return cleaned
