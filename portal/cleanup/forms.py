@@ -29,8 +29,13 @@ class CleanupPolicyForm(forms.ModelForm):
             "origin": "Origin",
             "amount": "For at least",
             "unit": "Unit",
-            "schedule": "Schedule (cron, UTC)",
+            "schedule": "Schedule",
             "max_actions": "At most this many actions per run",
+        }
+        help_texts = {
+            "amount": "How long the condition must have held; token expired needs none.",
+            "schedule": "Cron, in UTC: minute hour day-of-month month day-of-week. Empty: the policy runs only when "
+            "run now.",
         }
         widgets = {
             "name_pattern": forms.TextInput(attrs={"placeholder": "test-* (empty: any name)"}),
