@@ -245,7 +245,6 @@ if not 0 < CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < OPERATION_STUC
 # the operations people are waiting for on the default queue `celery`.
 CELERY_TASK_ROUTES = {"portal.*.tasks.*refresh*": {"queue": "refresh"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_ROUTES = {"portal.*.tasks.*refresh*": {"queue": "refresh"}}
 CELERY_BEAT_SCHEDULE = {
