@@ -2,10 +2,9 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 
 from portal.cleanup.models import CleanupPolicy, CleanupRun
-from portal.core.filters import WITHIN
+from portal.core.filters import within_filter
 
 OUTCOMES = [
     ("failed", "Failed or over the cap"),
@@ -24,12 +23,7 @@ class CleanupRunFilter(django_filters.FilterSet):
     outcome = django_filters.ChoiceFilter(
         choices=OUTCOMES, method="filter_outcome", label="Outcome", empty_label="Any outcome"
     )
-    within = django_filters.ChoiceFilter(
-        choices=[("1h", "Last hour"), ("24h", "Last 24 hours"), ("7d", "Last 7 days")],
-        method="filter_within",
-        label="Started",
-        empty_label="Any time",
-    )
+    within = within_filter("started_at", "Started")
 
     class Meta:
         model = CleanupRun
@@ -44,6 +38,3 @@ class CleanupRunFilter(django_filters.FilterSet):
         if outcome == "succeeded":
             return runs.filter(requested, has_in_flight=False, has_failed=False)
         return runs.filter(outcome=outcome)
-
-    def filter_within(self, runs: QuerySet[CleanupRun], name: str, within: str) -> QuerySet[CleanupRun]:
-        return runs.filter(started_at__gte=timezone.now() - WITHIN[within])

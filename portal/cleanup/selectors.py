@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Generator
 from datetime import timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
 from portal.cleanup.filters import CleanupRunFilter
-from portal.cleanup.models import CleanupItem, CleanupRun
+from portal.cleanup.models import CleanupItem, CleanupPolicy, CleanupRun
 from portal.core.models import Operation
 from portal.core.sections import Figure
 from portal.core.selectors import csv_stream
@@ -36,6 +36,12 @@ def cleanup_runs() -> QuerySet[CleanupRun]:
         )
         .order_by("-started_at", "-id")
     )
+
+
+def cleanup_policies() -> QuerySet[CleanupPolicy]:
+    """Policies by name, each with the id of its last run (`last_run_id`, None before the first)."""
+    last = CleanupRun.objects.filter(policy=OuterRef("pk")).order_by("-started_at", "-id").values("pk")[:1]
+    return CleanupPolicy.objects.annotate(last_run_id=Subquery(last)).order_by("name")
 
 
 def cleanup_run_items(*, run: CleanupRun) -> QuerySet[CleanupItem]:

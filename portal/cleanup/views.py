@@ -25,19 +25,11 @@ PAGE_SIZE = 50
 @require_GET
 @permission_required(VIEW_RESOURCES, raise_exception=True)
 def cleanup_policies(request: HttpRequest) -> TemplateResponse:
-    policies = list(CleanupPolicy.objects.all())
-    latest = {run.policy_id: run for run in selectors.cleanup_runs().filter(pk__in=_latest_run_ids(policies))}
+    """Every policy with its last run: two queries."""
+    policies = list(selectors.cleanup_policies())
+    latest = {run.policy_id: run for run in selectors.cleanup_runs().filter(pk__in=[p.last_run_id for p in policies])}
     rows = [(policy, cleanup_kind_get(policy.kind), latest.get(policy.pk)) for policy in policies]
     return TemplateResponse(request, "cleanup/policies.html", {"rows": rows, "protection_tag": PROTECTION_TAG})
-
-
-def _latest_run_ids(policies: list[CleanupPolicy]) -> list[int]:
-    ids = []
-    for policy in policies:
-        run = policy.runs.order_by("-started_at", "-id").values_list("pk", flat=True).first()
-        if run is not None:
-            ids.append(run)
-    return ids
 
 
 def _policy_form(request: HttpRequest, policy: CleanupPolicy, template: str) -> HttpResponse:

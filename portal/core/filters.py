@@ -77,6 +77,16 @@ IN_FLIGHT = "in_flight"
 WITHIN = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
 
 
+def within_filter(field_name: str, label: str) -> django_filters.ChoiceFilter:
+    """Last hour, 24 hours or 7 days, up to now, on a datetime field."""
+
+    def within(queryset: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
+        return queryset.filter(**{f"{field_name}__gte": timezone.now() - WITHIN[value]})
+
+    choices = [("1h", "Last hour"), ("24h", "Last 24 hours"), ("7d", "Last 7 days")]
+    return django_filters.ChoiceFilter(choices=choices, method=within, label=label, empty_label="Any time")
+
+
 class OperationFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
         choices=[(IN_FLIGHT, "In flight (queued or running)"), *Operation.Status.choices],
@@ -85,12 +95,7 @@ class OperationFilter(django_filters.FilterSet):
         empty_label="Any status",
     )
     kind = django_filters.ChoiceFilter(choices=_kind_choices, label="Kind", empty_label="Any kind")
-    within = django_filters.ChoiceFilter(
-        choices=[("1h", "Last hour"), ("24h", "Last 24 hours"), ("7d", "Last 7 days")],
-        method="filter_within",
-        label="Requested",
-        empty_label="Any time",
-    )
+    within = within_filter("created_at", "Requested")
 
     class Meta:
         model = Operation
@@ -100,9 +105,6 @@ class OperationFilter(django_filters.FilterSet):
         if status == IN_FLIGHT:
             return operations.filter(status__in=Operation.UNFINISHED)
         return operations.filter(status=status)
-
-    def filter_within(self, operations: QuerySet[Operation], name: str, within: str) -> QuerySet[Operation]:
-        return operations.filter(created_at__gte=timezone.now() - WITHIN[within])
 
 
 class AuditFilterForm(forms.Form):

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
@@ -334,3 +335,25 @@ def test_the_pages_list_policies_runs_and_items(ivs, viewer, admin, django_captu
     partial = client.get(f"/cleanup/runs/{run.pk}/", headers={"HX-Request": "true"})
     assert partial.status_code == 286  # nothing in flight: the report stops polling
     assert client.get(f"/cleanup/runs/?policy={policy.pk}").content.decode().count('<tr id="run-') == 1
+
+
+def _queries(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def test_the_lists_cost_the_same_queries_for_one_policy_or_many(viewer):
+    client = login(viewer)
+
+    def policy_with_runs(number: int) -> None:
+        policy = _policy(name=f"policy {number}")
+        for _ in range(2):
+            CleanupRun.objects.create(policy=policy, trigger="manual", actor_name="ada", started_at=timezone.now(),
+                                      outcome="nothing")  # fmt: skip
+
+    policy_with_runs(0)
+    one = (_queries(client, "/cleanup/"), _queries(client, "/cleanup/runs/"))
+    for number in range(1, 6):
+        policy_with_runs(number)
+    assert (_queries(client, "/cleanup/"), _queries(client, "/cleanup/runs/")) == one
