@@ -43,7 +43,7 @@ class Estate:
         log = (self.folder / "beat.log").open("ab")
         process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "portal", "beat", "--loglevel", "WARNING",
-             "-s", str(self.folder / "beat-schedule")],
+             "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler"],
             cwd=REPOSITORY, env=self.environment, stdout=log, stderr=log, start_new_session=True,
         )  # fmt: skip
         self.stack.callback(_stop, process)
