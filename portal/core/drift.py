@@ -115,6 +115,14 @@ def drift_gone(row: Model) -> None:
     _record(row, Drift.Change.GONE, "")
 
 
+def drift_open_keys(model: type[Model]) -> set[tuple[int, str, str]]:
+    """(object id, change, field) of every open record about the model's rows, in one query: a reconciliation of
+    many rows reads it once and settles only what is open, instead of asking for every row and field."""
+    content_type = ContentType.objects.get_for_model(model)
+    records = Drift.objects.filter(content_type=content_type, resolved_at__isnull=True)
+    return set(records.values_list("object_id", "change", "field"))
+
+
 def drift_settle(row: Model, field: str | None = None) -> None:
     """AWS and the portal agree again: the row's open records (or only the field's) are resolved as settled."""
     records = _open(row)

@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.core.batches import operation_batch_record
-from portal.core.drift import drift_changed, drift_found, drift_gone, drift_settle
+from portal.core.drift import drift_changed, drift_found, drift_gone, drift_open_keys, drift_settle
 from portal.core.errors import Conflict, DomainError, NotAllowedInState, Remedy
-from portal.core.models import Operation, OperationBatch
+from portal.core.models import Drift, Operation, OperationBatch
 from portal.core.permissions import SYNC_RESOURCES
 from portal.core.services import operation_request
 from portal.stages.models import Participant, Stage
@@ -204,6 +204,7 @@ def stages_reconcile(
     observed_at = observed_at or timezone.now()
     by_arn = {item["arn"]: item for item in listed}
     known = {stage.arn: stage for stage in Stage.objects.select_for_update().filter(arn__in=by_arn)}
+    drifted = drift_open_keys(Stage)
     found = changed = 0
     for arn, item in by_arn.items():
         stage = known.get(arn)
@@ -221,8 +222,11 @@ def stages_reconcile(
             Stage.objects.filter(pk=stage.pk).update(status=Stage.Status.ACTIVE)
             drift_settle(stage, "")
         for field, aws_value in fields.items():
-            drift_changed(stage, field, portal=getattr(stage, field), aws=aws_value)
-            changed += getattr(stage, field) != aws_value
+            if getattr(stage, field) != aws_value:
+                drift_changed(stage, field, portal=getattr(stage, field), aws=aws_value)
+                changed += 1
+            elif (stage.pk, Drift.Change.CHANGED, field) in drifted:
+                drift_settle(stage, field)
     gone = list(
         Stage.objects.select_for_update()
         .filter(region=region, status=Stage.Status.ACTIVE, arn__isnull=False, changed_at__lt=observed_at)

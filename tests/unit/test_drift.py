@@ -193,3 +193,21 @@ def test_open_drift_is_a_figure_on_the_overview(viewer):
     page = login(viewer).get("/").content.decode()
     assert "Open drift" in page
     assert 'href="/drift/"' in page
+
+
+def test_a_listing_that_agrees_with_the_registry_costs_the_same_queries_for_few_or_many_stages():
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from portal.stages.services import stages_reconcile
+
+    def reconcile_queries(count: int) -> int:
+        stages = [StageFactory(name=f"agree-{n}", tags={"team": "a"}) for n in range(len(Stage.objects.all()), count)]
+        assert stages or count == 0
+        listed = [{"arn": s.arn, "name": s.name, "tags": s.tags} for s in Stage.objects.all()]
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+            stages_reconcile(listed=listed, region="us-east-1")
+        return len(queries)
+
+    assert reconcile_queries(3) == reconcile_queries(30)
+    assert _open() == []
