@@ -93,6 +93,10 @@ def test_the_protection_tag_holds_for_every_condition_and_shows_on_the_stage_lis
     page = login(viewer).get("/stages/").content.decode()
     badge = '<span class="badge tag protected" title="Protected: no cleanup policy touches it">'
     assert f"{badge}{PROTECTION_TAG}=</span>" in page
+    stage = Stage.objects.get()
+    assert "data-protected" in login(viewer).get(f"/stages/{stage.pk}/").content.decode()
+    Stage.objects.update(tags={"team": "x"})
+    assert "data-protected" not in login(viewer).get(f"/stages/{stage.pk}/").content.decode()
 
 
 def test_a_run_over_the_cap_acts_on_none_and_reports_them_all(ivs, admin, django_capture_on_commit_callbacks):

@@ -123,6 +123,12 @@ def status_badge(status: str, label: str = "") -> SafeString:
     return format_html('<span class="status status-{}">{}</span>', str(status).lower(), label or status)
 
 
+@register.filter
+def protected(tags: dict[str, str] | None) -> bool:
+    """The resource carries the protection tag: no cleanup policy touches it."""
+    return bool(tags) and PROTECTION_TAG in tags
+
+
 PROTECTED_BADGE = '<span class="badge tag protected" title="Protected: no cleanup policy touches it">{}={}</span>'
 
 
