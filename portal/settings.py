@@ -249,6 +249,7 @@ CELERY_TASK_ROUTES = {"portal.*.tasks.*refresh*": {"queue": "refresh"}}
 CELERY_BEAT_SCHEDULE = {
     "operations-sweep": {"task": "portal.core.tasks.operations_sweep", "schedule": 10.0},
     "secrets-expire": {"task": "portal.core.tasks.secrets_expire", "schedule": 60.0},
+    "captures-policies": {"task": "portal.pipelines.tasks.captures_enforce_policies", "schedule": 10.0},
 }
 
 # The cache is shared by web and workers (refresh watches): Redis when the broker is Redis, else files under var/.
@@ -273,6 +274,12 @@ AWS_RATE_LIMIT_FRACTION = float(os.environ.get("AWS_RATE_LIMIT_FRACTION", "1"))
 # The SQS queue every meeting the portal creates sends its events to (NotificationsConfiguration), read by the
 # meeting events consumer in the worker tier. Empty: meetings are created without notifications.
 MEETING_EVENTS_QUEUE_URL = os.environ.get("MEETING_EVENTS_QUEUE_URL", "")
+# Capture pipelines: the sink buckets "Record this meeting" offers (empty: the buckets the account has, as the
+# pipelines refresher last listed them), how long a presigned download link works, and the policies' defaults.
+CAPTURE_SINK_BUCKETS = env_list("CAPTURE_SINK_BUCKETS", "")
+CAPTURE_DOWNLOAD_URL_SECONDS = int(os.environ.get("CAPTURE_DOWNLOAD_URL_SECONDS", "300"))
+CAPTURE_STOP_WHEN_EMPTY_MINUTES = int(os.environ.get("CAPTURE_STOP_WHEN_EMPTY_MINUTES", "10"))
+CAPTURE_MAX_DURATION_MINUTES = int(os.environ.get("CAPTURE_MAX_DURATION_MINUTES", "240"))
 
 # --- Refreshers (portal/core/refresh.py) ------------------------------------------------------------------------
 # Beat starts a cycle of every refresher this often; a cycle still running makes the next tick skip.

@@ -7,6 +7,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("meetings/", include("portal.meetings.urls")),
+    path("pipelines/", include("portal.pipelines.urls")),
     path("stages/", include("portal.stages.urls")),
     path("users/", include("portal.users.urls")),
     path("", include("portal.core.urls")),

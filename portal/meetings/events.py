@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 
 from portal.aws import sqs
 from portal.aws.clients import aws_run
+from portal.core.events import OUTCOMES, event_handler_register, events_dispatch
 from portal.meetings.models import Attendee, DeadLetter, Meeting, MeetingEvent
 from portal.meetings.operations import meeting_mark_ended, meeting_recount
 
@@ -266,16 +267,21 @@ def meeting_events_apply(messages: list[tuple[str, str]]) -> list[str]:
     return outcomes
 
 
+event_handler_register("Chime Meeting State Change", meeting_events_apply)
+
+
 def meeting_event_apply(*, body: str, message_id: str = "") -> str:
     """Apply one queue message in one transaction: "applied", "duplicate", "dead-letter" or "deferred"."""
     return meeting_events_apply([(body, message_id)])[0]
 
 
 def meeting_events_consume(*, url: str, wait_seconds: int = 10) -> dict[str, int]:
-    """One long poll of the queue (up to 10 messages), each applied in its own transaction, deleted after commit."""
-    counts = {"applied": 0, "duplicate": 0, "dead-letter": 0, "deferred": 0}
+    """One long poll of the queue (up to 10 messages), each applied in its own transaction by the handler of its
+    detail-type (portal.core.events; meeting events here, and what other apps declared), deleted after commit."""
+    counts = dict.fromkeys(OUTCOMES, 0)
     messages = aws_run(sqs.messages_receive(url=url, wait_seconds=wait_seconds))
-    outcomes = meeting_events_apply([(m.get("Body", ""), m.get("MessageId", "")) for m in messages])
+    received = [(m.get("Body", ""), m.get("MessageId", "")) for m in messages]
+    outcomes = events_dispatch(received, fallback=meeting_events_apply)
     done: list[str] = []
     for message, outcome in zip(messages, outcomes, strict=True):
         counts[outcome] += 1
