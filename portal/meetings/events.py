@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 
 from portal.aws import sqs
 from portal.aws.clients import aws_run
+from portal.core.drift import drift_found
 from portal.core.events import OUTCOMES, event_handler_register, events_dispatch
 from portal.meetings.models import Attendee, DeadLetter, Meeting, MeetingEvent
 from portal.meetings.operations import meeting_mark_ended, meeting_recount
@@ -152,6 +153,7 @@ def _meeting_for(event: MeetingEventMessage, batch: _Batch) -> Meeting | None:
         status=Meeting.Status.ACTIVE,
         origin=Meeting.Origin.FOUND,
     )
+    drift_found(meeting)
     batch.complete.add(meeting.pk)
     return meeting
 
