@@ -96,6 +96,17 @@ class CapturePipeline(models.Model):
         return self.status in self.RUNNING and self.stop_operation_id is not None
 
     @property
+    def artifacts_words(self) -> str:
+        """What it captures, in words: "Audio AudioOnly, Video Enabled, Content Disabled"."""
+        artifacts = (self.configuration or {}).get("ArtifactsConfiguration") or {}
+        return ", ".join(f"{name} {a.get('MuxType') or a.get('State', '')}" for name, a in artifacts.items()) or "—"
+
+    @property
+    def video_streams_words(self) -> str:
+        streams = ((self.configuration or {}).get("SourceConfiguration") or {}).get("SelectedVideoStreams") or {}
+        return ", ".join([*streams.get("AttendeeIds", []), *streams.get("ExternalUserIds", [])])
+
+    @property
     def can_stop(self) -> bool:
         return self.status in self.RUNNING and bool(self.media_pipeline_id) and self.stop_operation_id is None
 

@@ -25,6 +25,7 @@ from portal.aws import media_pipelines as aws
 from portal.aws import s3
 from portal.aws.clients import aws_client
 from portal.aws.errors import AwsError, AwsNotFound
+from portal.core.drift import drift_found, drift_gone
 from portal.core.refresh import Cycle, Items, Observed, Refresher, refresh_run, refresher_register
 from portal.pipelines.models import Artifact, CapturePipeline, Concatenation
 from portal.pipelines.services import capture_status_apply
@@ -201,7 +202,7 @@ def _record_artifacts(capture: CapturePipeline, item: PipelineItem, seen: Pipeli
 
 def _apply_capture(observed: Observed[PipelineItem]) -> str:
     item, seen = observed.item, observed.result
-    capture = CapturePipeline.objects.select_for_update().select_related("meeting").get(pk=item.pk)
+    capture = CapturePipeline.objects.select_for_update(of=("self",)).select_related("meeting").get(pk=item.pk)
     CapturePipeline.objects.filter(pk=capture.pk).update(refreshed_at=timezone.now())
     if seen.gone:
         if capture.status in CapturePipeline.ACTIVE and capture.changed_at <= observed.observed_at:
@@ -233,8 +234,6 @@ def _apply_concatenation(observed: Observed[PipelineItem]) -> str:
 
 def capture_mark_gone(*, capture: CapturePipeline) -> None:
     """The portal's capture is no longer in AWS: marked gone (never deleted), and recorded as drift."""
-    from portal.core.drift import drift_gone
-
     CapturePipeline.objects.filter(pk=capture.pk).update(
         status=CapturePipeline.Status.GONE, changed_at=timezone.now(), ended_at=capture.ended_at or timezone.now()
     )
@@ -244,8 +243,6 @@ def capture_mark_gone(*, capture: CapturePipeline) -> None:
 def _reconcile(listing: list[dict[str, Any]], listed_at: datetime) -> dict[str, int]:
     """Found: listed by AWS, unknown here (added, then observed like any other). Gone: active here, created before
     the listing began, and not listed."""
-    from portal.core.drift import drift_found
-
     cache.set(BUCKETS_CACHE_KEY, sorted(entry["Bucket"] for entry in listing if "Bucket" in entry), timeout=None)
     listed = {entry["MediaPipelineId"]: entry for entry in listing if "MediaPipelineId" in entry}
     known = set(

@@ -82,6 +82,10 @@ class TimelineEntry:
     event_type: str
     parameters: dict[str, Any]
 
+    @property
+    def who(self) -> str:
+        return str(self.parameters.get("externalUserId") or self.parameters.get("ExternalUserId") or "")
+
 
 def capture_meeting_events(*, capture: CapturePipeline) -> list[TimelineEntry]:
     """The meeting-events files the capture wrote, as one readable timeline (lines AWS writes as JSON objects
