@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.db.models import Q, QuerySet
 
 from portal.pipelines.models import CapturePipeline
@@ -13,8 +14,12 @@ class CaptureFilter(django_filters.FilterSet):
         choices=CapturePipeline.Status.choices, label="Status", empty_label="Any status"
     )
     meeting = django_filters.CharFilter(method="filter_meeting", label="Meeting", max_length=64)
-    since = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte", label="From")
-    until = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte", label="To")
+    since = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__gte", label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = django_filters.DateFilter(
+        field_name="created_at", lookup_expr="date__lte", label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
 
     class Meta:
         model = CapturePipeline

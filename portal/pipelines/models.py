@@ -111,10 +111,27 @@ class CapturePipeline(models.Model):
         return self.status in self.RUNNING and bool(self.media_pipeline_id) and self.stop_operation_id is None
 
     @property
+    def badge(self) -> str:
+        """The status badge's look: the portal's shared status classes."""
+        return BADGES.get(self.status, "queued")
+
+    @property
     def duration_seconds(self) -> float | None:
+        """From AWS's InProgress to its Stopped or Failed (or now, while it records)."""
         if self.started_at is None:
             return None
-        return ((self.ended_at or timezone.now()) - self.started_at).total_seconds()
+        return max(((self.ended_at or timezone.now()) - self.started_at).total_seconds(), 0.0)
+
+
+BADGES = {
+    CapturePipeline.Status.REQUESTED: "requested",
+    CapturePipeline.Status.INITIALIZING: "creating",
+    CapturePipeline.Status.IN_PROGRESS: "running",
+    CapturePipeline.Status.STOPPING: "deleting",
+    CapturePipeline.Status.STOPPED: "succeeded",
+    CapturePipeline.Status.FAILED: "failed",
+    CapturePipeline.Status.GONE: "gone",
+}
 
 
 class Artifact(models.Model):
@@ -195,6 +212,11 @@ class Concatenation(models.Model):
     def sink_arn(self) -> str:
         path = f"{self.sink_bucket}/{self.sink_prefix}" if self.sink_prefix else self.sink_bucket
         return f"arn:aws:s3:::{path}"
+
+    @property
+    def badge(self) -> str:
+        return {"requested": "requested", "Initializing": "creating", "InProgress": "running", "Stopped": "succeeded",
+                "Failed": "failed", "gone": "gone"}.get(self.status, "queued")  # fmt: skip
 
     @property
     def output_prefix(self) -> str:

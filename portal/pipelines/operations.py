@@ -86,6 +86,7 @@ CAPTURE_START = register(
         on_success=_created,
         on_failure=_creation_failed,
         summary=lambda r: f"capture pipeline {r.get('pipeline', {}).get('MediaPipelineId')}",
+        result_template="pipelines/capture_result.html",
         describe=_describe_create,
     )
 )
@@ -168,6 +169,7 @@ CAPTURE_CONCATENATE = register(
         on_failure=_concatenation_failed,
         serial=False,
         summary=lambda r: f"concatenation pipeline {r.get('pipeline', {}).get('MediaPipelineId')}",
+        result_template="pipelines/capture_result.html",
         describe=lambda p, name: f"Concatenate capture {name} into {p.get('sink_arn')}",
     )
 )

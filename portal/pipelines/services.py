@@ -169,12 +169,19 @@ def capture_concatenate(*, actor: AbstractBaseUser, capture: CapturePipeline, bu
         )
 
 
+# A capture only moves forward (Paused and InProgress alternate): an older status, late or from a slow read, is ignored.
+PROGRESS = {"requested": 0, "NotStarted": 0, "Initializing": 1, "InProgress": 2, "Paused": 2, "Stopping": 3,
+            "Stopped": 4, "Failed": 4}  # fmt: skip
+
+
 def capture_status_apply(*, capture: CapturePipeline, status: str, at: datetime, failure: str = "") -> bool:
     """AWS said `status` at `at` (an event's timestamp, or UpdatedTimestamp): applied unless the row already shows a
-    newer status. True when it changed the row."""
+    newer status, or one further along. True when it changed the row."""
     if status not in CapturePipeline.AWS_STATUSES or capture.status == CapturePipeline.Status.GONE:
         return False
-    if capture.status_at is not None and at < capture.status_at:
+    if PROGRESS[status] < PROGRESS.get(capture.status, 0):
+        return False
+    if capture.status_at is not None and at < capture.status_at and PROGRESS[status] == PROGRESS[capture.status]:
         return False
     if capture.status == status and capture.status_at is not None:
         return False

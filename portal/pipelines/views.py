@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,6 +16,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from portal.aws import s3
 from portal.aws.clients import aws_run
+from portal.aws.errors import AwsError
 from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, VIEW_RESOURCES
 from portal.core.polling import poll_response
 from portal.core.refresh import refresh_watch
@@ -27,6 +29,7 @@ from portal.pipelines.forms import CaptureStartForm, ConcatenateForm, PipelineTa
 from portal.pipelines.models import CapturePipeline, Concatenation
 
 PAGE_SIZE = 50
+logger = logging.getLogger(__name__)
 
 
 def _in_transition(capture: CapturePipeline) -> bool:
@@ -57,10 +60,17 @@ def pipeline_list(request: HttpRequest) -> HttpResponse:
 
 
 def _download_urls(bucket: str, keys: list[str]) -> dict[str, str]:
-    """Short-lived presigned GET URLs, signed locally by the one S3 client (no request to AWS)."""
+    """Short-lived presigned GET URLs, signed here by the one S3 client: no request goes to AWS, but signing needs
+    the credentials. Without them the page lists the objects with no links."""
     if not keys:
         return {}
-    return aws_run(s3.download_urls(bucket=bucket, keys=keys, expires_seconds=settings.CAPTURE_DOWNLOAD_URL_SECONDS))
+    try:
+        return aws_run(
+            s3.download_urls(bucket=bucket, keys=keys, expires_seconds=settings.CAPTURE_DOWNLOAD_URL_SECONDS)
+        )
+    except AwsError as error:
+        logger.warning("Download links for %s not signed: %s", bucket, error)
+        return {}
 
 
 def _allow_media_from(response: HttpResponse, urls: list[str]) -> HttpResponse:
