@@ -18,9 +18,10 @@ async def capture_create(*, request: dict[str, Any]) -> dict[str, Any]:
         return (await pipelines.create_media_capture_pipeline(**request))["MediaCapturePipeline"]
 
 
-async def capture_get(client: Any, *, pipeline_id: str) -> dict[str, Any]:
-    """GetMediaCapturePipeline on the refresher's client; an unknown pipeline raises AwsNotFound."""
-    return (await client.get_media_capture_pipeline(MediaPipelineId=pipeline_id))["MediaCapturePipeline"]
+async def capture_get(*, pipeline_id: str) -> dict[str, Any]:
+    """GetMediaCapturePipeline; an unknown pipeline raises AwsNotFound."""
+    async with aws_client(SERVICE) as pipelines:
+        return (await pipelines.get_media_capture_pipeline(MediaPipelineId=pipeline_id))["MediaCapturePipeline"]
 
 
 async def capture_delete(*, pipeline_id: str) -> None:
@@ -59,6 +60,7 @@ async def concatenation_create(
     return response["MediaConcatenationPipeline"]
 
 
-async def media_pipeline_get(client: Any, *, pipeline_id: str) -> dict[str, Any]:
-    """GetMediaPipeline: {"MediaConcatenationPipeline": ...} or {"MediaCapturePipeline": ...}."""
-    return (await client.get_media_pipeline(MediaPipelineId=pipeline_id))["MediaPipeline"]
+async def media_pipeline_get(*, pipeline_id: str) -> dict[str, Any]:
+    """GetMediaPipeline: {"MediaConcatenationPipeline": ...} or {"MediaCapturePipeline": ...}; AwsNotFound."""
+    async with aws_client(SERVICE) as pipelines:
+        return (await pipelines.get_media_pipeline(MediaPipelineId=pipeline_id))["MediaPipeline"]

@@ -27,6 +27,7 @@ from portal.aws.clients import aws_client
 from portal.aws.errors import AwsError, AwsNotFound
 from portal.core.drift import drift_found, drift_gone
 from portal.core.refresh import Cycle, Items, Observed, Refresher, refresh_run, refresher_register
+from portal.meetings.models import Meeting
 from portal.pipelines.models import Artifact, CapturePipeline, Concatenation
 from portal.pipelines.services import capture_status_apply
 
@@ -53,6 +54,8 @@ class PipelineSeen:
     gone: bool = False
     status: str = ""
     updated_at: datetime | None = None
+    sink_arn: str = ""
+    source_arn: str = ""
     objects: list[dict[str, Any]] | None = None
     texts: dict[str, str] = field(default_factory=dict)
     listing_error: str = ""
@@ -125,14 +128,19 @@ def _items(watched: set[str]) -> Items[PipelineItem]:
 async def _observe(client: Any, item: PipelineItem) -> PipelineSeen:
     try:
         if item.concatenation:
-            pipeline = (await aws.media_pipeline_get(client, pipeline_id=item.media_pipeline_id)).get(
+            pipeline = (await aws.media_pipeline_get(pipeline_id=item.media_pipeline_id)).get(
                 "MediaConcatenationPipeline", {}
             )
         else:
-            pipeline = await aws.capture_get(client, pipeline_id=item.media_pipeline_id)
+            pipeline = await aws.capture_get(pipeline_id=item.media_pipeline_id)
     except AwsNotFound:
         return PipelineSeen(gone=True)
-    seen = PipelineSeen(status=pipeline.get("Status", ""), updated_at=pipeline.get("UpdatedTimestamp"))
+    seen = PipelineSeen(
+        status=pipeline.get("Status", ""),
+        updated_at=pipeline.get("UpdatedTimestamp"),
+        sink_arn=pipeline.get("SinkArn", ""),
+        source_arn=pipeline.get("SourceArn", ""),
+    )
     listing = item.prefix and (not item.concatenation or seen.status == Concatenation.Status.STOPPED)
     if listing:
         try:
@@ -209,12 +217,29 @@ def _apply_capture(observed: Observed[PipelineItem]) -> str:
             capture_mark_gone(capture=capture)
             return "gone"
         return "checked"
+    if capture.origin == CapturePipeline.Origin.FOUND and not capture.sink_bucket and seen.sink_arn:
+        _describe_found(capture, seen)
     if seen.objects is not None:
         _record_artifacts(capture, item, seen)
     if capture.changed_at > observed.observed_at:
         return "skipped"  # the portal changed it since the observation began (a stop, an event)
     at = seen.updated_at or observed.observed_at
     return "changed" if capture_status_apply(capture=capture, status=seen.status, at=at) else "checked"
+
+
+def _describe_found(capture: CapturePipeline, seen: PipelineSeen) -> None:
+    """A pipeline found in AWS gets its sink and, when the registry knows it, its meeting from what Get answered."""
+    bucket, _, prefix = seen.sink_arn.removeprefix("arn:aws:s3:::").partition("/")
+    meeting_id = re.split(r":meeting[:/]", seen.source_arn)[-1] if ":meeting" in seen.source_arn else ""
+    meeting = Meeting.objects.filter(meeting_id=meeting_id).first() if meeting_id else None
+    taken = meeting is not None and CapturePipeline.objects.filter(meeting=meeting, status__in=CapturePipeline.ACTIVE)
+    CapturePipeline.objects.filter(pk=capture.pk).update(
+        sink_bucket=bucket,
+        sink_prefix=prefix.strip("/"),
+        source_arn=seen.source_arn,
+        meeting=meeting if meeting is not None and not taken.exists() else None,
+    )
+    capture.refresh_from_db()
 
 
 def _apply_concatenation(observed: Observed[PipelineItem]) -> str:
@@ -241,28 +266,29 @@ def capture_mark_gone(*, capture: CapturePipeline) -> None:
 
 
 def _reconcile(listing: list[dict[str, Any]], listed_at: datetime) -> dict[str, int]:
-    """Found: listed by AWS, unknown here (added, then observed like any other). Gone: active here, created before
-    the listing began, and not listed."""
+    """Found: listed by AWS and unknown here, while no start is waiting for AWS's answer (that pipeline may be it);
+    added, then observed like any other. Gone: active here, its id known before the listing began, and not listed."""
     cache.set(BUCKETS_CACHE_KEY, sorted(entry["Bucket"] for entry in listing if "Bucket" in entry), timeout=None)
     listed = {entry["MediaPipelineId"]: entry for entry in listing if "MediaPipelineId" in entry}
     known = set(
         CapturePipeline.objects.filter(media_pipeline_id__in=listed).values_list("media_pipeline_id", flat=True)
     )
     found = 0
-    for pipeline_id in set(listed) - known:
-        with transaction.atomic():
-            capture = CapturePipeline.objects.create(
-                media_pipeline_id=pipeline_id,
-                arn=listed[pipeline_id].get("MediaPipelineArn", ""),
-                status=CapturePipeline.Status.INITIALIZING,
-                origin=CapturePipeline.Origin.FOUND,
-                sink_bucket="",
-            )
-            drift_found(capture)
-        found += 1
+    if not CapturePipeline.objects.filter(status=CapturePipeline.Status.REQUESTED).exists():
+        for pipeline_id in set(listed) - known:
+            with transaction.atomic():
+                capture = CapturePipeline.objects.create(
+                    media_pipeline_id=pipeline_id,
+                    arn=listed[pipeline_id].get("MediaPipelineArn", ""),
+                    status=CapturePipeline.Status.INITIALIZING,
+                    origin=CapturePipeline.Origin.FOUND,
+                    sink_bucket="",
+                )
+                drift_found(capture)
+            found += 1
     gone = 0
     missing = (
-        CapturePipeline.objects.filter(status__in=CapturePipeline.ACTIVE, created_at__lt=listed_at)
+        CapturePipeline.objects.filter(status__in=CapturePipeline.ACTIVE, changed_at__lt=listed_at)
         .exclude(media_pipeline_id=None)
         .exclude(media_pipeline_id__in=listed)
     )

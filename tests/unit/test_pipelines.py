@@ -218,3 +218,32 @@ def test_htmx_answers_the_panel_and_varies_on_it(admin, meeting):
     assert "<html" not in response.content.decode()
     full = login(admin).get(f"/pipelines/{capture.pk}/")
     assert "HX-Request" in full["Vary"]
+
+
+def test_reconciliation_records_pipelines_found_in_aws_and_gone_from_it(aws_endpoint, sandbox, meeting):
+    from portal.core.models import Drift
+    from portal.pipelines.refresh import pipelines_refresh
+    from tests.conftest import sandbox_boto
+
+    sandbox.quotas(enabled=False)
+    s3, chime = sandbox_boto(sandbox.endpoint, "s3"), sandbox_boto(sandbox.endpoint, "chime-sdk-meetings")
+    aws = sandbox_boto(sandbox.endpoint, "chime-sdk-media-pipelines")
+    s3.create_bucket(Bucket="elsewhere")
+    made = chime.create_meeting(ClientRequestToken=uuid.uuid4().hex, MediaRegion="us-east-1", ExternalMeetingId="xx")
+    outside = aws.create_media_capture_pipeline(
+        SourceType="ChimeSdkMeeting", SourceArn=made["Meeting"]["MeetingArn"], SinkType="S3Bucket",
+        SinkArn="arn:aws:s3:::elsewhere",
+    )["MediaCapturePipeline"]  # fmt: skip
+    lost = _capture(meeting, changed_at=timezone.now() - timedelta(minutes=1))
+    assert pipelines_refresh() == {"checked": 0, "changed": 0, "skipped": 0, "gone": 1, "found": 1}
+    found = CapturePipeline.objects.get(media_pipeline_id=outside["MediaPipelineId"])
+    assert (found.origin, found.status) == ("found", "Initializing")
+    assert CapturePipeline.objects.get(pk=lost.pk).status == "gone"
+    assert set(Drift.objects.values_list("kind", "change", "object_id")) == {
+        ("pipeline", "found", found.pk),
+        ("pipeline", "gone", lost.pk),
+    }
+    pipelines_refresh()
+    assert Drift.objects.count() == 2  # seen again: the open records are touched, not doubled
+    found.refresh_from_db()
+    assert (found.sink_bucket, found.artifact_prefix) == ("elsewhere", "")  # described from GetMediaCapturePipeline
