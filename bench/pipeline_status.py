@@ -10,8 +10,9 @@ each transition the script records how long after AWS's change (the sandbox's Up
 shows it, and prints the median, 95th percentile and worst lag, the portal's calls a second to the media pipelines
 API and how many AWS throttled. `--no-events` runs without the consumer: the refresher alone (the backstop).
 
-AWS allows 100 active pipelines in us-east-1: the sandbox in this process has that limit lifted, so 200 can be in
-transition at once.
+The pipelines are created and deleted in the sandbox directly (quotas off meanwhile), each row changed as the start
+and stop operations change it. AWS allows 100 active pipelines in us-east-1: the sandbox in this process has that
+limit lifted, so 200 can be in transition at once.
 """
 
 from __future__ import annotations
@@ -89,8 +90,11 @@ def main() -> None:
         cycles = CycleCounter()
         lags = {"InProgress": _follow(sandbox, ids, "InProgress", cycles), "Stopped": []}
         sandbox.quotas(enabled=False)  # the deletes are not what is measured
-        for pipeline_id in ids:
+        for pipeline_id in ids:  # what the stop operation does: DeleteMediaCapturePipeline, then the row is Stopping
             aws.delete_media_capture_pipeline(MediaPipelineId=pipeline_id)
+            CapturePipeline.objects.filter(media_pipeline_id=pipeline_id, status__in=CapturePipeline.RUNNING).update(
+                status=CapturePipeline.Status.STOPPING, status_at=timezone.now(), changed_at=timezone.now()
+            )
         sandbox.quotas(enabled=True)
         lags["Stopped"] = _follow(sandbox, ids, "Stopped", cycles)
         elapsed = time.monotonic() - started

@@ -31,7 +31,7 @@ from portal.meetings.models import Meeting
 from portal.pipelines.models import Artifact, CapturePipeline, Concatenation
 from portal.pipelines.services import capture_status_apply
 
-HOT_PER_CYCLE = 8
+HOT_PER_CYCLE = 16
 COLD_PER_CYCLE = 2
 TEXT_LIMIT = 65_536  # bytes of a meeting-events file the portal keeps for its timeline
 LISTING_SETTLE = timedelta(seconds=15)  # after a capture stopped, its prefix is listed until this long after
@@ -71,7 +71,7 @@ def _capture_items(captures: list[CapturePipeline]) -> list[PipelineItem]:
             or capture.artifacts_listed_at < capture.ended_at + LISTING_SETTLE
         )
         lists = capture.status in (CapturePipeline.Status.IN_PROGRESS, CapturePipeline.Status.PAUSED) or (
-            (ended or capture.status == CapturePipeline.Status.STOPPING) and unsettled
+            ended and unsettled
         )
         prefix = capture.artifact_prefix
         items.append(
@@ -96,8 +96,15 @@ def _needs_listing() -> Q:
 def _items(watched: set[str]) -> Items[PipelineItem]:
     known = CapturePipeline.objects.exclude(media_pipeline_id=None).select_related("meeting")
     watched_pks = [int(key) for key in watched if key.isdigit()]
-    hot_query = Q(pk__in=watched_pks) | Q(status__in=CapturePipeline.TRANSITION) | _needs_listing()
-    hot = list(known.filter(hot_query).order_by(F("refreshed_at").asc(nulls_first=True), "pk")[:HOT_PER_CYCLE])
+    oldest_first = (F("refreshed_at").asc(nulls_first=True), "pk")
+    hot = list(
+        known.filter(Q(pk__in=watched_pks) | Q(status__in=CapturePipeline.TRANSITION)).order_by(*oldest_first)[
+            :HOT_PER_CYCLE
+        ]
+    )  # status first; the final listing of stopped captures takes what is left of the cycle's budget
+    hot += list(known.filter(_needs_listing()).exclude(pk__in=[c.pk for c in hot]).order_by(*oldest_first)[
+        : HOT_PER_CYCLE - len(hot)
+    ])  # fmt: skip
     cold = list(
         known.filter(status__in=(CapturePipeline.Status.IN_PROGRESS, CapturePipeline.Status.PAUSED))
         .exclude(pk__in=[c.pk for c in hot])
