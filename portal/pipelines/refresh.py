@@ -61,7 +61,8 @@ class PipelineSeen:
     listing_error: str = ""
 
 
-def _capture_items(captures: list[CapturePipeline]) -> list[PipelineItem]:
+def _capture_items(captures: list[CapturePipeline], texts: dict[int, set[str]]) -> list[PipelineItem]:
+    """What to read of each capture: its status, and its prefix while it records and once after it stopped."""
     items = []
     for capture in captures:
         ended = capture.status in (CapturePipeline.Status.STOPPED, CapturePipeline.Status.FAILED)
@@ -81,7 +82,7 @@ def _capture_items(captures: list[CapturePipeline]) -> list[PipelineItem]:
                 media_pipeline_id=capture.media_pipeline_id or "",
                 bucket=capture.sink_bucket,
                 prefix=f"{prefix}/" if lists and prefix else "",
-                known_texts=frozenset(getattr(capture, "text_keys", ())),
+                known_texts=frozenset(texts.get(capture.pk, ())),
             )
         )
     return items
@@ -115,8 +116,6 @@ def _items(watched: set[str]) -> Items[PipelineItem]:
         "pipeline_id", "key"
     ):
         texts.setdefault(pipeline_id, set()).add(key)
-    for capture in [*hot, *cold]:
-        capture.text_keys = texts.get(capture.pk, set())  # type: ignore[attr-defined]
     concatenations = [
         PipelineItem(
             pk=c.pk,
@@ -129,7 +128,7 @@ def _items(watched: set[str]) -> Items[PipelineItem]:
             :HOT_PER_CYCLE
         ]
     ]
-    return Items(hot=[*_capture_items(hot), *concatenations], cold=_capture_items(cold))
+    return Items(hot=[*_capture_items(hot, texts), *concatenations], cold=_capture_items(cold, texts))
 
 
 async def _observe(client: Any, item: PipelineItem) -> PipelineSeen:
