@@ -12,6 +12,7 @@ One call's events are handled one at a time, in order.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -23,7 +24,7 @@ from typing import Any
 from portal.pstn.signature import signed_headers
 from portal.sandbox import meetings
 from portal.sandbox.protocol import ApiError
-from portal.sandbox.world import Call, World, iso, new_uuid, operation, paginate
+from portal.sandbox.world import Call, World, iso, new_uuid, operation, paginate, ticker
 
 SERVICE = "chime-sdk-voice"
 BAD_REQUEST = "BadRequestException"
@@ -364,6 +365,7 @@ def _new_call(world: World, sma: dict[str, Any], leg_a: dict[str, str], rule_id:
         "listening": None,  # a ReceiveDigits action listening for in-call keys
         "meeting": None,  # {"MeetingId", "AttendeeId"} once joined
         "invocations": [],
+        "createdAt": world.clock.time(),
     }
     _calls(world)[transaction_id] = call
     return call
@@ -836,3 +838,22 @@ def call_get(world: World, transactionId: str) -> dict[str, Any]:
         if transactionId not in _calls(world):
             raise ApiError("NoSuchCall", f"No call {transactionId}.", status=404)
     return _call_view(world, transactionId)
+
+
+def _answer_quietly(world: World, transaction_id: str) -> None:
+    with contextlib.suppress(ApiError):  # hung up meanwhile
+        call_answer(world, transaction_id)
+
+
+@ticker
+def answer_ringing_calls(world: World, now: float) -> None:
+    """With SANDBOX_CALL_ANSWER_SECONDS set (`make run` sets it), a dialled phone picks up after that many seconds;
+    without it, the control API answers."""
+    try:
+        after = float(os.environ.get("SANDBOX_CALL_ANSWER_SECONDS", ""))
+    except ValueError:
+        return
+    for call in _calls(world).values():
+        if call["state"] == "ringing" and not call.get("answering") and now >= call["createdAt"] + after:
+            call["answering"] = True
+            threading.Thread(target=_answer_quietly, args=(world, call["TransactionId"]), daemon=True).start()

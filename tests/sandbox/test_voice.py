@@ -232,3 +232,16 @@ def test_a_number_without_a_rule_rings_out(sandbox):
     with pytest.raises(SandboxControlError) as raised:
         sandbox.call_dial(CALLER, "+12065550109")
     assert raised.value.code == "NoSipRule"
+
+
+def test_with_an_answer_delay_a_dialled_phone_picks_up_by_itself(voice, sandbox, served, monkeypatch):
+    monkeypatch.setenv("SANDBOX_CALL_ANSWER_SECONDS", "0")
+    sma_id, _ = _wire(voice)
+    transaction = voice.create_sip_media_application_call(
+        FromPhoneNumber=DIAL_IN, ToPhoneNumber=CALLER, SipMediaApplicationId=sma_id, ArgumentsMap={"meeting": "1"}
+    )["SipMediaApplicationCall"]["TransactionId"]
+    deadline = time.monotonic() + 5
+    while sandbox.call_get(transaction)["meeting"] is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sandbox.call_get(transaction)["meeting"]["MeetingId"] == served["meeting"]["MeetingId"]
+    assert "CALL_ANSWERED" in _types(served)
