@@ -87,7 +87,8 @@ def test_dial_in_pin_roster_mute_hangup_by_support_and_dial_out(
     call = sandbox.call_dial(CALLER, DIAL_IN)
     wrong = "000000" if pin != "000000" else "111111"
     call = sandbox.call_press(call["TransactionId"], f"{wrong}#")
-    assert call["meeting"] is None and call["waitingFor"] == "SpeakAndGetDigits"
+    assert call["meeting"] is None
+    assert call["waitingFor"] == "SpeakAndGetDigits"
     call = sandbox.call_press(call["TransactionId"], f"{pin}#")
     assert call["meeting"]["MeetingId"] == meeting.meeting_id
     row = PhoneCall.objects.get(transaction_id=call["TransactionId"])
@@ -105,7 +106,8 @@ def test_dial_in_pin_roster_mute_hangup_by_support_and_dial_out(
     attendees = sandbox.state()["state"]["chime.meetings"][meeting.meeting_id]["attendees"]
     assert attendees[row.attendee_id]["muted"] is True
     timeline = support_client.get(f"/calls/{row.pk}/").content.decode()
-    assert "wrong PIN (1 of 3)" in timeline and "muted (*6)" in timeline
+    assert "wrong PIN (1 of 3)" in timeline
+    assert "muted (*6)" in timeline
 
     response = support_client.post(f"/calls/{row.pk}/hangup/", {"reason": "caller left the line open"})
     assert response.status_code == 303

@@ -147,7 +147,8 @@ def test_dial_in_wrong_pin_right_pin_mute_and_hangup(voice, sandbox, served):
     call = sandbox.call_dial(CALLER, DIAL_IN)
     assert (served["unsigned"], call["waitingFor"]) == (0, "SpeakAndGetDigits")
     call = sandbox.call_press(call["TransactionId"], "000000#")
-    assert call["waitingFor"] == "SpeakAndGetDigits" and call["meeting"] is None
+    assert call["waitingFor"] == "SpeakAndGetDigits"
+    assert call["meeting"] is None
     call = sandbox.call_press(call["TransactionId"], "123456#")
     assert call["meeting"]["MeetingId"] == served["meeting"]["MeetingId"]
     assert [p["ParticipantTag"] for p in call["participants"]] == ["LEG-A", "LEG-B"]

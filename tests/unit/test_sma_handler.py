@@ -196,7 +196,7 @@ action_data = st.one_of(
     st.fixed_dictionaries(
         {},
         optional={
-            "Type": st.one_of(st.sampled_from(sorted(ACTION_TYPES) + ["CallCreateRequest", "CallUpdateRequest"]), anything),
+            "Type": st.one_of(st.sampled_from([*sorted(ACTION_TYPES), "CallCreateRequest", "CallUpdateRequest"]), anything),
             "ReceivedDigits": st.one_of(loose_text, anything),
             "ErrorType": anything,
             "ErrorMessage": anything,
