@@ -38,8 +38,12 @@ MEETING = {
 
 
 def _settled(kind: str) -> Operation:
-    wait_until(lambda: all(o.is_settled for o in Operation.objects.filter(kind=kind)) and
-               Operation.objects.filter(kind=kind).exists())  # fmt: skip
+    wait_until(
+        lambda: (
+            all(o.is_settled for o in Operation.objects.filter(kind=kind))
+            and Operation.objects.filter(kind=kind).exists()
+        )
+    )
     operation = Operation.objects.filter(kind=kind).latest("pk")
     assert operation.status == Operation.Status.SUCCEEDED, operation.error_message
     return operation
@@ -60,8 +64,13 @@ def wire_dial_in(admin_client, sandbox, live_server, settings) -> Meeting:
     sma = {"name": "dial in", "aws_region": "us-east-1", "lambda_arn": LAMBDA_ARN}
     assert admin_client.post("/calls/wiring/smas/new/", sma).status_code == 303
     _settled("pstn.create_sma")
-    rule = {"name": "main number", "trigger_type": "ToPhoneNumber", "trigger_value": DIAL_IN, "priority": "1",
-            "target": str(SipMediaApplication.objects.get().pk)}  # fmt: skip
+    rule = {
+        "name": "main number",
+        "trigger_type": "ToPhoneNumber",
+        "trigger_value": DIAL_IN,
+        "priority": "1",
+        "target": str(SipMediaApplication.objects.get().pk),
+    }
     assert admin_client.post("/calls/wiring/rules/new/", rule).status_code == 303
     _settled("pstn.create_rule")
     assert SipRule.objects.get().rule_id
@@ -116,11 +125,16 @@ def test_dial_in_pin_roster_mute_hangup_by_support_and_dial_out(
     _settled("pstn.delete_caller_attendee")
     assert Attendee.objects.get(meeting=meeting, attendee_id=row.attendee_id).state == Attendee.State.DELETED
     assert row.attendee_id not in sandbox.state()["state"]["chime.meetings"][meeting.meeting_id]["attendees"]
-    _consume_until(lambda: 'data-empty' in support_client.get(f"/meetings/{meeting.pk}/?panel=roster",
-                                                               headers=HTMX).content.decode())  # fmt: skip
+    _consume_until(
+        lambda: (
+            "data-empty" in support_client.get(f"/meetings/{meeting.pk}/?panel=roster", headers=HTMX).content.decode()
+        )
+    )
     hangups = AuditEntry.objects.filter(kind="pstn.hangup").order_by("id")
     assert [(e.actor_name, e.event, e.reason) for e in hangups] == [
-        ("sam", "requested", "caller left the line open"), ("sam", "succeeded", "caller left the line open")]  # fmt: skip
+        ("sam", "requested", "caller left the line open"),
+        ("sam", "succeeded", "caller left the line open"),
+    ]
     audit = support_client.get("/audit/", {"kind": "pstn.delete_caller_attendee"}).content.decode()
     assert f"Remove phone caller {row.external_user_id} from phone-standup" in audit
 
@@ -129,8 +143,12 @@ def test_dial_in_pin_roster_mute_hangup_by_support_and_dial_out(
     _settled("pstn.dial_out")
     outbound = PhoneCall.objects.get(direction=PhoneCall.Direction.OUTBOUND)
     assert outbound.to_masked == "+1415*****99"
-    wait_until(lambda: PhoneCall.objects.get(pk=outbound.pk).state == PhoneCall.State.RINGING and
-               PhoneCall.objects.get(pk=outbound.pk).invocations.count() >= 2)  # fmt: skip
+    wait_until(
+        lambda: (
+            PhoneCall.objects.get(pk=outbound.pk).state == PhoneCall.State.RINGING
+            and PhoneCall.objects.get(pk=outbound.pk).invocations.count() >= 2
+        )
+    )
     answered = sandbox.call_answer(outbound.transaction_id)
     assert answered["meeting"]["MeetingId"] == meeting.meeting_id
     assert PhoneCall.objects.get(pk=outbound.pk).state == PhoneCall.State.IN_MEETING

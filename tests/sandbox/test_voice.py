@@ -59,8 +59,9 @@ def chime(boto_client):
 @pytest.fixture
 def served(sandbox, chime) -> Iterator[dict[str, Any]]:
     """The pure handler on a local HTTP port; every invocation it receives is kept (signature checked)."""
-    meeting = chime.create_meeting(ClientRequestToken=uuid.uuid4().hex, MediaRegion="us-east-1",
-                                   ExternalMeetingId="dial-in")["Meeting"]  # fmt: skip
+    meeting = chime.create_meeting(
+        ClientRequestToken=uuid.uuid4().hex, MediaRegion="us-east-1", ExternalMeetingId="dial-in"
+    )["Meeting"]
     state: dict[str, Any] = {"events": [], "meeting": meeting, "unsigned": 0, "answer": None}
     ports = SandboxPorts(chime, {"123456": handler.MeetingRef("1", meeting["MeetingId"])})
     state["ports"] = ports
@@ -94,9 +95,14 @@ def _wire(voice) -> tuple[str, str]:
     sma = voice.create_sip_media_application(
         AwsRegion="us-east-1", Name="dial in", Endpoints=[{"LambdaArn": LAMBDA_ARN}]
     )["SipMediaApplication"]
-    rule = voice.create_sip_rule(Name="main number", TriggerType="ToPhoneNumber", TriggerValue=DIAL_IN,
-                                 TargetApplications=[{"SipMediaApplicationId": sma["SipMediaApplicationId"],
-                                                      "Priority": 1, "AwsRegion": "us-east-1"}])["SipRule"]  # fmt: skip
+    rule = voice.create_sip_rule(
+        Name="main number",
+        TriggerType="ToPhoneNumber",
+        TriggerValue=DIAL_IN,
+        TargetApplications=[
+            {"SipMediaApplicationId": sma["SipMediaApplicationId"], "Priority": 1, "AwsRegion": "us-east-1"}
+        ],
+    )["SipRule"]
     return sma["SipMediaApplicationId"], rule["SipRuleId"]
 
 
@@ -133,12 +139,14 @@ def test_sip_media_applications_and_rules_follow_the_model(voice):
 def test_calls_validate_their_numbers_and_unknown_calls_are_not_found(voice):
     sma_id, _ = _wire(voice)
     with pytest.raises(ClientError) as raised:
-        voice.create_sip_media_application_call(FromPhoneNumber="+99", ToPhoneNumber="not a number",
-                                                SipMediaApplicationId=sma_id)  # fmt: skip
+        voice.create_sip_media_application_call(
+            FromPhoneNumber="+99", ToPhoneNumber="not a number", SipMediaApplicationId=sma_id
+        )
     assert _code(raised) == "BadRequestException"
     with pytest.raises(ClientError) as raised:
-        voice.update_sip_media_application_call(SipMediaApplicationId=sma_id, TransactionId=str(uuid.uuid4()),
-                                                Arguments={"Operation": "Hangup"})  # fmt: skip
+        voice.update_sip_media_application_call(
+            SipMediaApplicationId=sma_id, TransactionId=str(uuid.uuid4()), Arguments={"Operation": "Hangup"}
+        )
     assert _code(raised) == "NotFoundException"
 
 
@@ -170,7 +178,7 @@ def test_dial_in_wrong_pin_right_pin_mute_and_hangup(voice, sandbox, served):
         "DIGITS_RECEIVED",
         "ACTION_SUCCESSFUL",  # ModifyChimeMeetingAttendees
         "HANGUP",
-    ]  # fmt: skip
+    ]
     assert served["events"][1]["ActionData"]["ReceivedDigits"] == "000000"
     assert served["ports"].released == [call["TransactionId"]]
     meeting = sandbox.state()["state"]["chime.meetings"][served["meeting"]["MeetingId"]]
@@ -200,8 +208,9 @@ def test_dial_out_is_answered_and_joins_then_hung_up_by_update(voice, sandbox, s
     assert served["events"][0]["ActionData"]["Parameters"]["Arguments"] == {"meeting": "1"}
     call = sandbox.call_answer(transaction)
     assert call["meeting"]["MeetingId"] == served["meeting"]["MeetingId"]
-    voice.update_sip_media_application_call(SipMediaApplicationId=sma_id, TransactionId=transaction,
-                                            Arguments={"Operation": "Hangup"})  # fmt: skip
+    voice.update_sip_media_application_call(
+        SipMediaApplicationId=sma_id, TransactionId=transaction, Arguments={"Operation": "Hangup"}
+    )
     while sandbox.call_get(transaction)["state"] != "ended" and time.monotonic() < deadline + 5:
         time.sleep(0.05)
     assert _types(served)[-2:] == ["CALL_UPDATE_REQUESTED", "HANGUP"]
@@ -220,13 +229,16 @@ def test_a_failing_action_is_action_failed_with_its_error_type(voice, sandbox, s
     _wire(voice)
     served["answer"] = lambda event: (
         {"SchemaVersion": "1.0", "Actions": [{"Type": "JoinChimeMeeting", "Parameters": {"JoinToken": "forged"}}]}
-        if event["InvocationEventType"] == "NEW_INBOUND_CALL" else {"SchemaVersion": "1.0", "Actions": []}
-    )  # fmt: skip
+        if event["InvocationEventType"] == "NEW_INBOUND_CALL"
+        else {"SchemaVersion": "1.0", "Actions": []}
+    )
     sandbox.call_dial(CALLER, DIAL_IN)
     failed = served["events"][1]
     assert failed["InvocationEventType"] == "ACTION_FAILED"
     assert (failed["ActionData"]["Type"], failed["ActionData"]["ErrorType"]) == (
-        "JoinChimeMeeting", "InvalidActionParameter")  # fmt: skip
+        "JoinChimeMeeting",
+        "InvalidActionParameter",
+    )
 
 
 def test_a_number_without_a_rule_rings_out(sandbox):

@@ -24,10 +24,18 @@ EVENT = {
     "CallDetails": {
         "TransactionId": "tx-unit-1",
         "SipMediaApplicationId": "sma-1",
-        "Participants": [{"CallId": "c-1", "ParticipantTag": "LEG-A", "From": "+14155550123", "To": "+12065550100",
-                          "Direction": "Inbound", "Status": "Connected"}],
+        "Participants": [
+            {
+                "CallId": "c-1",
+                "ParticipantTag": "LEG-A",
+                "From": "+14155550123",
+                "To": "+12065550100",
+                "Direction": "Inbound",
+                "Status": "Connected",
+            }
+        ],
     },
-}  # fmt: skip
+}
 
 
 def _post(body: bytes, headers: dict[str, str] | None = None):
@@ -89,8 +97,12 @@ def test_more_invocations_than_the_rate_answer_429(settings):
 
 
 def test_a_pin_is_six_digits_unique_among_active_meetings_and_freed_when_the_meeting_ends():
-    meetings = [Meeting.objects.create(meeting_id=f"m-{n}", external_meeting_id=f"m{n}", media_region="us-east-1",
-                                       status=Meeting.Status.ACTIVE) for n in range(30)]  # fmt: skip
+    meetings = [
+        Meeting.objects.create(
+            meeting_id=f"m-{n}", external_meeting_id=f"m{n}", media_region="us-east-1", status=Meeting.Status.ACTIVE
+        )
+        for n in range(30)
+    ]
     pins = [dial_in_pin_for(meeting=meeting).pin for meeting in meetings]
     assert len(set(pins)) == 30
     assert all(len(pin) == 6 and pin.isdigit() for pin in pins)
@@ -108,16 +120,22 @@ def test_number_mask():
 
 @pytest.fixture
 def dial_in() -> SipRule:
-    sma = SipMediaApplication.objects.create(name="dial in", aws_region="us-east-1", sma_id="sma-1",
-                                             lambda_arn="arn:aws:lambda:us-east-1:123456789012:function:f",
-                                             status=Lifecycle.ACTIVE)  # fmt: skip
-    return SipRule.objects.create(name="main", trigger_value="+12065550100", target=sma, rule_id="r-1",
-                                  status=Lifecycle.ACTIVE)  # fmt: skip
+    sma = SipMediaApplication.objects.create(
+        name="dial in",
+        aws_region="us-east-1",
+        sma_id="sma-1",
+        lambda_arn="arn:aws:lambda:us-east-1:123456789012:function:f",
+        status=Lifecycle.ACTIVE,
+    )
+    return SipRule.objects.create(
+        name="main", trigger_value="+12065550100", target=sma, rule_id="r-1", status=Lifecycle.ACTIVE
+    )
 
 
 def test_dial_out_refuses_a_number_that_is_not_e164_next_to_the_field(support, dial_in):
-    meeting = Meeting.objects.create(meeting_id="m-1", external_meeting_id="m", media_region="us-east-1",
-                                     status=Meeting.Status.ACTIVE)  # fmt: skip
+    meeting = Meeting.objects.create(
+        meeting_id="m-1", external_meeting_id="m", media_region="us-east-1", status=Meeting.Status.ACTIVE
+    )
     response = login(support).post(f"/calls/meeting/{meeting.pk}/dial/", {"to_number": "0044 20 7946"})
     assert response.status_code == 400
     assert "Enter the number in E.164" in response.content.decode()
@@ -126,8 +144,9 @@ def test_dial_out_refuses_a_number_that_is_not_e164_next_to_the_field(support, d
 
 
 def test_viewers_may_neither_dial_out_nor_hang_up_nor_wire(viewer, dial_in):
-    meeting = Meeting.objects.create(meeting_id="m-1", external_meeting_id="m", media_region="us-east-1",
-                                     status=Meeting.Status.ACTIVE)  # fmt: skip
+    meeting = Meeting.objects.create(
+        meeting_id="m-1", external_meeting_id="m", media_region="us-east-1", status=Meeting.Status.ACTIVE
+    )
     call = PhoneCall.objects.create(direction="inbound", transaction_id="tx", sma=dial_in.target, state="in_meeting")
     client = login(viewer)
     assert client.post(f"/calls/meeting/{meeting.pk}/dial/", {"to_number": "+14155550123"}).status_code == 403
@@ -144,10 +163,17 @@ def test_hang_up_needs_a_reason(support, dial_in):
 
 
 def test_live_calls_partial_for_htmx_and_the_meeting_panel_shows_pin_and_number(admin, dial_in):
-    meeting = Meeting.objects.create(meeting_id="m-1", external_meeting_id="m", media_region="us-east-1",
-                                     status=Meeting.Status.ACTIVE)  # fmt: skip
-    PhoneCall.objects.create(direction="inbound", transaction_id="tx", sma=dial_in.target, state="in_meeting",
-                             meeting=meeting, from_masked="+1415*****23")  # fmt: skip
+    meeting = Meeting.objects.create(
+        meeting_id="m-1", external_meeting_id="m", media_region="us-east-1", status=Meeting.Status.ACTIVE
+    )
+    PhoneCall.objects.create(
+        direction="inbound",
+        transaction_id="tx",
+        sma=dial_in.target,
+        state="in_meeting",
+        meeting=meeting,
+        from_masked="+1415*****23",
+    )
     client = login(admin)
     response = client.get("/calls/", headers={"HX-Request": "true"})
     assert "HX-Request" in response["Vary"]

@@ -12,15 +12,23 @@ from portal.pstn import handler
 from portal.sandbox.voice import ACTION_TYPES, _response_problem
 
 MEETING = handler.MeetingRef(key="7", meeting_id="0b7c3a9e-1111-2222-3333-444455556666")
-LEG_A = {"CallId": "call-a", "ParticipantTag": "LEG-A", "To": "+12065550100", "From": "+14155550123",
-         "Direction": "Inbound", "StartTimeInMilliseconds": "1", "Status": "Connected"}  # fmt: skip
+LEG_A = {
+    "CallId": "call-a",
+    "ParticipantTag": "LEG-A",
+    "To": "+12065550100",
+    "From": "+14155550123",
+    "Direction": "Inbound",
+    "StartTimeInMilliseconds": "1",
+    "Status": "Connected",
+}
+JOINED = handler.Joined(attendee_id="att-1", join_token="token-1")
 LEG_B = {**LEG_A, "CallId": "call-b", "ParticipantTag": "LEG-B", "Direction": "Outbound"}
 
 
 @dataclass
 class FakePorts:
     pins: dict[str, handler.MeetingRef] = field(default_factory=lambda: {"123456": MEETING})
-    create: handler.Joined | str = handler.Joined(attendee_id="att-1", join_token="token-1")
+    create: handler.Joined | str = JOINED
     created: list[str] = field(default_factory=list)
     released: list[str] = field(default_factory=list)
 
@@ -38,22 +46,35 @@ class FakePorts:
         self.released.append(transaction_id)
 
 
-def event(kind: str, *, action: dict[str, Any] | None = None, attributes: dict[str, str] | None = None,
-          legs: list[dict[str, str]] | None = None) -> dict[str, Any]:  # fmt: skip
-    details: dict[str, Any] = {"TransactionId": "tx-1", "SipMediaApplicationId": "sma-1",
-                               "Participants": legs if legs is not None else [LEG_A]}  # fmt: skip
+def event(
+    kind: str,
+    *,
+    action: dict[str, Any] | None = None,
+    attributes: dict[str, str] | None = None,
+    legs: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
+    details: dict[str, Any] = {
+        "TransactionId": "tx-1",
+        "SipMediaApplicationId": "sma-1",
+        "Participants": legs if legs is not None else [LEG_A],
+    }
     if attributes is not None:
         details["TransactionAttributes"] = attributes
-    document: dict[str, Any] = {"SchemaVersion": "1.0", "Sequence": 1, "InvocationEventType": kind,
-                                "CallDetails": details}  # fmt: skip
+    document: dict[str, Any] = {
+        "SchemaVersion": "1.0",
+        "Sequence": 1,
+        "InvocationEventType": kind,
+        "CallDetails": details,
+    }
     if action is not None:
         document["ActionData"] = action
     return document
 
 
 def digits(entered: str, attributes: dict[str, str]) -> dict[str, Any]:
-    return event("ACTION_SUCCESSFUL", action={"Type": "SpeakAndGetDigits", "ReceivedDigits": entered},
-                 attributes=attributes)  # fmt: skip
+    return event(
+        "ACTION_SUCCESSFUL", action={"Type": "SpeakAndGetDigits", "ReceivedDigits": entered}, attributes=attributes
+    )
 
 
 def types(answer: handler.Answer) -> list[str]:
@@ -81,8 +102,9 @@ def test_two_wrong_pins_then_the_right_one_join_the_meeting():
         "MeetingId": MEETING.meeting_id,
     }
     assert ports.created == ["+14155550123"]
-    listening = handler.answer(event("ACTION_SUCCESSFUL", action={"Type": "JoinChimeMeeting"},
-                                     attributes=joined.attributes), ports)  # fmt: skip
+    listening = handler.answer(
+        event("ACTION_SUCCESSFUL", action={"Type": "JoinChimeMeeting"}, attributes=joined.attributes), ports
+    )
     assert (types(listening), listening.state) == (["ReceiveDigits"], "in_meeting")
 
 
@@ -94,8 +116,11 @@ def test_the_third_wrong_pin_says_goodbye_and_hangs_up():
 
 
 def test_no_digits_at_all_counts_as_a_try():
-    failed = event("ACTION_FAILED", action={"Type": "SpeakAndGetDigits", "ErrorType": "InvalidDigitsReceived"},
-                   attributes={"stage": "pin", "pin_tries": "0"})  # fmt: skip
+    failed = event(
+        "ACTION_FAILED",
+        action={"Type": "SpeakAndGetDigits", "ErrorType": "InvalidDigitsReceived"},
+        attributes={"stage": "pin", "pin_tries": "0"},
+    )
     assert handler.answer(failed, FakePorts()).attributes["pin_tries"] == "1"
 
 
@@ -108,8 +133,12 @@ def test_an_attendee_aws_refuses_is_an_apology_and_a_hangup():
 
 def test_star_six_mutes_then_unmutes_the_meeting_leg():
     attributes = {"stage": "in_meeting", "meeting_id": MEETING.meeting_id, "attendee_id": "att-1"}
-    pressed = event("DIGITS_RECEIVED", action={"Type": "ReceiveDigits", "ReceivedDigits": "*6"},
-                    attributes=attributes, legs=[LEG_A, LEG_B])  # fmt: skip
+    pressed = event(
+        "DIGITS_RECEIVED",
+        action={"Type": "ReceiveDigits", "ReceivedDigits": "*6"},
+        attributes=attributes,
+        legs=[LEG_A, LEG_B],
+    )
     muted = handler.answer(pressed, FakePorts())
     assert muted.actions == [
         {
@@ -129,8 +158,10 @@ def test_star_six_mutes_then_unmutes_the_meeting_leg():
 
 
 def test_a_hangup_request_is_answered_with_hangup_and_the_hangup_releases_the_attendee():
-    update = event("CALL_UPDATE_REQUESTED", action={"Type": "CallUpdateRequest",
-                                                    "Parameters": {"Arguments": {"Operation": "Hangup"}}})  # fmt: skip
+    update = event(
+        "CALL_UPDATE_REQUESTED",
+        action={"Type": "CallUpdateRequest", "Parameters": {"Arguments": {"Operation": "Hangup"}}},
+    )
     assert types(handler.answer(update, FakePorts())) == ["Hangup"]
     ports = FakePorts()
     hung_up = handler.answer(
@@ -141,8 +172,11 @@ def test_a_hangup_request_is_answered_with_hangup_and_the_hangup_releases_the_at
 
 def test_dial_out_carries_the_meeting_from_the_arguments_to_the_answer():
     outbound = {**LEG_A, "Direction": "Outbound", "From": "+12065550100", "To": "+14155550123"}
-    created = event("NEW_OUTBOUND_CALL", action={"Type": "CallCreateRequest", "Parameters": {
-        "Arguments": {"meeting": "7"}}}, legs=[outbound])  # fmt: skip
+    created = event(
+        "NEW_OUTBOUND_CALL",
+        action={"Type": "CallCreateRequest", "Parameters": {"Arguments": {"meeting": "7"}}},
+        legs=[outbound],
+    )
     ringing = handler.answer(created, FakePorts())
     assert (ringing.actions, ringing.attributes["meeting"]) == ([], "7")
     ports = FakePorts()
@@ -167,9 +201,20 @@ def test_a_port_that_raises_never_reaches_the_caller():
 
 # --- fuzz -------------------------------------------------------------------------------------------------------------
 
-EVENT_TYPES = ["NEW_INBOUND_CALL", "NEW_OUTBOUND_CALL", "RINGING", "CALL_ANSWERED", "ACTION_SUCCESSFUL",
-               "ACTION_FAILED", "ACTION_INTERRUPTED", "DIGITS_RECEIVED", "CALL_UPDATE_REQUESTED", "HANGUP",
-               "INVALID_LAMBDA_RESPONSE", "SOMETHING_NEW"]  # fmt: skip
+EVENT_TYPES = [
+    "NEW_INBOUND_CALL",
+    "NEW_OUTBOUND_CALL",
+    "RINGING",
+    "CALL_ANSWERED",
+    "ACTION_SUCCESSFUL",
+    "ACTION_FAILED",
+    "ACTION_INTERRUPTED",
+    "DIGITS_RECEIVED",
+    "CALL_UPDATE_REQUESTED",
+    "HANGUP",
+    "INVALID_LAMBDA_RESPONSE",
+    "SOMETHING_NEW",
+]
 anything = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
@@ -196,17 +241,30 @@ action_data = st.one_of(
     st.fixed_dictionaries(
         {},
         optional={
-            "Type": st.one_of(st.sampled_from([*sorted(ACTION_TYPES), "CallCreateRequest", "CallUpdateRequest"]), anything),
+            "Type": st.one_of(
+                st.sampled_from([*sorted(ACTION_TYPES), "CallCreateRequest", "CallUpdateRequest"]), anything
+            ),
             "ReceivedDigits": st.one_of(loose_text, anything),
             "ErrorType": anything,
             "ErrorMessage": anything,
-            "Parameters": st.one_of(anything, st.fixed_dictionaries({}, optional={
-                "Arguments": st.one_of(anything, st.dictionaries(st.sampled_from(["Operation", "meeting", "call"]),
-                                                                 st.one_of(loose_text, anything))),
-                "ParticipantTag": anything})),
+            "Parameters": st.one_of(
+                anything,
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "Arguments": st.one_of(
+                            anything,
+                            st.dictionaries(
+                                st.sampled_from(["Operation", "meeting", "call"]), st.one_of(loose_text, anything)
+                            ),
+                        ),
+                        "ParticipantTag": anything,
+                    },
+                ),
+            ),
         },
     ),
-)  # fmt: skip
+)
 events = st.one_of(
     anything,
     st.fixed_dictionaries(
@@ -216,13 +274,20 @@ events = st.one_of(
             "Sequence": anything,
             "InvocationEventType": st.one_of(st.sampled_from(EVENT_TYPES), anything),
             "ActionData": action_data,
-            "CallDetails": st.one_of(anything, st.fixed_dictionaries({}, optional={
-                "TransactionId": st.one_of(st.text(max_size=70), anything),
-                "Participants": st.one_of(anything, st.lists(participant, max_size=3)),
-                "TransactionAttributes": attributes})),
+            "CallDetails": st.one_of(
+                anything,
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "TransactionId": st.one_of(st.text(max_size=70), anything),
+                        "Participants": st.one_of(anything, st.lists(participant, max_size=3)),
+                        "TransactionAttributes": attributes,
+                    },
+                ),
+            ),
         },
     ),
-)  # fmt: skip
+)
 pin_outcomes = st.sampled_from([handler.Joined("att-1", "token"), "ThrottlingException: Rate exceeded", ""])
 
 
