@@ -88,8 +88,7 @@ def operation_request(
             reason=reason,
             actor=actor if actor is not None else None,
             actor_name=actor_name,
-            resource_type=ContentType.objects.get_for_model(resource) if resource is not None else None,
-            resource_id=resource.pk if resource is not None else None,
+            resource=resource,  # its name is in the audit entry below, without reading the row again
         )
         _audit(operation, AuditEntry.Event.REQUESTED, "")
         if queue:
@@ -384,8 +383,9 @@ def operation_apply_effect(operation: Operation) -> bool:
 
 
 def _hand_over(operation: Operation) -> None:
-    """An operation ended: the next serial operation waiting on the same resource may run now."""
-    if operation.resource_id is None:
+    """An operation ended: the next serial operation waiting on the same resource may run now. Only a serial
+    operation holds others back, so only its end can let one go."""
+    if operation.resource_id is None or not operation_kind_get(operation.kind).serial:
         return
     waiting = (
         Operation.objects.filter(

@@ -299,13 +299,15 @@ async def _attendee_create(call: OperationCall) -> dict[str, Any]:
 
 
 def _attendee_created(operation: Operation, effect_data: dict[str, Any]) -> None:
+    """The attendee joins the meeting's registry. The meeting's counts are left to the events consumer, which
+    recounts a meeting its events change (AttendeeAdded, AttendeeJoined follow within a second): the handler's
+    request stays short."""
     p, result = operation.parameters, operation.result
     Attendee.objects.get_or_create(
         meeting_id=p["meeting_pk"],
         attendee_id=result["attendee_id"],
         defaults={"external_user_id": result["external_user_id"], "capabilities": result["capabilities"]},
     )
-    meeting_recount(p["meeting_pk"])
     PhoneCall.objects.filter(pk=p["call_pk"]).update(attendee_id=result["attendee_id"])
 
 

@@ -309,10 +309,17 @@ def _legs(invocation: handler.Invocation) -> list[dict[str, str]]:
 
 
 def invocation_record(
-    *, call: PhoneCall, invocation: handler.Invocation, sequence: Any, answer: handler.Answer, server_ms: float
+    *,
+    call: PhoneCall,
+    invocation: handler.Invocation,
+    sequence: Any,
+    answer: handler.Answer,
+    server_ms: float,
+    changes: dict[str, Any],
 ) -> None:
-    """The call's row follows what the handler decided; the invocation joins its timeline."""
-    changes: dict[str, Any] = {"legs": _legs(invocation), "changed_at": timezone.now()}
+    """The call's row follows what the handler decided (and `changes` its ports made); the invocation joins its
+    timeline."""
+    changes = {**changes, "legs": _legs(invocation), "changed_at": timezone.now()}
     if answer.state in PhoneCall.State.values and call.state not in ENDED_STATES:
         changes["state"] = answer.state
         if answer.state in ENDED_STATES:
@@ -338,6 +345,7 @@ class PortalCallPorts:
 
     def __init__(self, call: PhoneCall | None) -> None:
         self.call = call
+        self.call_changes: dict[str, Any] = {}  # for the call's row, written with the invocation (invocation_record)
         self._meetings: dict[str, Meeting] = {}
 
     def _usable(self, meeting: Meeting | None) -> handler.MeetingRef | None:
@@ -378,7 +386,7 @@ class PortalCallPorts:
             },
             resource=row,
         )
-        PhoneCall.objects.filter(pk=self.call.pk).update(meeting=row, external_user_id=external_user_id)
+        self.call_changes.update(meeting=row, external_user_id=external_user_id)
         if operation.status != Operation.Status.SUCCEEDED:
             return f"{operation.error_code or operation.status}: {operation.error_message}"[:200]
         taken = dict(secrets_take(operation=operation, user=AnonymousUser()))

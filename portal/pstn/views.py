@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from portal.core.database import asynchronous_commit
 from portal.core.permissions import HANGUP_CALLS, MANAGE_RESOURCES, VIEW_RESOURCES
 from portal.core.polling import poll_response
 from portal.core.throttle import request_allowed
@@ -52,13 +53,20 @@ def sma_invocation(request: HttpRequest) -> HttpResponse:
         event = json.loads(body)
     except (ValueError, RecursionError):
         return JsonResponse(EMPTY_ANSWER)  # signed, yet unreadable: the caller still gets a valid (empty) answer
+    with asynchronous_commit():
+        answer = _answer_and_record(event, started)
+    return JsonResponse(answer.response())
+
+
+def _answer_and_record(event: Any, started: float) -> handler.Answer:
     invocation = handler.Invocation.parse(event)
     try:
         call = services.phone_call_for(invocation, handler.as_dict(event))
     except DatabaseError:
         logger.exception("The SMA handler could not find its call")
         call = None
-    answer = handler.answer(event, services.PortalCallPorts(call))
+    ports = services.PortalCallPorts(call)
+    answer = handler.answer(event, ports)
     if call is not None:
         try:
             services.invocation_record(
@@ -67,10 +75,11 @@ def sma_invocation(request: HttpRequest) -> HttpResponse:
                 sequence=handler.as_dict(event).get("Sequence"),
                 answer=answer,
                 server_ms=(time.perf_counter() - started) * 1000,
+                changes=ports.call_changes,
             )
         except DatabaseError:
             logger.exception("The SMA handler could not record an invocation of call %s", call.pk)
-    return JsonResponse(answer.response())
+    return answer
 
 
 # --- live calls ------------------------------------------------------------------------------------------------------
