@@ -184,3 +184,31 @@ def test_live_calls_partial_for_htmx_and_the_meeting_panel_shows_pin_and_number(
     assert 'id="dial-in-number">+12065550100<' in page
     assert "+1415*****23" in page
     assert "Call a phone into this meeting" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_phone_numbers_refresher_lists_the_accounts_numbers_with_their_rule(aws_endpoint, sandbox, admin):
+    from portal.pstn.models import PhoneNumber
+    from portal.pstn.refresh import phone_numbers_refresh
+    from tests.conftest import sandbox_boto
+
+    voice = sandbox_boto(sandbox.endpoint, "chime-sdk-voice")
+    sma = voice.create_sip_media_application(
+        AwsRegion="us-east-1", Name="x", Endpoints=[{"LambdaArn": "arn:aws:lambda:us-east-1:123456789012:function:f"}]
+    )["SipMediaApplication"]
+    rule = voice.create_sip_rule(
+        Name="main",
+        TriggerType="ToPhoneNumber",
+        TriggerValue="+12065550100",
+        TargetApplications=[
+            {"SipMediaApplicationId": sma["SipMediaApplicationId"], "Priority": 1, "AwsRegion": "us-east-1"}
+        ],
+    )["SipRule"]
+    assert phone_numbers_refresh() == {"listed": 10, "gone": 0}
+    number = PhoneNumber.objects.get(e164="+12065550100")
+    assert (number.status, number.sip_rule_id, number.product_type) == (
+        "Assigned",
+        rule["SipRuleId"],
+        "SipMediaApplicationDialIn",
+    )
+    assert "+12065550109" in login(admin).get("/calls/wiring/").content.decode()
