@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, RawPostDataException
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -44,7 +44,10 @@ def sma_invocation(request: HttpRequest) -> HttpResponse:
     address = request.META.get("REMOTE_ADDR", "")
     if not request_allowed(scope="sma", key=address, per_second=settings.SMA_HANDLER_RATE_PER_SECOND):
         return JsonResponse({"message": "Too many invocations from this address."}, status=429)
-    body = request.body[: MAX_EVENT_BYTES + 1]
+    try:
+        body = request.body[: MAX_EVENT_BYTES + 1]
+    except RawPostDataException:  # a form body, already parsed by a middleware: no invocation sends one
+        body = b""
     timestamp = request.headers.get(TIMESTAMP_HEADER, "")
     given = request.headers.get(SIGNATURE_HEADER, "")
     if len(body) > MAX_EVENT_BYTES or not signature_valid(settings.SMA_HANDLER_SECRET, timestamp, given, body):
