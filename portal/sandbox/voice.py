@@ -562,7 +562,8 @@ def _run_one(world: World, call: dict[str, Any], action: dict[str, Any]) -> str:
     hung up. Raises ActionFailed."""
     kind, parameters = action["Type"], action.get("Parameters") or {}
     leg = _leg(call, parameters)
-    if leg is None or leg["Status"] != "Connected":
+    cancelling = kind == "Hangup" and call["state"] == "ringing"  # an outbound call hung up before it is answered
+    if leg is None or (leg["Status"] != "Connected" and not cancelling):
         raise ActionFailed("InvalidActionParameter", "CallId or ParticipantTag names no connected participant.")
     if kind == "Speak" and (problem := _speech_problem(parameters, "")):
         raise ActionFailed("InvalidActionParameter", problem)

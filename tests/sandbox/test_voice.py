@@ -258,3 +258,19 @@ def test_with_an_answer_delay_a_dialled_phone_picks_up_by_itself(voice, sandbox,
         time.sleep(0.05)
     assert sandbox.call_get(transaction)["meeting"]["MeetingId"] == served["meeting"]["MeetingId"]
     assert "CALL_ANSWERED" in _types(served)
+
+
+def test_an_outbound_call_hung_up_while_ringing_ends(voice, sandbox, served):
+    sma_id, _ = _wire(voice)
+    transaction = voice.create_sip_media_application_call(
+        FromPhoneNumber=DIAL_IN, ToPhoneNumber=CALLER, SipMediaApplicationId=sma_id, ArgumentsMap={"meeting": "1"}
+    )["SipMediaApplicationCall"]["TransactionId"]
+    deadline = time.monotonic() + 5
+    while "RINGING" not in _types(served) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    voice.update_sip_media_application_call(
+        SipMediaApplicationId=sma_id, TransactionId=transaction, Arguments={"Operation": "Hangup"}
+    )
+    while sandbox.call_get(transaction)["state"] != "ended" and time.monotonic() < deadline + 5:
+        time.sleep(0.05)
+    assert _types(served)[-2:] == ["CALL_UPDATE_REQUESTED", "HANGUP"]
