@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('core', '0009_user_administration'),
+        ('core', '0001_initial'),  # only the Operation table: later core migrations need not come first
         ('meetings', '0001_initial'),
     ]
 
