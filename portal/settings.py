@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "portal.stages",
     "portal.channels",
     "portal.pipelines",
+    "portal.pstn",
     "axes",  # before portal.users: its login receivers run first
     "portal.users",
 ]
@@ -258,6 +259,14 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                           "LOCATION": str(VAR_DIR / "cache")}}  # fmt: skip
+
+# --- PSTN: the SIP media application's handler (portal/pstn) ------------------------------------------------
+# The secret the Lambda forwarder (deploy/sma_forwarder) signs invocations with; the handler refuses unsigned ones.
+SMA_HANDLER_SECRET = os.environ.get("SMA_HANDLER_SECRET", "")
+# Invocations per second the handler accepts from one address (fixed window, shared cache); more answer 429.
+SMA_HANDLER_RATE_PER_SECOND = float(os.environ.get("SMA_HANDLER_RATE_PER_SECOND", "200"))
+# How long the handler waits for CreateAttendee while a caller is being joined; past it the caller hears an apology.
+PSTN_ATTENDEE_TIMEOUT_SECONDS = float(os.environ.get("PSTN_ATTENDEE_TIMEOUT_SECONDS", "0.5"))
 
 # --- AWS ------------------------------------------------------------------------------------------------------
 # Credentials and endpoints come from the standard AWS chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, AWS_ENDPOINT_URL,

@@ -8,7 +8,10 @@ one later synchronous commit makes every earlier one durable. Other databases co
 
 from __future__ import annotations
 
-from django.db import connection, transaction
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import DatabaseError, connection, transaction
 
 
 def commit_unflushed() -> None:
@@ -25,3 +28,24 @@ def commits_flush() -> None:
     if connection.vendor == "postgresql":
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SELECT pg_current_xact_id()")
+
+
+@contextmanager
+def commits_unflushed() -> Iterator[None]:
+    """Every commit inside the block returns before its WAL is on disk (the session's `synchronous_commit` off, put
+    back after): for a request that must answer within milliseconds and commits several small transactions (the PSTN
+    handler). Each stays atomic and consistent; a PostgreSQL crash loses at most the commits of its last fraction of
+    a second (wal_writer_delay). Other databases commit as usual."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET synchronous_commit")
+        except DatabaseError:
+            connection.close()  # a connection that cannot say RESET goes back to no pool
