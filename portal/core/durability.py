@@ -2,8 +2,8 @@
 
 A consumer that applies each message in a transaction of its own, and acknowledges the messages only afterwards,
 needs them on disk by the acknowledgement, not at each commit. On PostgreSQL a transaction can commit without
-waiting for its WAL to be flushed (`synchronous_commit` off, for that transaction only); WAL is flushed in order, so
-one later synchronous commit makes every earlier one durable. Other databases commit as usual.
+waiting for its WAL to be flushed (`synchronous_commit` off, for that session, inside a block); WAL is flushed in
+order, so one later synchronous commit makes every earlier one durable. Other databases commit as usual.
 """
 
 from __future__ import annotations
@@ -12,14 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.db import DatabaseError, connection, transaction
-
-
-def commit_unflushed() -> None:
-    """Inside a transaction: let its commit return before its WAL is on disk. Call `commits_flush()` before acting
-    on its durability (deleting the message it applied, answering a caller)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def commits_flush() -> None:
@@ -33,9 +25,10 @@ def commits_flush() -> None:
 @contextmanager
 def commits_unflushed() -> Iterator[None]:
     """Every commit inside the block returns before its WAL is on disk (the session's `synchronous_commit` off, put
-    back after): for a request that must answer within milliseconds and commits several small transactions (the PSTN
-    handler). Each stays atomic and consistent; a PostgreSQL crash loses at most the commits of its last fraction of
-    a second (wal_writer_delay). Other databases commit as usual."""
+    back after): for a consumer that flushes its batch with `commits_flush()` before acknowledging it, or a request
+    that must answer within milliseconds and commits several small transactions (the PSTN handler). Each stays
+    atomic and consistent; a PostgreSQL crash loses at most the commits of its last fraction of a second
+    (wal_writer_delay). Other databases commit as usual."""
     if connection.vendor != "postgresql":
         yield
         return

@@ -5,13 +5,17 @@ app that declared a handler for their detail-type in its `events` module (autodi
 
 A handler takes a received batch's messages as (body, message id) and answers one outcome per message: "applied",
 "duplicate", "deferred" (leave it on the queue a little longer), "ignored" or "dead-letter". Messages of a
-detail-type nobody declared go to the consumer's fallback, which keeps them as dead letters.
+detail-type nobody declared go to the consumer's fallback, which keeps them as dead letters. A handler applies each
+event in a transaction of its own; the dispatch lets those commits return before they reach the disk and flushes the
+batch once at its end, before the consumer deletes the messages (portal.core.durability).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+
+from portal.core.durability import commits_flush, commits_unflushed
 
 Message = tuple[str, str]  # (body, message id)
 EventsHandler = Callable[[list[Message]], list[str]]
@@ -39,12 +43,15 @@ def event_detail_type(body: str) -> str:
 
 def events_dispatch(messages: list[Message], *, fallback: EventsHandler) -> list[str]:
     """Each message to its detail-type's handler (each handler gets its messages in one batch, in order); the
-    outcomes in the messages' order."""
+    outcomes in the messages' order, once everything they applied is on disk."""
     groups: dict[EventsHandler, list[int]] = {}
     for index, (body, _message_id) in enumerate(messages):
         groups.setdefault(_HANDLERS.get(event_detail_type(body), fallback), []).append(index)
     outcomes = [""] * len(messages)
-    for handler, indexes in groups.items():
-        for index, outcome in zip(indexes, handler([messages[i] for i in indexes]), strict=True):
-            outcomes[index] = outcome
+    with commits_unflushed():
+        for handler, indexes in groups.items():
+            for index, outcome in zip(indexes, handler([messages[i] for i in indexes]), strict=True):
+                outcomes[index] = outcome
+    if "applied" in outcomes:
+        commits_flush()
     return outcomes

@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 
 from django.db import IntegrityError, transaction
 
-from portal.core.durability import commit_unflushed, commits_flush
 from portal.core.events import Message, event_handler_register
 from portal.meetings.models import DeadLetter
 from portal.pipelines.models import CapturePipeline, PipelineEvent
@@ -69,7 +68,6 @@ def _apply(event: PipelineEventMessage, captures: dict[str, CapturePipeline], se
         return "deferred" if pending else "ignored"
     try:
         with transaction.atomic():
-            commit_unflushed()  # the batch is flushed once, before its messages are deleted
             PipelineEvent.objects.create(
                 event_id=event.event_id, pipeline=capture, event_type=event.event_type, occurred_at=event.occurred_at
             )
@@ -98,8 +96,6 @@ def pipeline_events_apply(messages: list[Message]) -> list[str]:
         PipelineEvent.objects.filter(event_id__in=[e.event_id for e in events]).values_list("event_id", flat=True)
     )
     outcomes = ["dead-letter" if event is None else _apply(event, captures, seen) for event in parsed]  # type: ignore[arg-type]
-    if "applied" in outcomes:
-        commits_flush()
     return outcomes
 
 
