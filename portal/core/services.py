@@ -12,6 +12,7 @@ Exactly once in effect:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import random
@@ -65,17 +66,20 @@ def operation_request(
     parameters: dict[str, Any] | None = None,
     reason: str = "",
     resource: models.Model | None = None,
+    system_actor: str = SCHEDULER_NAME,
+    queue: bool = True,
 ) -> Operation:
     """Record a requested mutation and queue it once the surrounding transaction commits.
 
-    Call it inside the same `transaction.atomic()` block as the local change it belongs to. `actor` None means a
-    scheduled job. `parameters` must not contain secrets: they are stored and shown. `resource` is the row the
-    operation is about: its page lists the operation, and serial kinds on it run in request order.
+    Call it inside the same `transaction.atomic()` block as the local change it belongs to. `actor` None means the
+    portal itself, named `system_actor` (a scheduled job unless said otherwise). `parameters` must not contain
+    secrets: they are stored and shown. `resource` is the row the operation is about: its page lists the operation,
+    and serial kinds on it run in request order. `queue=False` leaves running it to the caller (`operation_perform`).
     """
     operation_kind = operation_kind_get(kind)
     if actor is not None and not actor.has_perm(operation_kind.permission):
         raise PermissionDenied(f"You may not {operation_kind.label.lower()}.")
-    actor_name = actor.get_username() if actor is not None else SCHEDULER_NAME
+    actor_name = actor.get_username() if actor is not None else system_actor
     with transaction.atomic():
         operation = Operation.objects.create(
             kind=kind,
@@ -84,12 +88,38 @@ def operation_request(
             reason=reason,
             actor=actor if actor is not None else None,
             actor_name=actor_name,
-            resource_type=ContentType.objects.get_for_model(resource) if resource is not None else None,
-            resource_id=resource.pk if resource is not None else None,
+            resource=resource,  # its name is in the audit entry below, without reading the row again
         )
         _audit(operation, AuditEntry.Event.REQUESTED, "")
-        transaction.on_commit(lambda: _enqueue(operation.pk))
+        if queue:
+            transaction.on_commit(lambda: _enqueue(operation.pk))
     return operation
+
+
+def operation_perform(
+    *,
+    kind: str,
+    system_actor: str,
+    timeout: float,
+    target: str = "",
+    parameters: dict[str, Any] | None = None,
+    resource: models.Model | None = None,
+) -> Operation:
+    """Record an operation the portal itself asks for and run it in this thread at once, for a caller that must
+    answer within a deadline (the PSTN handler creating a caller's attendee). It is an Operation like any other:
+    recorded, audited, its outcome and effect applied by the same code. An AWS call that takes longer than `timeout`
+    seconds fails as CallTimedOut and is not retried: nobody is waiting for it any more. Other retryable errors are
+    retried by a courier, as usual. Answers the operation as it stands after this attempt."""
+    operation = operation_request(
+        kind=kind,
+        actor=None,
+        system_actor=system_actor,
+        target=target,
+        parameters=parameters,
+        resource=resource,
+        queue=False,
+    )
+    return operation_execute(operation_id=operation.pk, timeout=timeout) or operation
 
 
 def operations_of(resource: models.Model) -> models.QuerySet[Operation]:
@@ -201,8 +231,9 @@ def operation_backoff_seconds(attempt: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-def operation_execute(*, operation_id: int) -> Operation | None:
+def operation_execute(*, operation_id: int, timeout: float | None = None) -> Operation | None:
     """Run one queued operation's AWS call and record the outcome. Returns None when there was nothing to run.
+    With `timeout`, a call that has not answered after that many seconds fails (CallTimedOut), without a retry.
 
     A message redelivered because the worker process running it died (acks_late) finds the operation running under
     a dead courier: it takes the operation over at once instead of waiting for the sweeper.
@@ -222,7 +253,10 @@ def operation_execute(*, operation_id: int) -> Operation | None:
         attempt=operation.attempts,
     )
     try:
-        result = aws_run(kind.call(call))
+        result = aws_run(asyncio.wait_for(kind.call(call), timeout))
+    except TimeoutError:
+        timed_out = AwsUnavailable("CallTimedOut", f"AWS did not answer within {timeout} s.")
+        _record_error(operation, timed_out, retry=False)
     except AwsError as error:
         _record_error(operation, error)
     except SoftTimeLimitExceeded:
@@ -349,8 +383,9 @@ def operation_apply_effect(operation: Operation) -> bool:
 
 
 def _hand_over(operation: Operation) -> None:
-    """An operation ended: the next serial operation waiting on the same resource may run now."""
-    if operation.resource_id is None:
+    """An operation ended: the next serial operation waiting on the same resource may run now. Only a serial
+    operation holds others back, so only its end can let one go."""
+    if operation.resource_id is None or not operation_kind_get(operation.kind).serial:
         return
     waiting = (
         Operation.objects.filter(

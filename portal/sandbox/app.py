@@ -18,7 +18,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from portal.sandbox import channels, meetings, pipelines, stages  # noqa: F401  (register their handlers)
+from portal.sandbox import channels, meetings, pipelines, stages, voice  # noqa: F401  (register their handlers)
 from portal.sandbox.control import control_response
 from portal.sandbox.moto_side import MOTO_SERVICES, moto_application
 from portal.sandbox.protocol import (
@@ -38,7 +38,7 @@ from portal.sandbox.protocol import (
 from portal.sandbox.quotas import Faults, RateLimits
 from portal.sandbox.world import HANDLERS, Call, World
 
-SERVICE_NAMES = ("chime-sdk-meetings", "chime-sdk-media-pipelines", "ivs-realtime", "kinesisvideo")
+SERVICE_NAMES = ("chime-sdk-meetings", "chime-sdk-media-pipelines", "chime-sdk-voice", "ivs-realtime", "kinesisvideo")
 AUTHORIZATION = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/\s]+)/(?P<date>\d{8})/(?P<region>[a-z0-9-]+)/(?P<service>[a-z0-9-]+)"
     r"/aws4_request,\s*SignedHeaders=(?P<headers>[a-z0-9;._-]+),\s*Signature=(?P<signature>[0-9a-f]{64})$"

@@ -15,6 +15,7 @@ DEFAULT_RATES: dict[str, dict[str, float]] = {
     "kinesisvideo": {"*": 50, "DescribeSignalingChannel": 300, "GetSignalingChannelEndpoint": 300},
     "chime-sdk-meetings": {"*": 10},
     "chime-sdk-media-pipelines": {"*": 10},
+    "chime-sdk-voice": {"*": 10},
 }  # fmt: skip
 
 

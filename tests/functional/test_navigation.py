@@ -11,7 +11,7 @@ from tests.functional.conftest import wait_for_htmx
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SECTIONS = ["Meetings", "Stages", "Channels", "Pipelines", "Cleanup", "Operations", "Drift", "Audit"]
+SECTIONS = ["Meetings", "Stages", "Channels", "Pipelines", "Calls", "Cleanup", "Operations", "Drift", "Audit"]
 PEOPLE = SECTIONS.index("Operations")  # support and admin find people; the link sits before Operations
 
 

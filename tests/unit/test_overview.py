@@ -50,6 +50,9 @@ def test_the_overview_counts_the_estate_and_each_count_links_to_its_list(viewer)
         "connected-participants": 7,
         "operations-in-flight": 3,
         "failed-in-the-last-24-h": 1,
+        "recording-now": 0,
+        "active-captures-of-100-allowed": 0,
+        "captures-failed": 0,
         "cleanup-runs-failed-in-the-last-24-h": 0,
         "open-drift": 0,
     }

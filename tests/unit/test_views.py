@@ -148,8 +148,8 @@ def test_unbuilt_sections_say_what_is_coming(client, viewer):
 def test_navigation_and_tiles_come_from_the_app_configs(viewer):
     assert [(s.label, s.url_name) for s in sections()] == [
         ("Meetings", "meetings"), ("Stages", "stages"), ("Channels", "channels"),
-        ("Pipelines", "pipelines"), ("Cleanup", "cleanup"), ("People", "people"), ("Operations", "operations"),
-        ("Drift", "drift"), ("Audit", "audit"), ("Users", "users"),
+        ("Pipelines", "pipelines"), ("Calls", "pstn_calls"), ("Cleanup", "cleanup"), ("People", "people"),
+        ("Operations", "operations"), ("Drift", "drift"), ("Audit", "audit"), ("Users", "users"),
     ]  # fmt: skip
     assert apps.get_app_config("stages").sections[0].url_name == "stages"
     page = login(viewer).get("/").content.decode()
@@ -158,7 +158,8 @@ def test_navigation_and_tiles_come_from_the_app_configs(viewer):
         ("meetings", "Meetings", ""),
         ("stages", "Stages", ""),
         ("channels", "Signaling channels ", '<span class="badge">Coming</span>'),
-        ("pipelines", "Capture pipelines ", '<span class="badge">Coming</span>'),
+        ("pipelines", "Capture pipelines", ""),
+        ("pstn_calls", "Phone calls", ""),
         ("cleanup", "Cleanup", ""),
     ]
     channels_tile = page.split('data-section="channels"', 1)[1].split("</a>", 1)[0]
