@@ -12,6 +12,7 @@ Exactly once in effect:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import random
@@ -57,6 +58,26 @@ def _enqueue(operation_id: int, countdown: float = 0) -> None:
         logger.warning("Operation %s is recorded but not queued (%s); the sweeper will deliver it", operation_id, error)
 
 
+def _enqueue_together(operation_ids: list[int]) -> None:
+    from portal.core.tasks import operations_run_together
+
+    try:
+        operations_run_together.apply_async(args=(operation_ids,), retry=False)
+    except Exception as error:
+        logger.warning("Operations %s are recorded but not queued (%s); the sweeper will deliver them",
+                       operation_ids, error)  # fmt: skip
+
+
+def operations_deliver_together(operations: list[Operation], *, per_courier: int) -> None:
+    """Hand operations requested with `deliver=False` to couriers in groups of `per_courier`, once the transaction
+    commits: each courier runs its group's calls side by side (`operations_execute_together`). A retry, a lost
+    message or a lost courier is then handled for each operation on its own, as for any other."""
+    ids = [operation.pk for operation in operations]
+    for start in range(0, len(ids), per_courier):
+        group = ids[start : start + per_courier]
+        transaction.on_commit(lambda group=group: _enqueue_together(group))
+
+
 def operation_request(
     *,
     kind: str,
@@ -65,12 +86,14 @@ def operation_request(
     parameters: dict[str, Any] | None = None,
     reason: str = "",
     resource: models.Model | None = None,
+    deliver: bool = True,
 ) -> Operation:
     """Record a requested mutation and queue it once the surrounding transaction commits.
 
     Call it inside the same `transaction.atomic()` block as the local change it belongs to. `actor` None means a
     scheduled job. `parameters` must not contain secrets: they are stored and shown. `resource` is the row the
-    operation is about: its page lists the operation, and serial kinds on it run in request order.
+    operation is about: its page lists the operation, and serial kinds on it run in request order. `deliver=False`
+    leaves queueing to the caller (`operations_deliver_together`).
     """
     operation_kind = operation_kind_get(kind)
     if actor is not None and not actor.has_perm(operation_kind.permission):
@@ -88,7 +111,8 @@ def operation_request(
             resource_id=resource.pk if resource is not None else None,
         )
         _audit(operation, AuditEntry.Event.REQUESTED, "")
-        transaction.on_commit(lambda: _enqueue(operation.pk))
+        if deliver:
+            transaction.on_commit(lambda: _enqueue(operation.pk))
     return operation
 
 
@@ -207,33 +231,65 @@ def operation_execute(*, operation_id: int) -> Operation | None:
     A message redelivered because the worker process running it died (acks_late) finds the operation running under
     a dead courier: it takes the operation over at once instead of waiting for the sweeper.
     """
-    running = Operation.objects.filter(pk=operation_id, status=Operation.Status.RUNNING).first()
-    if running is not None and _courier_gone(running):
-        _requeue_lost(running, WorkerLost("its worker process ended mid-call"))
-    operation = _claim(operation_id, timezone.now())
-    if operation is None:
-        return None
-    kind = operation_kind_get(operation.kind)
-    call = OperationCall(
+    executed = operations_execute_together(operation_ids=[operation_id])
+    return executed[0] if executed else None
+
+
+def operations_execute_together(*, operation_ids: list[int]) -> list[Operation]:
+    """Run several queued operations' AWS calls side by side on this process's event loop, each paced by the shared
+    rate limiter, then record each outcome exactly as a lone operation's. Operations with nothing to run are left
+    out of the answer. A fleet of creations runs at the API's quota this way instead of one call per courier."""
+    now = timezone.now()
+    claimed: list[Operation] = []
+    for operation_id in operation_ids:
+        running = Operation.objects.filter(pk=operation_id, status=Operation.Status.RUNNING).first()
+        if running is not None and _courier_gone(running):
+            _requeue_lost(running, WorkerLost("its worker process ended mid-call"))
+        operation = _claim(operation_id, now)
+        if operation is not None:
+            claimed.append(operation)
+    if not claimed:
+        return []
+    calls = [(operation_kind_get(operation.kind), _call_of(operation)) for operation in claimed]
+    outcomes = aws_run(_side_by_side(calls))
+    for operation, (kind, _call), outcome in zip(claimed, calls, outcomes, strict=True):
+        _record_outcome(operation, kind, outcome)
+        operation.refresh_from_db()
+    return claimed
+
+
+def _call_of(operation: Operation) -> OperationCall:
+    return OperationCall(
         kind=operation.kind,
         target=operation.target,
         parameters=dict(operation.parameters),
         idempotency_token=str(operation.idempotency_token),
         attempt=operation.attempts,
     )
+
+
+async def _side_by_side(calls: list[tuple[OperationKind, OperationCall]]) -> list[dict[str, Any] | Exception]:
+    return await asyncio.gather(*(_attempt(kind, call) for kind, call in calls))
+
+
+async def _attempt(kind: OperationKind, call: OperationCall) -> dict[str, Any] | Exception:
+    """The call's result, or what it raised: one failing call never cuts the others of its group short."""
     try:
-        result = aws_run(kind.call(call))
-    except AwsError as error:
-        _record_error(operation, error)
-    except SoftTimeLimitExceeded:
-        _record_error(operation, AwsUnavailable("CallTimedOut", "The call took longer than the task's time limit."))
+        return await kind.call(call)
     except Exception as exc:
-        logger.exception("Operation %s (%s) raised an unexpected error", operation.pk, operation.kind)
-        _record_error(operation, AwsError(type(exc).__name__, str(exc) or repr(exc)), retry=False)
+        return exc
+
+
+def _record_outcome(operation: Operation, kind: OperationKind, outcome: dict[str, Any] | Exception) -> None:
+    if isinstance(outcome, AwsError):
+        _record_error(operation, outcome)
+    elif isinstance(outcome, SoftTimeLimitExceeded):
+        _record_error(operation, AwsUnavailable("CallTimedOut", "The call took longer than the task's time limit."))
+    elif isinstance(outcome, Exception):
+        logger.error("Operation %s (%s) raised an unexpected error", operation.pk, operation.kind, exc_info=outcome)
+        _record_error(operation, AwsError(type(outcome).__name__, str(outcome) or repr(outcome)), retry=False)
     else:
-        _record_success(operation, kind, result)
-    operation.refresh_from_db()
-    return operation
+        _record_success(operation, kind, outcome)
 
 
 def _owned(operation: Operation) -> models.QuerySet[Operation]:
