@@ -14,7 +14,7 @@ from portal.channels.models import Channel
 from portal.core.batches import operation_batch_record
 from portal.core.errors import Conflict, DomainError, NotAllowedInState
 from portal.core.models import Operation, OperationBatch
-from portal.core.services import operation_request, operations_deliver_together
+from portal.core.services import OperationAsked, operation_request, operations_request_together
 
 MAX_TAGS = 50
 # Creations one courier makes side by side: one second of CreateSignalingChannel's 50 TPS, so two couriers keep the
@@ -66,22 +66,10 @@ def _room_for(count: int) -> None:
         )
 
 
-def _request_create(*, actor: AbstractBaseUser, channel: Channel, spec: ChannelSpec, deliver: bool) -> Operation:
-    return operation_request(
-        kind="channels.create",
-        actor=actor,
-        target=f"channel {spec.name}",
-        parameters={
-            "channel_id": channel.pk,
-            "name": spec.name,
-            "channel_type": spec.channel_type,
-            "ttl": spec.ttl,
-            "tags": spec.tags,
-            "requested_at": timezone.now().isoformat(),
-        },
-        resource=channel,
-        deliver=deliver,
-    )
+def _create_asked(channel: Channel, spec: ChannelSpec) -> OperationAsked:
+    parameters = {"channel_id": channel.pk, "name": spec.name, "channel_type": spec.channel_type, "ttl": spec.ttl,
+                  "tags": spec.tags, "requested_at": timezone.now().isoformat()}  # fmt: skip
+    return OperationAsked(target=f"channel {spec.name}", parameters=parameters, resource=channel)
 
 
 def _new_row(spec: ChannelSpec, actor: AbstractBaseUser) -> Channel:
@@ -96,7 +84,10 @@ def channel_create(*, actor: AbstractBaseUser, spec: ChannelSpec) -> Operation:
         _room_for(1)
         channel = _new_row(spec, actor)
         channel.save()
-        return _request_create(actor=actor, channel=channel, spec=spec, deliver=True)
+        asked = _create_asked(channel, spec)
+        return operation_request(
+            kind="channels.create", actor=actor, target=asked.target, parameters=asked.parameters, resource=channel
+        )
 
 
 def channels_create_fleet(*, actor: AbstractBaseUser, specs: list[ChannelSpec], label: str) -> OperationBatch:
@@ -108,13 +99,13 @@ def channels_create_fleet(*, actor: AbstractBaseUser, specs: list[ChannelSpec], 
             raise Conflict(f"The portal already has {len(taken)} of these names, e.g. {', '.join(taken[:3])}.")
         _room_for(len(specs))
         channels = Channel.objects.bulk_create([_new_row(spec, actor) for spec in specs])
-        operations = [
-            _request_create(actor=actor, channel=channel, spec=spec, deliver=False)
-            for channel, spec in zip(channels, specs, strict=True)
-        ]
-        batch = operation_batch_record(label=label, actor=actor, reason="", operations=operations)
-        operations_deliver_together(operations, per_courier=FLEET_GROUP)
-    return batch
+        operations = operations_request_together(
+            kind="channels.create",
+            actor=actor,
+            asked=[_create_asked(channel, spec) for channel, spec in zip(channels, specs, strict=True)],
+            per_courier=FLEET_GROUP,
+        )
+        return operation_batch_record(label=label, actor=actor, reason="", operations=operations)
 
 
 def channel_update_ttl(*, actor: AbstractBaseUser, channel: Channel, ttl: int, version: str) -> Operation:

@@ -15,9 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import queue
 import random
 import socket
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -68,14 +71,59 @@ def _enqueue_together(operation_ids: list[int]) -> None:
                        operation_ids, error)  # fmt: skip
 
 
-def operations_deliver_together(operations: list[Operation], *, per_courier: int) -> None:
-    """Hand operations requested with `deliver=False` to couriers in groups of `per_courier`, once the transaction
-    commits: each courier runs its group's calls side by side (`operations_execute_together`). A retry, a lost
-    message or a lost courier is then handled for each operation on its own, as for any other."""
-    ids = [operation.pk for operation in operations]
-    for start in range(0, len(ids), per_courier):
-        group = ids[start : start + per_courier]
-        transaction.on_commit(lambda group=group: _enqueue_together(group))
+@dataclass(frozen=True)
+class OperationAsked:
+    """One of many operations of a kind requested together: what `operation_request` takes for one."""
+
+    target: str
+    parameters: dict[str, Any]
+    resource: models.Model
+
+
+def operations_request_together(
+    *,
+    kind: str,
+    actor: AbstractBaseUser,
+    asked: list[OperationAsked],
+    per_courier: int,
+) -> list[Operation]:
+    """Record many operations of one kind (a fleet of creations) with one insert for the operations and one for their
+    audit entries, and hand them to couriers in groups of `per_courier` once the transaction commits: each courier
+    makes its group's calls side by side (`operations_execute_together`). From then on each operation is on its own,
+    as if requested alone: retries, a lost message, a lost courier, its audit entries."""
+    operation_kind = operation_kind_get(kind)
+    if not actor.has_perm(operation_kind.permission):
+        raise PermissionDenied(f"You may not {operation_kind.label.lower()}.")
+    with transaction.atomic():
+        operations = Operation.objects.bulk_create(
+            Operation(
+                kind=kind,
+                target=one.target,
+                parameters=one.parameters,
+                actor=actor,
+                actor_name=actor.get_username(),
+                resource_type=ContentType.objects.get_for_model(one.resource),
+                resource_id=one.resource.pk,
+            )
+            for one in asked
+        )
+        AuditEntry.objects.bulk_create(
+            AuditEntry(
+                actor_name=operation.actor_name,
+                kind=kind,
+                target=operation.target,
+                resource_name=str(one.resource)[: AuditEntry._meta.get_field("resource_name").max_length],
+                summary=operation_kind.audit_summary(parameters=operation.parameters, resource_name=str(one.resource)),
+                event=AuditEntry.Event.REQUESTED,
+                operation=operation,
+            )
+            for operation, one in zip(operations, asked, strict=True)
+        )
+        ids = [operation.pk for operation in operations]
+        for start in range(0, len(ids), per_courier):
+            group = ids[start : start + per_courier]
+            transaction.on_commit(lambda group=group: _enqueue_together(group))
+    return operations
 
 
 def operation_request(
@@ -86,14 +134,12 @@ def operation_request(
     parameters: dict[str, Any] | None = None,
     reason: str = "",
     resource: models.Model | None = None,
-    deliver: bool = True,
 ) -> Operation:
     """Record a requested mutation and queue it once the surrounding transaction commits.
 
     Call it inside the same `transaction.atomic()` block as the local change it belongs to. `actor` None means a
     scheduled job. `parameters` must not contain secrets: they are stored and shown. `resource` is the row the
-    operation is about: its page lists the operation, and serial kinds on it run in request order. `deliver=False`
-    leaves queueing to the caller (`operations_deliver_together`).
+    operation is about: its page lists the operation, and serial kinds on it run in request order.
     """
     operation_kind = operation_kind_get(kind)
     if actor is not None and not actor.has_perm(operation_kind.permission):
@@ -111,8 +157,7 @@ def operation_request(
             resource_id=resource.pk if resource is not None else None,
         )
         _audit(operation, AuditEntry.Event.REQUESTED, "")
-        if deliver:
-            transaction.on_commit(lambda: _enqueue(operation.pk))
+        transaction.on_commit(lambda: _enqueue(operation.pk))
     return operation
 
 
@@ -232,30 +277,61 @@ def operation_execute(*, operation_id: int) -> Operation | None:
     a dead courier: it takes the operation over at once instead of waiting for the sweeper.
     """
     executed = operations_execute_together(operation_ids=[operation_id])
-    return executed[0] if executed else None
+    if not executed:
+        return None
+    executed[0].refresh_from_db()
+    return executed[0]
 
 
 def operations_execute_together(*, operation_ids: list[int]) -> list[Operation]:
-    """Run several queued operations' AWS calls side by side on this process's event loop, each paced by the shared
-    rate limiter, then record each outcome exactly as a lone operation's. Operations with nothing to run are left
-    out of the answer. A fleet of creations runs at the API's quota this way instead of one call per courier."""
+    """Run several queued operations' AWS calls side by side on one event loop, each paced by the shared rate
+    limiter, and record each outcome as it comes, exactly as a lone operation's. Answers the operations it ran (as
+    claimed: read them again for their outcome). A fleet of creations runs at the API's quota this way, instead of
+    one courier per call."""
     now = timezone.now()
     claimed: list[Operation] = []
-    for operation_id in operation_ids:
-        running = Operation.objects.filter(pk=operation_id, status=Operation.Status.RUNNING).first()
-        if running is not None and _courier_gone(running):
+    for running in Operation.objects.filter(pk__in=operation_ids, status=Operation.Status.RUNNING):
+        if _courier_gone(running):
             _requeue_lost(running, WorkerLost("its worker process ended mid-call"))
+    for operation_id in operation_ids:
         operation = _claim(operation_id, now)
         if operation is not None:
             claimed.append(operation)
     if not claimed:
         return []
-    calls = [(operation_kind_get(operation.kind), _call_of(operation)) for operation in claimed]
-    outcomes = aws_run(_side_by_side(calls))
-    for operation, (kind, _call), outcome in zip(claimed, calls, outcomes, strict=True):
-        _record_outcome(operation, kind, outcome)
-        operation.refresh_from_db()
+    kinds = [operation_kind_get(operation.kind) for operation in claimed]
+    if len(claimed) == 1:
+        _record_outcome(claimed[0], kinds[0], aws_run(_attempt(kinds[0], _call_of(claimed[0]))))
+    else:
+        _record_as_they_end(claimed, kinds)
     return claimed
+
+
+# Calls of a group run on a thread of their own (with its own event loop and kept clients, see portal.aws.clients),
+# so this thread records each outcome while the others are still in flight; the database is used from here only.
+_CALLER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aws-calls")
+
+
+def _record_as_they_end(claimed: list[Operation], kinds: list[OperationKind]) -> None:
+    ended: queue.SimpleQueue[tuple[int, dict[str, Any] | Exception]] = queue.SimpleQueue()
+
+    async def one(index: int) -> None:
+        ended.put((index, await _attempt(kinds[index], _call_of(claimed[index]))))
+
+    async def every() -> None:
+        await asyncio.gather(*(one(index) for index in range(len(claimed))))
+
+    calls = _CALLER.submit(aws_run, every())
+    for _ in claimed:
+        while True:
+            try:
+                index, outcome = ended.get(timeout=1)
+                break
+            except queue.Empty:
+                if calls.done():
+                    calls.result()  # the loop itself failed: raise that (the sweeper takes the rest)
+        _record_outcome(claimed[index], kinds[index], outcome)
+    calls.result()
 
 
 def _call_of(operation: Operation) -> OperationCall:
@@ -266,10 +342,6 @@ def _call_of(operation: Operation) -> OperationCall:
         idempotency_token=str(operation.idempotency_token),
         attempt=operation.attempts,
     )
-
-
-async def _side_by_side(calls: list[tuple[OperationKind, OperationCall]]) -> list[dict[str, Any] | Exception]:
-    return await asyncio.gather(*(_attempt(kind, call) for kind, call in calls))
 
 
 async def _attempt(kind: OperationKind, call: OperationCall) -> dict[str, Any] | Exception:
