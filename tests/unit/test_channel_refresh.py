@@ -1,0 +1,125 @@
+"""The channels refresher against the sandbox: transitions polled, the fleet reconciled, changes made outside the
+portal recorded as drift, and GetIceServerConfig's passwords shown once."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.channels.models import Channel
+from portal.channels.refresh import channels_refresh
+from portal.channels.services import ChannelSpec, channel_create
+from portal.core.models import Operation, RefresherState
+from tests.conftest import login, sandbox_boto
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def kvs(sandbox):
+    return sandbox_boto(sandbox.endpoint, "kinesisvideo")
+
+
+@pytest.fixture
+def active(admin, aws_endpoint, sandbox, kvs, django_capture_on_commit_callbacks):
+    """A channel created through the portal, ACTIVE, with its endpoints and tags read."""
+    sandbox.quotas(enabled=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        channel_create(actor=admin, spec=ChannelSpec("door-cam", "SINGLE_MASTER", 60, {"site": "berlin"}))
+    sandbox.advance(3)
+    channels_refresh()
+    channel = Channel.objects.get()
+    assert channel.status == Channel.Status.ACTIVE
+    return channel
+
+
+def _listing_due() -> None:
+    RefresherState.objects.filter(name="channels").update(listed_at=None)
+
+
+def test_channels_made_outside_appear_as_found_with_their_tags(active, kvs, sandbox):
+    kvs.create_signaling_channel(
+        ChannelName="lobby", ChannelType="FULL_MESH", SingleMasterConfiguration={"MessageTtlSeconds": 15},
+        Tags=[{"Key": "team", "Value": "ops"}],
+    )  # fmt: skip
+    _listing_due()
+    channels_refresh()
+    found = Channel.objects.get(name="lobby")
+    assert (found.origin, found.status, found.channel_type, found.message_ttl) == ("found", "creating", "FULL_MESH", 15)
+    assert found.arn.startswith("arn:aws:kinesisvideo:us-east-1:123456789012:channel/lobby/")
+    sandbox.advance(3)
+    channels_refresh()  # in transition, so read at once: ACTIVE, its endpoints and its tags
+    found.refresh_from_db()
+    assert found.status == Channel.Status.ACTIVE
+    assert found.tags == {"team": "ops"}
+    assert found.drifted == []
+    assert "VIEWER" in found.endpoints
+
+
+def test_a_channel_deleted_outside_is_marked_gone(active, kvs, sandbox):
+    kvs.delete_signaling_channel(ChannelARN=active.arn)
+    sandbox.advance(3)
+    _listing_due()
+    channels_refresh()
+    active.refresh_from_db()
+    assert active.status == Channel.Status.GONE
+
+
+def test_a_ttl_changed_outside_is_drift_not_overwritten_and_settles_when_it_agrees_again(active, kvs, sandbox):
+    kvs.update_signaling_channel(
+        ChannelARN=active.arn, CurrentVersion=active.version, SingleMasterConfiguration={"MessageTtlSeconds": 90}
+    )
+    sandbox.advance(3)
+    _listing_due()
+    channels_refresh()
+    active.refresh_from_db()
+    info = kvs.describe_signaling_channel(ChannelARN=active.arn)["ChannelInfo"]
+    assert (active.message_ttl, active.drifted, active.version) == (60, ["message_ttl"], info["Version"])
+    kvs.update_signaling_channel(
+        ChannelARN=active.arn, CurrentVersion=info["Version"], SingleMasterConfiguration={"MessageTtlSeconds": 60}
+    )
+    sandbox.advance(3)
+    _listing_due()
+    channels_refresh()
+    active.refresh_from_db()
+    assert active.drifted == []
+
+
+def test_tags_changed_outside_are_drift(active, kvs):
+    kvs.tag_resource(ResourceARN=active.arn, Tags=[{"Key": "owner", "Value": "mallory"}])
+    Channel.objects.filter(pk=active.pk).update(tags_read_at=None)
+    channels_refresh()
+    active.refresh_from_db()
+    assert active.tags == {"site": "berlin"}
+    assert active.drifted == ["tags"]
+
+
+def test_reconciliation_costs_one_listing_page_per_500_channels(active, kvs):
+    for number in range(600):
+        kvs.create_signaling_channel(ChannelName=f"cam-{number:03d}")
+    _listing_due()
+    channels_refresh()
+    state = RefresherState.objects.get(name="channels")
+    assert Channel.objects.count() == 601
+    assert state.last_error == ""
+    # Two listing pages, plus at most the fast lane and the tags of a few channels in turn.
+    assert 2 <= state.last_calls <= 2 + 1 + 20
+
+
+def test_ice_servers_shown_with_their_password_once(active, admin, django_capture_on_commit_callbacks):
+    client = login(admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/channels/{active.pk}/ice-servers/")
+    operation = Operation.objects.get(kind="channels.ice_servers")
+    assert operation.status == Operation.Status.SUCCEEDED, operation.error_message
+    servers = operation.result["servers"]
+    assert len(servers) == 2
+    assert servers[0]["uris"][0].startswith("turn:")
+    assert servers[0]["uris"][0].endswith(":443?transport=udp")
+    assert "password" not in str(operation.result).lower()
+    page = client.get(response["Location"]).content.decode()
+    assert servers[0]["username"] in page
+    assert "Show the TURN passwords once" in page
+    revealed = client.post(f"/operations/{operation.pk}/secrets/").content.decode()
+    assert 'id="ice-password-1"' in revealed
+    again = client.post(f"/operations/{operation.pk}/secrets/").content.decode()
+    assert 'id="ice-password-1"' not in again
