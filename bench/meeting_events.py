@@ -7,6 +7,10 @@ First the consumer's own work: parse, dedupe and apply each event in its own tra
 events. Then the whole path for `--queued` events: the sandbox as a process of its own (port
 18800-18899), an SQS queue on it, one consumer (`meeting_events_consume`, batches of 10, delete after commit) until
 the queue is empty; that figure includes moto's SQS emulation, which is slow with thousands of queued messages.
+Then the roster's latency: `manage.py meeting_events` runs as the worker tier runs it (long poll), other events
+churn at `--churn` per second, and for each of `--joins` attendees an AttendeeJoined is sent to the queue and the
+roster panel is read every 20 ms until it shows them; a browser polls that panel every second while the meeting is
+live, so a person sees the attendee within that latency plus at most one second.
 
 Events are EventBridge-format, for one meeting of 250 attendees (each added, then joining, turning video on and
 off, leaving and re-joining), with 5 % duplicates. Then counts the SQL queries of the list at 1 and at 10,001
@@ -24,15 +28,19 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 arguments.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
 arguments.add_argument("--events", type=int, default=5000, help="events applied directly")
 arguments.add_argument("--queued", type=int, default=500, help="events sent through the sandbox's SQS queue")
+arguments.add_argument("--joins", type=int, default=40, help="attendees whose way to the roster is timed")
+arguments.add_argument("--churn", type=int, default=20, help="other events per second while they join")
 options = arguments.parse_args()
 server = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres").rsplit("/", 1)[0]
 database_name = f"rtc_bench_meetings_{os.getpid()}"
@@ -62,10 +70,11 @@ from django.db import connection, connections  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from bench.harness import percentile  # noqa: E402
 from portal.aws.sqs import RECEIVE_MAX  # noqa: E402
 from portal.core.roles import Role  # noqa: E402
 from portal.meetings.events import meeting_events_apply, meeting_events_consume  # noqa: E402
-from portal.meetings.models import Attendee, Meeting  # noqa: E402
+from portal.meetings.models import Attendee, Meeting, MeetingEvent  # noqa: E402
 from portal.sandbox.client import SandboxControl  # noqa: E402
 from tests.factories import PASSWORD, UserFactory  # noqa: E402
 
@@ -82,13 +91,7 @@ def churn(meeting: Meeting, count: int) -> list[str]:
     def event(event_type: str, who: int) -> str:
         nonlocal clock
         clock += 5
-        attendee_id, user = PEOPLE[who]
-        detail = {"version": "0", "eventType": f"chime:{event_type}", "timestamp": clock,
-                  "meetingId": meeting.meeting_id, "externalMeetingId": meeting.external_meeting_id,
-                  "mediaRegion": "us-east-1", "attendeeId": attendee_id, "externalUserId": user}  # fmt: skip
-        envelope = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Chime Meeting State Change",
-                    "source": "aws.chime", "region": "us-east-1", "resources": [], "detail": detail}  # fmt: skip
-        return json.dumps(envelope)
+        return meeting_event(meeting, event_type, *PEOPLE[who], at=clock)
 
     bodies += [event("AttendeeAdded", n) for n in range(ATTENDEES)]
     while len(bodies) < count:
@@ -105,6 +108,59 @@ def churn(meeting: Meeting, count: int) -> list[str]:
         if random.random() < 0.05:
             bodies.append(body)  # a duplicate delivery
     return bodies[:count]
+
+
+def meeting_event(meeting: Meeting, event_type: str, attendee_id: str, user: str, *, at: int) -> str:
+    detail = {"version": "0", "eventType": f"chime:{event_type}", "timestamp": at, "meetingId": meeting.meeting_id,
+              "externalMeetingId": meeting.external_meeting_id, "mediaRegion": "us-east-1",
+              "attendeeId": attendee_id, "externalUserId": user}  # fmt: skip
+    envelope = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Chime Meeting State Change",
+                "source": "aws.chime", "region": "us-east-1", "resources": [], "detail": detail}  # fmt: skip
+    return json.dumps(envelope)
+
+
+def roster_latency(sqs: Any, url: str, meeting: Meeting, client: Client) -> list[float]:
+    """Seconds from each AttendeeJoined reaching the queue to the roster panel showing that attendee, with the
+    consumer as its own process and other events churning."""
+    consumer = subprocess.Popen(
+        [sys.executable, "manage.py", "meeting_events", "--wait", "10"],
+        cwd=Path(__file__).resolve().parents[1],
+        env={**os.environ, "MEETING_EVENTS_QUEUE_URL": url},
+        stdout=subprocess.DEVNULL,
+    )
+    stop = threading.Event()
+
+    def churning() -> None:
+        bodies = churn(meeting, 10**6)[ATTENDEES:]
+        while not stop.wait(10 / options.churn):
+            entries = [{"Id": str(n), "MessageBody": bodies.pop()} for n in range(10)]
+            sqs.send_message_batch(QueueUrl=url, Entries=entries)
+
+    churner = threading.Thread(target=churning, daemon=True)
+    churner.start()
+    applied = MeetingEvent.objects.count()
+    while MeetingEvent.objects.count() < applied + 10:  # the consumer has started and is keeping up
+        time.sleep(0.1)
+    panel = f"/meetings/{meeting.pk}/?panel=roster"
+    latencies: list[float] = []
+    try:
+        for n in range(options.joins):
+            attendee_id = str(uuid.uuid4())
+            body = meeting_event(meeting, "AttendeeJoined", attendee_id, f"joiner-{n}", at=int(time.time() * 1000))
+            sqs.send_message(QueueUrl=url, MessageBody=body)
+            sent = time.perf_counter()
+            while attendee_id not in client.get(panel, headers={"HX-Request": "true"}).content.decode():
+                if time.perf_counter() - sent > 30:
+                    raise RuntimeError(f"joiner-{n} did not reach the roster within 30 s")
+                time.sleep(0.02)
+            latencies.append(time.perf_counter() - sent)
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        churner.join()
+        consumer.terminate()
+        consumer.wait()
+    return latencies
 
 
 def port_free(port: int) -> bool:
@@ -187,6 +243,10 @@ def main() -> None:
         )
         for n in range(10_000)
     )
+    latencies = roster_latency(sqs, url, meeting, client)
+    print(f"{options.database}: roster latency, AttendeeJoined in the queue to the roster panel showing them, "
+          f"{len(latencies)} joins with {options.churn} other events/s: p50 {percentile(latencies, 0.5):.2f} s, "
+          f"p95 {percentile(latencies, 0.95):.2f} s, max {max(latencies):.2f} s + the 1 s poll")  # fmt: skip
     many = queries(client, "/meetings/")
     detail = queries(client, f"/meetings/{meeting.pk}/")
     roster = queries(client, f"/meetings/{meeting.pk}/?panel=roster", htmx=True)

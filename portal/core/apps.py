@@ -21,8 +21,14 @@ class CoreConfig(AppConfig):
         Section(
             label="Operations", url_name="operations", position=90, figures="portal.core.overview.operations_figures"
         ),
+        Section(label="Drift", url_name="drift", position=92, figures="portal.core.overview.drift_figures"),
         Section(label="Audit", url_name="audit", position=95),
     )
+    audit_kinds = {
+        "drift.adopt": "Adopt AWS's value",
+        "drift.reapply": "Re-apply the portal's value",
+        "drift.mark_gone": "Mark gone",
+    }
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
@@ -36,5 +42,6 @@ class CoreConfig(AppConfig):
         autodiscover_modules("operations")  # each app's operation kinds register themselves
         autodiscover_modules("refresh")  # each app's refresher registers itself
         autodiscover_modules("identities")  # each app's identity source registers itself
+        autodiscover_modules("drift")  # each app's drift kinds register themselves
         autodiscover_modules("slots")  # each app's panels on other apps' pages register themselves
         celery_app.conf.beat_schedule = {**celery_app.conf.beat_schedule, **refreshers_schedule()}

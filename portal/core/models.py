@@ -9,6 +9,7 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.utils import timezone
 
 
 class Operation(models.Model):
@@ -215,3 +216,57 @@ class OperationBatch(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+
+class Drift(models.Model):
+    """A difference reconciliation saw between a portal row and AWS. Open until settled or resolved by a person.
+
+    At most one open record per (row, change, field): a difference seen again only moves `last_seen`.
+    """
+
+    class Change(models.TextChoices):
+        FOUND = "found", "Found in AWS"
+        GONE = "gone", "Gone from AWS"
+        CHANGED = "changed", "Changed outside the portal"
+
+    class Resolution(models.TextChoices):
+        ADOPTED = "adopted", "AWS's value adopted"
+        REAPPLIED = "reapplied", "Portal's value re-applied"
+        MARKED_GONE = "marked_gone", "Marked gone"
+        SETTLED = "settled", "Agree again"
+
+    kind = models.CharField(max_length=32, db_index=True, help_text="The DriftKind's name, e.g. stage.")
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    object_id = models.PositiveBigIntegerField()
+    row = GenericForeignKey("content_type", "object_id")
+    label = models.CharField(max_length=256, help_text="The row's name when the difference was last seen.")
+    change = models.CharField(max_length=8, choices=Change.choices)
+    field = models.CharField(max_length=64, blank=True, help_text='The field that differs; "" when found or gone.')
+    portal_value = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    aws_value = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    first_seen = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolution = models.CharField(max_length=12, choices=Resolution.choices, blank=True)
+
+    class Meta:
+        ordering = ["kind", "-last_seen", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["content_type", "object_id", "change", "field"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="one_open_drift_per_field",
+            )
+        ]
+        indexes = [models.Index(fields=["content_type", "object_id"], name="drift_row")]
+
+    def __str__(self) -> str:
+        what = f"{self.field} " if self.field else ""
+        return f"{self.label}: {what}{self.get_change_display().lower()}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None

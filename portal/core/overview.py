@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from portal.aws.quotas import RATES, rate_for
 from portal.core.filters import IN_FLIGHT
-from portal.core.models import Operation, RefresherState
+from portal.core.models import Drift, Operation, RefresherState
 from portal.core.refresh import refreshers
 from portal.core.sections import Figure
 
@@ -35,6 +35,11 @@ def operations_figures() -> list[Figure]:
             attention=counts["failed"] > 0,
         ),
     ]
+
+
+def drift_figures() -> list[Figure]:
+    open_count = Drift.objects.filter(resolved_at__isnull=True).count()
+    return [Figure("Open drift", open_count, reverse("drift"), attention=open_count > 0)]
 
 
 @dataclass(frozen=True)

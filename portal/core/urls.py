@@ -13,6 +13,8 @@ urlpatterns = [
     path("operations/batches/<int:batch_id>/", views.operation_batch, name="operation_batch"),
     path("people/", views.people, name="people"),
     path("people/end/", views.people_end, name="people_end"),
+    path("drift/", views.drift, name="drift"),
+    path("drift/<int:drift_id>/resolve/", views.drift_resolve_one, name="drift_resolve"),
     path("audit/", views.audit, name="audit"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
 ] + [

@@ -18,13 +18,14 @@ from django_htmx.http import HttpResponseClientRedirect
 from portal.aws.clients import aws_endpoint_configured
 from portal.core.batches import batch_operations, batch_progress
 from portal.core.downloads import download_response
+from portal.core.drift import drift_actions, drift_kinds, drift_open_by_kind, drift_resolve
 from portal.core.filters import AuditFilter, OperationFilter
 from portal.core.forms import PersonEndForm, PersonFindForm
 from portal.core.identities import identity_end_everywhere, identity_find
-from portal.core.models import AuditEntry, Operation, OperationBatch
+from portal.core.models import AuditEntry, Drift, Operation, OperationBatch
 from portal.core.operation_kinds import operation_kind_get
 from portal.core.overview import refresh_budgets
-from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, VIEW_RESOURCES
+from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, SYNC_RESOURCES, VIEW_RESOURCES
 from portal.core.polling import poll_response
 from portal.core.secrets import secrets_take
 from portal.core.sections import section_get, sections_for
@@ -227,3 +228,25 @@ def audit_export(request: HttpRequest) -> HttpResponse:
     return download_response(
         request, audit_csv(filters.qs), filename="audit.csv", content_type="text/csv; charset=utf-8"
     )
+
+
+@require_GET
+@permission_required(VIEW_RESOURCES, raise_exception=True)
+def drift(request: HttpRequest) -> TemplateResponse:
+    """Open differences between the portal's rows and AWS, by kind, each with what a person may do about it."""
+    kind = request.GET.get("kind", "")
+    groups = drift_open_by_kind(kind=kind if kind in {known.name for known in drift_kinds()} else "")
+    rows = [(group, [(record, drift_actions(record)) for record in group.records]) for group in groups]
+    return TemplateResponse(request, "core/drift.html", {"groups": rows, "kinds": drift_kinds(), "kind": kind})
+
+
+@require_POST
+@permission_required(SYNC_RESOURCES, raise_exception=True)
+def drift_resolve_one(request: HttpRequest, drift_id: int) -> HttpResponse:
+    """Adopt, re-apply (an operation: its page follows it) or mark gone; then back to the list."""
+    record = get_object_or_404(Drift, pk=drift_id)
+    operation = drift_resolve(record=record, action=request.POST.get("action", ""), actor=request.user)
+    if operation is not None:
+        return operation_redirect(operation)
+    back = reverse("drift") + (f"?kind={record.kind}" if request.POST.get("kind") else "")
+    return HttpResponseRedirect(back, status=303)

@@ -21,6 +21,8 @@ from django.db import IntegrityError, transaction
 
 from portal.aws import sqs
 from portal.aws.clients import aws_run
+from portal.core.drift import drift_found
+from portal.core.durability import commit_unflushed, commits_flush
 from portal.meetings.models import Attendee, DeadLetter, Meeting, MeetingEvent
 from portal.meetings.operations import meeting_mark_ended, meeting_recount
 
@@ -151,6 +153,7 @@ def _meeting_for(event: MeetingEventMessage, batch: _Batch) -> Meeting | None:
         status=Meeting.Status.ACTIVE,
         origin=Meeting.Origin.FOUND,
     )
+    drift_found(meeting)
     batch.complete.add(meeting.pk)
     return meeting
 
@@ -216,6 +219,7 @@ def _apply(event: MeetingEventMessage, batch: _Batch) -> str:
         return "duplicate"
     try:
         with transaction.atomic():
+            commit_unflushed()  # the batch is flushed once, before its messages are deleted
             meeting = _meeting_for(event, batch)
             if meeting is None:
                 return "deferred"
@@ -247,7 +251,8 @@ def _apply(event: MeetingEventMessage, batch: _Batch) -> str:
 def meeting_events_apply(messages: list[tuple[str, str]]) -> list[str]:
     """Apply a received batch of (body, message id), each event in its own transaction, in order: for each,
     "applied", "duplicate", "dead-letter" or "deferred". The batch's meetings, attendees and already seen event ids
-    are read with one query each, not once per event. The list's counts are recounted from the attendee rows once
+    are read with one query each, not once per event, and the batch's commits reach the disk together, once, before
+    this returns. The list's counts are recounted from the attendee rows once
     per batch for the meetings it changed: absolute, so a batch cut short is made good by the next one."""
     parsed: list[MeetingEventMessage | None] = []
     for body, message_id in messages:
@@ -263,6 +268,8 @@ def meeting_events_apply(messages: list[tuple[str, str]]) -> list[str]:
     outcomes = ["dead-letter" if event is None else _apply(event, batch) for event in parsed]
     for meeting_pk in batch.recount:
         meeting_recount(meeting_pk)
+    if "applied" in outcomes:
+        commits_flush()
     return outcomes
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from portal.aws import chime_meetings as chime
 from portal.aws.errors import AwsNotFound
+from portal.core.drift import drift_gone
 from portal.core.refresh import Cycle, Items, Observed, Refresher, refresh_run, refresher_register
 from portal.meetings.models import Attendee, Meeting
 from portal.meetings.operations import meeting_mark_ended, meeting_recount
@@ -64,6 +65,7 @@ def _apply_one(observed: Observed[MeetingItem]) -> str:
     Meeting.objects.filter(pk=meeting.pk).update(refreshed_at=timezone.now())
     if seen.gone:
         meeting_mark_ended(meeting=meeting, reason=Meeting.EndReason.BY_AWS, at=observed.observed_at)
+        drift_gone(meeting)
         return "ended"
     listed = {a["AttendeeId"]: a for a in seen.attendees}
     known = set(meeting.attendees.values_list("attendee_id", flat=True))

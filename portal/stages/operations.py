@@ -363,6 +363,40 @@ STAGE_UNTAG = register(
 )
 
 
+async def _tags_put(call: OperationCall) -> dict[str, Any]:
+    """Make the stage's tags exactly the portal's again (drift re-applied): remove the keys AWS has now that the
+    portal lacks, then set the portal's. The portal's own marker tag is never touched."""
+    stage = await ivs.stage_get(arn=call.parameters["arn"])
+    extra = sorted(set(visible_tags(stage.get("tags", {}))) - set(call.parameters["tags"]))
+    if extra:
+        await ivs.tags_remove(arn=call.parameters["arn"], keys=extra)
+    if call.parameters["tags"]:
+        await ivs.tags_add(arn=call.parameters["arn"], tags=call.parameters["tags"])
+    return {"tags": call.parameters["tags"], "removed": extra}
+
+
+def _tags_put_done(operation: Operation, effect_data: dict[str, Any]) -> None:
+    Stage.objects.filter(pk=operation.parameters["stage_id"]).update(
+        tags=operation.parameters["tags"], changed_at=timezone.now()
+    )
+
+
+STAGE_TAGS_PUT = register(
+    OperationKind(
+        name="stages.tags_put",
+        label="Re-apply stage tags",
+        permission=MANAGE_RESOURCES,
+        call=_tags_put,
+        on_success=_tags_put_done,
+        summary=lambda result: "tags now " + (_tag_words(result.get("tags", {})) or "none"),
+        result_template="stages/stage_result.html",
+        on_failure=_stage_missing,
+        explain_failure=_stage_refusal,
+        describe=lambda p, stage: f"Re-apply the portal's tags on {stage}: {_tag_words(p.get('tags', {})) or 'none'}",
+    )
+)
+
+
 async def _delete(call: OperationCall) -> dict[str, Any]:
     try:
         await ivs.stage_delete(arn=call.parameters["arn"])

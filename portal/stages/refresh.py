@@ -33,7 +33,7 @@ from portal.core.refresh import (
 from portal.core.services import attempt_outcome
 from portal.stages.models import Participant, ParticipantEvent, Stage, StageSession
 from portal.stages.operations import MARKER, visible_tags
-from portal.stages.services import stage_disconnect_participant, stages_reconcile
+from portal.stages.services import stage_disconnect_participant, stage_mark_gone, stages_reconcile
 
 COLD_PER_CYCLE = 3
 # Participant fields ← GetParticipant's members describing the participant's client.
@@ -170,7 +170,7 @@ def _apply_stage(observed: Observed[StageItem]) -> int:
     if stage.changed_at > observed.observed_at or stage.status != Stage.Status.ACTIVE:
         return 0
     if seen.stage is None:
-        Stage.objects.filter(pk=stage.pk).update(status=Stage.Status.GONE, changed_at=now, **Stage.NOT_LIVE)
+        stage_mark_gone(stage=stage)
         return 0
     for session in seen.sessions or []:
         StageSession.objects.update_or_create(

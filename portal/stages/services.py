@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.core.batches import operation_batch_record
+from portal.core.drift import drift_changed, drift_found, drift_gone, drift_settle
 from portal.core.errors import Conflict, DomainError, NotAllowedInState, Remedy
 from portal.core.models import Operation, OperationBatch
 from portal.core.permissions import SYNC_RESOURCES
@@ -149,6 +150,11 @@ def stage_untag(*, actor: AbstractBaseUser, stage: Stage, keys: list[str]) -> Op
     return _stage_change("stages.untag", actor=actor, stage=stage, keys=keys)
 
 
+def stage_tags_put(*, actor: AbstractBaseUser, stage: Stage, tags: dict[str, str]) -> Operation:
+    """Put the portal's tags back on the stage in AWS: the keys AWS has beyond them removed, theirs set."""
+    return _stage_change("stages.tags_put", actor=actor, stage=stage, tags=tags)
+
+
 def stage_delete(*, actor: AbstractBaseUser, stage: Stage, reason: str = "") -> Operation:
     stage_require_changeable(stage=stage)
     with transaction.atomic():
@@ -189,28 +195,45 @@ def stages_sync(*, actor: AbstractBaseUser | None) -> Operation:
 def stages_reconcile(
     *, listed: list[dict[str, Any]], region: str, observed_at: datetime | None = None
 ) -> dict[str, int]:
-    """Make the registry agree with a full ListStages: new stages appear as found, missing ones are marked gone.
+    """Compare the registry with a full ListStages, recording drift: new stages appear as found, missing ones are
+    marked gone, a name or tags changed outside the portal is recorded as changed (the row keeps the portal's value
+    until someone adopts AWS's on the Drift page).
 
-    A stage the portal changed after the listing began (one it just created) is not marked gone by it.
+    A stage the portal changed after the listing began (one it just created or renamed) is left for the next listing.
     """
+    observed_at = observed_at or timezone.now()
     by_arn = {item["arn"]: item for item in listed}
     known = {stage.arn: stage for stage in Stage.objects.select_for_update().filter(arn__in=by_arn)}
-    found = updated = 0
+    found = changed = 0
     for arn, item in by_arn.items():
         stage = known.get(arn)
         fields = {"name": item.get("name", ""), "tags": visible_tags(item.get("tags", {}))}
         if stage is None:
-            Stage.objects.create(
+            stage = Stage.objects.create(
                 arn=arn, region=region, status=Stage.Status.ACTIVE, origin=Stage.Origin.FOUND, **fields
             )
+            drift_found(stage)
             found += 1
-        elif any(getattr(stage, key) != value for key, value in fields.items()) or stage.status == Stage.Status.GONE:
-            Stage.objects.filter(pk=stage.pk).update(status=Stage.Status.ACTIVE, **fields)
-            updated += 1
-    gone = (
-        Stage.objects.filter(region=region, status=Stage.Status.ACTIVE, arn__isnull=False)
-        .filter(changed_at__lt=observed_at or timezone.now())
+            continue
+        if stage.changed_at > observed_at or stage.status not in (Stage.Status.ACTIVE, Stage.Status.GONE):
+            continue
+        if stage.status == Stage.Status.GONE:
+            Stage.objects.filter(pk=stage.pk).update(status=Stage.Status.ACTIVE)
+            drift_settle(stage, "")
+        for field, aws_value in fields.items():
+            drift_changed(stage, field, portal=getattr(stage, field), aws=aws_value)
+            changed += getattr(stage, field) != aws_value
+    gone = list(
+        Stage.objects.select_for_update()
+        .filter(region=region, status=Stage.Status.ACTIVE, arn__isnull=False, changed_at__lt=observed_at)
         .exclude(arn__in=by_arn)
-        .update(status=Stage.Status.GONE, **Stage.NOT_LIVE)
     )
-    return {"found": found, "updated": updated, "gone": gone}
+    for stage in gone:
+        stage_mark_gone(stage=stage)
+    return {"found": found, "changed": changed, "gone": len(gone)}
+
+
+def stage_mark_gone(*, stage: Stage) -> None:
+    """The stage no longer exists in AWS: the row stays, marked gone, with the difference on the Drift page."""
+    Stage.objects.filter(pk=stage.pk).update(status=Stage.Status.GONE, changed_at=timezone.now(), **Stage.NOT_LIVE)
+    drift_gone(stage)

@@ -11,8 +11,8 @@ from tests.functional.conftest import wait_for_htmx
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SECTIONS = ["Meetings", "Stages", "Channels", "Pipelines", "Operations", "Audit"]
-PEOPLE = len(SECTIONS) - 2  # support and admin find people; the link sits before Operations
+SECTIONS = ["Meetings", "Stages", "Channels", "Pipelines", "Operations", "Drift", "Audit"]
+PEOPLE = SECTIONS.index("Operations")  # support and admin find people; the link sits before Operations
 
 
 def _log_in(page, live_server, username: str) -> None:

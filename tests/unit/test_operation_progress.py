@@ -96,14 +96,14 @@ def test_a_local_effect_that_failed_is_shown(viewer):
 
 
 def test_the_kinds_result_template_shows_once_the_operation_succeeded(viewer):
-    result = {"listed": 3, "found": 1, "updated": 0, "gone": 2}
+    result = {"listed": 3, "found": 1, "changed": 0, "gone": 2}
     operation = OperationFactory(kind="stages.sync", result=result)
     client = login(viewer)
     assert "Listed 3 stages" not in client.get(f"/operations/{operation.pk}/").content.decode()
     Operation.objects.filter(pk=operation.pk).update(status=Operation.Status.SUCCEEDED)
     page = client.get(f"/operations/{operation.pk}/").content.decode()
     assert "3 stages listed" in page  # the kind's summary
-    assert "Listed 3 stages: 1 found, 0 updated, 2 gone." in page
+    assert "Listed 3 stages: 1 found, 0 changed outside the portal, 2 gone." in page
 
 
 @pytest.fixture

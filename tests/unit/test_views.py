@@ -151,7 +151,8 @@ def test_unbuilt_sections_say_what_is_coming(client, viewer):
 def test_navigation_and_tiles_come_from_the_app_configs(viewer):
     assert [(s.label, s.url_name) for s in sections()] == [
         ("Meetings", "meetings"), ("Stages", "stages"), ("Channels", "channels"),
-        ("Pipelines", "pipelines"), ("People", "people"), ("Operations", "operations"), ("Audit", "audit"),
+        ("Pipelines", "pipelines"), ("People", "people"), ("Operations", "operations"), ("Drift", "drift"),
+        ("Audit", "audit"),
         ("Users", "users"),
     ]  # fmt: skip
     assert apps.get_app_config("stages").sections[0].url_name == "stages"

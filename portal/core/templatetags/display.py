@@ -108,6 +108,12 @@ def facts(data: dict[str, Any] | None) -> list[tuple[str, list[str]]]:
     return [(_label(str(key)), _lines(value)) for key, value in (data or {}).items()]
 
 
+@register.filter
+def in_words(value: Any) -> str:
+    """A stored value (text, a number, tags, a list) on one line: `{{ record.aws_value|in_words }}`."""
+    return " · ".join(_lines(value))
+
+
 @register.simple_tag
 def status_badge(status: str, label: str = "") -> SafeString:
     """`{% status_badge operation.status operation.get_status_display %}`: the one status badge. A tag, not an include:

@@ -1,0 +1,31 @@
+"""Audit entries for changes that are not AWS operations (resolving drift, changing a cleanup policy): one entry,
+written in the transaction that makes the change. Operations write their own entries (portal.core.services)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from portal.core.models import AuditEntry, Operation
+
+
+def audit_record(
+    *,
+    actor: AbstractBaseUser | AnonymousUser,
+    kind: str,
+    target: str,
+    summary: str,
+    detail: str = "",
+    resource_name: str = "",
+    operation: Operation | None = None,
+) -> AuditEntry:
+    """`kind` is declared with its label in the app config's `audit_kinds` (portal.core.audit_kinds)."""
+    return AuditEntry.objects.create(
+        actor_name=actor.get_username(),
+        kind=kind,
+        target=target[:512],
+        resource_name=resource_name[:256],
+        summary=summary,
+        event=AuditEntry.Event.SUCCEEDED,
+        detail=detail,
+        operation=operation,
+    )

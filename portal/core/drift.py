@@ -1,0 +1,207 @@
+"""Drift: what reconciliation saw differ between the portal's rows and AWS, kept until it agrees again or a person
+resolves it. Features record; core keeps the records and offers the resolutions.
+
+A feature's reconciliation calls `drift_found` (a resource AWS has that the portal had not created; the row is
+already inserted, origin found), `drift_gone` (the portal's row no longer exists in AWS; the feature has marked it),
+`drift_changed` (a field's value in AWS differs from the portal's; equal values settle it) and `drift_settle`.
+Each feature declares a `DriftKind` in its `drift` module (autodiscovered at start): how to adopt AWS's value into the
+row, how to put the portal's value back in AWS (an operation) and how to mark the row gone. Reconciliation itself
+never deletes anything in AWS; resolving is audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.db.models import Model, QuerySet
+from django.utils import timezone
+
+from portal.core.audit import audit_record
+from portal.core.errors import NotAllowedInState
+from portal.core.models import Drift, Operation
+from portal.core.permissions import SYNC_RESOURCES
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+    User = AbstractBaseUser
+
+
+@dataclass(frozen=True)
+class DriftKind:
+    """What a feature declares in its `drift.py`, once per model it reconciles."""
+
+    name: str  # "stage" | "meeting" | "pipeline" | "channel" ...
+    label: str  # "Signaling channels"
+    model: type[Model]
+    adopt: Callable[[Model, str, Any], None]  # write AWS's value for field into the row
+    reapply: Callable[[Model, str, Any, User], Operation] | None  # queue an operation putting the portal's value back
+    mark_gone: Callable[[Model, User], None]  # the row is marked gone (never deletes in AWS)
+
+
+_KINDS: dict[str, DriftKind] = {}
+
+
+def drift_kind_register(kind: DriftKind) -> DriftKind:
+    if kind.name in _KINDS and _KINDS[kind.name].model is not kind.model:
+        raise ValueError(f"Drift kind {kind.name!r} is registered twice.")
+    _KINDS[kind.name] = kind
+    return kind
+
+
+def drift_kinds() -> list[DriftKind]:
+    return sorted(_KINDS.values(), key=lambda kind: kind.label)
+
+
+def drift_kind_get(name: str) -> DriftKind:
+    try:
+        return _KINDS[name]
+    except KeyError:
+        raise LookupError(f"Unknown drift kind {name!r}.") from None
+
+
+def _kind_of(row: Model) -> DriftKind:
+    for kind in _KINDS.values():
+        if isinstance(row, kind.model):
+            return kind
+    raise LookupError(f"No drift kind is registered for {type(row).__name__}; declare one in the app's drift.py.")
+
+
+def _open(row: Model) -> QuerySet[Drift]:
+    content_type = ContentType.objects.get_for_model(row)
+    return Drift.objects.filter(content_type=content_type, object_id=row.pk, resolved_at__isnull=True)
+
+
+def _record(row: Model, change: str, field: str, *, portal: Any = None, aws: Any = None) -> None:
+    """Open the record, or touch the open one (its values become the latest seen)."""
+    now = timezone.now()
+    values = {"label": str(row)[:256], "portal_value": portal, "aws_value": aws, "last_seen": now}
+    if _open(row).filter(change=change, field=field).update(**values):
+        return
+    try:
+        with transaction.atomic():
+            Drift.objects.create(
+                kind=_kind_of(row).name,
+                content_type=ContentType.objects.get_for_model(row),
+                object_id=row.pk,
+                change=change,
+                field=field,
+                **values,
+            )
+    except IntegrityError:  # another reconciliation opened it at the same instant
+        _open(row).filter(change=change, field=field).update(**values)
+
+
+def drift_changed(row: Model, field: str, *, portal: Any, aws: Any) -> None:
+    """Reconciliation saw AWS's value differ from the portal's: open (or touch) the record. Equal values settle it."""
+    if portal == aws:
+        drift_settle(row, field)
+    else:
+        _record(row, Drift.Change.CHANGED, field, portal=portal, aws=aws)
+
+
+def drift_found(row: Model) -> None:
+    """A resource in AWS the portal had not created (its row is already inserted, origin found)."""
+    _record(row, Drift.Change.FOUND, "")
+
+
+def drift_gone(row: Model) -> None:
+    """The portal's row no longer exists in AWS (the feature has marked it gone)."""
+    _record(row, Drift.Change.GONE, "")
+
+
+def drift_settle(row: Model, field: str | None = None) -> None:
+    """AWS and the portal agree again: the row's open records (or only the field's) are resolved as settled."""
+    records = _open(row)
+    if field is not None:
+        records = records.filter(field=field)
+    records.update(resolved_at=timezone.now(), resolution=Drift.Resolution.SETTLED)
+
+
+# --- what the Drift page lists and resolves --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DriftGroup:
+    kind: DriftKind
+    records: list[Drift]
+
+
+def drift_open_by_kind(*, kind: str = "") -> list[DriftGroup]:
+    """Open records grouped by kind, most recently seen first, with their rows: one query per kind with records."""
+    records = Drift.objects.filter(resolved_at__isnull=True).prefetch_related("row")
+    if kind:
+        records = records.filter(kind=kind)
+    by_kind: dict[str, list[Drift]] = {}
+    for record in records:
+        by_kind.setdefault(record.kind, []).append(record)
+    return [DriftGroup(known, by_kind[known.name]) for known in drift_kinds() if known.name in by_kind]
+
+
+def drift_actions(record: Drift) -> list[tuple[str, str]]:
+    """What a person may do about an open record: a field changed outside the portal is adopted or re-applied (when
+    the kind can); a found resource is adopted (kept, as found); a row gone from AWS is marked gone."""
+    kind = drift_kind_get(record.kind)
+    if record.change == Drift.Change.CHANGED:
+        actions = ["adopt", *(["reapply"] if kind.reapply is not None else [])]
+        return [(action, ACTION_WORDS[action]) for action in actions]
+    if record.change == Drift.Change.FOUND:
+        return [("adopt", "Keep in the portal")]
+    return [("mark_gone", ACTION_WORDS["mark_gone"])]
+
+
+ACTION_WORDS = {"adopt": "Adopt AWS's value", "reapply": "Re-apply the portal's value", "mark_gone": "Mark gone"}
+ACTION_RESOLUTION = {
+    "adopt": Drift.Resolution.ADOPTED,
+    "reapply": Drift.Resolution.REAPPLIED,
+    "mark_gone": Drift.Resolution.MARKED_GONE,
+}
+
+
+def drift_resolve(*, record: Drift, action: str, actor: User) -> Operation | None:
+    """Resolve one open record as `action` says, audited; re-applying answers the operation it queued.
+
+    Marking gone resolves every open record of the row: a row that is gone differs in nothing else.
+    """
+    if not actor.has_perm(SYNC_RESOURCES):
+        raise PermissionDenied("You may not resolve drift.")
+    kind = drift_kind_get(record.kind)
+    operation = None
+    with transaction.atomic():
+        record = Drift.objects.select_for_update().get(pk=record.pk)
+        if not record.is_open:
+            raise NotAllowedInState("This difference is already resolved.")
+        if action not in dict(drift_actions(record)):
+            raise NotAllowedInState(f"{ACTION_WORDS.get(action, action)} is not possible for this difference.")
+        row = record.row
+        if row is None:
+            raise NotAllowedInState("The portal no longer has this row.")
+        if action == "adopt":
+            kind.adopt(row, record.field, record.aws_value)
+        elif action == "reapply" and kind.reapply is not None:
+            operation = kind.reapply(row, record.field, record.portal_value, actor)
+        else:
+            kind.mark_gone(row, actor)
+        resolved = _open(row) if action == "mark_gone" else Drift.objects.filter(pk=record.pk)
+        resolved.update(resolved_at=timezone.now(), resolved_by=actor, resolution=ACTION_RESOLUTION[action])
+        audit_record(
+            actor=actor,
+            kind=f"drift.{action}",
+            target=record.label,
+            resource_name=record.label,
+            summary=f"{ACTION_WORDS[action]}: {record}",
+            detail=_values_words(record),
+            operation=operation,
+        )
+    return operation
+
+
+def _values_words(record: Drift) -> str:
+    if record.change != Drift.Change.CHANGED:
+        return record.get_change_display()
+    return f"portal: {record.portal_value!r}; AWS: {record.aws_value!r}"

@@ -1,0 +1,195 @@
+"""Drift: reconciliation records what differs between the registry and AWS; the Drift page resolves it, audited."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.core.drift import drift_changed, drift_found, drift_gone, drift_settle
+from portal.core.models import AuditEntry, Drift, Operation
+from portal.meetings.models import Meeting
+from portal.meetings.refresh import meetings_refresh
+from portal.stages.models import Stage
+from tests.conftest import login, sandbox_boto
+from tests.factories import StageFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ivs(sandbox, aws_endpoint):
+    sandbox.quotas(enabled=False)
+    return sandbox_boto(sandbox.endpoint, "ivs-realtime")
+
+
+def _sync(client, capture) -> Operation:
+    with capture(execute=True):
+        assert client.post("/stages/sync/").status_code == 303
+    return Operation.objects.filter(kind="stages.sync").first()
+
+
+def _open(**filters: object) -> list[Drift]:
+    return list(Drift.objects.filter(resolved_at__isnull=True, **filters).order_by("change", "field"))
+
+
+def test_one_open_record_per_field_touched_again_then_settled_by_equal_values():
+    stage = StageFactory(name="portal-name")
+    drift_changed(stage, "name", portal="portal-name", aws="aws-name")
+    first = Drift.objects.get()
+    drift_changed(stage, "name", portal="portal-name", aws="newer-aws-name")
+    record = Drift.objects.get()
+    assert (record.pk, record.aws_value, record.kind, record.change) == (first.pk, "newer-aws-name", "stage", "changed")
+    assert record.last_seen > first.last_seen
+    drift_changed(stage, "name", portal="portal-name", aws="portal-name")
+    record.refresh_from_db()
+    assert (record.resolution, record.resolved_by, record.is_open) == ("settled", None, False)
+    drift_changed(stage, "name", portal="portal-name", aws="again")
+    assert Drift.objects.count() == 2
+    assert len(_open()) == 1
+
+
+def test_found_and_gone_are_one_record_each_and_settle_clears_only_the_field_asked():
+    stage = StageFactory()
+    drift_found(stage)
+    drift_found(stage)
+    drift_gone(stage)
+    drift_changed(stage, "tags", portal={"a": "1"}, aws={})
+    assert [(r.change, r.field) for r in _open()] == [("changed", "tags"), ("found", ""), ("gone", "")]
+    drift_settle(stage, "")
+    assert [(r.change, r.field) for r in _open()] == [("changed", "tags")]
+    drift_settle(stage)
+    assert _open() == []
+
+
+def test_a_sync_records_found_changed_and_gone_and_never_overwrites_the_portals_values(
+    ivs, support, django_capture_on_commit_callbacks
+):
+    client = login(support)
+    kept = ivs.create_stage(name="kept", tags={"team": "a"})["stage"]
+    doomed = ivs.create_stage(name="doomed")["stage"]
+    _sync(client, django_capture_on_commit_callbacks)
+    assert {r.label for r in _open(change="found")} == {"kept", "doomed"}
+
+    ivs.update_stage(arn=kept["arn"], name="renamed-outside")
+    ivs.tag_resource(resourceArn=kept["arn"], tags={"owner": "cli"})
+    ivs.delete_stage(arn=doomed["arn"])
+    sync = _sync(client, django_capture_on_commit_callbacks)
+    assert (sync.result["changed"], sync.result["gone"]) == (2, 1)
+    stage = Stage.objects.get(arn=kept["arn"])
+    assert (stage.name, stage.tags) == ("kept", {"team": "a"})  # the portal's values stay until someone adopts
+    changed = {r.field: (r.portal_value, r.aws_value) for r in _open(change="changed")}
+    assert changed == {"name": ("kept", "renamed-outside"), "tags": ({"team": "a"}, {"team": "a", "owner": "cli"})}
+    assert Stage.objects.get(arn=doomed["arn"]).status == Stage.Status.GONE
+    assert [r.label for r in _open(change="gone")] == ["doomed"]
+
+    ivs.update_stage(arn=kept["arn"], name="kept")  # put back outside the portal: they agree again
+    _sync(client, django_capture_on_commit_callbacks)
+    assert [r.field for r in _open(change="changed")] == ["tags"]
+    assert Drift.objects.get(field="name").resolution == "settled"
+
+
+def test_the_drift_page_adopts_reapplies_and_marks_gone_each_audited(
+    ivs, admin, support, viewer, django_capture_on_commit_callbacks
+):
+    client = login(admin)
+    arn = ivs.create_stage(name="shared", tags={"team": "a"})["stage"]["arn"]
+    gone_arn = ivs.create_stage(name="short-lived")["stage"]["arn"]
+    _sync(client, django_capture_on_commit_callbacks)
+    ivs.update_stage(arn=arn, name="renamed-outside")
+    ivs.tag_resource(resourceArn=arn, tags={"owner": "cli"})
+    ivs.delete_stage(arn=gone_arn)
+    _sync(client, django_capture_on_commit_callbacks)
+
+    page = login(viewer).get("/drift/").content.decode()
+    assert '<section class="card" id="drift-stage">' in page
+    assert "renamed-outside" in page
+    assert "owner: cli" in page
+    assert "Re-apply the portal" not in page  # a viewer sees the differences, not the actions
+    assert login(viewer).post(f"/drift/{_open(field='name')[0].pk}/resolve/", {"action": "adopt"}).status_code == 403
+    page = login(support).get("/drift/?kind=stage").content.decode()
+    assert "Keep in the portal" in page
+    assert "Mark gone" in page
+    assert "Re-apply the portal" not in page  # re-applying is a change in AWS: Admins only
+    page = client.get("/drift/?kind=stage").content.decode()
+    assert "Re-apply the portal&#x27;s value" in page
+
+    found = _open(change="found", label="shared")[0]
+    assert client.post(f"/drift/{found.pk}/resolve/", {"action": "adopt"}).status_code == 303
+    tags = _open(field="tags")[0]
+    assert client.post(f"/drift/{tags.pk}/resolve/", {"action": "adopt"})["Location"] == "/drift/"
+    name = _open(field="name")[0]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/drift/{name.pk}/resolve/", {"action": "reapply"})
+    reapplied = Operation.objects.get(kind="stages.rename")
+    assert (response.status_code, response["Location"]) == (303, f"/operations/{reapplied.pk}/")
+    assert reapplied.status == Operation.Status.SUCCEEDED
+    assert ivs.get_stage(arn=arn)["stage"]["name"] == "shared"
+    gone = _open(change="gone")[0]
+    assert client.post(f"/drift/{gone.pk}/resolve/", {"action": "mark_gone"}).status_code == 303
+
+    stage = Stage.objects.get(arn=arn)
+    assert (stage.name, stage.tags) == ("shared", {"team": "a", "owner": "cli"})
+    resolved = {(r.label, r.change, r.field): (r.resolution, r.resolved_by) for r in Drift.objects.exclude(label="")}
+    assert resolved[("shared", "found", "")] == ("adopted", admin)
+    assert resolved[("shared", "changed", "tags")] == ("adopted", admin)
+    assert resolved[("shared", "changed", "name")] == ("reapplied", admin)
+    assert resolved[("short-lived", "gone", "")] == ("marked_gone", admin)
+    entries = AuditEntry.objects.filter(kind__startswith="drift.").order_by("id")
+    assert [(e.actor_name, e.kind, e.resource_name) for e in entries] == [
+        (admin.username, "drift.adopt", "shared"),
+        (admin.username, "drift.adopt", "shared"),
+        (admin.username, "drift.reapply", "shared"),
+        (admin.username, "drift.mark_gone", "short-lived"),
+    ]
+    assert entries[2].operation == reapplied
+    refused = client.post(f"/drift/{gone.pk}/resolve/", {"action": "mark_gone"})
+    assert "already resolved" in refused.content.decode()
+    _sync(client, django_capture_on_commit_callbacks)
+    assert _open(label="short-lived") == []
+    assert _open(label="shared") == []
+
+
+def test_reapplying_tags_makes_awss_tags_the_portals_again(ivs, admin, django_capture_on_commit_callbacks):
+    client = login(admin)
+    arn = ivs.create_stage(name="tagged", tags={"team": "a", "env": "prod"})["stage"]["arn"]
+    _sync(client, django_capture_on_commit_callbacks)
+    ivs.untag_resource(resourceArn=arn, tagKeys=["env"])
+    ivs.tag_resource(resourceArn=arn, tags={"team": "b", "owner": "cli"})
+    _sync(client, django_capture_on_commit_callbacks)
+    record = _open(field="tags")[0]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/drift/{record.pk}/resolve/", {"action": "reapply"})
+    operation = Operation.objects.get(kind="stages.tags_put")
+    assert (operation.status, operation.result["removed"]) == ("succeeded", ["owner"])
+    assert ivs.get_stage(arn=arn)["stage"]["tags"] == {"team": "a", "env": "prod"}
+    _sync(client, django_capture_on_commit_callbacks)
+    assert _open(field="tags") == []
+
+
+def test_a_meeting_aws_ended_is_gone_drift_and_marking_it_gone_resolves_it(
+    admin, support, aws_endpoint, sandbox, django_capture_on_commit_callbacks
+):
+    sandbox.quotas(enabled=False)
+    form = {"external_meeting_id": "standup", "media_region": "us-east-1", "attendee_lines": "",
+            "audio": "SendReceive", "video": "SendReceive", "content": "SendReceive",
+            "tags-TOTAL_FORMS": "0", "tags-INITIAL_FORMS": "0"}  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        login(admin).post("/meetings/new/", form)
+    meeting = Meeting.objects.get()
+    sandbox_boto(sandbox.endpoint, "chime-sdk-meetings").delete_meeting(MeetingId=meeting.meeting_id)
+    assert meetings_refresh()["ended"] == 1
+    record = Drift.objects.get()
+    assert (record.kind, record.change, record.label, record.row) == ("meeting", "gone", "standup", meeting)
+    page = login(support).get("/drift/?kind=meeting").content.decode()
+    assert '<section class="card" id="drift-meeting">' in page
+    assert "Adopt AWS" not in page
+    login(support).post(f"/drift/{record.pk}/resolve/", {"action": "mark_gone"})
+    record.refresh_from_db()
+    assert (record.resolution, record.resolved_by) == ("marked_gone", support)
+    assert Meeting.objects.get().status == Meeting.Status.ENDED
+
+
+def test_open_drift_is_a_figure_on_the_overview(viewer):
+    drift_gone(StageFactory(name="vanished", status=Stage.Status.GONE))
+    page = login(viewer).get("/").content.decode()
+    assert "Open drift" in page
+    assert 'href="/drift/"' in page
