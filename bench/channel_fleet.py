@@ -51,11 +51,13 @@ def main() -> None:
         in_sandbox = len(estate.sandbox.state()["state"].get("kvs.channels", {}))
         recorded = Channel.objects.exclude(arn=None).count()
     target = 1.1 * args.channels / 50
-    print(f"channels: {args.channels}, {args.workers} worker processes, sandbox quotas on (CreateSignalingChannel 50/s)")
+    print(f"channels: {args.channels}, {args.workers} worker processes, sandbox quotas on (create: 50/s)")
     print(f"request (rows, operations, batch): {requested:.2f} s")
     print(f"all created: {elapsed:.2f} s (target <= {target:.1f} s) -> {args.channels / elapsed:.1f} channels/s")
-    print(f"first call {first_call_after:.2f} s after the request; worker CPU {cpu * 1000 / args.channels:.1f} ms/channel")
-    print(f"failed: {failed}, retried: {retried} (most attempts {most_attempts}), throttled by the sandbox: {throttled}")
+    print(f"first call {first_call_after:.2f} s after the request")
+    print(f"worker CPU {cpu * 1000 / args.channels:.1f} ms per channel")
+    print(f"failed: {failed}, retried: {retried} (most attempts {most_attempts})")
+    print(f"throttled by the sandbox: {throttled or 'none'}")
     print(f"channels in the sandbox: {in_sandbox}, recorded with an ARN: {recorded}")
 
 

@@ -1,6 +1,7 @@
 """Signaling channels as a drift kind: a TTL or tags changed outside the portal is adopted (the registry takes AWS's
 value) or re-applied (an operation puts the portal's value back: UpdateSignalingChannel on the channel's current
-version, or Tag/UntagResource); a channel gone from AWS is marked gone. Nothing here deletes in AWS."""
+version, or Tag/UntagResource); a found channel is kept as found; a channel gone from AWS is marked gone. Nothing
+here deletes in AWS."""
 
 from __future__ import annotations
 
@@ -11,31 +12,29 @@ from django.db.models import Model
 from django.utils import timezone
 
 from portal.channels.models import Channel
+from portal.channels.services import channel_tags_set, channel_update_ttl
 from portal.core.drift import DriftKind, drift_kind_register
 from portal.core.models import Operation
 
-FIELDS = ("message_ttl", "tags")
+COMPARED = ("message_ttl", "tags")
 
 
-def _adopt(row: Model, field: str, aws: Any) -> None:
-    if field not in FIELDS:
-        raise ValueError(f"A channel's {field} is not something the portal compares.")
+def _adopt(row: Model, field: str, aws_value: Any) -> None:
+    """Found ("" field): the row stays, as found. Changed: the row takes AWS's TTL or tags."""
+    if field not in COMPARED:
+        return
     channel = Channel.objects.select_for_update().get(pk=row.pk)
-    setattr(channel, field, aws)
+    setattr(channel, field, aws_value)
     channel.drifted = [name for name in channel.drifted if name != field]
     channel.changed_at = timezone.now()
     channel.save(update_fields=[field, "drifted", "changed_at"])
 
 
-def _reapply(row: Model, field: str, aws: Any, actor: AbstractBaseUser) -> Operation:
-    from portal.channels.services import channel_tags_set, channel_update_ttl
-
+def _reapply(row: Model, field: str, portal_value: Any, actor: AbstractBaseUser) -> Operation:
     channel = Channel.objects.get(pk=row.pk)
     if field == "message_ttl":
-        return channel_update_ttl(actor=actor, channel=channel, ttl=channel.message_ttl, version=channel.version)
-    if field == "tags":
-        return channel_tags_set(actor=actor, channel=channel, aws_tags=aws)
-    raise ValueError(f"A channel's {field} is not something the portal compares.")
+        return channel_update_ttl(actor=actor, channel=channel, ttl=portal_value, version=channel.version)
+    return channel_tags_set(actor=actor, channel=channel, tags=portal_value)
 
 
 def _mark_gone(row: Model, actor: AbstractBaseUser) -> None:

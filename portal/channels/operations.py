@@ -251,17 +251,26 @@ CHANNEL_UNTAG = register(
 
 async def _tags_set(call: OperationCall) -> dict[str, Any]:
     p = call.parameters
-    if p["keys"]:
-        await kvs.tags_remove(arn=p["arn"], keys=p["keys"])
-    if p["tags"]:
-        await kvs.tags_add(arn=p["arn"], tags=p["tags"])
-    return {"tags": p["tags"], "keys": p["keys"]}
+    now = await kvs.channel_tags(arn=p["arn"])
+    extra = sorted(set(now) - set(p["tags"]))
+    differing = {key: value for key, value in p["tags"].items() if now.get(key) != value}
+    if extra:
+        await kvs.tags_remove(arn=p["arn"], keys=extra)
+    if differing:
+        await kvs.tags_add(arn=p["arn"], tags=differing)
+    return {"tagged": differing, "untagged": extra}
 
 
-def _describe_tags_set(p: dict[str, Any], channel: str) -> str:
-    words = [f"tag {_words(p['tags'])}" if p.get("tags") else ""]
-    words += [f"untag {', '.join(p['keys'])}" if p.get("keys") else ""]
-    return f"Put the portal's tags back on {channel}: " + "; ".join(word for word in words if word)
+def _tags_put_back(operation: Operation, effect_data: dict[str, Any]) -> None:
+    Channel.objects.filter(pk=operation.parameters["channel_id"]).update(
+        tags=operation.parameters["tags"], changed_at=timezone.now()
+    )
+
+
+def _summary_tags_set(result: dict[str, Any]) -> str:
+    words = [f"tagged {_words(result['tagged'])}" if result.get("tagged") else ""]
+    words += [f"untagged {', '.join(result['untagged'])}" if result.get("untagged") else ""]
+    return "; ".join(word for word in words if word) or "the tags already agreed"
 
 
 CHANNEL_TAGS_SET = register(
@@ -270,10 +279,11 @@ CHANNEL_TAGS_SET = register(
         label="Re-apply the portal's tags",
         permission=MANAGE_RESOURCES,
         call=_tags_set,
+        on_success=_tags_put_back,
         on_failure=_channel_missing,
-        summary=lambda result: "tags re-applied",
+        summary=_summary_tags_set,
         explain_failure=_refusal_now,
-        describe=_describe_tags_set,
+        describe=lambda p, channel: f"Make the tags of {channel} in AWS exactly {_words(p.get('tags', {})) or 'none'}",
     )
 )
 

@@ -196,9 +196,7 @@ def channels_delete(*, actor: AbstractBaseUser, channels: list[Channel]) -> Oper
         return operation_batch_record(label=label, actor=actor, reason="", operations=operations)
 
 
-def channel_tags_set(*, actor: AbstractBaseUser, channel: Channel, aws_tags: dict[str, str]) -> Operation:
-    """Put the portal's tags back on a channel whose tags were changed outside the portal: one operation that tags
-    what differs and untags what AWS has and the portal does not."""
-    tags = {key: value for key, value in channel.tags.items() if aws_tags.get(key) != value}
-    keys = sorted(set(aws_tags) - set(channel.tags))
-    return _change("channels.tags_set", actor=actor, channel=channel, tags=tags, keys=keys)
+def channel_tags_set(*, actor: AbstractBaseUser, channel: Channel, tags: dict[str, str]) -> Operation:
+    """Make the channel's tags in AWS exactly `tags` (the portal's, after they were changed outside the portal): one
+    operation that reads them, untags what should not be there and tags what differs."""
+    return _change("channels.tags_set", actor=actor, channel=channel, tags=tags)

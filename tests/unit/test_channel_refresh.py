@@ -8,7 +8,7 @@ import pytest
 from portal.channels.models import Channel
 from portal.channels.refresh import channels_refresh
 from portal.channels.services import ChannelSpec, channel_create
-from portal.core.models import Operation, RefresherState
+from portal.core.models import Drift, Operation, RefresherState
 from tests.conftest import login, sandbox_boto
 
 pytestmark = pytest.mark.django_db
@@ -36,6 +36,13 @@ def _listing_due() -> None:
     RefresherState.objects.filter(name="channels").update(listed_at=None)
 
 
+def _open_drift() -> list[tuple[str, str, str, object, object]]:
+    return sorted(
+        (d.label, d.change, d.field, d.portal_value, d.aws_value)
+        for d in Drift.objects.filter(kind="channel", resolved_at__isnull=True)
+    )
+
+
 def test_channels_made_outside_appear_as_found_with_their_tags(active, kvs, sandbox):
     kvs.create_signaling_channel(
         ChannelName="lobby", ChannelType="FULL_MESH", SingleMasterConfiguration={"MessageTtlSeconds": 15},
@@ -46,6 +53,7 @@ def test_channels_made_outside_appear_as_found_with_their_tags(active, kvs, sand
     found = Channel.objects.get(name="lobby")
     assert (found.origin, found.status, found.channel_type, found.message_ttl) == ("found", "creating", "FULL_MESH", 15)
     assert found.arn.startswith("arn:aws:kinesisvideo:us-east-1:123456789012:channel/lobby/")
+    assert _open_drift() == [("lobby", "found", "", None, None)]
     sandbox.advance(3)
     channels_refresh()  # in transition, so read at once: ACTIVE, its endpoints and its tags
     found.refresh_from_db()
@@ -62,6 +70,7 @@ def test_a_channel_deleted_outside_is_marked_gone(active, kvs, sandbox):
     channels_refresh()
     active.refresh_from_db()
     assert active.status == Channel.Status.GONE
+    assert _open_drift() == [("door-cam", "gone", "", None, None)]
 
 
 def test_a_ttl_changed_outside_is_drift_not_overwritten_and_settles_when_it_agrees_again(active, kvs, sandbox):
@@ -74,6 +83,7 @@ def test_a_ttl_changed_outside_is_drift_not_overwritten_and_settles_when_it_agre
     active.refresh_from_db()
     info = kvs.describe_signaling_channel(ChannelARN=active.arn)["ChannelInfo"]
     assert (active.message_ttl, active.drifted, active.version) == (60, ["message_ttl"], info["Version"])
+    assert _open_drift() == [("door-cam", "changed", "message_ttl", 60, 90)]
     kvs.update_signaling_channel(
         ChannelARN=active.arn, CurrentVersion=info["Version"], SingleMasterConfiguration={"MessageTtlSeconds": 60}
     )
@@ -82,6 +92,8 @@ def test_a_ttl_changed_outside_is_drift_not_overwritten_and_settles_when_it_agre
     channels_refresh()
     active.refresh_from_db()
     assert active.drifted == []
+    assert _open_drift() == []
+    assert Drift.objects.get().resolution == Drift.Resolution.SETTLED
 
 
 def test_tags_changed_outside_are_drift(active, kvs):
@@ -91,6 +103,39 @@ def test_tags_changed_outside_are_drift(active, kvs):
     active.refresh_from_db()
     assert active.tags == {"site": "berlin"}
     assert active.drifted == ["tags"]
+    assert _open_drift() == [
+        ("door-cam", "changed", "tags", {"site": "berlin"}, {"owner": "mallory", "site": "berlin"})
+    ]
+
+
+def test_drift_page_reapplies_the_portals_tags_and_adopts_a_ttl(
+    active, admin, kvs, sandbox, django_capture_on_commit_callbacks
+):
+    kvs.tag_resource(ResourceARN=active.arn, Tags=[{"Key": "owner", "Value": "mallory"}, {"Key": "site", "Value": "x"}])
+    kvs.update_signaling_channel(
+        ChannelARN=active.arn, CurrentVersion=active.version, SingleMasterConfiguration={"MessageTtlSeconds": 90}
+    )
+    sandbox.advance(3)
+    Channel.objects.filter(pk=active.pk).update(tags_read_at=None)
+    _listing_due()
+    channels_refresh()
+    client = login(admin)
+    page = client.get("/drift/").content.decode()
+    assert "Signaling channels" in page
+    tags = Drift.objects.get(field="tags", resolved_at__isnull=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(f"/drift/{tags.pk}/resolve/", {"action": "reapply"}).status_code == 303
+    assert kvs.list_tags_for_resource(ResourceARN=active.arn)["Tags"] == {"site": "berlin"}
+    ttl = Drift.objects.get(field="message_ttl", resolved_at__isnull=True)
+    assert client.post(f"/drift/{ttl.pk}/resolve/", {"action": "adopt"}).status_code == 303
+    active.refresh_from_db()
+    assert (active.message_ttl, active.drifted) == (90, ["tags"])
+    Channel.objects.filter(pk=active.pk).update(tags_read_at=None)
+    _listing_due()
+    channels_refresh()
+    active.refresh_from_db()
+    assert active.drifted == []
+    assert _open_drift() == []
 
 
 def test_reconciliation_costs_one_listing_page_per_500_channels(active, kvs):
