@@ -204,36 +204,49 @@ def _audit(operation: Operation, event: str, detail: str) -> None:
     )
 
 
-def _waits_for_earlier(operation: Operation) -> bool:
-    """A serial operation waits while an earlier serial operation on the same resource has not ended."""
-    if operation.resource_id is None or not operation_kind_get(operation.kind).serial:
-        return False
-    return Operation.objects.filter(
-        resource_type_id=operation.resource_type_id,
-        resource_id=operation.resource_id,
-        kind__in=_serial_kind_names(),
-        status__in=Operation.UNFINISHED,
-        pk__lt=operation.pk,
-    ).exists()
+def _waiting_for_earlier(operations: list[Operation]) -> set[int]:
+    """The serial operations among these that wait: an earlier serial operation on the same resource has not ended."""
+    serial = [op for op in operations if op.resource_id is not None and operation_kind_get(op.kind).serial]
+    if not serial:
+        return set()
+    earliest: dict[tuple[int | None, int], int] = {}
+    unfinished = Operation.objects.filter(
+        resource_id__in={op.resource_id for op in serial}, kind__in=_serial_kind_names(),
+        status__in=Operation.UNFINISHED, pk__lt=max(op.pk for op in serial),
+    ).values_list("resource_type_id", "resource_id", "pk")  # fmt: skip
+    for resource_type_id, resource_id, pk in unfinished:
+        key = (resource_type_id, resource_id)
+        earliest[key] = min(pk, earliest.get(key, pk))
+    return {op.pk for op in serial if earliest.get((op.resource_type_id, op.resource_id), op.pk) < op.pk}
 
 
 def _serial_kind_names() -> list[str]:
     return [kind.name for kind in operation_kinds() if kind.serial]
 
 
-def _claim(operation_id: int, now: datetime) -> Operation | None:
-    """Move a queued operation to running. Only one courier wins; a finished one is never run again."""
+def _claim(operation_ids: list[int], now: datetime) -> list[Operation]:
+    """Move queued operations to running, in one transaction. Only one courier wins each; a finished one is never
+    run again; a serial one waits for the earlier ones on its resource."""
+    courier = f"{socket.gethostname()}:{os.getpid()}"  # this process, not the one that forked it
     with transaction.atomic():
-        operation = Operation.objects.select_for_update(skip_locked=True).filter(pk=operation_id).first()
-        if operation is None or operation.status != Operation.Status.QUEUED or _waits_for_earlier(operation):
-            return None
+        queued = list(
+            Operation.objects.select_for_update(skip_locked=True)
+            .filter(pk__in=operation_ids, status=Operation.Status.QUEUED)
+            .order_by("pk")
+        )
+        waiting = _waiting_for_earlier(queued)
+        claimed = [operation for operation in queued if operation.pk not in waiting]
+        Operation.objects.filter(pk__in=[operation.pk for operation in claimed]).update(
+            status=Operation.Status.RUNNING, attempts=F("attempts") + 1, started_at=now, next_attempt_at=None,
+            courier=courier, updated_at=now,
+        )  # fmt: skip
+    for operation in claimed:
         operation.status = Operation.Status.RUNNING
         operation.attempts += 1
         operation.started_at = now
         operation.next_attempt_at = None
-        operation.courier = f"{socket.gethostname()}:{os.getpid()}"  # this process, not the one that forked it
-        operation.save(update_fields=["status", "attempts", "started_at", "next_attempt_at", "courier", "updated_at"])
-    return operation
+        operation.courier = courier
+    return claimed
 
 
 def _courier_gone(operation: Operation) -> bool:
@@ -289,14 +302,10 @@ def operations_execute_together(*, operation_ids: list[int]) -> list[Operation]:
     claimed: read them again for their outcome). A fleet of creations runs at the API's quota this way, instead of
     one courier per call."""
     now = timezone.now()
-    claimed: list[Operation] = []
     for running in Operation.objects.filter(pk__in=operation_ids, status=Operation.Status.RUNNING):
         if _courier_gone(running):
             _requeue_lost(running, WorkerLost("its worker process ended mid-call"))
-    for operation_id in operation_ids:
-        operation = _claim(operation_id, now)
-        if operation is not None:
-            claimed.append(operation)
+    claimed = _claim(operation_ids, now)
     if not claimed:
         return []
     kinds = [operation_kind_get(operation.kind) for operation in claimed]
