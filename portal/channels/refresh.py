@@ -32,6 +32,8 @@ HOT_PER_CYCLE = 250  # within DescribeSignalingChannel's 300 TPS for a cycle of 
 TAGS_PER_CYCLE = 20  # ListTagsForResource in turn: 10,000 channels every ~8 minutes at the 1 s tick
 LISTING_EVERY_SECONDS = 30
 SYNCED_FIELDS = ["status", "version", "channel_type", "aws_created_at", "refreshed_at", "drifted"]
+# What a listing is compared with: a row's tags and endpoints (JSON) are not read for 10,000 rows every 30 s.
+COMPARED_FIELDS = ["arn", "name", "message_ttl", "changed_at", *SYNCED_FIELDS]
 
 
 @dataclass(frozen=True)
@@ -151,7 +153,7 @@ def channels_reconcile(*, listed: list[dict[str, Any]], region: str, observed_at
     now = timezone.now()
     by_arn = {item["ChannelARN"]: item for item in listed}
     busy = _busy_ids()
-    rows = Channel.objects.filter(region=region, arn__isnull=False, status__in=Channel.IN_AWS)
+    rows = Channel.objects.filter(region=region, arn__isnull=False, status__in=Channel.IN_AWS).only(*COMPARED_FIELDS)
     known = {channel.arn: channel for channel in rows}
     # A creation whose ARN is not recorded yet holds its name: its channel is ours, not found.
     unrecorded = Channel.objects.filter(region=region, arn__isnull=True, status__in=Channel.IN_AWS)
