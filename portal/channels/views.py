@@ -45,6 +45,7 @@ def channel_list(request: HttpRequest) -> HttpResponse:
                "poll_interval": "normal" if in_transition else None}  # fmt: skip
     if request.htmx:
         return poll_response(request, "channels/list.html#channel-table", context, done=not in_transition)
+    context["fleets"] = selectors.channel_fleets_recent()
     return TemplateResponse(request, "channels/list.html", context)
 
 

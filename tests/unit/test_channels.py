@@ -336,6 +336,10 @@ def test_a_fleet_of_120_at_the_quota_with_throttling_creates_each_channel_once(
     assert {(row.message_ttl, row.tags["fleet"]) for row in rows} == {(30, "a")}
     progress = client.get(f"/operations/batches/{batch.pk}/").content.decode()
     assert "120 of 120 done" in progress
+    assert progress.count('<tr id="batch-operation-') == 100  # a large batch lists the latest; the counts say all
+    assert "20 more succeeded" in progress
+    listed = client.get("/channels/").content.decode()
+    assert f'href="/operations/batches/{batch.pk}/"' in listed  # a fleet's page can be left and come back to
 
 
 def test_list_filters_and_constant_queries(admin):
@@ -365,3 +369,23 @@ def test_list_htmx_partial_polls_while_a_channel_changes(admin):
     assert "HX-Request" in response["Vary"]
     assert 'id="channel-table"' in response.content.decode()
     assert "every" in response.content.decode()
+
+
+def test_a_batch_page_says_which_aws_codes_failed_how_often(admin):
+    from tests.factories import OperationFactory
+
+    batch = OperationBatch.objects.create(label="fleet", actor_name="ada")
+    batch.operations.set(
+        [
+            OperationFactory(kind="channels.create", status="failed", error_code="ResourceInUseException"),
+            OperationFactory(kind="channels.create", status="failed", error_code="ResourceInUseException"),
+            OperationFactory(
+                kind="channels.create", status="failed", error_code="AccountChannelLimitExceededException"
+            ),
+            OperationFactory(kind="channels.create", status="succeeded"),
+        ]
+    )
+    page = login(admin).get(f"/operations/batches/{batch.pk}/").content.decode()
+    summary = page.split('class="batch-failures"', 1)[1].split("</p>", 1)[0]
+    assert '<span class="error-code">ResourceInUseException</span>: 2' in summary
+    assert '<span class="error-code">AccountChannelLimitExceededException</span>: 1' in summary
