@@ -115,6 +115,8 @@ CHANNEL_CREATE = register(
         call=_create,
         on_success=_created,
         on_failure=_creation_failed,
+        # Nothing else can be asked of a channel until it is ACTIVE, so its creation need not hold others back.
+        serial=False,
         summary=lambda result: str(result.get("arn", "")),
         explain_failure=_explain_create,
         describe=_describe_create,

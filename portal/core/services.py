@@ -230,9 +230,10 @@ def _claim(operation_ids: list[int], now: datetime) -> list[Operation]:
     courier = f"{socket.gethostname()}:{os.getpid()}"  # this process, not the one that forked it
     with transaction.atomic():
         queued = list(
-            Operation.objects.select_for_update(skip_locked=True)
+            Operation.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(pk__in=operation_ids, status=Operation.Status.QUEUED)
             .order_by("pk")
+            .prefetch_related("resource")  # their names go into the audit entries: one query per resource type
         )
         waiting = _waiting_for_earlier(queued)
         claimed = [operation for operation in queued if operation.pk not in waiting]
@@ -382,23 +383,17 @@ def _record_success(operation: Operation, kind: OperationKind, result: dict[str,
     secrets = result.pop(SECRETS, [])
     effect_data = result.pop(EFFECT_DATA, {})
     effect = Operation.Effect.PENDING if kind.on_success is not None else Operation.Effect.NONE
+    now = timezone.now()
+    outcome = {"status": Operation.Status.SUCCEEDED, "result": result, "error_code": "", "error_message": "",
+               "request_id": "", "finished_at": now, "updated_at": now, "effect_status": effect,
+               "effect_data": effect_data}  # fmt: skip
     with transaction.atomic():
-        recorded = _owned(operation).update(
-            status=Operation.Status.SUCCEEDED,
-            result=result,
-            error_code="",
-            error_message="",
-            request_id="",
-            finished_at=timezone.now(),
-            updated_at=timezone.now(),
-            effect_status=effect,
-            effect_data=effect_data,
-        )
-        if not recorded:
+        if not _owned(operation).update(**outcome):
             logger.warning("Operation %s attempt %s: outcome dropped, a newer attempt owns the row", operation.pk,
                            operation.attempts)  # fmt: skip
             return
-        operation.refresh_from_db()
+        for field, value in outcome.items():  # the row as written: its other fields are as claimed
+            setattr(operation, field, value)
         if secrets:
             secrets_store(operation=operation, secrets=[(str(label), str(value)) for label, value in secrets])
         _audit(operation, AuditEntry.Event.SUCCEEDED, kind.summary(result))
@@ -486,8 +481,9 @@ def operation_apply_effect(operation: Operation) -> bool:
 
 
 def _hand_over(operation: Operation) -> None:
-    """An operation ended: the next serial operation waiting on the same resource may run now."""
-    if operation.resource_id is None:
+    """An operation ended: the next serial operation waiting on the same resource may run now. Only a serial one
+    makes others wait (see `_waiting_for_earlier`)."""
+    if operation.resource_id is None or not operation_kind_get(operation.kind).serial:
         return
     waiting = (
         Operation.objects.filter(
