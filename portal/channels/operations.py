@@ -165,13 +165,18 @@ def _explain_ttl(operation: Operation) -> DomainError | None:
     if operation.error_code != VERSION_MISMATCH:
         return _refusal_now(operation)
     channel = Channel.objects.filter(pk=operation.parameters["channel_id"]).first()
-    if channel is None or channel.version == operation.parameters["version"]:
-        return Conflict("Someone changed this channel since the portal read it; the portal is reading it again.")
+    if channel is None:
+        return None
+    seen = operation.parameters["version"]
+    now = (
+        f"It now has version {channel.version} and a message TTL of {channel.message_ttl} s."
+        if channel.version != seen
+        else "AWS's answer above says what it holds now; the portal is reading it again."
+    )
     return Conflict(
-        f"Someone changed this channel since you read it (version {operation.parameters['version']}). It now has "
-        f"version {channel.version} and a message TTL of {channel.message_ttl} s. Nothing was overwritten.",
+        f"Someone changed this channel since you read it (version {seen}). {now} Nothing was overwritten.",
         remedy=Remedy(
-            f"Apply {operation.parameters['ttl']} s to version {channel.version}",
+            f"Apply {operation.parameters['ttl']} s to the current version",
             reverse("channel_ttl_reapply", args=[channel.pk, operation.pk]),
             post=True,
             permission=MANAGE_RESOURCES,

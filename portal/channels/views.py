@@ -109,7 +109,8 @@ def channel_detail(request: HttpRequest, channel_id: int) -> HttpResponse:
         return HttpResponseBadRequest(f"No panel {panel!r}; one of {', '.join(PANELS)}.")
     if channel.status in Channel.IN_AWS and channel.arn:
         refresh_watch(refresher="channels", key=channel.pk)  # someone is looking: read it every cycle
-    settling = channel.in_transition or (channel.is_active and not channel.endpoints)
+    unread = channel.status in Channel.IN_AWS and bool(channel.arn) and channel.refreshed_at is None
+    settling = channel.in_transition or unread or (channel.is_active and not channel.endpoints)
     context: dict[str, Any] = {
         "channel": channel,
         "poll_interval": "fast" if settling else None,

@@ -73,7 +73,7 @@ def test_a_channel_deleted_outside_is_marked_gone(active, kvs, sandbox):
     assert _open_drift() == [("door-cam", "gone", "", None, None)]
 
 
-def test_a_ttl_changed_outside_is_drift_not_overwritten_and_settles_when_it_agrees_again(active, kvs, sandbox):
+def test_a_ttl_changed_outside_is_drift_not_overwritten_and_settles_when_it_agrees_again(active, admin, kvs, sandbox):
     kvs.update_signaling_channel(
         ChannelARN=active.arn, CurrentVersion=active.version, SingleMasterConfiguration={"MessageTtlSeconds": 90}
     )
@@ -84,6 +84,8 @@ def test_a_ttl_changed_outside_is_drift_not_overwritten_and_settles_when_it_agre
     info = kvs.describe_signaling_channel(ChannelARN=active.arn)["ChannelInfo"]
     assert (active.message_ttl, active.drifted, active.version) == (60, ["message_ttl"], info["Version"])
     assert _open_drift() == [("door-cam", "changed", "message_ttl", 60, 90)]
+    page = login(admin).get(f"/channels/{active.pk}/").content.decode()
+    assert 'data-drift="message_ttl"' in page
     kvs.update_signaling_channel(
         ChannelARN=active.arn, CurrentVersion=info["Version"], SingleMasterConfiguration={"MessageTtlSeconds": 60}
     )
