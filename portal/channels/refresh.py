@@ -155,30 +155,35 @@ def channels_reconcile(*, listed: list[dict[str, Any]], region: str, observed_at
     busy = _busy_ids()
     rows = Channel.objects.filter(region=region, arn__isnull=False, status__in=Channel.IN_AWS).only(*COMPARED_FIELDS)
     known = {channel.arn: channel for channel in rows}
-    # A creation whose ARN is not recorded yet holds its name: its channel is ours, not found.
-    unrecorded = Channel.objects.filter(region=region, arn__isnull=True, status__in=Channel.IN_AWS)
-    pending = set(unrecorded.values_list("name", flat=True))
     summary = {"listed": len(by_arn), "found": 0, "gone": 0, "deleted": 0}
-    found, synced = [], []
+    synced = []
     for arn, info in by_arn.items():
         channel = known.get(arn)
-        if channel is None:
-            if info["ChannelName"] not in pending:
-                found.append(_found_row(info, region, now))
-            continue
-        if channel.pk in busy or channel.changed_at > observed_at:
+        if channel is None or channel.pk in busy or channel.changed_at > observed_at:
             continue
         if _synced(channel, info, now) | _compare(channel, "message_ttl", _ttl_of(info)):
             synced.append(channel)
     Channel.objects.bulk_update(synced, SYNCED_FIELDS, batch_size=500)
-    for channel in Channel.objects.bulk_create(found):
-        drift_found(channel)
-    summary["found"] = len(found)
+    # A name the registry still holds for a live channel AWS did not list (a creation whose ARN is not recorded yet,
+    # a channel with an operation in flight) is not found again under another ARN: a later listing decides.
+    unrecorded = Channel.objects.filter(region=region, arn__isnull=True, status__in=Channel.IN_AWS)
+    held = set(unrecorded.values_list("name", flat=True))
     for arn, channel in known.items():
-        if arn in by_arn or channel.pk in busy or channel.changed_at > observed_at:
+        if arn in by_arn:
+            continue
+        if channel.pk in busy or channel.changed_at > observed_at:
+            held.add(channel.name)
             continue
         summary["deleted" if channel.status == Channel.Status.DELETING else "gone"] += 1
         _gone(channel, now)
+    found = [
+        _found_row(info, region, now)
+        for arn, info in by_arn.items()
+        if arn not in known and info["ChannelName"] not in held
+    ]
+    for channel in Channel.objects.bulk_create(found):
+        drift_found(channel)
+    summary["found"] = len(found)
     return summary
 
 

@@ -170,3 +170,14 @@ def test_ice_servers_shown_with_their_password_once(active, admin, django_captur
     assert 'id="ice-password-1"' in revealed
     again = client.post(f"/operations/{operation.pk}/secrets/").content.decode()
     assert 'id="ice-password-1"' not in again
+
+
+def test_a_channel_deleted_and_made_again_outside_is_gone_and_found(active, kvs, sandbox):
+    kvs.delete_signaling_channel(ChannelARN=active.arn)
+    sandbox.advance(3)
+    again = kvs.create_signaling_channel(ChannelName="door-cam")["ChannelARN"]
+    _listing_due()
+    channels_refresh()
+    assert sorted(Channel.objects.values_list("arn", "status", "origin")) == sorted(
+        [(active.arn, "gone", "portal"), (again, "creating", "found")]
+    )
