@@ -39,8 +39,8 @@ def test_each_role_sees_its_navigation(page, live_server, make_user, role, extra
     assert page.locator("nav.nav a[aria-current=page]").inner_text() == "Operations"
     assert page.get_by_role("button", name="Check AWS connection").count() == (1 if can_act else 0)
 
-    page.click("nav.nav >> text=Channels")
-    assert page.locator("h1").inner_text() == "Signaling channels"
+    page.click("nav.nav >> text=Pipelines")
+    assert page.locator("h1").inner_text() == "Capture pipelines"
     assert page.get_by_text("Coming next").is_visible()
 
 
