@@ -47,11 +47,11 @@ class Estate:
              "-s", str(self.folder / "beat-schedule")],
             cwd=REPOSITORY, env=self.environment, stdout=log, stderr=log, start_new_session=True,
         )  # fmt: skip
-        self.stack.callback(_stop, process)
+        self.stack.callback(process_stop, process)
         return process
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def process_stop(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
     try:
         process.wait(timeout=15)

@@ -3,10 +3,11 @@
     .venv/bin/python bench/meeting_events.py [--database sqlite|postgres] [--events 5000] [--queued 500]
 
 First the consumer's own work: parse, dedupe and apply each event in its own transaction, in received batches of 10
-(`meeting_events_apply`: the batch's seen ids, meetings and attendees read with one query each), for `--events`
-events. Then the whole path for `--queued` events: the sandbox as a process of its own (port
-18800-18899), an SQS queue on it, one consumer (`meeting_events_consume`, batches of 10, delete after commit) until
-the queue is empty; that figure includes moto's SQS emulation, which is slow with thousands of queued messages.
+(`events_dispatch` to `meeting_events_apply`, as the consumer does: the batch's seen ids, meetings and attendees
+read with one query each, its commits flushed to disk once), for `--events` events. Then the whole path for
+`--queued` events: the sandbox as a process of its own (port 18800-18899), an SQS queue on it, one consumer
+(`meeting_events_consume`, batches of 10, delete after commit) until the queue is empty; that figure includes moto's
+SQS emulation, which is slow with thousands of queued messages.
 Then the roster's latency: `manage.py meeting_events` runs as the worker tier runs it (long poll), other events
 churn at `--churn` per second, and for each of `--joins` attendees an AttendeeJoined is sent to the queue and the
 roster panel is read every 20 ms until it shows them; a browser polls that panel every second while the meeting is
@@ -72,6 +73,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from bench.harness import percentile  # noqa: E402
 from portal.aws.sqs import RECEIVE_MAX  # noqa: E402
+from portal.core.events import events_dispatch  # noqa: E402
 from portal.core.roles import Role  # noqa: E402
 from portal.meetings.events import meeting_events_apply, meeting_events_consume  # noqa: E402
 from portal.meetings.models import Attendee, Meeting, MeetingEvent  # noqa: E402
@@ -207,7 +209,9 @@ def main() -> None:
     outcomes = [
         outcome
         for start in range(0, len(bodies), RECEIVE_MAX)
-        for outcome in meeting_events_apply([(body, "") for body in bodies[start : start + RECEIVE_MAX]])
+        for outcome in events_dispatch(
+            [(body, "") for body in bodies[start : start + RECEIVE_MAX]], fallback=meeting_events_apply
+        )
     ]
     elapsed = time.perf_counter() - began
     connected = Attendee.objects.filter(meeting=meeting, state=Attendee.State.CONNECTED).count()

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "portal.stages",
     "portal.channels",
     "portal.pipelines",
+    "portal.pstn",
     "axes",  # before portal.users: its login receivers run first
     "portal.users",
 ]
@@ -249,6 +250,7 @@ CELERY_TASK_ROUTES = {"portal.*.tasks.*refresh*": {"queue": "refresh"}}
 CELERY_BEAT_SCHEDULE = {
     "operations-sweep": {"task": "portal.core.tasks.operations_sweep", "schedule": 10.0},
     "secrets-expire": {"task": "portal.core.tasks.secrets_expire", "schedule": 60.0},
+    "captures-policies": {"task": "portal.pipelines.tasks.captures_enforce_policies", "schedule": 10.0},
 }
 
 # The cache is shared by web and workers (refresh watches): Redis when the broker is Redis, else files under var/.
@@ -257,6 +259,14 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                           "LOCATION": str(VAR_DIR / "cache")}}  # fmt: skip
+
+# --- PSTN: the SIP media application's handler (portal/pstn) ------------------------------------------------
+# The secret the Lambda forwarder (deploy/sma_forwarder) signs invocations with; the handler refuses unsigned ones.
+SMA_HANDLER_SECRET = os.environ.get("SMA_HANDLER_SECRET", "")
+# Invocations per second the handler accepts from one address (fixed window, shared cache); more answer 429.
+SMA_HANDLER_RATE_PER_SECOND = float(os.environ.get("SMA_HANDLER_RATE_PER_SECOND", "200"))
+# How long the handler waits for CreateAttendee while a caller is being joined; past it the caller hears an apology.
+PSTN_ATTENDEE_TIMEOUT_SECONDS = float(os.environ.get("PSTN_ATTENDEE_TIMEOUT_SECONDS", "0.5"))
 
 # --- AWS ------------------------------------------------------------------------------------------------------
 # Credentials and endpoints come from the standard AWS chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, AWS_ENDPOINT_URL,
@@ -273,6 +283,12 @@ AWS_RATE_LIMIT_FRACTION = float(os.environ.get("AWS_RATE_LIMIT_FRACTION", "1"))
 # The SQS queue every meeting the portal creates sends its events to (NotificationsConfiguration), read by the
 # meeting events consumer in the worker tier. Empty: meetings are created without notifications.
 MEETING_EVENTS_QUEUE_URL = os.environ.get("MEETING_EVENTS_QUEUE_URL", "")
+# Capture pipelines: the sink buckets "Record this meeting" offers (empty: the buckets the account has, as the
+# pipelines refresher last listed them), how long a presigned download link works, and the policies' defaults.
+CAPTURE_SINK_BUCKETS = env_list("CAPTURE_SINK_BUCKETS", "")
+CAPTURE_DOWNLOAD_URL_SECONDS = int(os.environ.get("CAPTURE_DOWNLOAD_URL_SECONDS", "300"))
+CAPTURE_STOP_WHEN_EMPTY_MINUTES = int(os.environ.get("CAPTURE_STOP_WHEN_EMPTY_MINUTES", "10"))
+CAPTURE_MAX_DURATION_MINUTES = int(os.environ.get("CAPTURE_MAX_DURATION_MINUTES", "240"))
 
 # --- Refreshers (portal/core/refresh.py) ------------------------------------------------------------------------
 # Beat starts a cycle of every refresher this often; a cycle still running makes the next tick skip.

@@ -77,6 +77,7 @@ class AwsRuntime:
                 read_timeout=settings.AWS_READ_TIMEOUT,
                 user_agent_appid="rtc-portal",
                 retries=retries,
+                signature_version="s3v4" if service == "s3" else None,  # presigned S3 URLs are SigV4, as AWS requires
             )
             opener = aioboto3.Session().client(
                 service, region_name=settings.AWS_REGION, config=config, endpoint_url=endpoint_url or None

@@ -17,11 +17,13 @@ RATES: dict[str, dict[str, float]] = {
     "chime-sdk-meetings": {"*": 10},
     "chime-sdk-media-pipelines": {"*": 10},
     "chime-sdk-voice": {"*": 10},
+    # S3 scales per prefix: 3,500 PUT/COPY/POST/DELETE and 5,500 GET/HEAD (ListObjectsV2, GetObject) a second.
+    "s3": {"*": 3500, "ListObjectsV2": 5500, "GetObject": 5500, "HeadObject": 5500},
 }  # fmt: skip
 
 
 def rate_for(service: str, operation: str) -> float | None:
-    """Calls per second AWS allows for this API, or None for services the portal does not limit (S3, SQS, STS)."""
+    """Calls per second AWS allows for this API, or None for services the portal does not limit (SQS, STS)."""
     rates = RATES.get(service)
     if rates is None:
         return None

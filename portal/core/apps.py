@@ -44,4 +44,6 @@ class CoreConfig(AppConfig):
         autodiscover_modules("identities")  # each app's identity source registers itself
         autodiscover_modules("drift")  # each app's drift kinds register themselves
         autodiscover_modules("slots")  # each app's panels on other apps' pages register themselves
+        autodiscover_modules("events")  # each app's handlers of queue events register themselves
+        autodiscover_modules("annotations")  # each app's columns on other apps' lists register themselves
         celery_app.conf.beat_schedule = {**celery_app.conf.beat_schedule, **refreshers_schedule()}

@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import queue
 import random
 import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -134,17 +134,20 @@ def operation_request(
     parameters: dict[str, Any] | None = None,
     reason: str = "",
     resource: models.Model | None = None,
+    system_actor: str = SCHEDULER_NAME,
+    queue: bool = True,
 ) -> Operation:
     """Record a requested mutation and queue it once the surrounding transaction commits.
 
-    Call it inside the same `transaction.atomic()` block as the local change it belongs to. `actor` None means a
-    scheduled job. `parameters` must not contain secrets: they are stored and shown. `resource` is the row the
-    operation is about: its page lists the operation, and serial kinds on it run in request order.
+    Call it inside the same `transaction.atomic()` block as the local change it belongs to. `actor` None means the
+    portal itself, named `system_actor` (a scheduled job unless said otherwise). `parameters` must not contain
+    secrets: they are stored and shown. `resource` is the row the operation is about: its page lists the operation,
+    and serial kinds on it run in request order. `queue=False` leaves running it to the caller (`operation_perform`).
     """
     operation_kind = operation_kind_get(kind)
     if actor is not None and not actor.has_perm(operation_kind.permission):
         raise PermissionDenied(f"You may not {operation_kind.label.lower()}.")
-    actor_name = actor.get_username() if actor is not None else SCHEDULER_NAME
+    actor_name = actor.get_username() if actor is not None else system_actor
     with transaction.atomic():
         operation = Operation.objects.create(
             kind=kind,
@@ -153,12 +156,38 @@ def operation_request(
             reason=reason,
             actor=actor if actor is not None else None,
             actor_name=actor_name,
-            resource_type=ContentType.objects.get_for_model(resource) if resource is not None else None,
-            resource_id=resource.pk if resource is not None else None,
+            resource=resource,  # its name is in the audit entry below, without reading the row again
         )
         _audit(operation, AuditEntry.Event.REQUESTED, "")
-        transaction.on_commit(lambda: _enqueue(operation.pk))
+        if queue:
+            transaction.on_commit(lambda: _enqueue(operation.pk))
     return operation
+
+
+def operation_perform(
+    *,
+    kind: str,
+    system_actor: str,
+    timeout: float,
+    target: str = "",
+    parameters: dict[str, Any] | None = None,
+    resource: models.Model | None = None,
+) -> Operation:
+    """Record an operation the portal itself asks for and run it in this thread at once, for a caller that must
+    answer within a deadline (the PSTN handler creating a caller's attendee). It is an Operation like any other:
+    recorded, audited, its outcome and effect applied by the same code. An AWS call that takes longer than `timeout`
+    seconds fails as CallTimedOut and is not retried: nobody is waiting for it any more. Other retryable errors are
+    retried by a courier, as usual. Answers the operation as it stands after this attempt."""
+    operation = operation_request(
+        kind=kind,
+        actor=None,
+        system_actor=system_actor,
+        target=target,
+        parameters=parameters,
+        resource=resource,
+        queue=False,
+    )
+    return operation_execute(operation_id=operation.pk, timeout=timeout) or operation
 
 
 def operations_of(resource: models.Model) -> models.QuerySet[Operation]:
@@ -284,24 +313,25 @@ def operation_backoff_seconds(attempt: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-def operation_execute(*, operation_id: int) -> Operation | None:
+def operation_execute(*, operation_id: int, timeout: float | None = None) -> Operation | None:
     """Run one queued operation's AWS call and record the outcome. Returns None when there was nothing to run.
+    With `timeout`, a call that has not answered after that many seconds fails (CallTimedOut), without a retry.
 
     A message redelivered because the worker process running it died (acks_late) finds the operation running under
     a dead courier: it takes the operation over at once instead of waiting for the sweeper.
     """
-    executed = operations_execute_together(operation_ids=[operation_id])
+    executed = operations_execute_together(operation_ids=[operation_id], timeout=timeout)
     if not executed:
         return None
     executed[0].refresh_from_db()
     return executed[0]
 
 
-def operations_execute_together(*, operation_ids: list[int]) -> list[Operation]:
+def operations_execute_together(*, operation_ids: list[int], timeout: float | None = None) -> list[Operation]:
     """Run several queued operations' AWS calls side by side on one event loop, each paced by the shared rate
     limiter, and record each outcome as it comes, exactly as a lone operation's. Answers the operations it ran (as
     claimed: read them again for their outcome). A fleet of creations runs at the API's quota this way, instead of
-    one courier per call."""
+    one courier per call. With `timeout`, each call is given that many seconds (see `operation_execute`)."""
     now = timezone.now()
     for running in Operation.objects.filter(pk__in=operation_ids, status=Operation.Status.RUNNING):
         if _courier_gone(running):
@@ -311,9 +341,9 @@ def operations_execute_together(*, operation_ids: list[int]) -> list[Operation]:
         return []
     kinds = [operation_kind_get(operation.kind) for operation in claimed]
     if len(claimed) == 1:
-        _record_outcome(claimed[0], kinds[0], aws_run(_attempt(kinds[0], _call_of(claimed[0]))))
+        _record_outcome(claimed[0], kinds[0], aws_run(_attempt(kinds[0], _call_of(claimed[0]), timeout)), timeout)
     else:
-        _record_as_they_end(claimed, kinds)
+        _record_as_they_end(claimed, kinds, timeout)
     return claimed
 
 
@@ -322,11 +352,11 @@ def operations_execute_together(*, operation_ids: list[int]) -> list[Operation]:
 _CALLER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aws-calls")
 
 
-def _record_as_they_end(claimed: list[Operation], kinds: list[OperationKind]) -> None:
-    ended: queue.SimpleQueue[tuple[int, dict[str, Any] | Exception]] = queue.SimpleQueue()
+def _record_as_they_end(claimed: list[Operation], kinds: list[OperationKind], timeout: float | None) -> None:
+    ended: SimpleQueue[tuple[int, dict[str, Any] | Exception]] = SimpleQueue()
 
     async def one(index: int) -> None:
-        ended.put((index, await _attempt(kinds[index], _call_of(claimed[index]))))
+        ended.put((index, await _attempt(kinds[index], _call_of(claimed[index]), timeout)))
 
     async def every() -> None:
         await asyncio.gather(*(one(index) for index in range(len(claimed))))
@@ -337,10 +367,10 @@ def _record_as_they_end(claimed: list[Operation], kinds: list[OperationKind]) ->
             try:
                 index, outcome = ended.get(timeout=1)
                 break
-            except queue.Empty:
+            except Empty:
                 if calls.done():
                     calls.result()  # the loop itself failed: raise that (the sweeper takes the rest)
-        _record_outcome(claimed[index], kinds[index], outcome)
+        _record_outcome(claimed[index], kinds[index], outcome, timeout)
     calls.result()
 
 
@@ -354,16 +384,20 @@ def _call_of(operation: Operation) -> OperationCall:
     )
 
 
-async def _attempt(kind: OperationKind, call: OperationCall) -> dict[str, Any] | Exception:
+async def _attempt(kind: OperationKind, call: OperationCall, timeout: float | None) -> dict[str, Any] | Exception:
     """The call's result, or what it raised: one failing call never cuts the others of its group short."""
     try:
-        return await kind.call(call)
+        return await asyncio.wait_for(kind.call(call), timeout)
     except Exception as exc:
         return exc
 
 
-def _record_outcome(operation: Operation, kind: OperationKind, outcome: dict[str, Any] | Exception) -> None:
-    if isinstance(outcome, AwsError):
+def _record_outcome(
+    operation: Operation, kind: OperationKind, outcome: dict[str, Any] | Exception, timeout: float | None
+) -> None:
+    if isinstance(outcome, TimeoutError):
+        _record_error(operation, AwsUnavailable("CallTimedOut", f"AWS did not answer within {timeout} s."), retry=False)
+    elif isinstance(outcome, AwsError):
         _record_error(operation, outcome)
     elif isinstance(outcome, SoftTimeLimitExceeded):
         _record_error(operation, AwsUnavailable("CallTimedOut", "The call took longer than the task's time limit."))

@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from portal.aws import sqs
 from portal.aws.clients import aws_run
 from portal.core.drift import drift_found
-from portal.core.durability import commit_unflushed, commits_flush
+from portal.core.events import OUTCOMES, event_handler_register, events_dispatch
 from portal.meetings.models import Attendee, DeadLetter, Meeting, MeetingEvent
 from portal.meetings.operations import meeting_mark_ended, meeting_recount
 
@@ -219,7 +219,6 @@ def _apply(event: MeetingEventMessage, batch: _Batch) -> str:
         return "duplicate"
     try:
         with transaction.atomic():
-            commit_unflushed()  # the batch is flushed once, before its messages are deleted
             meeting = _meeting_for(event, batch)
             if meeting is None:
                 return "deferred"
@@ -251,8 +250,7 @@ def _apply(event: MeetingEventMessage, batch: _Batch) -> str:
 def meeting_events_apply(messages: list[tuple[str, str]]) -> list[str]:
     """Apply a received batch of (body, message id), each event in its own transaction, in order: for each,
     "applied", "duplicate", "dead-letter" or "deferred". The batch's meetings, attendees and already seen event ids
-    are read with one query each, not once per event, and the batch's commits reach the disk together, once, before
-    this returns. The list's counts are recounted from the attendee rows once
+    are read with one query each, not once per event. The list's counts are recounted from the attendee rows once
     per batch for the meetings it changed: absolute, so a batch cut short is made good by the next one."""
     parsed: list[MeetingEventMessage | None] = []
     for body, message_id in messages:
@@ -268,9 +266,10 @@ def meeting_events_apply(messages: list[tuple[str, str]]) -> list[str]:
     outcomes = ["dead-letter" if event is None else _apply(event, batch) for event in parsed]
     for meeting_pk in batch.recount:
         meeting_recount(meeting_pk)
-    if "applied" in outcomes:
-        commits_flush()
     return outcomes
+
+
+event_handler_register("Chime Meeting State Change", meeting_events_apply)
 
 
 def meeting_event_apply(*, body: str, message_id: str = "") -> str:
@@ -279,10 +278,12 @@ def meeting_event_apply(*, body: str, message_id: str = "") -> str:
 
 
 def meeting_events_consume(*, url: str, wait_seconds: int = 10) -> dict[str, int]:
-    """One long poll of the queue (up to 10 messages), each applied in its own transaction, deleted after commit."""
-    counts = {"applied": 0, "duplicate": 0, "dead-letter": 0, "deferred": 0}
+    """One long poll of the queue (up to 10 messages), each applied in its own transaction by the handler of its
+    detail-type (portal.core.events; meeting events here, and what other apps declared), deleted after commit."""
+    counts = dict.fromkeys(OUTCOMES, 0)
     messages = aws_run(sqs.messages_receive(url=url, wait_seconds=wait_seconds))
-    outcomes = meeting_events_apply([(m.get("Body", ""), m.get("MessageId", "")) for m in messages])
+    received = [(m.get("Body", ""), m.get("MessageId", "")) for m in messages]
+    outcomes = events_dispatch(received, fallback=meeting_events_apply)
     done: list[str] = []
     for message, outcome in zip(messages, outcomes, strict=True):
         counts[outcome] += 1

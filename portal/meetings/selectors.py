@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from portal.core.annotations import annotated
 from portal.core.models import Operation
 from portal.core.services import operations_of
 from portal.meetings.models import Attendee, DeadLetter, Meeting, MeetingEvent
 
 
 def meeting_list(*, meetings: QuerySet[Meeting]) -> QuerySet[Meeting]:
-    return meetings.select_related("created_by")
+    """With the columns other apps declared for the list (portal.core.annotations), e.g. capture_running."""
+    return annotated(meetings.select_related("created_by"))
 
 
 def meeting_attendees(*, meeting: Meeting) -> QuerySet[Attendee]:

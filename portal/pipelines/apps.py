@@ -13,11 +13,7 @@ class PipelinesConfig(AppConfig):
             url_name="pipelines",
             position=40,
             title="Capture pipelines",
-            summary="Chime SDK media capture pipelines recording meetings into S3.",
-            coming=(
-                "Start a recording of a meeting into a bucket",
-                "Follow Initializing → InProgress → Stopping → Stopped",
-                "List the artifacts a pipeline wrote",
-            ),
+            summary="Recordings of meetings into S3: follow each to its end, browse and play what it wrote.",
+            figures="portal.pipelines.overview.pipelines_figures",
         ),
     )

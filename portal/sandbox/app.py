@@ -18,7 +18,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from portal.sandbox import channels, meetings, pipelines, stages  # noqa: F401  (register their handlers)
+from portal.sandbox import channels, meetings, pipelines, stages, voice  # noqa: F401  (register their handlers)
 from portal.sandbox.control import control_response
 from portal.sandbox.moto_side import MOTO_SERVICES, moto_application
 from portal.sandbox.protocol import (
@@ -41,6 +41,7 @@ from portal.sandbox.world import HANDLERS, Call, World
 SERVICE_NAMES = (
     "chime-sdk-meetings",
     "chime-sdk-media-pipelines",
+    "chime-sdk-voice",
     "ivs-realtime",
     "kinesisvideo",
     "kinesis-video-signaling",

@@ -82,3 +82,23 @@ class SandboxControl:
 
     def meeting_leave(self, meeting_id: str, attendee_id: str) -> dict[str, Any]:
         return self._call("POST", "meetings/leave", {"meetingId": meeting_id, "attendeeId": attendee_id})
+
+    def sma_endpoint(self, lambda_arn: str, url: str, secret: str = "") -> dict[str, Any]:
+        """Invocations of SMAs whose endpoint is `lambda_arn` go to `url`, signed with `secret`."""
+        body = {"lambdaArn": lambda_arn, "url": url, **({"secret": secret} if secret else {})}
+        return self._call("POST", "voice/endpoints", body)
+
+    def call_dial(self, from_number: str, to_number: str) -> dict[str, Any]:
+        return self._call("POST", "voice/calls/dial", {"fromNumber": from_number, "toNumber": to_number})
+
+    def call_press(self, transaction_id: str, digits: str) -> dict[str, Any]:
+        return self._call("POST", "voice/calls/press", {"transactionId": transaction_id, "digits": digits})
+
+    def call_answer(self, transaction_id: str) -> dict[str, Any]:
+        return self._call("POST", "voice/calls/answer", {"transactionId": transaction_id})
+
+    def call_hangup(self, transaction_id: str) -> dict[str, Any]:
+        return self._call("POST", "voice/calls/hangup", {"transactionId": transaction_id})
+
+    def call_get(self, transaction_id: str) -> dict[str, Any]:
+        return self._call("POST", "voice/calls/get", {"transactionId": transaction_id})

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.model import Shape, ShapeResolver
 
-from portal.sandbox import meetings, stages
+from portal.sandbox import meetings, stages, voice
 from portal.sandbox.protocol import ApiError, Response, ValidationFailed, decode_json, request_body, validate
 from portal.sandbox.quotas import DEFAULT_RATES, Fault
 from portal.sandbox.world import HANDLERS
@@ -87,6 +87,29 @@ SHAPES = ShapeResolver(
             "type": "structure",
             "required": ["meetingId", "attendeeId"],
             "members": {"meetingId": {"shape": "Text"}, "attendeeId": {"shape": "Text"}},
+        },
+        "VoiceEndpoint": {
+            "type": "structure",
+            "required": ["lambdaArn", "url"],
+            "members": {"lambdaArn": {"shape": "Text"}, "url": {"shape": "Url"}, "secret": {"shape": "Text"}},
+        },
+        "Url": {"type": "string", "pattern": "https?://.+"},
+        "CallDial": {
+            "type": "structure",
+            "required": ["fromNumber", "toNumber"],
+            "members": {"fromNumber": {"shape": "E164"}, "toNumber": {"shape": "E164"}},
+        },
+        "E164": {"type": "string", "pattern": "^\\+?[1-9]\\d{1,14}$"},
+        "CallPress": {
+            "type": "structure",
+            "required": ["transactionId", "digits"],
+            "members": {"transactionId": {"shape": "Text"}, "digits": {"shape": "Digits"}},
+        },
+        "Digits": {"type": "string", "pattern": "[0-9*#]*", "max": 128},
+        "CallRef": {
+            "type": "structure",
+            "required": ["transactionId"],
+            "members": {"transactionId": {"shape": "Text"}},
         },
         "Text": {"type": "string"},
         "Flag": {"type": "boolean"},
@@ -186,6 +209,16 @@ def _world(action: Callable[..., Any]) -> Callable[[Sandbox, dict[str, Any]], An
     return run
 
 
+def _calling(action: Callable[..., Any]) -> Callable[[Sandbox, dict[str, Any]], Any]:
+    """A simulated call's step: it takes the world's lock itself, and never while the SMA's handler is invoked."""
+
+    def run(sandbox: Sandbox, body: dict[str, Any]) -> Any:
+        sandbox.world.tick()
+        return action(sandbox.world, **body)
+
+    return run
+
+
 @dataclass(frozen=True)
 class Endpoint:
     action: Callable[[Sandbox, dict[str, Any]], Any]
@@ -208,6 +241,12 @@ ROUTES: dict[tuple[str, str], Endpoint] = {
     ("POST", "/_sandbox/stages/publish"): Endpoint(_world(stages.participant_publish), "StagePublish"),
     ("POST", "/_sandbox/meetings/join"): Endpoint(_world(meetings.attendee_join), "MeetingJoin"),
     ("POST", "/_sandbox/meetings/leave"): Endpoint(_world(meetings.attendee_leave), "MeetingLeave"),
+    ("POST", "/_sandbox/voice/endpoints"): Endpoint(_world(voice.endpoint_map), "VoiceEndpoint"),
+    ("POST", "/_sandbox/voice/calls/dial"): Endpoint(_calling(voice.call_dial), "CallDial"),
+    ("POST", "/_sandbox/voice/calls/press"): Endpoint(_calling(voice.call_press), "CallPress"),
+    ("POST", "/_sandbox/voice/calls/answer"): Endpoint(_calling(voice.call_answer), "CallRef"),
+    ("POST", "/_sandbox/voice/calls/hangup"): Endpoint(_calling(voice.call_hangup), "CallRef"),
+    ("POST", "/_sandbox/voice/calls/get"): Endpoint(_calling(voice.call_get), "CallRef"),
 }
 
 

@@ -124,38 +124,43 @@ def _check_tags(tags: list[dict[str, str]]) -> None:
 # --- events -------------------------------------------------------------------------------------------------------
 
 
+def notify(world: World, notifications: dict[str, Any] | None, *, region: str, detail_type: str,
+           detail: dict[str, Any]) -> None:  # fmt: skip
+    """Send an EventBridge-format event to the SQS queue and SNS topic of a meeting's NotificationsConfiguration."""
+    envelope = {
+        "version": "0",
+        "id": new_uuid(),
+        "detail-type": detail_type,
+        "source": "aws.chime",
+        "account": world.account,
+        "time": dt.datetime.fromtimestamp(world.clock.time(), tz=dt.UTC).isoformat().replace("+00:00", "Z"),
+        "region": region,
+        "resources": [],
+        "detail": detail,
+    }
+    message = json.dumps(envelope)
+    queue = (notifications or {}).get("SqsQueueArn")
+    if queue and world.moto.queue_exists(queue):
+        world.moto.send_message(queue, message)
+    topic = (notifications or {}).get("SnsTopicArn")
+    if topic and world.moto.topic_exists(topic):
+        world.moto.publish(topic, message)
+
+
 def _emit(world: World, meeting: dict[str, Any], event_type: str, attendee: dict[str, Any] | None = None) -> None:
-    now = world.clock.time()
     detail: dict[str, Any] = {
         "version": "0",
         "eventType": f"chime:{event_type}",
-        "timestamp": int(now * 1000),
+        "timestamp": int(world.clock.time() * 1000),
         "meetingId": meeting["MeetingId"],
         "externalMeetingId": meeting.get("ExternalMeetingId"),
         "mediaRegion": meeting["MediaRegion"],
     }
     if attendee is not None:
         detail.update(attendeeId=attendee["AttendeeId"], externalUserId=attendee["ExternalUserId"])
-    envelope = {
-        "version": "0",
-        "id": new_uuid(),
-        "detail-type": "Chime Meeting State Change",
-        "source": "aws.chime",
-        "account": world.account,
-        "time": dt.datetime.fromtimestamp(now, tz=dt.UTC).isoformat().replace("+00:00", "Z"),
-        "region": meeting["region"],
-        "resources": [],
-        "detail": detail,
-    }
     meeting.setdefault("events", []).append(detail)
-    notifications = meeting.get("NotificationsConfiguration") or {}
-    message = json.dumps(envelope)
-    queue = notifications.get("SqsQueueArn")
-    if queue and world.moto.queue_exists(queue):
-        world.moto.send_message(queue, message)
-    topic = notifications.get("SnsTopicArn")
-    if topic and world.moto.topic_exists(topic):
-        world.moto.publish(topic, message)
+    notify(world, meeting.get("NotificationsConfiguration"), region=meeting["region"],
+           detail_type="Chime Meeting State Change", detail=detail)  # fmt: skip
 
 
 def meeting_end(world: World, meeting: dict[str, Any], reason: str) -> None:

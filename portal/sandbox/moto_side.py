@@ -145,6 +145,12 @@ class MotoSide:
     def put_object(self, bucket: str, key: str, body: bytes) -> None:
         s3_backends[self.account]["global"].put_object(bucket, key, body)
 
+    def object_exists(self, bucket: str, key: str) -> bool:
+        try:
+            return s3_backends[self.account]["global"].get_object(bucket, key) is not None
+        except MissingBucket:
+            return False
+
     def queue_exists(self, arn: str) -> bool:
         """False too for what cannot name a queue: not an SQS ARN, or a region moto does not have (KeyError)."""
         try:

@@ -18,6 +18,7 @@ DEFAULT_RATES: dict[str, dict[str, float]] = {
     "kinesis-video-signaling": {"*": 5},
     "chime-sdk-meetings": {"*": 10},
     "chime-sdk-media-pipelines": {"*": 10},
+    "chime-sdk-voice": {"*": 10},
 }  # fmt: skip
 
 

@@ -81,6 +81,7 @@ class Timing:
     pipeline_start: float = 5.0
     pipeline_stop: float = 3.0
     pipeline_artifact_interval: float = 10.0
+    concatenation_run: float = 3.0
     meeting_idle_end: float = 300.0
     meeting_max_duration: float = 24 * 3600.0
     stage_session_end: float = 180.0

@@ -11,7 +11,7 @@ from tests.functional.conftest import wait_for_htmx
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SECTIONS = ["Meetings", "Stages", "Channels", "Pipelines", "Operations", "Drift", "Audit"]
+SECTIONS = ["Meetings", "Stages", "Channels", "Pipelines", "Calls", "Operations", "Drift", "Audit"]
 PEOPLE = SECTIONS.index("Operations")  # support and admin find people; the link sits before Operations
 
 
@@ -39,9 +39,9 @@ def test_each_role_sees_its_navigation(page, live_server, make_user, role, extra
     assert page.locator("nav.nav a[aria-current=page]").inner_text() == "Operations"
     assert page.get_by_role("button", name="Check AWS connection").count() == (1 if can_act else 0)
 
-    page.click("nav.nav >> text=Pipelines")
-    assert page.locator("h1").inner_text() == "Capture pipelines"
-    assert page.get_by_text("Coming next").is_visible()
+    page.click("nav.nav >> text=Channels")
+    assert page.locator("h1").inner_text() == "Signaling channels"
+    assert page.get_by_role("link", name="Create a fleet").count() == (1 if can_act else 0)
 
 
 def test_admin_checks_the_connection_and_the_row_updates_in_place(page, live_server, make_user, aws_endpoint):

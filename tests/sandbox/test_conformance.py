@@ -63,6 +63,10 @@ def _start_transcription(chime: Any, w: dict[str, Any]) -> None:
 
 
 TRANSCRIPTION = {"EngineTranscribeSettings": {"LanguageCode": "en-US"}}
+CONCATENATED = {"Audio": {"State": "Enabled"}} | {
+    name: {"State": "Disabled"}
+    for name in ("Video", "Content", "DataChannel", "TranscriptionMessages", "MeetingEvents", "CompositedVideo")
+}
 CHIME = "chime-sdk-meetings"
 IVS = "ivs-realtime"
 KVS = "kinesisvideo"
@@ -291,6 +295,24 @@ CASES = [
     ),
     Case(
         PIPES,
+        "CreateMediaConcatenationPipeline",
+        lambda w: {
+            "Sources": [
+                {
+                    "Type": "MediaCapturePipeline",
+                    "MediaCapturePipelineSourceConfiguration": {
+                        "MediaPipelineArn": w["pipeline"]["MediaPipelineArn"],
+                        "ChimeSdkMeetingConfiguration": {"ArtifactsConfiguration": CONCATENATED},
+                    },
+                }
+            ],
+            "Sinks": [
+                {"Type": "S3Bucket", "S3BucketSinkConfiguration": {"Destination": f"arn:aws:s3:::{w['bucket']}"}}
+            ],
+        },
+    ),
+    Case(
+        PIPES,
         "GetMediaCapturePipeline",
         lambda w: {"MediaPipelineId": w["pipeline"]["MediaPipelineId"]},
         lambda w: {"MediaPipelineId": MISSING_MEETING},
@@ -358,7 +380,7 @@ def test_operations_implemented_per_service():
     counts: dict[str, int] = {}
     for service, _ in HANDLERS:
         counts[service] = counts.get(service, 0) + 1
-    assert counts == {CHIME: 16, IVS: 15, KVS: 9, SIGNALING: 1, PIPES: 10}
+    assert counts == {CHIME: 16, IVS: 15, KVS: 9, SIGNALING: 1, PIPES: 11}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -51,7 +52,7 @@ def test_lifecycle_and_artifacts(boto_client, sandbox, recording):
     keys = [o["Key"] for o in recording["s3"].list_objects_v2(Bucket=recording["bucket"])["Contents"]]
     meeting_id = recording["meeting"]["MeetingId"]
     folders = {key.split("/")[1] for key in keys}
-    assert {"audio", "video", "content", "meeting-events", "data-channel"} <= folders
+    assert {"audio", "video", "data-channel"} <= folders
     assert all(key.startswith(f"{meeting_id}/") for key in keys)
     assert any(recording["attendee"]["AttendeeId"] in key for key in keys if "/video/" in key)
     sandbox.advance(10)
@@ -178,3 +179,120 @@ def test_list_paginates_and_tags(boto_client, recording):
     pipelines.tag_resource(ResourceARN=arn, Tags=[{"Key": "team", "Value": "rtc"}])
     pipelines.untag_resource(ResourceARN=arn, TagKeys=["case"])
     assert pipelines.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "team", "Value": "rtc"}]
+
+
+def _keys(recording, prefix: str = "") -> list[str]:
+    listed = recording["s3"].list_objects_v2(Bucket=recording["bucket"], Prefix=prefix)
+    return [o["Key"] for o in listed.get("Contents", [])]
+
+
+def test_media_is_written_only_while_attendees_are_connected(boto_client, sandbox, recording):
+    pipelines = boto_client("chime-sdk-media-pipelines")
+    _create(pipelines, recording)
+    meeting_id = recording["meeting"]["MeetingId"]
+    sandbox.meeting_leave(meeting_id, recording["attendee"]["AttendeeId"])
+    sandbox.advance(6)
+    assert _keys(recording, f"{meeting_id}/audio/") == []
+    assert _keys(recording, f"{meeting_id}/video/") == []
+    events = _keys(recording, f"{meeting_id}/meeting-events/")
+    assert len(events) == 1
+    recording["s3"].get_object(Bucket=recording["bucket"], Key=events[0])
+    body = recording["s3"].raw_bodies[-1][2].decode()  # the test client keeps (and so consumes) every raw body
+    lines = [json.loads(line) for line in body.splitlines()]
+    assert [line["EventType"] for line in lines] == ["AttendeeLeft"]
+    assert set(lines[0]) == {"Timestamp", "EventType", "EventParameters"}
+
+
+def test_state_changes_go_to_the_meetings_queue(boto_client, sandbox):
+    sqs, s3, chime = boto_client("sqs"), boto_client("s3"), boto_client("chime-sdk-meetings")
+    queue = sqs.create_queue(QueueName=f"events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    bucket = f"rec-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    meeting = chime.create_meeting(
+        ClientRequestToken=uuid.uuid4().hex,
+        MediaRegion="us-east-1",
+        ExternalMeetingId="evented",
+        NotificationsConfiguration={"SqsQueueArn": arn},
+    )["Meeting"]
+    pipelines = boto_client("chime-sdk-media-pipelines")
+    pipeline = _create(pipelines, {"meeting": meeting, "bucket": bucket})
+    sandbox.advance(6)
+    pipelines.delete_media_capture_pipeline(MediaPipelineId=pipeline["MediaPipelineId"])
+    sandbox.advance(4)
+    received = []
+    while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages"):
+        received += [json.loads(m["Body"]) for m in batch]
+        sqs.delete_message_batch(
+            QueueUrl=queue, Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(batch)]
+        )
+    states = [e for e in received if e["detail-type"] == "Chime Media Pipeline State Change"]
+    assert [e["detail"]["eventType"] for e in states] == ["chime:MediaPipelineInProgress", "chime:MediaPipelineDeleted"]
+    assert {e["detail"]["mediaPipelineId"] for e in states} == {pipeline["MediaPipelineId"]}
+    assert states[0]["detail"]["meetingId"] == meeting["MeetingId"]
+    assert states[0]["source"] == "aws.chime"
+
+
+def _concatenation(pipelines, source_arn: str, destination: str, **states: str):
+    artifacts = {"Audio": {"State": "Enabled"}} | {
+        name: {"State": states.get(name, "Disabled")}
+        for name in ("Video", "Content", "DataChannel", "TranscriptionMessages", "MeetingEvents", "CompositedVideo")
+    }
+    source = {"MediaPipelineArn": source_arn, "ChimeSdkMeetingConfiguration": {"ArtifactsConfiguration": artifacts}}
+    return pipelines.create_media_concatenation_pipeline(
+        Sources=[{"Type": "MediaCapturePipeline", "MediaCapturePipelineSourceConfiguration": source}],
+        Sinks=[{"Type": "S3Bucket", "S3BucketSinkConfiguration": {"Destination": destination}}],
+    )["MediaConcatenationPipeline"]
+
+
+def test_concatenation_waits_for_the_capture_and_writes_one_file(boto_client, sandbox, recording):
+    pipelines = boto_client("chime-sdk-media-pipelines")
+    capture = _create(pipelines, recording)
+    sandbox.advance(6)
+    sandbox.advance(10)
+    concatenation = _concatenation(pipelines, capture["MediaPipelineArn"], f"arn:aws:s3:::{recording['bucket']}/joined")
+    assert concatenation["Status"] == "Initializing"
+    sandbox.advance(1)
+    get = pipelines.get_media_pipeline(MediaPipelineId=concatenation["MediaPipelineId"])["MediaPipeline"]
+    assert get["MediaConcatenationPipeline"]["Status"] == "Initializing"  # the capture is still running
+    pipelines.delete_media_capture_pipeline(MediaPipelineId=capture["MediaPipelineId"])
+    sandbox.advance(4)
+    sandbox.advance(4)
+    get = pipelines.get_media_pipeline(MediaPipelineId=concatenation["MediaPipelineId"])["MediaPipeline"]
+    assert get["MediaConcatenationPipeline"]["Status"] == "Stopped"
+    assert _keys(recording, "joined/") == [f"joined/audio/{concatenation['MediaPipelineId']}.mp4"]
+    listed = {p["MediaPipelineId"] for p in pipelines.list_media_pipelines()["MediaPipelines"]}
+    assert concatenation["MediaPipelineId"] in listed
+    pipelines.delete_media_pipeline(MediaPipelineId=concatenation["MediaPipelineId"])
+    with pytest.raises(ClientError) as raised:
+        pipelines.get_media_pipeline(MediaPipelineId=concatenation["MediaPipelineId"])
+    assert _code(raised) == "NotFoundException"
+
+
+def test_concatenation_refuses_what_aws_refuses(boto_client, sandbox, recording):
+    pipelines = boto_client("chime-sdk-media-pipelines")
+    capture = _create(pipelines, recording)
+    missing = capture["MediaPipelineArn"].rsplit("/", 1)[0] + "/00000000-0000-4000-8000-000000000000"
+    for source, destination in (
+        (missing, f"arn:aws:s3:::{recording['bucket']}"),
+        (capture["MediaPipelineArn"], "arn:aws:s3:::no-such-bucket-anywhere"),
+    ):
+        with pytest.raises(ClientError) as raised:
+            _concatenation(pipelines, source, destination)
+        assert _code(raised) == "BadRequestException"
+    unvalidated = boto_client("chime-sdk-media-pipelines", validate=False)
+    source = {
+        "MediaPipelineArn": capture["MediaPipelineArn"],
+        "ChimeSdkMeetingConfiguration": {"ArtifactsConfiguration": {"Audio": {"State": "Enabled"}}},
+    }
+    with pytest.raises(ClientError) as raised:
+        unvalidated.create_media_concatenation_pipeline(
+            Sources=[{"Type": "MediaCapturePipeline", "MediaCapturePipelineSourceConfiguration": source}],
+            Sinks=[
+                {
+                    "Type": "S3Bucket",
+                    "S3BucketSinkConfiguration": {"Destination": f"arn:aws:s3:::{recording['bucket']}"},
+                }
+            ],
+        )
+    assert _code(raised) == "BadRequestException"  # every artifact's state is required

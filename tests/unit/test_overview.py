@@ -56,6 +56,9 @@ def test_the_overview_counts_the_estate_and_each_count_links_to_its_list(viewer)
         "channels-gone-from-aws": 1,
         "operations-in-flight": 3,
         "failed-in-the-last-24-h": 1,
+        "recording-now": 0,
+        "active-captures-of-100-allowed": 0,
+        "captures-failed": 0,
         "open-drift": 0,
     }
     assert _rows(client.get(figures["stages"][0]).content.decode(), "stage") == 4

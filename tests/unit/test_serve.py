@@ -13,7 +13,13 @@ from django.conf import settings
 from honcho.environ import parse_procfile
 
 from portal import celery_app
-from portal.core.management.commands.serve import PROCESSES, aws_endpoint_choose, broker_choose, processes_choose
+from portal.core.management.commands.serve import (
+    PROCESSES,
+    aws_endpoint_choose,
+    broker_choose,
+    processes_choose,
+    sma_handler_wire,
+)
 from tests.process_commands import assert_command_exists
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -163,3 +169,13 @@ def test_task_time_limits_reach_celery():
     assert celery_app.conf.task_time_limit < settings.OPERATION_STUCK_AFTER_SECONDS
     assert celery_app.conf.worker_prefetch_multiplier == 1
     assert celery_app.conf.task_acks_late is True
+
+
+def test_with_the_sandbox_its_sip_media_applications_call_this_portals_handler_signed():
+    env: dict[str, str] = {}
+    assert sma_handler_wire(env, host="0.0.0.0", port=8123) == "http://127.0.0.1:8123/pstn/sma/"
+    assert env["SANDBOX_SMA_HANDLER_URL"] == "http://127.0.0.1:8123/pstn/sma/"
+    assert len(env["SMA_HANDLER_SECRET"]) >= 32  # web and sandbox inherit the same one from honcho
+    kept = {"SMA_HANDLER_SECRET": "configured"}
+    sma_handler_wire(kept, host="127.0.0.1", port=8000)
+    assert kept["SMA_HANDLER_SECRET"] == "configured"

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.django_db
 PUBLIC = {"/login/", "/admin/login/"}
 ICON = "/favicon.ico"  # public too: browsers ask for it before anyone logs in
 LOGOUT = {"/logout/", "/admin/logout/"}
+SIGNED = {"/pstn/sma/"}  # the SMA handler: no login, every invocation HMAC-signed (portal/pstn/signature.py)
 ARGUMENT = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
 
 
@@ -59,6 +60,11 @@ def test_anonymous_users_are_sent_to_login(client: Client, path: str):
         response = client.get(path)
         assert (response.status_code, response["Location"]) == (301, "/static/portal/favicon.svg")
         assert client.get(response["Location"]).status_code == 200
+        return
+    if path in SIGNED:
+        before = _row_counts()
+        assert (client.get(path).status_code, client.post(path).status_code) == (405, 403)
+        assert _row_counts() == before
         return
     for method in (client.get, client.post):
         response = method(path)

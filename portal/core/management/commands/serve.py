@@ -6,6 +6,7 @@ Before handing over to honcho this command chooses the broker and the AWS endpoi
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import sys
 from pathlib import Path
@@ -54,6 +55,16 @@ def aws_endpoint_choose(env: dict[str, str], *, sandbox_port: int) -> tuple[bool
     return True, f"the sandbox at {env['AWS_ENDPOINT_URL']} (no AWS credentials configured)"
 
 
+def sma_handler_wire(env: dict[str, str], *, host: str, port: int) -> str:
+    """With the sandbox, its SIP media applications invoke this portal's handler, signed with a secret both share
+    (SMA_HANDLER_SECRET, made up for this run unless set), and a dialled phone answers after 3 seconds."""
+    env.setdefault("SMA_HANDLER_SECRET", secrets.token_urlsafe(32))
+    reachable = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    env["SANDBOX_SMA_HANDLER_URL"] = f"http://{reachable}:{port}/pstn/sma/"
+    env.setdefault("SANDBOX_CALL_ANSWER_SECONDS", "3")
+    return env["SANDBOX_SMA_HANDLER_URL"]
+
+
 def processes_choose(env: dict[str, str], *, with_sandbox: bool) -> list[str]:
     """The Procfile's processes to start: meeting-events once a queue is known (the sandbox's, or configured)."""
     return (
@@ -81,6 +92,9 @@ class Command(BaseCommand):
         web_processes = env.get("WEB_CONCURRENCY") or "one per CPU"
         self.stdout.write(f"Broker: {broker}")
         self.stdout.write(f"AWS endpoint: {endpoint}")
+        if with_sandbox:
+            handler_url = sma_handler_wire(env, host=host, port=port)
+            self.stdout.write(f"The sandbox's SIP media applications call the handler at {handler_url}")
         self.stdout.write(f"RTC Portal: http://{host}:{port}/ (web processes: {web_processes}; Ctrl-C stops all)")
         self.stdout.flush()
         # honcho gives the first process PORT=--port: web comes first. The environment is complete here: no .env file

@@ -1,0 +1,36 @@
+"""Capture pipelines' drift: ListMediaCapturePipelines finds pipelines started outside the portal (added as found) and
+the portal's active ones AWS no longer lists (marked gone). A pipeline has nothing the portal could put back: there
+is no re-apply, and resolving never deletes anything in AWS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Model
+from django.utils import timezone
+
+from portal.core.drift import DriftKind, drift_kind_register
+from portal.pipelines.models import CapturePipeline
+
+
+def _adopt(row: Model, field: str, aws_value: Any) -> None:
+    """A pipeline found in AWS stays, as found: the refresher keeps its status as AWS reports it."""
+
+
+def _mark_gone(row: Model, actor: AbstractBaseUser) -> None:
+    CapturePipeline.objects.filter(pk=row.pk).exclude(status=CapturePipeline.Status.GONE).update(
+        status=CapturePipeline.Status.GONE, changed_at=timezone.now()
+    )
+
+
+PIPELINE_DRIFT = drift_kind_register(
+    DriftKind(
+        name="pipeline",
+        label="Capture pipelines",
+        model=CapturePipeline,
+        adopt=_adopt,
+        reapply=None,
+        mark_gone=_mark_gone,
+    )
+)

@@ -1,0 +1,357 @@
+"""The PSTN operation kinds: every chime-sdk-voice change, and the attendees of phone callers.
+
+The caller's attendee is created inside the handler's request (core's `operation_perform`, with a tight timeout),
+its join token kept as a one-time secret that the handler takes at once; it is released on HANGUP through an
+ordinary queued operation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from portal.aws import chime_meetings as chime
+from portal.aws import chime_voice as voice
+from portal.aws.errors import AwsError, AwsNotFound
+from portal.core.models import Operation
+from portal.core.operation_kinds import SECRETS, OperationCall, OperationKind, register
+from portal.core.permissions import HANGUP_CALLS, MANAGE_RESOURCES
+from portal.meetings.models import Attendee
+from portal.meetings.operations import meeting_recount
+from portal.pstn.models import Lifecycle, PhoneCall, SipMediaApplication, SipRule
+
+# --- SIP media applications ------------------------------------------------------------------------------------------
+
+
+async def _sma_create(call: OperationCall) -> dict[str, Any]:
+    p = call.parameters
+    sma = await voice.sma_create(name=p["name"], aws_region=p["aws_region"], lambda_arn=p["lambda_arn"])
+    return {"sma_id": sma["SipMediaApplicationId"]}
+
+
+def _sma_created(operation: Operation, effect_data: dict[str, Any]) -> None:
+    SipMediaApplication.objects.filter(pk=operation.parameters["sma_pk"]).update(
+        sma_id=operation.result["sma_id"], status=Lifecycle.ACTIVE
+    )
+
+
+def _sma_creation_failed(operation: Operation, error: AwsError) -> None:
+    SipMediaApplication.objects.filter(pk=operation.parameters["sma_pk"]).update(status=Lifecycle.FAILED)
+
+
+SMA_CREATE = register(
+    OperationKind(
+        name="pstn.create_sma",
+        label="Create SIP media application",
+        permission=MANAGE_RESOURCES,
+        call=_sma_create,
+        on_success=_sma_created,
+        on_failure=_sma_creation_failed,
+        summary=lambda r: f"SIP media application {r.get('sma_id')}",
+        describe=lambda p, name: f"Create SIP media application {p.get('name')} for {p.get('lambda_arn')}",
+    )
+)
+
+
+async def _sma_update(call: OperationCall) -> dict[str, Any]:
+    p = call.parameters
+    await voice.sma_update(sma_id=p["sma_id"], name=p["name"], lambda_arn=p["lambda_arn"])
+    return {}
+
+
+def _sma_updated(operation: Operation, effect_data: dict[str, Any]) -> None:
+    p = operation.parameters
+    SipMediaApplication.objects.filter(pk=p["sma_pk"]).update(name=p["name"], lambda_arn=p["lambda_arn"])
+
+
+SMA_UPDATE = register(
+    OperationKind(
+        name="pstn.update_sma",
+        label="Update SIP media application",
+        permission=MANAGE_RESOURCES,
+        call=_sma_update,
+        on_success=_sma_updated,
+        describe=lambda p, name: f"Update SIP media application {name}: name {p.get('name')}, {p.get('lambda_arn')}",
+    )
+)
+
+
+async def _sma_delete(call: OperationCall) -> dict[str, Any]:
+    try:
+        await voice.sma_delete(sma_id=call.parameters["sma_id"])
+    except AwsNotFound:
+        return {"already_gone": True}
+    return {}
+
+
+def _sma_deleted(operation: Operation, effect_data: dict[str, Any]) -> None:
+    SipMediaApplication.objects.filter(pk=operation.parameters["sma_pk"]).update(status=Lifecycle.DELETED)
+
+
+def _sma_delete_failed(operation: Operation, error: AwsError) -> None:
+    SipMediaApplication.objects.filter(pk=operation.parameters["sma_pk"], status=Lifecycle.DELETING).update(
+        status=Lifecycle.ACTIVE
+    )
+
+
+SMA_DELETE = register(
+    OperationKind(
+        name="pstn.delete_sma",
+        label="Delete SIP media application",
+        permission=MANAGE_RESOURCES,
+        call=_sma_delete,
+        on_success=_sma_deleted,
+        on_failure=_sma_delete_failed,
+        summary=lambda r: "it was already gone" if r.get("already_gone") else "deleted",
+    )
+)
+
+
+# --- SIP rules -------------------------------------------------------------------------------------------------------
+
+
+async def _rule_create(call: OperationCall) -> dict[str, Any]:
+    p = call.parameters
+    rule = await voice.rule_create(
+        name=p["name"],
+        trigger_type=p["trigger_type"],
+        trigger_value=p["trigger_value"],
+        disabled=p["disabled"],
+        sma_id=p["sma_id"],
+        priority=p["priority"],
+        aws_region=p["aws_region"],
+    )
+    return {"rule_id": rule["SipRuleId"]}
+
+
+def _rule_created(operation: Operation, effect_data: dict[str, Any]) -> None:
+    SipRule.objects.filter(pk=operation.parameters["rule_pk"]).update(
+        rule_id=operation.result["rule_id"], status=Lifecycle.ACTIVE
+    )
+
+
+def _rule_creation_failed(operation: Operation, error: AwsError) -> None:
+    SipRule.objects.filter(pk=operation.parameters["rule_pk"]).update(status=Lifecycle.FAILED)
+
+
+RULE_CREATE = register(
+    OperationKind(
+        name="pstn.create_rule",
+        label="Create SIP rule",
+        permission=MANAGE_RESOURCES,
+        call=_rule_create,
+        on_success=_rule_created,
+        on_failure=_rule_creation_failed,
+        summary=lambda r: f"SIP rule {r.get('rule_id')}",
+        describe=lambda p, name: f"Create SIP rule {p.get('name')}: {p.get('trigger_value')} → {p.get('sma_name')}",
+    )
+)
+
+
+async def _rule_update(call: OperationCall) -> dict[str, Any]:
+    p = call.parameters
+    await voice.rule_update(
+        rule_id=p["rule_id"],
+        name=p["name"],
+        disabled=p["disabled"],
+        sma_id=p["sma_id"],
+        priority=p["priority"],
+        aws_region=p["aws_region"],
+    )
+    return {}
+
+
+def _rule_updated(operation: Operation, effect_data: dict[str, Any]) -> None:
+    p = operation.parameters
+    SipRule.objects.filter(pk=p["rule_pk"]).update(
+        name=p["name"], disabled=p["disabled"], target_id=p["sma_pk"], priority=p["priority"]
+    )
+
+
+RULE_UPDATE = register(
+    OperationKind(
+        name="pstn.update_rule",
+        label="Update SIP rule",
+        permission=MANAGE_RESOURCES,
+        call=_rule_update,
+        on_success=_rule_updated,
+        describe=lambda p, name: (
+            f"Update SIP rule {name}: {'disabled' if p.get('disabled') else 'enabled'}, → {p.get('sma_name')}"
+        ),
+    )
+)
+
+
+async def _rule_delete(call: OperationCall) -> dict[str, Any]:
+    try:
+        await voice.rule_delete(rule_id=call.parameters["rule_id"], name=call.parameters["name"])
+    except AwsNotFound:
+        return {"already_gone": True}
+    return {}
+
+
+def _rule_deleted(operation: Operation, effect_data: dict[str, Any]) -> None:
+    SipRule.objects.filter(pk=operation.parameters["rule_pk"]).update(status=Lifecycle.DELETED, disabled=True)
+
+
+def _rule_delete_failed(operation: Operation, error: AwsError) -> None:
+    SipRule.objects.filter(pk=operation.parameters["rule_pk"], status=Lifecycle.DELETING).update(
+        status=Lifecycle.ACTIVE
+    )
+
+
+RULE_DELETE = register(
+    OperationKind(
+        name="pstn.delete_rule",
+        label="Delete SIP rule",
+        permission=MANAGE_RESOURCES,
+        call=_rule_delete,
+        on_success=_rule_deleted,
+        on_failure=_rule_delete_failed,
+        summary=lambda r: "it was already gone" if r.get("already_gone") else "disabled, then deleted",
+    )
+)
+
+
+# --- calls -----------------------------------------------------------------------------------------------------------
+
+
+async def _dial_out(call: OperationCall) -> dict[str, Any]:
+    p = call.parameters
+    transaction_id = await voice.call_create(
+        sma_id=p["sma_id"], from_number=p["from_number"], to_number=p["to_number"], arguments=p["arguments"]
+    )
+    return {"transaction_id": transaction_id}
+
+
+def _dialled(operation: Operation, effect_data: dict[str, Any]) -> None:
+    PhoneCall.objects.filter(pk=operation.parameters["call_pk"], transaction_id__isnull=True).update(
+        transaction_id=operation.result["transaction_id"]
+    )
+    PhoneCall.objects.filter(pk=operation.parameters["call_pk"], state=PhoneCall.State.REQUESTED).update(
+        state=PhoneCall.State.RINGING
+    )
+
+
+def _dial_failed(operation: Operation, error: AwsError) -> None:
+    PhoneCall.objects.filter(pk=operation.parameters["call_pk"]).update(
+        state=PhoneCall.State.FAILED, note=f"{error.code}: {error.message}"[:256], ended_at=timezone.now()
+    )
+
+
+DIAL_OUT = register(
+    OperationKind(
+        name="pstn.dial_out",
+        label="Call a phone into a meeting",
+        permission=HANGUP_CALLS,
+        call=_dial_out,
+        on_success=_dialled,
+        on_failure=_dial_failed,
+        serial=False,
+        summary=lambda r: f"call {r.get('transaction_id')} ringing",
+        describe=lambda p, meeting: f"Call {p.get('to_masked')} into {meeting}",
+    )
+)
+
+
+async def _hangup(call: OperationCall) -> dict[str, Any]:
+    p = call.parameters
+    try:
+        await voice.call_update(sma_id=p["sma_id"], transaction_id=p["transaction_id"], arguments=p["arguments"])
+    except AwsNotFound:
+        return {"already_ended": True}
+    return {}
+
+
+CALL_HANGUP = register(
+    OperationKind(
+        name="pstn.hangup",
+        label="Hang up call",
+        permission=HANGUP_CALLS,
+        call=_hangup,
+        serial=False,
+        summary=lambda r: "the call had already ended" if r.get("already_ended") else "the handler hangs the call up",
+        describe=lambda p, meeting: f"Hang up {p.get('direction')} call {p.get('from_masked')} → {p.get('to_masked')}",
+    )
+)
+
+
+# --- the caller's attendee -------------------------------------------------------------------------------------------
+
+
+async def _attendee_create(call: OperationCall) -> dict[str, Any]:
+    p = call.parameters
+    response = await chime.attendees_create(
+        meeting_id=p["meeting_id"], attendees=[{"ExternalUserId": p["external_user_id"]}]
+    )
+    errors = response.get("Errors") or []
+    if errors:
+        raise AwsError(errors[0].get("ErrorCode", "Error"), errors[0].get("ErrorMessage", ""))
+    attendee = response["Attendees"][0]
+    return {
+        "attendee_id": attendee["AttendeeId"],
+        "external_user_id": attendee["ExternalUserId"],
+        "capabilities": attendee.get("Capabilities", {}),
+        SECRETS: [(attendee["AttendeeId"], attendee["JoinToken"])],
+    }
+
+
+def _attendee_created(operation: Operation, effect_data: dict[str, Any]) -> None:
+    """The attendee joins the meeting's registry. The meeting's counts are left to the events consumer, which
+    recounts a meeting its events change (AttendeeAdded, AttendeeJoined follow within a second): the handler's
+    request stays short."""
+    p, result = operation.parameters, operation.result
+    Attendee.objects.get_or_create(
+        meeting_id=p["meeting_pk"],
+        attendee_id=result["attendee_id"],
+        defaults={"external_user_id": result["external_user_id"], "capabilities": result["capabilities"]},
+    )
+    PhoneCall.objects.filter(pk=p["call_pk"]).update(attendee_id=result["attendee_id"])
+
+
+CALLER_ATTENDEE_CREATE = register(
+    OperationKind(
+        name="pstn.create_caller_attendee",
+        label="Add a phone caller to a meeting",
+        permission=MANAGE_RESOURCES,
+        call=_attendee_create,
+        on_success=_attendee_created,
+        serial=False,
+        summary=lambda r: f"attendee {r.get('attendee_id')}",
+        describe=lambda p, meeting: f"Add phone caller {p.get('external_user_id')} to {meeting}",
+    )
+)
+
+
+async def _attendee_delete(call: OperationCall) -> dict[str, Any]:
+    p = call.parameters
+    try:
+        await chime.attendee_delete(meeting_id=p["meeting_id"], attendee_id=p["attendee_id"])
+    except AwsNotFound:
+        return {"already_gone": True}
+    return {}
+
+
+def _attendee_deleted(operation: Operation, effect_data: dict[str, Any]) -> None:
+    p = operation.parameters
+    with transaction.atomic():
+        Attendee.objects.filter(meeting_id=p["meeting_pk"], attendee_id=p["attendee_id"]).update(
+            state=Attendee.State.DELETED, state_at=timezone.now()
+        )
+        meeting_recount(p["meeting_pk"])
+
+
+CALLER_ATTENDEE_DELETE = register(
+    OperationKind(
+        name="pstn.delete_caller_attendee",
+        label="Remove a phone caller from a meeting",
+        permission=MANAGE_RESOURCES,
+        call=_attendee_delete,
+        on_success=_attendee_deleted,
+        serial=False,
+        summary=lambda r: "already gone" if r.get("already_gone") else "removed: the call has ended",
+        describe=lambda p, meeting: f"Remove phone caller {p.get('external_user_id')} from {meeting}",
+    )
+)

@@ -1,0 +1,37 @@
+"""PSTN reads, each a fixed number of queries."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from portal.meetings.models import Meeting
+from portal.pstn.models import CallInvocation, Lifecycle, PhoneCall, PhoneNumber, SipMediaApplication, SipRule
+
+
+def calls_live() -> QuerySet[PhoneCall]:
+    return PhoneCall.objects.filter(state__in=PhoneCall.LIVE_STATES).select_related("meeting", "hangup_operation")
+
+
+def calls_recent(*, limit: int = 50) -> QuerySet[PhoneCall]:
+    return PhoneCall.objects.exclude(state__in=PhoneCall.LIVE_STATES).select_related("meeting")[:limit]
+
+
+def calls_of_meeting(*, meeting: Meeting) -> QuerySet[PhoneCall]:
+    return calls_live().filter(meeting=meeting)
+
+
+def call_timeline(*, call: PhoneCall) -> list[CallInvocation]:
+    """The latest 100 invocations, oldest first."""
+    return list(reversed(call.invocations.order_by("-received_at", "-id")[:100]))
+
+
+def smas() -> QuerySet[SipMediaApplication]:
+    return SipMediaApplication.objects.exclude(status=Lifecycle.DELETED)
+
+
+def rules() -> QuerySet[SipRule]:
+    return SipRule.objects.exclude(status=Lifecycle.DELETED).select_related("target")
+
+
+def phone_numbers() -> QuerySet[PhoneNumber]:
+    return PhoneNumber.objects.filter(present=True)

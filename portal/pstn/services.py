@@ -1,0 +1,419 @@
+"""PSTN writes: the admin's SIP media applications and SIP rules, dial-out and hang-up, dial-in PINs, and what the
+handler's invocations change (the call's row and timeline, the caller's attendee)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from portal.core.errors import Conflict, NotAllowedInState
+from portal.core.models import Operation
+from portal.core.secrets import secrets_take
+from portal.core.services import operation_perform, operation_request
+from portal.meetings.models import Meeting
+from portal.meetings.services import meeting_require_usable
+from portal.pstn import handler
+from portal.pstn.models import CallInvocation, DialInPin, Lifecycle, PhoneCall, SipMediaApplication, SipRule
+
+HANDLER_ACTOR = "pstn handler"
+E164 = re.compile(r"\+[1-9][0-9]{1,14}")  # ASCII digits only: \d would take any script's
+ENDED_STATES = (PhoneCall.State.ENDED, PhoneCall.State.REJECTED, PhoneCall.State.FAILED)
+
+
+def number_mask(number: str) -> str:
+    """A phone number as the portal shows and keeps it: country and area code, then only the last two digits."""
+    if not E164.fullmatch(number or ""):
+        return "unknown"
+    return number[:5] + "*" * (len(number) - 7) + number[-2:]
+
+
+# --- SIP media applications and rules (Admins) -----------------------------------------------------------------------
+
+
+def sma_create(*, actor: AbstractBaseUser, name: str, aws_region: str, lambda_arn: str) -> Operation:
+    with transaction.atomic():
+        sma = SipMediaApplication.objects.create(name=name, aws_region=aws_region, lambda_arn=lambda_arn)
+        return operation_request(
+            kind="pstn.create_sma",
+            actor=actor,
+            target=f"sip media application {name}",
+            parameters={"sma_pk": sma.pk, "name": name, "aws_region": aws_region, "lambda_arn": lambda_arn},
+            resource=sma,
+        )
+
+
+def _require_usable(item: SipMediaApplication | SipRule) -> None:
+    if not item.is_usable:
+        raise NotAllowedInState(f"{item} is {item.get_status_display().lower()}; it cannot be changed now.")
+
+
+def sma_update(*, actor: AbstractBaseUser, sma: SipMediaApplication, name: str, lambda_arn: str) -> Operation:
+    _require_usable(sma)
+    return operation_request(
+        kind="pstn.update_sma",
+        actor=actor,
+        target=sma.sma_id or "",
+        parameters={"sma_pk": sma.pk, "sma_id": sma.sma_id, "name": name, "lambda_arn": lambda_arn},
+        resource=sma,
+    )
+
+
+def sma_delete(*, actor: AbstractBaseUser, sma: SipMediaApplication) -> Operation:
+    _require_usable(sma)
+    rules = sma.rules.exclude(status=Lifecycle.DELETED)
+    if rules.exists():
+        names = ", ".join(str(rule) for rule in rules[:5])
+        raise Conflict(f"SIP rules target this SIP media application ({names}): delete them first.")
+    with transaction.atomic():
+        SipMediaApplication.objects.filter(pk=sma.pk).update(status=Lifecycle.DELETING)
+        return operation_request(
+            kind="pstn.delete_sma",
+            actor=actor,
+            target=sma.sma_id or "",
+            parameters={"sma_pk": sma.pk, "sma_id": sma.sma_id},
+            resource=sma,
+        )
+
+
+def _rule_target(sma: SipMediaApplication, priority: int) -> dict[str, Any]:
+    _require_usable(sma)
+    return {
+        "sma_pk": sma.pk,
+        "sma_id": sma.sma_id,
+        "sma_name": sma.name,
+        "aws_region": sma.aws_region,
+        "priority": priority,
+    }
+
+
+def rule_create(
+    *,
+    actor: AbstractBaseUser,
+    name: str,
+    trigger_type: str,
+    trigger_value: str,
+    sma: SipMediaApplication,
+    priority: int,
+    disabled: bool,
+) -> Operation:
+    target = _rule_target(sma, priority)
+    with transaction.atomic():
+        rule = SipRule.objects.create(
+            name=name,
+            trigger_type=trigger_type,
+            trigger_value=trigger_value,
+            target=sma,
+            priority=priority,
+            disabled=disabled,
+        )
+        return operation_request(
+            kind="pstn.create_rule",
+            actor=actor,
+            target=f"sip rule {name}",
+            parameters={
+                "rule_pk": rule.pk,
+                "name": name,
+                "trigger_type": trigger_type,
+                "trigger_value": trigger_value,
+                "disabled": disabled,
+                **target,
+            },
+            resource=rule,
+        )
+
+
+def rule_update(
+    *, actor: AbstractBaseUser, rule: SipRule, name: str, sma: SipMediaApplication, priority: int, disabled: bool
+) -> Operation:
+    _require_usable(rule)
+    return operation_request(
+        kind="pstn.update_rule",
+        actor=actor,
+        target=rule.rule_id or "",
+        parameters={
+            "rule_pk": rule.pk,
+            "rule_id": rule.rule_id,
+            "name": name,
+            "disabled": disabled,
+            **_rule_target(sma, priority),
+        },
+        resource=rule,
+    )
+
+
+def rule_delete(*, actor: AbstractBaseUser, rule: SipRule) -> Operation:
+    _require_usable(rule)
+    with transaction.atomic():
+        SipRule.objects.filter(pk=rule.pk).update(status=Lifecycle.DELETING)
+        return operation_request(
+            kind="pstn.delete_rule",
+            actor=actor,
+            target=rule.rule_id or "",
+            parameters={"rule_pk": rule.pk, "rule_id": rule.rule_id, "name": rule.name},
+            resource=rule,
+        )
+
+
+# --- dial-in ---------------------------------------------------------------------------------------------------------
+
+
+def dial_in_rule() -> SipRule | None:
+    """The SIP rule callers dial in through: the first enabled number rule whose SIP media application is usable."""
+    return (
+        SipRule.objects.filter(
+            status=Lifecycle.ACTIVE,
+            disabled=False,
+            trigger_type=SipRule.Trigger.TO_PHONE_NUMBER,
+            target__status=Lifecycle.ACTIVE,
+        )
+        .select_related("target")
+        .order_by("priority", "id")
+        .first()
+    )
+
+
+def dial_in_pin_for(*, meeting: Meeting) -> DialInPin | None:
+    """The meeting's PIN while it is active (made on first need, unique among active meetings); None otherwise."""
+    pin = DialInPin.objects.filter(meeting=meeting).first()
+    if not meeting.is_usable:
+        if pin is not None and pin.active:
+            DialInPin.objects.filter(pk=pin.pk).update(active=False)
+        return None
+    if pin is not None:
+        return pin
+    for _ in range(10):
+        try:
+            with transaction.atomic():
+                return DialInPin.objects.create(meeting=meeting, pin=f"{secrets.randbelow(10**6):06d}")
+        except IntegrityError:
+            existing = DialInPin.objects.filter(meeting=meeting).first()
+            if existing is not None:
+                return existing  # made meanwhile by another request
+    raise Conflict("No free dial-in PIN was found; try again.")
+
+
+# --- dial-out and hang-up --------------------------------------------------------------------------------------------
+
+
+def call_dial_out(*, actor: AbstractBaseUser, meeting: Meeting, to_number: str) -> Operation:
+    """Call a phone into the meeting: CreateSipMediaApplicationCall from the dial-in number, the meeting in its
+    arguments; the handler joins the call once it is answered."""
+    meeting_require_usable(meeting=meeting)
+    rule = dial_in_rule()
+    if rule is None:
+        raise NotAllowedInState("No dial-in number is set up: an Admin creates a SIP rule for a phone number first.")
+    with transaction.atomic():
+        call = PhoneCall.objects.create(
+            direction=PhoneCall.Direction.OUTBOUND,
+            from_masked=number_mask(rule.trigger_value),
+            to_masked=number_mask(to_number),
+            sma=rule.target,
+            meeting=meeting,
+            note="dialling",
+        )
+        return operation_request(
+            kind="pstn.dial_out",
+            actor=actor,
+            target=f"call into {meeting}",
+            parameters={
+                "call_pk": call.pk,
+                "sma_id": rule.target.sma_id,
+                "from_number": rule.trigger_value,
+                "to_number": to_number,
+                "to_masked": call.to_masked,
+                "arguments": {handler.MEETING_ARGUMENT: str(meeting.pk), "call": str(call.pk)},
+            },
+            resource=meeting,
+        )
+
+
+def call_hangup(*, actor: AbstractBaseUser, call: PhoneCall, reason: str) -> Operation:
+    """UpdateSipMediaApplicationCall asks the handler to hang the call up (CALL_UPDATE_REQUESTED → Hangup)."""
+    if not call.is_live or not call.transaction_id or call.sma is None or not call.sma.sma_id:
+        raise NotAllowedInState("This call is not in progress: there is nothing to hang up.")
+    with transaction.atomic():
+        operation = operation_request(
+            kind="pstn.hangup",
+            actor=actor,
+            target=call.transaction_id,
+            reason=reason,
+            parameters={
+                "call_pk": call.pk,
+                "sma_id": call.sma.sma_id,
+                "transaction_id": call.transaction_id,
+                "arguments": {"Operation": handler.HANGUP_OPERATION},
+                "direction": call.get_direction_display(),
+                "from_masked": call.from_masked,
+                "to_masked": call.to_masked,
+            },
+            resource=call,
+        )
+        PhoneCall.objects.filter(pk=call.pk).update(hangup_operation=operation)
+    return operation
+
+
+# --- what the handler's invocations change ---------------------------------------------------------------------------
+
+
+def phone_call_for(invocation: handler.Invocation, event: dict[str, Any]) -> PhoneCall | None:
+    """The call an invocation is about: by TransactionId, or for a dial-out's first event the row the dial-out made
+    (named in its arguments); a new row for a dial-in's first event."""
+    if not invocation.transaction_id:
+        return None
+    call = PhoneCall.objects.select_related("sma", "meeting").filter(transaction_id=invocation.transaction_id).first()
+    if call is not None:
+        return call
+    arguments = handler.as_dict(handler.as_dict(invocation.action_data.get("Parameters")).get("Arguments"))
+    call_pk = handler.as_str(arguments.get("call"))
+    if invocation.event_type == "NEW_OUTBOUND_CALL" and call_pk.isdigit() and len(call_pk) < 19:
+        PhoneCall.objects.filter(pk=int(call_pk), transaction_id__isnull=True).update(
+            transaction_id=invocation.transaction_id
+        )
+        return (
+            PhoneCall.objects.select_related("sma", "meeting").filter(transaction_id=invocation.transaction_id).first()
+        )
+    leg_a = invocation.legs.get("LEG-A", {})
+    details = handler.as_dict(event.get("CallDetails"))
+    sma_id = handler.as_str(details.get("SipMediaApplicationId") or details.get("SipApplicationId"))
+    call, _ = PhoneCall.objects.get_or_create(
+        transaction_id=invocation.transaction_id,
+        defaults={
+            "direction": PhoneCall.Direction.OUTBOUND
+            if handler.as_str(leg_a.get("Direction")) == "Outbound"
+            else PhoneCall.Direction.INBOUND,
+            "from_masked": number_mask(handler.as_str(leg_a.get("From"))),
+            "to_masked": number_mask(handler.as_str(leg_a.get("To"))),
+            "sma": SipMediaApplication.objects.filter(sma_id=sma_id).first() if sma_id else None,
+        },
+    )
+    return call
+
+
+def _legs(invocation: handler.Invocation) -> list[dict[str, str]]:
+    return [
+        {
+            "tag": tag,
+            "direction": handler.as_str(leg.get("Direction")),
+            "status": handler.as_str(leg.get("Status")),
+            "from": number_mask(handler.as_str(leg.get("From"))),
+            "to": number_mask(handler.as_str(leg.get("To"))),
+        }
+        for tag, leg in sorted(invocation.legs.items())
+    ]
+
+
+def invocation_record(
+    *,
+    call: PhoneCall,
+    invocation: handler.Invocation,
+    sequence: Any,
+    answer: handler.Answer,
+    server_ms: float,
+    changes: dict[str, Any],
+) -> None:
+    """The call's row follows what the handler decided (and `changes` its ports made); the invocation joins its
+    timeline."""
+    changes = {**changes, "legs": _legs(invocation), "changed_at": timezone.now()}
+    if answer.state in PhoneCall.State.values and call.state not in ENDED_STATES:
+        changes["state"] = answer.state
+        if answer.state in ENDED_STATES:
+            changes["ended_at"] = timezone.now()
+    if answer.note:
+        changes["note"] = answer.note[:256]
+    if answer.muted is not None:
+        changes["muted"] = answer.muted
+    PhoneCall.objects.filter(pk=call.pk).update(**changes)
+    CallInvocation.objects.create(
+        call=call,
+        sequence=sequence if isinstance(sequence, int) and abs(sequence) < 2**31 else 0,
+        event_type=invocation.event_type[:32] or "(none)",
+        action_type=invocation.action_type[:48],
+        answered=", ".join(action["Type"] for action in answer.actions)[:256],
+        note=answer.note[:256],
+        server_ms=server_ms,
+    )
+
+
+class PortalCallPorts:
+    """The handler's ports on the portal's database and AWS, for one call."""
+
+    def __init__(self, call: PhoneCall | None) -> None:
+        self.call = call
+        self.call_changes: dict[str, Any] = {}  # for the call's row, written with the invocation (invocation_record)
+        self._meetings: dict[str, Meeting] = {}
+
+    def _usable(self, meeting: Meeting | None) -> handler.MeetingRef | None:
+        if meeting is None or not meeting.is_usable:
+            return None
+        self._meetings[str(meeting.pk)] = meeting
+        return handler.MeetingRef(key=str(meeting.pk), meeting_id=meeting.meeting_id or "")
+
+    def meeting_for_pin(self, pin: str) -> handler.MeetingRef | None:
+        found = DialInPin.objects.select_related("meeting").filter(pin=pin, active=True).first()
+        if found is None:
+            return None
+        if not found.meeting.is_usable:
+            DialInPin.objects.filter(pk=found.pk).update(active=False)  # the meeting has ended: its PIN is free
+            return None
+        return self._usable(found.meeting)
+
+    def meeting_for_key(self, key: str) -> handler.MeetingRef | None:
+        if not key.isdigit() or len(key) > 18:
+            return None
+        return self._usable(Meeting.objects.filter(pk=int(key)).first())
+
+    def attendee_create(self, *, meeting: handler.MeetingRef, transaction_id: str, caller: str) -> handler.Joined | str:
+        if self.call is None:
+            return "the call is unknown"
+        row = self._meetings[meeting.key]
+        external_user_id = f"pstn-{number_mask(caller)}-{transaction_id[:8]}"
+        operation = operation_perform(
+            kind="pstn.create_caller_attendee",
+            system_actor=HANDLER_ACTOR,
+            timeout=settings.PSTN_ATTENDEE_TIMEOUT_SECONDS,
+            target=f"{meeting.meeting_id} phone caller",
+            parameters={
+                "meeting_pk": row.pk,
+                "meeting_id": meeting.meeting_id,
+                "call_pk": self.call.pk,
+                "external_user_id": external_user_id,
+            },
+            resource=row,
+        )
+        self.call_changes.update(meeting=row, external_user_id=external_user_id)
+        if operation.status != Operation.Status.SUCCEEDED:
+            return f"{operation.error_code or operation.status}: {operation.error_message}"[:200]
+        taken = dict(secrets_take(operation=operation, user=AnonymousUser()))
+        return handler.Joined(
+            attendee_id=operation.result["attendee_id"], join_token=taken[operation.result["attendee_id"]]
+        )
+
+    def attendee_release(self, *, transaction_id: str) -> None:
+        """Queue the caller's attendee's removal, once."""
+        if self.call is None:
+            return
+        call = PhoneCall.objects.select_related("meeting").get(pk=self.call.pk)
+        if not call.attendee_id or call.meeting is None or call.attendee_released:
+            return
+        with transaction.atomic():
+            if not PhoneCall.objects.filter(pk=call.pk, attendee_released=False).update(attendee_released=True):
+                return
+            operation_request(
+                kind="pstn.delete_caller_attendee",
+                actor=None,
+                system_actor=HANDLER_ACTOR,
+                target=f"{call.meeting.meeting_id} attendee {call.attendee_id}",
+                parameters={
+                    "meeting_pk": call.meeting.pk,
+                    "meeting_id": call.meeting.meeting_id,
+                    "attendee_id": call.attendee_id,
+                    "external_user_id": call.external_user_id,
+                },
+                resource=call.meeting,
+            )

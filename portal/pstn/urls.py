@@ -1,0 +1,18 @@
+from django.urls import path
+
+from portal.pstn import views
+
+urlpatterns = [
+    path("", views.call_list, name="pstn_calls"),
+    path("<int:call_pk>/", views.call_detail, name="pstn_call"),
+    path("<int:call_pk>/hangup/", views.call_hangup, name="pstn_call_hangup"),
+    path("meeting/<int:meeting_pk>/dial/", views.meeting_dial_out, name="pstn_dial_out"),
+    path("meeting/<int:meeting_pk>/panel/", views.meeting_phone_panel, name="pstn_meeting_panel"),
+    path("wiring/", views.wiring, name="pstn_wiring"),
+    path("wiring/smas/new/", views.sma_create, name="pstn_sma_create"),
+    path("wiring/smas/<int:sma_pk>/", views.sma_update, name="pstn_sma_update"),
+    path("wiring/smas/<int:sma_pk>/delete/", views.sma_delete, name="pstn_sma_delete"),
+    path("wiring/rules/new/", views.rule_create, name="pstn_rule_create"),
+    path("wiring/rules/<int:rule_pk>/", views.rule_update, name="pstn_rule_update"),
+    path("wiring/rules/<int:rule_pk>/delete/", views.rule_delete, name="pstn_rule_delete"),
+]

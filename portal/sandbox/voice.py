@@ -1,0 +1,860 @@
+"""Amazon Chime SDK voice (PSTN audio): SIP media applications, SIP rules, a seeded pool of phone numbers, and calls.
+
+A call is simulated the way AWS runs one: the SIP media application (SMA) invokes its endpoint with an event, gets
+back at most 10 actions, runs them in order and invokes the endpoint again with the outcome (ACTION_SUCCESSFUL after
+the last action, ACTION_FAILED with an ErrorType for the first that fails, DIGITS_RECEIVED, HANGUP, ...). An SMA's
+endpoint is a Lambda ARN; here each ARN maps to an HTTP URL (the control API, or SANDBOX_SMA_HANDLER_URL for any
+ARN), and every invocation is POSTed there signed with the shared secret, as the portal's Lambda forwarder signs it.
+
+Invocations happen outside the world's lock: the handler calls the sandbox back (CreateAttendee) while it answers.
+One call's events are handled one at a time, in order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import threading
+import urllib.error
+import urllib.request
+from typing import Any
+
+from portal.pstn.signature import signed_headers
+from portal.sandbox import meetings
+from portal.sandbox.protocol import ApiError
+from portal.sandbox.world import Call, World, iso, new_uuid, operation, paginate, ticker
+
+SERVICE = "chime-sdk-voice"
+BAD_REQUEST = "BadRequestException"
+NOT_FOUND = "NotFoundException"
+CONFLICT = "ConflictException"
+MAX_ACTIONS = 10  # per response
+MAX_ATTRIBUTES = 100  # TransactionAttributes keys
+MAX_ATTRIBUTES_BYTES = 20 * 1024
+INVOKE_TIMEOUT_SECONDS = 5.0
+# Every action type the SMA knows; the sandbox runs the ones a meeting dial-in uses and lets the rest pass.
+ACTION_TYPES = frozenset(
+    {
+        "CallAndBridge",
+        "Hangup",
+        "JoinChimeMeeting",
+        "ModifyChimeMeetingAttendees",
+        "Pause",
+        "PauseCallRecording",
+        "PlayAudio",
+        "PlayAudioAndGetDigits",
+        "ReceiveDigits",
+        "RecordAudio",
+        "ResumeCallRecording",
+        "SendDigits",
+        "Speak",
+        "SpeakAndGetDigits",
+        "StartBotConversation",
+        "StartCallRecording",
+        "StopCallRecording",
+        "VoiceFocus",
+    }
+)
+DIGITS_ACTIONS = ("SpeakAndGetDigits", "PlayAudioAndGetDigits")
+SEEDED_NUMBERS = tuple(f"+1206555{n:04d}" for n in range(100, 110))
+SIP_RESPONSE_CODES = ("0", "480", "486")
+
+_call_locks: dict[str, threading.Lock] = {}
+_call_locks_guard = threading.Lock()
+
+
+def _call_lock(transaction_id: str) -> threading.Lock:
+    with _call_locks_guard:
+        return _call_locks.setdefault(transaction_id, threading.Lock())
+
+
+def _smas(world: World) -> dict[str, Any]:
+    return world.table("voice.sip_media_applications")
+
+
+def _rules(world: World) -> dict[str, Any]:
+    return world.table("voice.sip_rules")
+
+
+def _calls(world: World) -> dict[str, Any]:
+    return world.table("voice.calls")
+
+
+def _endpoints(world: World) -> dict[str, Any]:
+    return world.table("voice.endpoints")
+
+
+def _numbers(world: World) -> dict[str, Any]:
+    """The account's phone numbers: a seeded pool of SMA dial-in numbers, there from the start."""
+    numbers = world.table("voice.phone_numbers")
+    if not numbers:
+        for number in SEEDED_NUMBERS:
+            numbers[number] = {
+                "PhoneNumberId": number,
+                "E164PhoneNumber": number,
+                "Country": "US",
+                "Type": "Local",
+                "ProductType": "SipMediaApplicationDialIn",
+                "Status": "Unassigned",
+                "Capabilities": {
+                    key: True
+                    for key in ("InboundCall", "OutboundCall", "InboundSMS", "OutboundSMS", "InboundMMS", "OutboundMMS")
+                },
+                "Associations": [],
+                "CreatedTimestamp": world.clock.time(),
+                "UpdatedTimestamp": world.clock.time(),
+            }
+    return numbers
+
+
+# --- SIP media applications ------------------------------------------------------------------------------------
+
+
+def _sma(world: World, sma_id: str) -> dict[str, Any]:
+    sma = _smas(world).get(sma_id)
+    if sma is None:
+        raise ApiError(NOT_FOUND, f"SIP media application {sma_id} was not found.")
+    return sma
+
+
+def _sma_view(sma: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: sma[key]
+        for key in (
+            "SipMediaApplicationId",
+            "AwsRegion",
+            "Name",
+            "Endpoints",
+            "CreatedTimestamp",
+            "UpdatedTimestamp",
+            "SipMediaApplicationArn",
+        )
+    }
+
+
+def _check_name(items: dict[str, Any], key: str, name: str, exclude: str = "") -> None:
+    if any(item["Name"] == name and item_id != exclude for item_id, item in items.items()):
+        raise ApiError(CONFLICT, f"A {key} named {name!r} already exists.")
+
+
+@operation(SERVICE, "CreateSipMediaApplication")
+def create_sip_media_application(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    _check_name(_smas(call.world), "SIP media application", p["Name"])
+    sma_id = new_uuid()
+    sma = {
+        "SipMediaApplicationId": sma_id,
+        "AwsRegion": p["AwsRegion"],
+        "Name": p["Name"],
+        "Endpoints": p["Endpoints"],
+        "CreatedTimestamp": call.now,
+        "UpdatedTimestamp": call.now,
+        "SipMediaApplicationArn": f"arn:aws:chime:{call.region}:{call.account}:sma/{sma_id}",
+        "Tags": p.get("Tags") or [],
+    }
+    _smas(call.world)[sma_id] = sma
+    return {"SipMediaApplication": _sma_view(sma)}
+
+
+@operation(SERVICE, "GetSipMediaApplication")
+def get_sip_media_application(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    return {"SipMediaApplication": _sma_view(_sma(call.world, p["SipMediaApplicationId"]))}
+
+
+@operation(SERVICE, "ListSipMediaApplications")
+def list_sip_media_applications(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    items = sorted(_smas(call.world).values(), key=lambda sma: sma["CreatedTimestamp"])
+    page, token = paginate(items, p.get("NextToken"), p.get("MaxResults"), 100, BAD_REQUEST)
+    return {"SipMediaApplications": [_sma_view(sma) for sma in page], "NextToken": token}
+
+
+@operation(SERVICE, "UpdateSipMediaApplication")
+def update_sip_media_application(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    sma = _sma(call.world, p["SipMediaApplicationId"])
+    if "Name" in p:
+        _check_name(_smas(call.world), "SIP media application", p["Name"], exclude=sma["SipMediaApplicationId"])
+        sma["Name"] = p["Name"]
+    if "Endpoints" in p:
+        sma["Endpoints"] = p["Endpoints"]
+    sma["UpdatedTimestamp"] = call.now
+    return {"SipMediaApplication": _sma_view(sma)}
+
+
+@operation(SERVICE, "DeleteSipMediaApplication")
+def delete_sip_media_application(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    sma = _sma(call.world, p["SipMediaApplicationId"])
+    used = [rule["SipRuleId"] for rule in _rules(call.world).values() if _targets(rule, sma["SipMediaApplicationId"])]
+    if used:
+        raise ApiError(CONFLICT, f"SIP rules {', '.join(used)} target this SIP media application; delete them first.")
+    del _smas(call.world)[sma["SipMediaApplicationId"]]
+    return {}
+
+
+# --- SIP rules ---------------------------------------------------------------------------------------------------
+
+
+def _targets(rule: dict[str, Any], sma_id: str) -> bool:
+    return any(target["SipMediaApplicationId"] == sma_id for target in rule["TargetApplications"])
+
+
+def _rule(world: World, rule_id: str) -> dict[str, Any]:
+    rule = _rules(world).get(rule_id)
+    if rule is None:
+        raise ApiError(NOT_FOUND, f"SIP rule {rule_id} was not found.")
+    return rule
+
+
+def _rule_view(rule: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: rule[key]
+        for key in (
+            "SipRuleId",
+            "Name",
+            "Disabled",
+            "TriggerType",
+            "TriggerValue",
+            "TargetApplications",
+            "CreatedTimestamp",
+            "UpdatedTimestamp",
+        )
+    }
+
+
+def _check_targets(world: World, targets: list[dict[str, Any]]) -> None:
+    for target in targets:
+        if target["SipMediaApplicationId"] not in _smas(world):
+            raise ApiError(BAD_REQUEST, f"SIP media application {target['SipMediaApplicationId']} does not exist.")
+
+
+def _associate(world: World, number: str, rule_id: str | None) -> None:
+    entry = _numbers(world).get(number)
+    if entry is None:
+        return
+    entry["Associations"] = (
+        [{"Value": rule_id, "Name": "SipRuleId", "AssociatedTimestamp": world.clock.time()}] if (rule_id) else []
+    )
+    entry["Status"] = "Assigned" if rule_id else "Unassigned"
+    entry["UpdatedTimestamp"] = world.clock.time()
+
+
+@operation(SERVICE, "CreateSipRule")
+def create_sip_rule(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    world = call.world
+    _check_name(_rules(world), "SIP rule", p["Name"])
+    targets = p.get("TargetApplications") or []
+    _check_targets(world, targets)
+    if p["TriggerType"] == "ToPhoneNumber":
+        number = _numbers(world).get(p["TriggerValue"])
+        if number is None or number["ProductType"] != "SipMediaApplicationDialIn":
+            raise ApiError(BAD_REQUEST, f"{p['TriggerValue']} is not a SIP media application dial-in number of yours.")
+        if any(rule["TriggerValue"] == p["TriggerValue"] for rule in _rules(world).values()):
+            raise ApiError(CONFLICT, f"A SIP rule for {p['TriggerValue']} already exists.")
+    rule_id = new_uuid()
+    rule = {
+        "SipRuleId": rule_id,
+        "Name": p["Name"],
+        "Disabled": bool(p.get("Disabled", False)),
+        "TriggerType": p["TriggerType"],
+        "TriggerValue": p["TriggerValue"],
+        "TargetApplications": targets,
+        "CreatedTimestamp": call.now,
+        "UpdatedTimestamp": call.now,
+    }
+    _rules(world)[rule_id] = rule
+    if p["TriggerType"] == "ToPhoneNumber":
+        _associate(world, p["TriggerValue"], rule_id)
+    return {"SipRule": _rule_view(rule)}
+
+
+@operation(SERVICE, "GetSipRule")
+def get_sip_rule(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    return {"SipRule": _rule_view(_rule(call.world, p["SipRuleId"]))}
+
+
+@operation(SERVICE, "ListSipRules")
+def list_sip_rules(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    items = sorted(_rules(call.world).values(), key=lambda rule: rule["CreatedTimestamp"])
+    if p.get("SipMediaApplicationId"):
+        items = [rule for rule in items if _targets(rule, p["SipMediaApplicationId"])]
+    page, token = paginate(items, p.get("NextToken"), p.get("MaxResults"), 100, BAD_REQUEST)
+    return {"SipRules": [_rule_view(rule) for rule in page], "NextToken": token}
+
+
+@operation(SERVICE, "UpdateSipRule")
+def update_sip_rule(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    rule = _rule(call.world, p["SipRuleId"])
+    _check_name(_rules(call.world), "SIP rule", p["Name"], exclude=rule["SipRuleId"])
+    if "TargetApplications" in p:
+        _check_targets(call.world, p["TargetApplications"])
+        rule["TargetApplications"] = p["TargetApplications"]
+    rule["Name"] = p["Name"]
+    if "Disabled" in p:
+        rule["Disabled"] = p["Disabled"]
+    rule["UpdatedTimestamp"] = call.now
+    return {"SipRule": _rule_view(rule)}
+
+
+@operation(SERVICE, "DeleteSipRule")
+def delete_sip_rule(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    rule = _rule(call.world, p["SipRuleId"])
+    if not rule["Disabled"]:
+        raise ApiError(CONFLICT, "A SIP rule must be disabled before it can be deleted.")
+    del _rules(call.world)[rule["SipRuleId"]]
+    if rule["TriggerType"] == "ToPhoneNumber":
+        _associate(call.world, rule["TriggerValue"], None)
+    return {}
+
+
+# --- phone numbers -------------------------------------------------------------------------------------------------
+
+
+def _number_view(number: dict[str, Any]) -> dict[str, Any]:
+    view = dict(number)
+    view["Associations"] = [dict(a, AssociatedTimestamp=iso(a["AssociatedTimestamp"])) for a in number["Associations"]]
+    return view
+
+
+@operation(SERVICE, "ListPhoneNumbers")
+def list_phone_numbers(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    items = sorted(_numbers(call.world).values(), key=lambda number: number["E164PhoneNumber"])
+    for member, key in (("Status", "Status"), ("ProductType", "ProductType")):
+        if p.get(member):
+            items = [number for number in items if number[key] == p[member]]
+    if p.get("FilterName") == "SipRuleId" and p.get("FilterValue"):
+        items = [n for n in items if any(a["Value"] == p["FilterValue"] for a in n["Associations"])]
+    page, token = paginate(items, p.get("NextToken"), p.get("MaxResults"), 100, BAD_REQUEST)
+    return {"PhoneNumbers": [_number_view(number) for number in page], "NextToken": token}
+
+
+@operation(SERVICE, "GetPhoneNumber")
+def get_phone_number(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    number = _numbers(call.world).get(p["PhoneNumberId"])
+    if number is None:
+        raise ApiError(NOT_FOUND, f"Phone number {p['PhoneNumberId']} was not found.")
+    return {"PhoneNumber": _number_view(number)}
+
+
+# --- calls through the API ---------------------------------------------------------------------------------------
+
+
+def _participant(tag: str, to: str, from_: str, direction: str, now: float) -> dict[str, str]:
+    return {
+        "CallId": new_uuid(),
+        "ParticipantTag": tag,
+        "To": to,
+        "From": from_,
+        "Direction": direction,
+        "StartTimeInMilliseconds": str(int(now * 1000)),
+        "Status": "Connected",
+    }
+
+
+def _new_call(world: World, sma: dict[str, Any], leg_a: dict[str, str], rule_id: str = "") -> dict[str, Any]:
+    transaction_id = new_uuid()
+    call = {
+        "TransactionId": transaction_id,
+        "SipMediaApplicationId": sma["SipMediaApplicationId"],
+        "SipRuleId": rule_id,
+        "region": sma["AwsRegion"],
+        "state": "ringing" if leg_a["Direction"] == "Outbound" else "connected",
+        "participants": [leg_a],
+        "attributes": {},
+        "sequence": 0,
+        "waiting": None,  # a digits action waiting for the caller: {"action", "rest"}
+        "listening": None,  # a ReceiveDigits action listening for in-call keys
+        "meeting": None,  # {"MeetingId", "AttendeeId"} once joined
+        "invocations": [],
+        "createdAt": world.clock.time(),
+    }
+    _calls(world)[transaction_id] = call
+    return call
+
+
+@operation(SERVICE, "CreateSipMediaApplicationCall")
+def create_sip_media_application_call(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    world = call.world
+    sma = _smas(world).get(p["SipMediaApplicationId"])
+    if sma is None:
+        raise ApiError(BAD_REQUEST, f"SIP media application {p['SipMediaApplicationId']} does not exist.")
+    if p["FromPhoneNumber"] not in _numbers(world):
+        raise ApiError(BAD_REQUEST, f"FromPhoneNumber {p['FromPhoneNumber']} is not a phone number of this account.")
+    leg_a = _participant("LEG-A", p["ToPhoneNumber"], p["FromPhoneNumber"], "Outbound", call.now)
+    leg_a["Status"] = "Disconnected"  # until answered
+    created = _new_call(world, sma, leg_a)
+    arguments = p.get("ArgumentsMap") or {}
+    created["attributes"] = dict(arguments)
+    action_data = {
+        "Type": "CallCreateRequest",
+        "Parameters": {
+            "Arguments": arguments,
+            "CallTimeoutSeconds": 30,
+            "FromPhoneNumber": p["FromPhoneNumber"],
+            "ToPhoneNumber": p["ToPhoneNumber"],
+            "SipHeaders": p.get("SipHeaders") or {},
+        },
+    }
+    _in_background(world, created["TransactionId"], [("NEW_OUTBOUND_CALL", action_data), ("RINGING", None)])
+    return {"SipMediaApplicationCall": {"TransactionId": created["TransactionId"]}}
+
+
+@operation(SERVICE, "UpdateSipMediaApplicationCall")
+def update_sip_media_application_call(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    found = _calls(call.world).get(p["TransactionId"])
+    if found is None or found["state"] == "ended" or found["SipMediaApplicationId"] != p["SipMediaApplicationId"]:
+        raise ApiError(NOT_FOUND, f"No call {p['TransactionId']} is in progress on this SIP media application.")
+    action_data = {"Type": "CallUpdateRequest", "Parameters": {"Arguments": p["Arguments"]}}
+    _in_background(call.world, found["TransactionId"], [("CALL_UPDATE_REQUESTED", action_data)])
+    return {"SipMediaApplicationCall": {"TransactionId": found["TransactionId"]}}
+
+
+def _in_background(world: World, transaction_id: str, events: list[tuple[str, dict[str, Any] | None]]) -> None:
+    """AWS invokes the handler asynchronously after these APIs answer: so does the sandbox, after the lock is free."""
+
+    def run() -> None:
+        for event_type, action_data in events:
+            call_event(world, transaction_id, event_type, action_data)
+
+    threading.Thread(target=run, daemon=True, name=f"sma-{transaction_id[:8]}").start()
+
+
+# --- invoking the handler and running its actions ----------------------------------------------------------------
+
+
+def endpoint_map(world: World, lambdaArn: str, url: str, secret: str = "") -> dict[str, Any]:
+    """Control API: invocations for this Lambda ARN go to `url`, signed with `secret` (else SMA_HANDLER_SECRET)."""
+    _endpoints(world)[lambdaArn] = {"url": url, "secret": secret}
+    return {"lambdaArn": lambdaArn, "url": url}
+
+
+def _endpoint(world: World, call: dict[str, Any]) -> tuple[str, str]:
+    sma = _smas(world).get(call["SipMediaApplicationId"])
+    arn = sma["Endpoints"][0]["LambdaArn"] if sma else ""
+    mapped = _endpoints(world).get(arn) or {}
+    url = mapped.get("url") or os.environ.get("SANDBOX_SMA_HANDLER_URL", "")
+    return url, mapped.get("secret") or os.environ.get("SMA_HANDLER_SECRET", "")
+
+
+def _event(world: World, call: dict[str, Any], event_type: str, action_data: dict[str, Any] | None) -> dict[str, Any]:
+    call["sequence"] += 1
+    details: dict[str, Any] = {
+        "TransactionId": call["TransactionId"],
+        "AwsAccountId": world.account,
+        "AwsRegion": call["region"],
+        "SipRuleId": call["SipRuleId"],
+        "SipMediaApplicationId": call["SipMediaApplicationId"],
+        "Participants": [dict(participant) for participant in call["participants"]],
+    }
+    if call["attributes"]:
+        details["TransactionAttributes"] = dict(call["attributes"])
+    event: dict[str, Any] = {
+        "SchemaVersion": "1.0",
+        "Sequence": call["sequence"],
+        "InvocationEventType": event_type,
+        "CallDetails": details,
+    }
+    if action_data is not None:
+        event["ActionData"] = action_data
+    return event
+
+
+def _response_problem(document: Any) -> str:
+    """What makes a handler's answer one the SMA refuses; "" when it is a valid answer."""
+    if not isinstance(document, dict):
+        return "The response is not a JSON object."
+    actions = document.get("Actions")
+    if not isinstance(actions, list):
+        return "The response has no Actions list."
+    if len(actions) > MAX_ACTIONS:
+        return f"The response has {len(actions)} actions; at most {MAX_ACTIONS} are allowed."
+    for action in actions:
+        if not isinstance(action, dict) or action.get("Type") not in ACTION_TYPES:
+            return f"Unknown action {action!r:.80}."
+        if not isinstance(action.get("Parameters", {}), dict):
+            return f"The {action['Type']} action's Parameters are not an object."
+    attributes = document.get("TransactionAttributes", {})
+    if not isinstance(attributes, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in attributes.items()
+    ):
+        return "TransactionAttributes must map strings to strings."
+    if len(attributes) > MAX_ATTRIBUTES or len(json.dumps(attributes)) > MAX_ATTRIBUTES_BYTES:
+        return f"TransactionAttributes hold at most {MAX_ATTRIBUTES} keys and 20 KB."
+    return ""
+
+
+def _post(url: str, secret: str, event: dict[str, Any]) -> tuple[Any, str]:
+    """POST the event to the handler: its answer, or why there is none."""
+    if not url:
+        return None, "No handler URL is mapped to this SIP media application's Lambda ARN."
+    body = json.dumps(event).encode()
+    request = urllib.request.Request(url, data=body, method="POST")
+    request.add_header("Content-Type", "application/json")
+    for header, value in signed_headers(secret, body).items():
+        request.add_header(header, value)
+    try:
+        with urllib.request.urlopen(request, timeout=INVOKE_TIMEOUT_SECONDS) as response:
+            raw = response.read()
+    except (urllib.error.URLError, OSError) as error:
+        return None, f"The handler failed: {error}"
+    try:
+        return json.loads(raw), ""
+    except ValueError:
+        return None, "The handler's answer is not JSON."
+
+
+def _invoke(
+    world: World, transaction_id: str, event_type: str, action_data: dict[str, Any] | None
+) -> list[dict[str, Any]] | None:
+    """Invoke the handler and return its actions; None ends the call (no handler, or two invalid answers)."""
+    with world.lock:
+        call = _calls(world)[transaction_id]
+        event = _event(world, call, event_type, action_data)
+        url, secret = _endpoint(world, call)
+    document, failure = _post(url, secret, event)
+    problem = failure or _response_problem(document)
+    with world.lock:
+        call["invocations"].append(
+            {
+                "Sequence": event["Sequence"],
+                "InvocationEventType": event_type,
+                "problem": problem,
+                "actions": [a.get("Type") for a in document.get("Actions", [])] if not problem else [],
+            }
+        )
+        if not problem:
+            call["attributes"].update(document.get("TransactionAttributes") or {})
+            return list(document["Actions"])
+    if failure or event_type == "INVALID_LAMBDA_RESPONSE":
+        return None
+    return _invoke(
+        world, transaction_id, "INVALID_LAMBDA_RESPONSE", {"ErrorType": "InvalidResponse", "ErrorMessage": problem}
+    )
+
+
+def _leg(call: dict[str, Any], parameters: dict[str, Any]) -> dict[str, str] | None:
+    """The participant an action names by CallId, else by ParticipantTag, else LEG-A."""
+    if parameters.get("CallId"):
+        return next((p for p in call["participants"] if p["CallId"] == parameters["CallId"]), None)
+    tag = parameters.get("ParticipantTag", "LEG-A")
+    return next((p for p in call["participants"] if p["ParticipantTag"] == tag), None)
+
+
+class ActionFailed(Exception):
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type, self.message = error_type, message
+
+
+def _speech_problem(parameters: dict[str, Any], key: str) -> str:
+    text = (parameters.get(key) or {}).get("Text") if key else parameters.get("Text")
+    if not isinstance(text, str) or not 1 <= len(text) <= 1000:
+        return "Text is required, 1 to 1,000 characters."
+    return ""
+
+
+def _attendee_in(world: World, meeting_id: str, attendee_id: str) -> dict[str, Any] | None:
+    meeting = meetings.meeting_get(world, meeting_id)
+    return meeting["attendees"].get(attendee_id) if meeting else None
+
+
+def _run_one(world: World, call: dict[str, Any], action: dict[str, Any]) -> str:
+    """Run one action under the world's lock: "" when done, "wait" when it waits for the caller, "hangup" for a leg
+    hung up. Raises ActionFailed."""
+    kind, parameters = action["Type"], action.get("Parameters") or {}
+    leg = _leg(call, parameters)
+    cancelling = kind == "Hangup" and call["state"] == "ringing"  # an outbound call hung up before it is answered
+    if leg is None or (leg["Status"] != "Connected" and not cancelling):
+        raise ActionFailed("InvalidActionParameter", "CallId or ParticipantTag names no connected participant.")
+    if kind == "Speak" and (problem := _speech_problem(parameters, "")):
+        raise ActionFailed("InvalidActionParameter", problem)
+    if kind in DIGITS_ACTIONS:
+        if kind == "SpeakAndGetDigits" and (problem := _speech_problem(parameters, "SpeechParameters")):
+            raise ActionFailed("InvalidActionParameter", problem)
+        if not isinstance(parameters.get("InputDigitsRegex", ""), str):
+            raise ActionFailed("InvalidActionParameter", "InputDigitsRegex must be a string.")
+        return "wait"
+    if kind == "ReceiveDigits":
+        if not isinstance(parameters.get("InputDigitsRegex"), str):
+            raise ActionFailed("InvalidActionParameter", "InputDigitsRegex is required.")
+        call["listening"] = action
+    elif kind == "JoinChimeMeeting":
+        _join(world, call, leg, parameters)
+    elif kind == "ModifyChimeMeetingAttendees":
+        _modify_attendees(world, call, parameters)
+    elif kind == "Hangup":
+        if str(parameters.get("SipResponseCode", "0")) not in SIP_RESPONSE_CODES:
+            raise ActionFailed("InvalidActionParameter", f"SipResponseCode must be one of {SIP_RESPONSE_CODES}.")
+        _disconnect(world, call, leg)
+        return "hangup"
+    elif kind == "CallAndBridge":
+        raise ActionFailed("SystemException", "The sandbox does not bridge calls.")
+    return ""
+
+
+def _join(world: World, call: dict[str, Any], leg: dict[str, str], parameters: dict[str, Any]) -> None:
+    if leg["ParticipantTag"] != "LEG-A" or call["meeting"] is not None:
+        raise ActionFailed("InvalidActionParameter", "Only LEG-A of a call not yet in a meeting can join one.")
+    token = parameters.get("JoinToken")
+    if not isinstance(token, str) or not token:
+        raise ActionFailed("InvalidActionParameter", "JoinToken parameter value is invalid.")
+    try:
+        joined = meetings.attendee_join(world, token)
+    except ApiError as error:
+        raise ActionFailed("InvalidActionParameter", f"JoinToken parameter value is invalid: {error.message}") from None
+    if parameters.get("MeetingId") not in (None, joined["meetingId"]):
+        meetings.attendee_leave(world, joined["meetingId"], joined["attendeeId"])
+        raise ActionFailed("InvalidActionParameter", "MeetingId does not match the JoinToken's meeting.")
+    call["meeting"] = {"MeetingId": joined["meetingId"], "AttendeeId": joined["attendeeId"]}
+    leg_b = _participant("LEG-B", leg["From"], leg["To"], "Outbound", world.clock.time())
+    call["participants"].append(leg_b)
+
+
+def _modify_attendees(world: World, call: dict[str, Any], parameters: dict[str, Any]) -> None:
+    operation_name, attendee_ids = parameters.get("Operation"), parameters.get("AttendeeList")
+    if operation_name not in ("Mute", "Unmute"):
+        raise ActionFailed("InvalidActionParameter", "Operation must be Mute or Unmute.")
+    if not isinstance(attendee_ids, list) or not 1 <= len(attendee_ids) <= 100:
+        raise ActionFailed("InvalidActionParameter", "AttendeeList must hold 1 to 100 attendee ids.")
+    meeting_id = parameters.get("MeetingId")
+    if call["meeting"] is None or meeting_id != call["meeting"]["MeetingId"]:
+        raise ActionFailed("InvalidActionParameter", "MeetingId is not the meeting this call is in.")
+    for attendee_id in attendee_ids:
+        attendee = _attendee_in(world, meeting_id, attendee_id) if isinstance(attendee_id, str) else None
+        if attendee is None:
+            raise ActionFailed("InvalidActionParameter", f"Attendee {attendee_id!r:.64} is not in the meeting.")
+        attendee["muted"] = operation_name == "Mute"
+
+
+def _leave_meeting(world: World, call: dict[str, Any]) -> None:
+    joined = call["meeting"]
+    attendee = _attendee_in(world, joined["MeetingId"], joined["AttendeeId"])
+    if attendee is not None and attendee["connected"]:
+        meetings.attendee_leave(world, joined["MeetingId"], joined["AttendeeId"])
+    for participant in call["participants"]:
+        if participant["ParticipantTag"] == "LEG-B":
+            participant["Status"] = "Disconnected"
+
+
+def _disconnect(world: World, call: dict[str, Any], leg: dict[str, str]) -> None:
+    """A leg hangs up. LEG-A leaving ends the call (and its meeting connection); LEG-B leaves the meeting."""
+    leg["Status"] = "Disconnected"
+    if call["meeting"] is not None:
+        _leave_meeting(world, call)
+    if leg["ParticipantTag"] == "LEG-A":
+        for participant in call["participants"]:
+            participant["Status"] = "Disconnected"
+        call["state"] = "ended"
+        call["waiting"] = call["listening"] = None
+
+
+def _execute(world: World, transaction_id: str, actions: list[dict[str, Any]] | None) -> None:
+    """Run a handler's actions in order and report the outcome, until the call waits for the caller or ends."""
+    while True:
+        if actions is None:  # the handler failed twice or cannot be reached: the SMA drops the call
+            with world.lock:
+                call = _calls(world)[transaction_id]
+                leg_a = next(p for p in call["participants"] if p["ParticipantTag"] == "LEG-A")
+                if call["state"] != "ended":
+                    _disconnect(world, call, leg_a)
+            return
+        if not actions:
+            return
+        next_event: tuple[str, dict[str, Any]] | None = None
+        with world.lock:
+            call = _calls(world)[transaction_id]
+            if call["state"] == "ended":
+                return
+            last: dict[str, Any] = {}
+            for index, action in enumerate(actions):
+                try:
+                    outcome = _run_one(world, call, action)
+                except ActionFailed as failure:
+                    data = {**_action_data(action), "ErrorType": failure.error_type, "ErrorMessage": failure.message}
+                    next_event = ("ACTION_FAILED", data)
+                    break
+                if outcome == "wait":
+                    call["waiting"] = {"action": action, "rest": actions[index + 1 :], "tries": 0}
+                    return
+                if outcome == "hangup":
+                    next_event = ("HANGUP", _hangup_data(action, call))
+                    break
+                last = action
+            else:
+                next_event = ("ACTION_SUCCESSFUL", _action_data(last))
+        actions = _invoke(world, transaction_id, *next_event)
+
+
+def _action_data(action: dict[str, Any]) -> dict[str, Any]:
+    return {"Type": action.get("Type"), "Parameters": action.get("Parameters") or {}}
+
+
+def _hangup_data(action: dict[str, Any], call: dict[str, Any]) -> dict[str, Any]:
+    parameters = action.get("Parameters") or {}
+    leg = _leg(call, parameters) or call["participants"][0]
+    return {
+        "Type": "Hangup",
+        "Parameters": {
+            "SipResponseCode": str(parameters.get("SipResponseCode", "0")),
+            "CallId": leg["CallId"],
+            "ParticipantTag": leg["ParticipantTag"],
+        },
+    }
+
+
+def call_event(world: World, transaction_id: str, event_type: str, action_data: dict[str, Any] | None) -> None:
+    """Invoke the handler with one event and run what it answers, one event of a call at a time."""
+    with _call_lock(transaction_id):
+        with world.lock:
+            if _calls(world)[transaction_id]["state"] == "ended" and event_type != "HANGUP":
+                return
+        _execute(world, transaction_id, _invoke(world, transaction_id, event_type, action_data))
+
+
+# --- the world around the API: callers dial, press keys, answer and hang up --------------------------------------
+
+
+def _call_view(world: World, transaction_id: str) -> dict[str, Any]:
+    with world.lock:
+        call = _calls(world)[transaction_id]
+        waiting = call["waiting"]["action"]["Type"] if call["waiting"] else None
+        view = {key: call[key] for key in ("TransactionId", "state", "participants", "meeting", "attributes")}
+        return json.loads(
+            json.dumps(
+                {
+                    **view,
+                    "waitingFor": waiting,
+                    "listening": call["listening"] is not None,
+                    "invocations": call["invocations"],
+                }
+            )
+        )
+
+
+def _live_call(world: World, transaction_id: str) -> dict[str, Any]:
+    call = _calls(world).get(transaction_id)
+    if call is None:
+        raise ApiError("NoSuchCall", f"No call {transaction_id}.", status=404)
+    if call["state"] == "ended":
+        raise ApiError("CallEnded", f"Call {transaction_id} has ended.", status=409)
+    return call
+
+
+def call_dial(world: World, fromNumber: str, toNumber: str) -> dict[str, Any]:
+    """A caller dials one of the account's numbers: the SIP rule for it picks the SMA, which gets NEW_INBOUND_CALL."""
+    with world.lock:
+        rules = [r for r in _rules(world).values() if r["TriggerType"] == "ToPhoneNumber" and not r["Disabled"]]
+        rule = next((r for r in rules if r["TriggerValue"] == toNumber and r["TargetApplications"]), None)
+        if rule is None:
+            raise ApiError("NoSipRule", f"No enabled SIP rule answers {toNumber}: the caller hears it ring out.", 404)
+        target = min(rule["TargetApplications"], key=lambda t: t["Priority"])
+        sma = _sma(world, target["SipMediaApplicationId"])
+        leg_a = _participant("LEG-A", toNumber, fromNumber, "Inbound", world.clock.time())
+        transaction_id = _new_call(world, sma, leg_a, rule["SipRuleId"])["TransactionId"]
+    call_event(world, transaction_id, "NEW_INBOUND_CALL", None)
+    return _call_view(world, transaction_id)
+
+
+def _digits_match(parameters: dict[str, Any], digits: str) -> bool:
+    terminators = parameters.get("TerminatorDigits") or ["#"]
+    entered = digits[:-1] if digits and digits[-1] in terminators else digits
+    low, high = parameters.get("MinNumberOfDigits", 1), parameters.get("MaxNumberOfDigits", 128)
+    regex = parameters.get("InputDigitsRegex") or ".*"
+    try:
+        matched = re.fullmatch(regex, entered) is not None
+    except re.error:
+        matched = False
+    return matched and isinstance(low, int) and isinstance(high, int) and low <= len(entered) <= high
+
+
+def call_press(world: World, transactionId: str, digits: str) -> dict[str, Any]:
+    """The caller presses keys ("" is silence until the timeout): a waiting digits action gets them, else a
+    ReceiveDigits listener."""
+    with _call_lock(transactionId):
+        with world.lock:
+            call = _live_call(world, transactionId)
+            waiting, listening = call["waiting"], call["listening"]
+            event: tuple[str, dict[str, Any]] | None = None
+            rest: list[dict[str, Any]] = []
+            if waiting is not None:
+                action = waiting["action"]
+                parameters = action.get("Parameters") or {}
+                terminators = parameters.get("TerminatorDigits") or ["#"]
+                entered = digits[:-1] if digits and digits[-1] in terminators else digits
+                if _digits_match(parameters, digits):
+                    call["waiting"] = None
+                    rest = waiting["rest"]
+                    event = ("ACTION_SUCCESSFUL", {**_action_data(action), "ReceivedDigits": entered})
+                else:
+                    waiting["tries"] += 1
+                    repeat = parameters.get("Repeat", 1)
+                    if waiting["tries"] >= (repeat if isinstance(repeat, int) and repeat > 0 else 1):
+                        call["waiting"] = None
+                        message = "The caller entered no digits matching InputDigitsRegex."
+                        failed = {**_action_data(action), "ErrorType": "InvalidDigitsReceived", "ErrorMessage": message}
+                        event = ("ACTION_FAILED", failed)
+            elif listening is not None and digits:
+                parameters = listening.get("Parameters") or {}
+                try:
+                    heard = re.fullmatch(parameters.get("InputDigitsRegex", ""), digits) is not None
+                except re.error:
+                    heard = False
+                if heard:
+                    event = ("DIGITS_RECEIVED", {**_action_data(listening), "ReceivedDigits": digits})
+        if rest:  # actions after the digits action run once the digits are in; the last one's outcome is reported
+            _execute(world, transactionId, rest)
+        elif event is not None:
+            _execute(world, transactionId, _invoke(world, transactionId, *event))
+    return _call_view(world, transactionId)
+
+
+def call_answer(world: World, transactionId: str) -> dict[str, Any]:
+    """The dialled phone of an outbound call is picked up: CALL_ANSWERED."""
+    with world.lock:
+        call = _live_call(world, transactionId)
+        if call["state"] != "ringing":
+            raise ApiError("NotRinging", f"Call {transactionId} is not ringing.", status=409)
+        call["state"] = "connected"
+        call["participants"][0]["Status"] = "Connected"
+    call_event(world, transactionId, "CALL_ANSWERED", None)
+    return _call_view(world, transactionId)
+
+
+def call_hangup(world: World, transactionId: str) -> dict[str, Any]:
+    """The phone hangs up: LEG-A disconnects, and the handler hears HANGUP."""
+    with _call_lock(transactionId):
+        with world.lock:
+            call = _live_call(world, transactionId)
+            leg_a = call["participants"][0]
+            _disconnect(world, call, leg_a)
+            data = {
+                "Type": "Hangup",
+                "Parameters": {"SipResponseCode": "0", "CallId": leg_a["CallId"], "ParticipantTag": "LEG-A"},
+            }
+        _execute(world, transactionId, _invoke(world, transactionId, "HANGUP", data))
+    return _call_view(world, transactionId)
+
+
+def call_get(world: World, transactionId: str) -> dict[str, Any]:
+    with world.lock:
+        if transactionId not in _calls(world):
+            raise ApiError("NoSuchCall", f"No call {transactionId}.", status=404)
+    return _call_view(world, transactionId)
+
+
+def _answer_quietly(world: World, transaction_id: str) -> None:
+    with contextlib.suppress(ApiError):  # hung up meanwhile
+        call_answer(world, transaction_id)
+
+
+@ticker
+def answer_ringing_calls(world: World, now: float) -> None:
+    """With SANDBOX_CALL_ANSWER_SECONDS set (`make run` sets it), a dialled phone picks up after that many seconds;
+    without it, the control API answers."""
+    try:
+        after = float(os.environ.get("SANDBOX_CALL_ANSWER_SECONDS", ""))
+    except ValueError:
+        return
+    for call in _calls(world).values():
+        if call["state"] == "ringing" and not call.get("answering") and now >= call["createdAt"] + after:
+            call["answering"] = True
+            threading.Thread(target=_answer_quietly, args=(world, call["TransactionId"]), daemon=True).start()

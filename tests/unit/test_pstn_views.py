@@ -1,0 +1,214 @@
+"""The PSTN pages and the handler's endpoint: signatures, rate limit, refusals next to the field, roles, PINs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from portal.core.models import Operation
+from portal.meetings.models import Meeting
+from portal.pstn.models import CallInvocation, DialInPin, Lifecycle, PhoneCall, SipMediaApplication, SipRule
+from portal.pstn.services import dial_in_pin_for, number_mask
+from portal.pstn.signature import signed_headers
+from tests.conftest import login
+
+pytestmark = pytest.mark.django_db
+SECRET = "unit-secret"
+EVENT = {
+    "SchemaVersion": "1.0",
+    "Sequence": 1,
+    "InvocationEventType": "NEW_INBOUND_CALL",
+    "CallDetails": {
+        "TransactionId": "tx-unit-1",
+        "SipMediaApplicationId": "sma-1",
+        "Participants": [
+            {
+                "CallId": "c-1",
+                "ParticipantTag": "LEG-A",
+                "From": "+14155550123",
+                "To": "+12065550100",
+                "Direction": "Inbound",
+                "Status": "Connected",
+            }
+        ],
+    },
+}
+
+
+def _post(body: bytes, headers: dict[str, str] | None = None):
+    extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in (headers or {}).items()}
+    return Client(enforce_csrf_checks=True).post("/pstn/sma/", body, content_type="application/json", **extra)
+
+
+@pytest.fixture(autouse=True)
+def _secret(settings):
+    settings.SMA_HANDLER_SECRET = SECRET
+    cache.clear()
+
+
+def test_a_signed_invocation_is_answered_and_recorded_with_masked_numbers():
+    body = json.dumps(EVENT).encode()
+    response = _post(body, signed_headers(SECRET, body))
+    assert response.status_code == 200
+    assert [a["Type"] for a in response.json()["Actions"]] == ["SpeakAndGetDigits"]
+    call = PhoneCall.objects.get(transaction_id="tx-unit-1")
+    assert (call.direction, call.from_masked, call.to_masked, call.state) == (
+        "inbound",
+        "+1415*****23",
+        "+1206*****00",
+        "pin",
+    )
+    assert "+14155550123" not in json.dumps(call.legs)
+    assert CallInvocation.objects.get(call=call).answered == "SpeakAndGetDigits"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, signed_headers("wrong", b"{}"), {"X-Sma-Timestamp": "1", "X-Sma-Signature": "v1=00"}],
+)
+def test_unsigned_or_wrongly_signed_invocations_are_refused(headers):
+    body = json.dumps(EVENT).encode()
+    assert _post(body, headers).status_code == 403
+    assert not PhoneCall.objects.exists()
+
+
+def test_a_stale_signature_is_refused():
+    body = json.dumps(EVENT).encode()
+    assert _post(body, signed_headers(SECRET, body, now=1_000_000)).status_code == 403
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b'{"InvocationEventType": 7}', b"{}"])
+def test_signed_nonsense_still_gets_a_valid_empty_answer(body):
+    response = _post(body, signed_headers(SECRET, body))
+    assert response.status_code == 200
+    assert response.json()["SchemaVersion"] == "1.0"
+    assert isinstance(response.json()["Actions"], list)
+
+
+def test_more_invocations_than_the_rate_answer_429(settings):
+    settings.SMA_HANDLER_RATE_PER_SECOND = 2
+    body = b"{}"
+    statuses = [_post(body, signed_headers(SECRET, body)).status_code for _ in range(5)]
+    assert 429 in statuses
+    assert statuses[0] == 200
+
+
+def test_a_pin_is_six_digits_unique_among_active_meetings_and_freed_when_the_meeting_ends():
+    meetings = [
+        Meeting.objects.create(
+            meeting_id=f"m-{n}", external_meeting_id=f"m{n}", media_region="us-east-1", status=Meeting.Status.ACTIVE
+        )
+        for n in range(30)
+    ]
+    pins = [dial_in_pin_for(meeting=meeting).pin for meeting in meetings]
+    assert len(set(pins)) == 30
+    assert all(len(pin) == 6 and pin.isdigit() for pin in pins)
+    assert dial_in_pin_for(meeting=meetings[0]).pin == pins[0]
+    Meeting.objects.filter(pk=meetings[0].pk).update(status=Meeting.Status.ENDED)
+    assert dial_in_pin_for(meeting=Meeting.objects.get(pk=meetings[0].pk)) is None
+    assert DialInPin.objects.get(meeting=meetings[0]).active is False
+
+
+def test_number_mask():
+    assert number_mask("+14155550123") == "+1415*****23"
+    assert number_mask("14155550123") == "unknown"
+    assert number_mask("+1415555012\n") == "unknown"
+
+
+@pytest.fixture
+def dial_in() -> SipRule:
+    sma = SipMediaApplication.objects.create(
+        name="dial in",
+        aws_region="us-east-1",
+        sma_id="sma-1",
+        lambda_arn="arn:aws:lambda:us-east-1:123456789012:function:f",
+        status=Lifecycle.ACTIVE,
+    )
+    return SipRule.objects.create(
+        name="main", trigger_value="+12065550100", target=sma, rule_id="r-1", status=Lifecycle.ACTIVE
+    )
+
+
+def test_dial_out_refuses_a_number_that_is_not_e164_next_to_the_field(support, dial_in):
+    meeting = Meeting.objects.create(
+        meeting_id="m-1", external_meeting_id="m", media_region="us-east-1", status=Meeting.Status.ACTIVE
+    )
+    response = login(support).post(f"/calls/meeting/{meeting.pk}/dial/", {"to_number": "0044 20 7946"})
+    assert response.status_code == 400
+    assert "Enter the number in E.164" in response.content.decode()
+    assert 'value="0044 20 7946"' in response.content.decode()
+    assert not Operation.objects.filter(kind="pstn.dial_out").exists()
+
+
+def test_viewers_may_neither_dial_out_nor_hang_up_nor_wire(viewer, dial_in):
+    meeting = Meeting.objects.create(
+        meeting_id="m-1", external_meeting_id="m", media_region="us-east-1", status=Meeting.Status.ACTIVE
+    )
+    call = PhoneCall.objects.create(direction="inbound", transaction_id="tx", sma=dial_in.target, state="in_meeting")
+    client = login(viewer)
+    assert client.post(f"/calls/meeting/{meeting.pk}/dial/", {"to_number": "+14155550123"}).status_code == 403
+    assert client.post(f"/calls/{call.pk}/hangup/", {"reason": "x"}).status_code == 403
+    assert client.get("/calls/wiring/smas/new/").status_code == 403
+    assert client.get("/calls/").status_code == 200
+
+
+def test_hang_up_needs_a_reason(support, dial_in):
+    call = PhoneCall.objects.create(direction="inbound", transaction_id="tx", sma=dial_in.target, state="in_meeting")
+    response = login(support).post(f"/calls/{call.pk}/hangup/", {"reason": ""})
+    assert response.status_code == 400
+    assert not Operation.objects.filter(kind="pstn.hangup").exists()
+
+
+def test_live_calls_partial_for_htmx_and_the_meeting_panel_shows_pin_and_number(admin, dial_in):
+    meeting = Meeting.objects.create(
+        meeting_id="m-1", external_meeting_id="m", media_region="us-east-1", status=Meeting.Status.ACTIVE
+    )
+    PhoneCall.objects.create(
+        direction="inbound",
+        transaction_id="tx",
+        sma=dial_in.target,
+        state="in_meeting",
+        meeting=meeting,
+        from_masked="+1415*****23",
+    )
+    client = login(admin)
+    response = client.get("/calls/", headers={"HX-Request": "true"})
+    assert "HX-Request" in response["Vary"]
+    assert response.content.decode().lstrip().startswith('<div id="call-tables"')
+    page = client.get(f"/meetings/{meeting.pk}/").content.decode()
+    pin = DialInPin.objects.get(meeting=meeting).pin
+    assert f'id="dial-in-pin">{pin}<' in page
+    assert 'id="dial-in-number">+12065550100<' in page
+    assert "+1415*****23" in page
+    assert "Call a phone into this meeting" in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_phone_numbers_refresher_lists_the_accounts_numbers_with_their_rule(aws_endpoint, sandbox, admin):
+    from portal.pstn.models import PhoneNumber
+    from portal.pstn.refresh import phone_numbers_refresh
+    from tests.conftest import sandbox_boto
+
+    voice = sandbox_boto(sandbox.endpoint, "chime-sdk-voice")
+    sma = voice.create_sip_media_application(
+        AwsRegion="us-east-1", Name="x", Endpoints=[{"LambdaArn": "arn:aws:lambda:us-east-1:123456789012:function:f"}]
+    )["SipMediaApplication"]
+    rule = voice.create_sip_rule(
+        Name="main",
+        TriggerType="ToPhoneNumber",
+        TriggerValue="+12065550100",
+        TargetApplications=[
+            {"SipMediaApplicationId": sma["SipMediaApplicationId"], "Priority": 1, "AwsRegion": "us-east-1"}
+        ],
+    )["SipRule"]
+    assert phone_numbers_refresh() == {"listed": 10, "gone": 0}
+    number = PhoneNumber.objects.get(e164="+12065550100")
+    assert (number.status, number.sip_rule_id, number.product_type) == (
+        "Assigned",
+        rule["SipRuleId"],
+        "SipMediaApplicationDialIn",
+    )
+    assert "+12065550109" in login(admin).get("/calls/wiring/").content.decode()
