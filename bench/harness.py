@@ -32,6 +32,7 @@ class Estate:
     redis: Any
     environment: dict[str, str]
     stack: ExitStack
+    world: Any = None  # the sandbox's World (in this process): a benchmark may seed it directly
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def worker(self, *, concurrency: int = 2, queues: str = "celery") -> Any:
@@ -101,7 +102,8 @@ def bench_estate(name: str, *, config: Any = None, **environment: str) -> Iterat
         stack.enter_context(override_settings(CACHES={"default": redis_cache}))  # the workers' cache, as in production
         env = worker_environment(broker_url=redis.url, aws_endpoint=server.url, var_dir=folder, config=config)
         env.update(environment)
-        yield Estate(folder=folder, sandbox=SandboxControl(server.url), redis=redis, environment=env, stack=stack)
+        yield Estate(folder=folder, sandbox=SandboxControl(server.url), redis=redis, environment=env, stack=stack,
+                     world=server.world)  # fmt: skip
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("channels/", include("portal.channels.urls")),
     path("meetings/", include("portal.meetings.urls")),
     path("pipelines/", include("portal.pipelines.urls")),
     path("stages/", include("portal.stages.urls")),

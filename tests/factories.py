@@ -93,3 +93,20 @@ class OperationFactory(factory.django.DjangoModelFactory):
     status = Operation.Status.QUEUED
     attempts = factory.LazyAttribute(lambda o: 0 if o.status == Operation.Status.QUEUED else 1)
     finished_at = factory.LazyAttribute(lambda o: timezone.now() if o.status in Operation.TERMINAL else None)
+
+
+class ChannelFactory(factory.django.DjangoModelFactory):
+    """A signaling channel ACTIVE in AWS, as the registry holds it (nothing is created in the sandbox)."""
+
+    class Meta:
+        model = "channels.Channel"
+
+    name = factory.Sequence(lambda n: f"channel-{n:05d}")
+    arn = factory.LazyAttributeSequence(
+        lambda channel, n: f"arn:aws:kinesisvideo:us-east-1:{ACCOUNT}:channel/{channel.name}/{1700000000000 + n}"
+    )
+    region = "us-east-1"
+    status = "active"
+    version = factory.Sequence(lambda n: f"v{n:019d}")
+    message_ttl = 60
+    tags = factory.LazyFunction(dict)

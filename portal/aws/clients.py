@@ -58,15 +58,15 @@ class AwsRuntime:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
-        self._clients: dict[tuple[str, bool], tuple[tuple[Any, ...], Any, Any]] = {}
+        self._clients: dict[tuple[str, bool, str], tuple[tuple[Any, ...], Any, Any]] = {}
         self._lock = asyncio.Lock()
         self.limiter = RateLimiter(_rate_limit_redis_url())
         self.calls = 0
 
-    async def client(self, service: str, *, mutating: bool) -> Any:
+    async def client(self, service: str, *, mutating: bool, endpoint_url: str = "") -> Any:
         fingerprint = _environment_fingerprint()
         async with self._lock:
-            kept = self._clients.get((service, mutating))
+            kept = self._clients.get((service, mutating, endpoint_url))
             if kept is not None and kept[0] == fingerprint:
                 return kept[1]
             if kept is not None:
@@ -79,10 +79,12 @@ class AwsRuntime:
                 retries=retries,
                 signature_version="s3v4" if service == "s3" else None,  # presigned S3 URLs are SigV4, as AWS requires
             )
-            opener = aioboto3.Session().client(service, region_name=settings.AWS_REGION, config=config)
+            opener = aioboto3.Session().client(
+                service, region_name=settings.AWS_REGION, config=config, endpoint_url=endpoint_url or None
+            )
             client = await opener.__aenter__()
             client.meta.events.register("before-send", self._paced(service))
-            self._clients[(service, mutating)] = (fingerprint, client, opener)
+            self._clients[(service, mutating, endpoint_url)] = (fingerprint, client, opener)
             return client
 
     def _paced(self, service: str) -> Any:
@@ -142,15 +144,19 @@ def aws_run(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 @asynccontextmanager
-async def aws_client(service: str, *, mutating: bool = False) -> AsyncIterator[Any]:
+async def aws_client(service: str, *, mutating: bool = False, resource_endpoint: str = "") -> AsyncIterator[Any]:
     """The kept client for `service` on the running loop; botocore errors leave it as `portal.aws.errors.AwsError`.
 
     `mutating=True` for calls that change AWS: those are never retried underneath the operation pipeline.
+    `resource_endpoint`: an endpoint AWS returned for one resource (a signaling channel's HTTPS endpoint), used unless
+    the environment names an endpoint (the sandbox, LocalStack), which then answers for every service.
     """
     runtime = aws_runtime()
     if runtime.loop is not asyncio.get_running_loop():
         raise RuntimeError("AWS calls run on the thread's kept loop: call them through aws_run().")
-    client = await runtime.client(service, mutating=mutating)
+    overridden = any(key.startswith("AWS_ENDPOINT_URL") for key in os.environ)
+    endpoint_url = "" if overridden else resource_endpoint
+    client = await runtime.client(service, mutating=mutating, endpoint_url=endpoint_url)
     try:
         yield client
     except Exception as exc:  # every botocore failure becomes one of ours

@@ -9,7 +9,11 @@ from __future__ import annotations
 RATES: dict[str, dict[str, float]] = {
     "ivs-realtime": {"*": 5, "CreateParticipantToken": 50, "TagResource": 10, "UntagResource": 10,
                      "ListTagsForResource": 10},
-    "kinesisvideo": {"*": 50, "DescribeSignalingChannel": 300, "GetSignalingChannelEndpoint": 300},
+    "kinesisvideo": {"*": 50, "CreateSignalingChannel": 50, "DescribeSignalingChannel": 300,
+                     "GetSignalingChannelEndpoint": 300, "ListSignalingChannels": 50, "UpdateSignalingChannel": 50,
+                     "DeleteSignalingChannel": 50, "TagResource": 50, "UntagResource": 50, "ListTagsForResource": 50},
+    # GetIceServerConfig: 5 per second per channel; the portal asks for one channel at a time, so 5 in all.
+    "kinesis-video-signaling": {"*": 5},
     "chime-sdk-meetings": {"*": 10},
     "chime-sdk-media-pipelines": {"*": 10},
     "chime-sdk-voice": {"*": 10},

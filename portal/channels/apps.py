@@ -13,11 +13,10 @@ class ChannelsConfig(AppConfig):
             url_name="channels",
             position=30,
             title="Signaling channels",
-            summary="Kinesis Video Streams WebRTC signaling channels.",
-            coming=(
-                "Create channels with a message TTL; follow CREATING → ACTIVE",
-                "Versioned update and delete",
-                "Show endpoints for each role and protocol",
+            summary=(
+                "Kinesis Video Streams WebRTC signaling channels: fleets created at AWS's quota, versioned updates, "
+                "endpoints and ICE servers."
             ),
+            figures="portal.channels.selectors.channels_figures",
         ),
     )

@@ -5,6 +5,7 @@ rate limiter paces them at the quota.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -52,6 +53,27 @@ def operation_batch_record(
 def batch_operations(*, batch: OperationBatch) -> list[Operation]:
     """The batch's operations in the order they were requested, with their resources: one query per resource type."""
     return list(batch.operations.order_by("pk").prefetch_related("resource"))
+
+
+SHOWN_AT_MOST = 100
+
+
+def batch_shown(operations: list[Operation]) -> list[Operation]:
+    """The rows a batch's page lists: every operation of a small batch; of a large one (a fleet of a thousand) the
+    failed and unfinished first, then the latest to succeed, at most SHOWN_AT_MOST (the counts say the rest)."""
+    if len(operations) <= SHOWN_AT_MOST:
+        return operations
+    order = {Operation.Status.FAILED: 0, Operation.Status.RUNNING: 1, Operation.Status.QUEUED: 2}
+    ranked = sorted(
+        operations, key=lambda op: (order.get(op.status, 3), -(op.finished_at or op.created_at).timestamp())
+    )
+    return sorted(ranked[:SHOWN_AT_MOST], key=lambda operation: operation.pk)
+
+
+def batch_failures_by_code(operations: list[Operation]) -> list[tuple[str, int]]:
+    """How many operations failed with each AWS error code, most first."""
+    codes = Counter(op.error_code or "unknown" for op in operations if op.status == Operation.Status.FAILED)
+    return codes.most_common()
 
 
 def batch_progress(operations: list[Operation]) -> BatchProgress:

@@ -18,7 +18,10 @@ import os
 import random
 import socket
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -56,6 +59,71 @@ def _enqueue(operation_id: int, countdown: float = 0) -> None:
         operation_run.apply_async(args=(operation_id,), countdown=countdown, retry=False)
     except Exception as error:
         logger.warning("Operation %s is recorded but not queued (%s); the sweeper will deliver it", operation_id, error)
+
+
+def _enqueue_together(operation_ids: list[int]) -> None:
+    from portal.core.tasks import operations_run_together
+
+    try:
+        operations_run_together.apply_async(args=(operation_ids,), retry=False)
+    except Exception as error:
+        logger.warning("Operations %s are recorded but not queued (%s); the sweeper will deliver them",
+                       operation_ids, error)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class OperationAsked:
+    """One of many operations of a kind requested together: what `operation_request` takes for one."""
+
+    target: str
+    parameters: dict[str, Any]
+    resource: models.Model
+
+
+def operations_request_together(
+    *,
+    kind: str,
+    actor: AbstractBaseUser,
+    asked: list[OperationAsked],
+    per_courier: int,
+) -> list[Operation]:
+    """Record many operations of one kind (a fleet of creations) with one insert for the operations and one for their
+    audit entries, and hand them to couriers in groups of `per_courier` once the transaction commits: each courier
+    makes its group's calls side by side (`operations_execute_together`). From then on each operation is on its own,
+    as if requested alone: retries, a lost message, a lost courier, its audit entries."""
+    operation_kind = operation_kind_get(kind)
+    if not actor.has_perm(operation_kind.permission):
+        raise PermissionDenied(f"You may not {operation_kind.label.lower()}.")
+    with transaction.atomic():
+        operations = Operation.objects.bulk_create(
+            Operation(
+                kind=kind,
+                target=one.target,
+                parameters=one.parameters,
+                actor=actor,
+                actor_name=actor.get_username(),
+                resource_type=ContentType.objects.get_for_model(one.resource),
+                resource_id=one.resource.pk,
+            )
+            for one in asked
+        )
+        AuditEntry.objects.bulk_create(
+            AuditEntry(
+                actor_name=operation.actor_name,
+                kind=kind,
+                target=operation.target,
+                resource_name=str(one.resource)[: AuditEntry._meta.get_field("resource_name").max_length],
+                summary=operation_kind.audit_summary(parameters=operation.parameters, resource_name=str(one.resource)),
+                event=AuditEntry.Event.REQUESTED,
+                operation=operation,
+            )
+            for operation, one in zip(operations, asked, strict=True)
+        )
+        ids = [operation.pk for operation in operations]
+        for start in range(0, len(ids), per_courier):
+            group = ids[start : start + per_courier]
+            transaction.on_commit(lambda group=group: _enqueue_together(group))
+    return operations
 
 
 def operation_request(
@@ -165,36 +233,50 @@ def _audit(operation: Operation, event: str, detail: str) -> None:
     )
 
 
-def _waits_for_earlier(operation: Operation) -> bool:
-    """A serial operation waits while an earlier serial operation on the same resource has not ended."""
-    if operation.resource_id is None or not operation_kind_get(operation.kind).serial:
-        return False
-    return Operation.objects.filter(
-        resource_type_id=operation.resource_type_id,
-        resource_id=operation.resource_id,
-        kind__in=_serial_kind_names(),
-        status__in=Operation.UNFINISHED,
-        pk__lt=operation.pk,
-    ).exists()
+def _waiting_for_earlier(operations: list[Operation]) -> set[int]:
+    """The serial operations among these that wait: an earlier serial operation on the same resource has not ended."""
+    serial = [op for op in operations if op.resource_id is not None and operation_kind_get(op.kind).serial]
+    if not serial:
+        return set()
+    earliest: dict[tuple[int | None, int], int] = {}
+    unfinished = Operation.objects.filter(
+        resource_id__in={op.resource_id for op in serial}, kind__in=_serial_kind_names(),
+        status__in=Operation.UNFINISHED, pk__lt=max(op.pk for op in serial),
+    ).values_list("resource_type_id", "resource_id", "pk")  # fmt: skip
+    for resource_type_id, resource_id, pk in unfinished:
+        key = (resource_type_id, resource_id)
+        earliest[key] = min(pk, earliest.get(key, pk))
+    return {op.pk for op in serial if earliest.get((op.resource_type_id, op.resource_id), op.pk) < op.pk}
 
 
 def _serial_kind_names() -> list[str]:
     return [kind.name for kind in operation_kinds() if kind.serial]
 
 
-def _claim(operation_id: int, now: datetime) -> Operation | None:
-    """Move a queued operation to running. Only one courier wins; a finished one is never run again."""
+def _claim(operation_ids: list[int], now: datetime) -> list[Operation]:
+    """Move queued operations to running, in one transaction. Only one courier wins each; a finished one is never
+    run again; a serial one waits for the earlier ones on its resource."""
+    courier = f"{socket.gethostname()}:{os.getpid()}"  # this process, not the one that forked it
     with transaction.atomic():
-        operation = Operation.objects.select_for_update(skip_locked=True).filter(pk=operation_id).first()
-        if operation is None or operation.status != Operation.Status.QUEUED or _waits_for_earlier(operation):
-            return None
+        queued = list(
+            Operation.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(pk__in=operation_ids, status=Operation.Status.QUEUED)
+            .order_by("pk")
+            .prefetch_related("resource")  # their names go into the audit entries: one query per resource type
+        )
+        waiting = _waiting_for_earlier(queued)
+        claimed = [operation for operation in queued if operation.pk not in waiting]
+        Operation.objects.filter(pk__in=[operation.pk for operation in claimed]).update(
+            status=Operation.Status.RUNNING, attempts=F("attempts") + 1, started_at=now, next_attempt_at=None,
+            courier=courier, updated_at=now,
+        )  # fmt: skip
+    for operation in claimed:
         operation.status = Operation.Status.RUNNING
         operation.attempts += 1
         operation.started_at = now
         operation.next_attempt_at = None
-        operation.courier = f"{socket.gethostname()}:{os.getpid()}"  # this process, not the one that forked it
-        operation.save(update_fields=["status", "attempts", "started_at", "next_attempt_at", "courier", "updated_at"])
-    return operation
+        operation.courier = courier
+    return claimed
 
 
 def _courier_gone(operation: Operation) -> bool:
@@ -238,36 +320,92 @@ def operation_execute(*, operation_id: int, timeout: float | None = None) -> Ope
     A message redelivered because the worker process running it died (acks_late) finds the operation running under
     a dead courier: it takes the operation over at once instead of waiting for the sweeper.
     """
-    running = Operation.objects.filter(pk=operation_id, status=Operation.Status.RUNNING).first()
-    if running is not None and _courier_gone(running):
-        _requeue_lost(running, WorkerLost("its worker process ended mid-call"))
-    operation = _claim(operation_id, timezone.now())
-    if operation is None:
+    executed = operations_execute_together(operation_ids=[operation_id], timeout=timeout)
+    if not executed:
         return None
-    kind = operation_kind_get(operation.kind)
-    call = OperationCall(
+    executed[0].refresh_from_db()
+    return executed[0]
+
+
+def operations_execute_together(*, operation_ids: list[int], timeout: float | None = None) -> list[Operation]:
+    """Run several queued operations' AWS calls side by side on one event loop, each paced by the shared rate
+    limiter, and record each outcome as it comes, exactly as a lone operation's. Answers the operations it ran (as
+    claimed: read them again for their outcome). A fleet of creations runs at the API's quota this way, instead of
+    one courier per call. With `timeout`, each call is given that many seconds (see `operation_execute`)."""
+    now = timezone.now()
+    for running in Operation.objects.filter(pk__in=operation_ids, status=Operation.Status.RUNNING):
+        if _courier_gone(running):
+            _requeue_lost(running, WorkerLost("its worker process ended mid-call"))
+    claimed = _claim(operation_ids, now)
+    if not claimed:
+        return []
+    kinds = [operation_kind_get(operation.kind) for operation in claimed]
+    if len(claimed) == 1:
+        _record_outcome(claimed[0], kinds[0], aws_run(_attempt(kinds[0], _call_of(claimed[0]), timeout)), timeout)
+    else:
+        _record_as_they_end(claimed, kinds, timeout)
+    return claimed
+
+
+# Calls of a group run on a thread of their own (with its own event loop and kept clients, see portal.aws.clients),
+# so this thread records each outcome while the others are still in flight; the database is used from here only.
+_CALLER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aws-calls")
+
+
+def _record_as_they_end(claimed: list[Operation], kinds: list[OperationKind], timeout: float | None) -> None:
+    ended: SimpleQueue[tuple[int, dict[str, Any] | Exception]] = SimpleQueue()
+
+    async def one(index: int) -> None:
+        ended.put((index, await _attempt(kinds[index], _call_of(claimed[index]), timeout)))
+
+    async def every() -> None:
+        await asyncio.gather(*(one(index) for index in range(len(claimed))))
+
+    calls = _CALLER.submit(aws_run, every())
+    for _ in claimed:
+        while True:
+            try:
+                index, outcome = ended.get(timeout=1)
+                break
+            except Empty:
+                if calls.done():
+                    calls.result()  # the loop itself failed: raise that (the sweeper takes the rest)
+        _record_outcome(claimed[index], kinds[index], outcome, timeout)
+    calls.result()
+
+
+def _call_of(operation: Operation) -> OperationCall:
+    return OperationCall(
         kind=operation.kind,
         target=operation.target,
         parameters=dict(operation.parameters),
         idempotency_token=str(operation.idempotency_token),
         attempt=operation.attempts,
     )
+
+
+async def _attempt(kind: OperationKind, call: OperationCall, timeout: float | None) -> dict[str, Any] | Exception:
+    """The call's result, or what it raised: one failing call never cuts the others of its group short."""
     try:
-        result = aws_run(asyncio.wait_for(kind.call(call), timeout))
-    except TimeoutError:
-        timed_out = AwsUnavailable("CallTimedOut", f"AWS did not answer within {timeout} s.")
-        _record_error(operation, timed_out, retry=False)
-    except AwsError as error:
-        _record_error(operation, error)
-    except SoftTimeLimitExceeded:
-        _record_error(operation, AwsUnavailable("CallTimedOut", "The call took longer than the task's time limit."))
+        return await asyncio.wait_for(kind.call(call), timeout)
     except Exception as exc:
-        logger.exception("Operation %s (%s) raised an unexpected error", operation.pk, operation.kind)
-        _record_error(operation, AwsError(type(exc).__name__, str(exc) or repr(exc)), retry=False)
+        return exc
+
+
+def _record_outcome(
+    operation: Operation, kind: OperationKind, outcome: dict[str, Any] | Exception, timeout: float | None
+) -> None:
+    if isinstance(outcome, TimeoutError):
+        _record_error(operation, AwsUnavailable("CallTimedOut", f"AWS did not answer within {timeout} s."), retry=False)
+    elif isinstance(outcome, AwsError):
+        _record_error(operation, outcome)
+    elif isinstance(outcome, SoftTimeLimitExceeded):
+        _record_error(operation, AwsUnavailable("CallTimedOut", "The call took longer than the task's time limit."))
+    elif isinstance(outcome, Exception):
+        logger.error("Operation %s (%s) raised an unexpected error", operation.pk, operation.kind, exc_info=outcome)
+        _record_error(operation, AwsError(type(outcome).__name__, str(outcome) or repr(outcome)), retry=False)
     else:
-        _record_success(operation, kind, result)
-    operation.refresh_from_db()
-    return operation
+        _record_success(operation, kind, outcome)
 
 
 def _owned(operation: Operation) -> models.QuerySet[Operation]:
@@ -279,23 +417,17 @@ def _record_success(operation: Operation, kind: OperationKind, result: dict[str,
     secrets = result.pop(SECRETS, [])
     effect_data = result.pop(EFFECT_DATA, {})
     effect = Operation.Effect.PENDING if kind.on_success is not None else Operation.Effect.NONE
+    now = timezone.now()
+    outcome = {"status": Operation.Status.SUCCEEDED, "result": result, "error_code": "", "error_message": "",
+               "request_id": "", "finished_at": now, "updated_at": now, "effect_status": effect,
+               "effect_data": effect_data}  # fmt: skip
     with transaction.atomic():
-        recorded = _owned(operation).update(
-            status=Operation.Status.SUCCEEDED,
-            result=result,
-            error_code="",
-            error_message="",
-            request_id="",
-            finished_at=timezone.now(),
-            updated_at=timezone.now(),
-            effect_status=effect,
-            effect_data=effect_data,
-        )
-        if not recorded:
+        if not _owned(operation).update(**outcome):
             logger.warning("Operation %s attempt %s: outcome dropped, a newer attempt owns the row", operation.pk,
                            operation.attempts)  # fmt: skip
             return
-        operation.refresh_from_db()
+        for field, value in outcome.items():  # the row as written: its other fields are as claimed
+            setattr(operation, field, value)
         if secrets:
             secrets_store(operation=operation, secrets=[(str(label), str(value)) for label, value in secrets])
         _audit(operation, AuditEntry.Event.SUCCEEDED, kind.summary(result))
@@ -383,8 +515,8 @@ def operation_apply_effect(operation: Operation) -> bool:
 
 
 def _hand_over(operation: Operation) -> None:
-    """An operation ended: the next serial operation waiting on the same resource may run now. Only a serial
-    operation holds others back, so only its end can let one go."""
+    """An operation ended: the next serial operation waiting on the same resource may run now. Only a serial one
+    makes others wait (see `_waiting_for_earlier`)."""
     if operation.resource_id is None or not operation_kind_get(operation.kind).serial:
         return
     waiting = (

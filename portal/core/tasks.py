@@ -10,6 +10,13 @@ def operation_run(operation_id: int) -> None:
     operation_execute(operation_id=operation_id)
 
 
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def operations_run_together(operation_ids: list[int]) -> None:
+    from portal.core.services import operations_execute_together
+
+    operations_execute_together(operation_ids=operation_ids)
+
+
 @shared_task(
     ignore_result=True,
     soft_time_limit=settings.REFRESH_LEASE_SECONDS * 0.8,

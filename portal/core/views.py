@@ -16,7 +16,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from portal.aws.clients import aws_endpoint_configured
-from portal.core.batches import batch_operations, batch_progress
+from portal.core.batches import batch_failures_by_code, batch_operations, batch_progress, batch_shown
 from portal.core.downloads import download_response
 from portal.core.drift import drift_actions, drift_kinds, drift_open_by_kind, drift_resolve
 from portal.core.filters import AuditFilter, OperationFilter
@@ -113,7 +113,9 @@ def operation_batch(request: HttpRequest, batch_id: int) -> HttpResponse:
     batch = get_object_or_404(OperationBatch, pk=batch_id)
     operations = batch_operations(batch=batch)
     progress = batch_progress(operations)
-    context = {"batch": batch, "operations": operations, "progress": progress}
+    shown = batch_shown(operations)
+    context = {"batch": batch, "operations": shown, "hidden": len(operations) - len(shown), "progress": progress,
+               "failures": batch_failures_by_code(operations)}  # fmt: skip
     if request.htmx:
         return poll_response(request, "core/operation_batch.html#batch-progress", context, done=progress.done)
     return TemplateResponse(request, "core/operation_batch.html", context)

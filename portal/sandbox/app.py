@@ -38,7 +38,14 @@ from portal.sandbox.protocol import (
 from portal.sandbox.quotas import Faults, RateLimits
 from portal.sandbox.world import HANDLERS, Call, World
 
-SERVICE_NAMES = ("chime-sdk-meetings", "chime-sdk-media-pipelines", "chime-sdk-voice", "ivs-realtime", "kinesisvideo")
+SERVICE_NAMES = (
+    "chime-sdk-meetings",
+    "chime-sdk-media-pipelines",
+    "chime-sdk-voice",
+    "ivs-realtime",
+    "kinesisvideo",
+    "kinesis-video-signaling",
+)
 AUTHORIZATION = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/\s]+)/(?P<date>\d{8})/(?P<region>[a-z0-9-]+)/(?P<service>[a-z0-9-]+)"
     r"/aws4_request,\s*SignedHeaders=(?P<headers>[a-z0-9;._-]+),\s*Signature=(?P<signature>[0-9a-f]{64})$"

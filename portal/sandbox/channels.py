@@ -1,4 +1,5 @@
-"""Kinesis Video Streams WebRTC signaling channels: asynchronous create, versioned update and delete, endpoints."""
+"""Kinesis Video Streams WebRTC signaling channels: asynchronous create, versioned update and delete, endpoints, and
+the `kinesis-video-signaling` service's GetIceServerConfig, answered at the channel's HTTPS endpoint."""
 
 from __future__ import annotations
 
@@ -18,11 +19,14 @@ from portal.sandbox.world import (
 )
 
 SERVICE = "kinesisvideo"
+SIGNALING = "kinesis-video-signaling"
 INVALID = "InvalidArgumentException"
 NOT_FOUND = "ResourceNotFoundException"
 IN_USE = "ResourceInUseException"
 DEFAULT_TTL = 60
 MAX_TAGS = 50
+ICE_SERVERS = 2  # KVS answers two TURN servers, each with a UDP, a TURNS-over-UDP and a TURNS-over-TCP URI
+ICE_TTL = 300
 
 
 def channel_limit(region: str) -> int:
@@ -191,6 +195,37 @@ def untag_resource(call: Call, p: dict[str, Any]) -> dict[str, Any]:
 def list_tags_for_resource(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     channel = _by_arn(call.world, p["ResourceARN"])
     return {"Tags": dict(channel["tags"])} if channel["tags"] else {}
+
+
+def _turn_host(channel: dict[str, Any], number: int, region: str) -> str:
+    address = "-".join(str((int(channel["createdAt"] * 1000) >> shift) % 250 + 3) for shift in (0, 8, 16))
+    return f"{number}-3-{address}.t-{channel['version'][:8].lower()}.kinesisvideo.{region}.amazonaws.com"
+
+
+@operation(SIGNALING, "GetIceServerConfig")
+def get_ice_server_config(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    """TURN servers for one client of an ACTIVE channel, each with short-lived credentials for that client."""
+    channel = _channels(call.world).get(p["ChannelARN"])
+    if channel is None or channel["status"] != "ACTIVE":
+        raise ApiError(NOT_FOUND, f"The requested channel is not found or not active: {p['ChannelARN']}")
+    expires = int(call.now) + ICE_TTL
+    client = p.get("ClientId") or p.get("Username") or "anonymous"
+    servers = []
+    for number in range(1, ICE_SERVERS + 1):
+        host = _turn_host(channel, number, call.region)
+        servers.append(
+            {
+                "Uris": [
+                    f"turn:{host}:443?transport=udp",
+                    f"turns:{host}:443?transport=udp",
+                    f"turns:{host}:443?transport=tcp",
+                ],
+                "Username": f"{expires}-{number}.{client}"[:256],
+                "Password": random_id(44),
+                "Ttl": ICE_TTL,
+            }
+        )
+    return {"IceServerList": servers}
 
 
 @ticker

@@ -55,6 +55,9 @@ class MotoApplication:
             except ExpatError:  # moto parses S3's XML bodies without a guard
                 message = "The XML you provided was not well-formed or did not validate against our published schema"
                 refusal = "400 Bad Request", "application/xml", _s3_error("MalformedXML", message, "")
+            except UnicodeDecodeError:  # moto reads every body as UTF-8 without a guard (a UTF-16 JSON body)
+                document = {"__type": "SerializationException", "message": "The request body is not valid UTF-8."}
+                refusal = "400 Bad Request", "application/x-amz-json-1.0", json.dumps(document).encode()
         status, content_type, body = refusal
         start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
         return [body]

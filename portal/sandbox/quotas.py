@@ -12,7 +12,10 @@ from typing import Any
 DEFAULT_RATES: dict[str, dict[str, float]] = {
     "ivs-realtime": {"*": 5, "CreateParticipantToken": 50, "TagResource": 10, "UntagResource": 10,
                      "ListTagsForResource": 10},
+    # Every other signaling-channel API (Create, List, Update, Delete, the tag APIs) is 50 TPS, the default here.
     "kinesisvideo": {"*": 50, "DescribeSignalingChannel": 300, "GetSignalingChannelEndpoint": 300},
+    # GetIceServerConfig: 5 per second per channel; the portal asks for one channel at a time, so 5 in all.
+    "kinesis-video-signaling": {"*": 5},
     "chime-sdk-meetings": {"*": 10},
     "chime-sdk-media-pipelines": {"*": 10},
     "chime-sdk-voice": {"*": 10},

@@ -120,3 +120,25 @@ def test_tags(kvs):
     with pytest.raises(ClientError) as raised:
         kvs.tag_resource(ResourceARN=arn, Tags=[{"Key": f"k{n}", "Value": "v"} for n in range(50)])
     assert _code(raised) == "TagsPerResourceExceededLimitException"
+
+
+def test_ice_server_config_at_the_https_endpoint(boto_client, kvs, sandbox):
+    arn = kvs.create_signaling_channel(ChannelName="ice")["ChannelARN"]
+    signaling = boto_client("kinesis-video-signaling")
+    with pytest.raises(ClientError) as raised:
+        signaling.get_ice_server_config(ChannelARN=arn, ClientId="viewer-1")
+    assert _code(raised) == "ResourceNotFoundException"  # not ACTIVE yet
+    sandbox.advance(3)
+    servers = signaling.get_ice_server_config(ChannelARN=arn, ClientId="viewer-1", Service="TURN")["IceServerList"]
+    assert len(servers) == 2
+    for server in servers:
+        assert [uri.split(":")[0] for uri in server["Uris"]] == ["turn", "turns", "turns"]
+        assert [uri.rsplit("transport=", 1)[1] for uri in server["Uris"]] == ["udp", "udp", "tcp"]
+        assert server["Ttl"] == 300
+        assert server["Username"].endswith(".viewer-1")
+        assert len(server["Password"]) >= 20
+    assert servers[0]["Password"] != servers[1]["Password"]
+    raw = boto_client("kinesis-video-signaling", validate=False)
+    with pytest.raises(ClientError) as raised:
+        raw.get_ice_server_config(ChannelARN=arn, Service="STUN")
+    assert _code(raised) == "InvalidArgumentException"

@@ -27,6 +27,7 @@ VALIDATION = {
     "chime-sdk-media-pipelines": "BadRequestException",
     "ivs-realtime": "ValidationException",
     "kinesisvideo": "InvalidArgumentException",
+    "kinesis-video-signaling": "InvalidArgumentException",
 }
 
 Kwargs = Callable[[dict[str, Any]], dict[str, Any]]
@@ -69,6 +70,7 @@ CONCATENATED = {"Audio": {"State": "Enabled"}} | {
 CHIME = "chime-sdk-meetings"
 IVS = "ivs-realtime"
 KVS = "kinesisvideo"
+SIGNALING = "kinesis-video-signaling"
 PIPES = "chime-sdk-media-pipelines"
 
 CASES = [
@@ -262,6 +264,12 @@ CASES = [
         lambda w: {"ResourceARN": MISSING_CHANNEL},
     ),
     Case(
+        SIGNALING,
+        "GetIceServerConfig",
+        lambda w: {"ChannelARN": w["channel_arn"], "ClientId": "viewer-1"},
+        lambda w: {"ChannelARN": MISSING_CHANNEL},
+    ),
+    Case(
         PIPES,
         "CreateMediaCapturePipeline",
         lambda w: {
@@ -372,7 +380,7 @@ def test_operations_implemented_per_service():
     counts: dict[str, int] = {}
     for service, _ in HANDLERS:
         counts[service] = counts.get(service, 0) + 1
-    assert counts == {CHIME: 16, IVS: 15, KVS: 9, PIPES: 11}
+    assert counts == {CHIME: 16, IVS: 15, KVS: 9, SIGNALING: 1, PIPES: 11}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from portal.core.models import Operation, RefresherState
 from tests.conftest import login
-from tests.factories import OperationFactory, StageFactory
+from tests.factories import ChannelFactory, OperationFactory, StageFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +28,9 @@ def _estate() -> None:
     StageFactory(active_session_id="st-B", connected_count=3)
     StageFactory(status="deleted")
     StageFactory(status="gone")
+    ChannelFactory.create_batch(2)
+    ChannelFactory(status="creating")
+    ChannelFactory(status="gone")
     OperationFactory.create_batch(2, status=Operation.Status.QUEUED)
     OperationFactory(status=Operation.Status.RUNNING)
     OperationFactory(status=Operation.Status.SUCCEEDED)
@@ -48,6 +51,9 @@ def test_the_overview_counts_the_estate_and_each_count_links_to_its_list(viewer)
         "stages": 4,
         "live-sessions": 2,
         "connected-participants": 7,
+        "active-signaling-channels": 2,
+        "channels-being-created": 1,
+        "channels-gone-from-aws": 1,
         "operations-in-flight": 3,
         "failed-in-the-last-24-h": 1,
         "recording-now": 0,
@@ -58,6 +64,9 @@ def test_the_overview_counts_the_estate_and_each_count_links_to_its_list(viewer)
     }
     assert _rows(client.get(figures["stages"][0]).content.decode(), "stage") == 4
     assert _rows(client.get(figures["live-sessions"][0]).content.decode(), "stage") == 2
+    assert _rows(client.get(figures["active-signaling-channels"][0]).content.decode(), "channel") == 2
+    assert _rows(client.get(figures["channels-being-created"][0]).content.decode(), "channel") == 1
+    assert _rows(client.get(figures["channels-gone-from-aws"][0]).content.decode(), "channel") == 1
     assert _rows(client.get(figures["operations-in-flight"][0]).content.decode(), "operation") == 3
     failed = client.get(figures["failed-in-the-last-24-h"][0]).content.decode()
     assert _rows(failed, "operation") == 1

@@ -138,11 +138,14 @@ def test_navigation_per_role(admin, support, viewer, make_user):
 
 
 def test_unbuilt_sections_say_what_is_coming(client, viewer):
-    page = login(viewer).get("/channels/")
+    unbuilt = [section for section in sections() if section.coming]
+    if not unbuilt:
+        pytest.skip("Every section is built.")
+    page = login(viewer).get(f"/{unbuilt[0].url_name}/")
     assert page.status_code == 200
-    assert b"<h1>Signaling channels</h1>" in page.content
+    assert f"<h1>{unbuilt[0].heading}</h1>".encode() in page.content
     assert b"Coming next" in page.content
-    assert b"Versioned update and delete" in page.content
+    assert unbuilt[0].coming[0].encode() in page.content
 
 
 def test_navigation_and_tiles_come_from_the_app_configs(viewer):
@@ -157,14 +160,11 @@ def test_navigation_and_tiles_come_from_the_app_configs(viewer):
     assert tiles == [
         ("meetings", "Meetings", ""),
         ("stages", "Stages", ""),
-        ("channels", "Signaling channels ", '<span class="badge">Coming</span>'),
+        ("channels", "Signaling channels", ""),
         ("pipelines", "Capture pipelines", ""),
         ("pstn_calls", "Phone calls", ""),
         ("cleanup", "Cleanup", ""),
     ]
-    channels_tile = page.split('data-section="channels"', 1)[1].split("</a>", 1)[0]
-    assert "Not built yet; it will let you:" in channels_tile
-    assert "<li>Versioned update and delete</li>" in channels_tile  # what is coming, on the tile itself
 
 
 def test_operation_kinds_are_discovered_from_every_app():
