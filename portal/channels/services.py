@@ -170,7 +170,7 @@ def channel_ice_servers(*, actor: AbstractBaseUser, channel: Channel) -> Operati
     )
 
 
-def channel_delete(*, actor: AbstractBaseUser, channel: Channel) -> Operation:
+def channel_delete(*, actor: AbstractBaseUser | None, channel: Channel, reason: str = "") -> Operation:
     channel_require_active(channel=channel)
     with transaction.atomic():
         Channel.objects.filter(pk=channel.pk).update(status=Channel.Status.DELETING, changed_at=timezone.now())
@@ -178,6 +178,7 @@ def channel_delete(*, actor: AbstractBaseUser, channel: Channel) -> Operation:
             kind="channels.delete",
             actor=actor,
             target=channel.arn or "",
+            reason=reason,
             parameters={"channel_id": channel.pk, "arn": channel.arn, "version": channel.version},
             resource=channel,
         )
