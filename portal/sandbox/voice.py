@@ -223,8 +223,11 @@ def _rule_view(rule: dict[str, Any]) -> dict[str, Any]:
 
 def _check_targets(world: World, targets: list[dict[str, Any]]) -> None:
     for target in targets:
-        if target["SipMediaApplicationId"] not in _smas(world):
-            raise ApiError(BAD_REQUEST, f"SIP media application {target['SipMediaApplicationId']} does not exist.")
+        sma_id = target.get("SipMediaApplicationId")
+        if not sma_id:
+            raise ApiError(BAD_REQUEST, "A target application needs its SipMediaApplicationId.")
+        if sma_id not in _smas(world):
+            raise ApiError(BAD_REQUEST, f"SIP media application {sma_id} does not exist.")
 
 
 def _associate(world: World, number: str, rule_id: str | None) -> None:
@@ -705,7 +708,8 @@ def call_event(world: World, transaction_id: str, event_type: str, action_data: 
     """Invoke the handler with one event and run what it answers, one event of a call at a time."""
     with _call_lock(transaction_id):
         with world.lock:
-            if _calls(world)[transaction_id]["state"] == "ended" and event_type != "HANGUP":
+            call = _calls(world).get(transaction_id)  # gone when the world was reset while the call's event waited
+            if call is None or (call["state"] == "ended" and event_type != "HANGUP"):
                 return
         _execute(world, transaction_id, _invoke(world, transaction_id, event_type, action_data))
 

@@ -27,9 +27,13 @@ def async_call(sandbox: SandboxControl) -> Callable[..., dict[str, Any]]:
     return call
 
 
+SMA_LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:conformance"
+
+
 @pytest.fixture
 def world(boto_client: Callable[..., Any], sandbox: SandboxControl) -> dict[str, Any]:
-    """One of everything: a meeting with a connected attendee, a live stage, an ACTIVE channel, a pipeline."""
+    """One of everything: a meeting with a connected attendee, a live stage, an ACTIVE channel, a pipeline, a SIP media
+    application with a SIP rule on one of the seeded numbers."""
     import uuid
 
     s3 = boto_client("s3")
@@ -62,7 +66,21 @@ def world(boto_client: Callable[..., Any], sandbox: SandboxControl) -> dict[str,
         SinkArn=f"arn:aws:s3:::{bucket}",
         Tags=[{"Key": "a", "Value": "b"}],
     )["MediaCapturePipeline"]
+    voice = boto_client("chime-sdk-voice")
+    sma = voice.create_sip_media_application(
+        AwsRegion=REGION, Name=f"sma-{uuid.uuid4().hex[:8]}", Endpoints=[{"LambdaArn": SMA_LAMBDA}]
+    )["SipMediaApplication"]
+    rule = voice.create_sip_rule(
+        Name=f"rule-{uuid.uuid4().hex[:8]}",
+        TriggerType="ToPhoneNumber",
+        TriggerValue="+12065550101",
+        TargetApplications=[
+            {"SipMediaApplicationId": sma["SipMediaApplicationId"], "Priority": 1, "AwsRegion": REGION}
+        ],
+    )["SipRule"]
     return {
+        "sma": sma,
+        "rule": rule,
         "bucket": bucket,
         "meeting": meeting,
         "attendee": attendee,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import botocore.session
@@ -12,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from portal.sandbox import app as _registers_handlers  # noqa: F401
+from portal.sandbox.client import SandboxControl
 from portal.sandbox.world import HANDLERS
 from tests.conftest import sandbox_boto
 from tests.sandbox.conftest import raw_json
@@ -28,6 +32,7 @@ VALIDATION = {
     "ivs-realtime": "ValidationException",
     "kinesisvideo": "InvalidArgumentException",
     "kinesis-video-signaling": "InvalidArgumentException",
+    "chime-sdk-voice": "BadRequestException",
 }
 
 Kwargs = Callable[[dict[str, Any]], dict[str, Any]]
@@ -72,6 +77,57 @@ IVS = "ivs-realtime"
 KVS = "kinesisvideo"
 SIGNALING = "kinesis-video-signaling"
 PIPES = "chime-sdk-media-pipelines"
+VOICE = "chime-sdk-voice"
+MISSING_SMA = "00000000-0000-4000-8000-00000000000a"
+LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:conformance"
+
+
+def _sma(w: dict[str, Any]) -> str:
+    return w["sma"]["SipMediaApplicationId"]
+
+
+def _rule(w: dict[str, Any]) -> str:
+    return w["rule"]["SipRuleId"]
+
+
+def _second_sma(voice: Any, w: dict[str, Any]) -> None:
+    w["spare_sma"] = voice.create_sip_media_application(
+        AwsRegion="us-east-1", Name=f"spare-{uuid.uuid4().hex[:8]}", Endpoints=[{"LambdaArn": LAMBDA}]
+    )["SipMediaApplication"]["SipMediaApplicationId"]
+
+
+def _rule_disabled(voice: Any, w: dict[str, Any]) -> None:
+    voice.update_sip_rule(SipRuleId=_rule(w), Name=w["rule"]["Name"], Disabled=True)
+
+
+class _QuietHandler(BaseHTTPRequestHandler):
+    """An SMA handler that answers every invocation with no actions: the call stays as it is."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        answer = json.dumps({"SchemaVersion": "1.0", "Actions": []}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+def _call_placed(voice: Any, w: dict[str, Any]) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _QuietHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    SandboxControl(w["endpoint"]).sma_endpoint(LAMBDA, f"http://127.0.0.1:{server.server_port}/")
+    w["transaction"] = voice.create_sip_media_application_call(
+        FromPhoneNumber="+12065550101", ToPhoneNumber="+14155550123", SipMediaApplicationId=_sma(w)
+    )["SipMediaApplicationCall"]["TransactionId"]
+
+
+def _targets(sma_id: str) -> list[dict[str, Any]]:
+    return [{"SipMediaApplicationId": sma_id, "Priority": 1, "AwsRegion": "us-east-1"}]
+
 
 CASES = [
     Case(CHIME, "CreateMeeting", _new_meeting),
@@ -355,6 +411,88 @@ CASES = [
         lambda w: {"ResourceARN": w["pipeline"]["MediaPipelineArn"]},
         lambda w: {"ResourceARN": _missing_pipeline_arn()},
     ),
+    Case(
+        VOICE,
+        "CreateSipMediaApplication",
+        lambda w: {
+            "AwsRegion": "us-east-1",
+            "Name": f"sma-{uuid.uuid4().hex[:6]}",
+            "Endpoints": [{"LambdaArn": LAMBDA}],
+        },
+    ),
+    Case(
+        VOICE,
+        "GetSipMediaApplication",
+        lambda w: {"SipMediaApplicationId": _sma(w)},
+        lambda w: {"SipMediaApplicationId": MISSING_SMA},
+    ),
+    Case(VOICE, "ListSipMediaApplications", lambda w: {"MaxResults": 10}),
+    Case(
+        VOICE,
+        "UpdateSipMediaApplication",
+        lambda w: {"SipMediaApplicationId": _sma(w), "Name": "renamed"},
+        lambda w: {"SipMediaApplicationId": MISSING_SMA, "Name": "renamed"},
+    ),
+    Case(
+        VOICE,
+        "DeleteSipMediaApplication",
+        lambda w: {"SipMediaApplicationId": w["spare_sma"]},
+        lambda w: {"SipMediaApplicationId": MISSING_SMA},
+        before=_second_sma,
+    ),
+    Case(
+        VOICE,
+        "CreateSipRule",
+        lambda w: {
+            "Name": f"rule-{uuid.uuid4().hex[:6]}",
+            "TriggerType": "ToPhoneNumber",
+            "TriggerValue": "+12065550102",
+            "TargetApplications": _targets(_sma(w)),
+        },
+    ),
+    Case(VOICE, "GetSipRule", lambda w: {"SipRuleId": _rule(w)}, lambda w: {"SipRuleId": MISSING_SMA}),
+    Case(VOICE, "ListSipRules", lambda w: {"SipMediaApplicationId": _sma(w)}),
+    Case(
+        VOICE,
+        "UpdateSipRule",
+        lambda w: {"SipRuleId": _rule(w), "Name": "renamed rule"},
+        lambda w: {"SipRuleId": MISSING_SMA, "Name": "renamed rule"},
+    ),
+    Case(
+        VOICE,
+        "DeleteSipRule",
+        lambda w: {"SipRuleId": _rule(w)},
+        lambda w: {"SipRuleId": MISSING_SMA},
+        before=_rule_disabled,
+    ),
+    Case(VOICE, "ListPhoneNumbers", lambda w: {"MaxResults": 10}),
+    Case(
+        VOICE,
+        "GetPhoneNumber",
+        lambda w: {"PhoneNumberId": "+12065550101"},
+        lambda w: {"PhoneNumberId": "+19995550100"},
+    ),
+    Case(
+        VOICE,
+        "CreateSipMediaApplicationCall",
+        lambda w: {
+            "FromPhoneNumber": "+12065550101",
+            "ToPhoneNumber": "+14155550123",
+            "SipMediaApplicationId": _sma(w),
+        },
+        lambda w: {
+            "FromPhoneNumber": "+12065550101",
+            "ToPhoneNumber": "+14155550123",
+            "SipMediaApplicationId": MISSING_SMA,
+        },
+    ),
+    Case(
+        VOICE,
+        "UpdateSipMediaApplicationCall",
+        lambda w: {"SipMediaApplicationId": _sma(w), "TransactionId": w["transaction"], "Arguments": {"k": "v"}},
+        lambda w: {"SipMediaApplicationId": _sma(w), "TransactionId": MISSING_SMA, "Arguments": {"k": "v"}},
+        before=_call_placed,
+    ),
 ]
 
 
@@ -380,7 +518,7 @@ def test_operations_implemented_per_service():
     counts: dict[str, int] = {}
     for service, _ in HANDLERS:
         counts[service] = counts.get(service, 0) + 1
-    assert counts == {CHIME: 16, IVS: 15, KVS: 9, SIGNALING: 1, PIPES: 11}
+    assert counts == {CHIME: 16, IVS: 15, KVS: 9, SIGNALING: 1, PIPES: 11, VOICE: 14}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)

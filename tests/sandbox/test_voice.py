@@ -211,8 +211,9 @@ def test_dial_out_is_answered_and_joins_then_hung_up_by_update(voice, sandbox, s
     voice.update_sip_media_application_call(
         SipMediaApplicationId=sma_id, TransactionId=transaction, Arguments={"Operation": "Hangup"}
     )
-    while sandbox.call_get(transaction)["state"] != "ended" and time.monotonic() < deadline + 5:
-        time.sleep(0.05)
+    while "HANGUP" not in _types(served) and time.monotonic() < deadline + 5:
+        time.sleep(0.05)  # the call is ended first, then the handler hears HANGUP
+    assert sandbox.call_get(transaction)["state"] == "ended"
     assert _types(served)[-2:] == ["CALL_UPDATE_REQUESTED", "HANGUP"]
 
 
@@ -271,6 +272,7 @@ def test_an_outbound_call_hung_up_while_ringing_ends(voice, sandbox, served):
     voice.update_sip_media_application_call(
         SipMediaApplicationId=sma_id, TransactionId=transaction, Arguments={"Operation": "Hangup"}
     )
-    while sandbox.call_get(transaction)["state"] != "ended" and time.monotonic() < deadline + 5:
-        time.sleep(0.05)
+    while "HANGUP" not in _types(served) and time.monotonic() < deadline + 5:
+        time.sleep(0.05)  # the call is ended first, then the handler hears HANGUP
+    assert sandbox.call_get(transaction)["state"] == "ended"
     assert _types(served)[-2:] == ["CALL_UPDATE_REQUESTED", "HANGUP"]
