@@ -24,7 +24,7 @@ from django.utils import timezone
 from portal.aws import kinesis_video as kvs
 from portal.aws.errors import AwsNotFound
 from portal.channels.models import Channel
-from portal.core.drift import drift_changed, drift_found, drift_gone
+from portal.core.drift import drift_changed, drift_found, drift_gone, drift_settle
 from portal.core.models import Operation
 from portal.core.refresh import Cycle, Items, Observed, Refresher, refresh_run, refresher_register
 
@@ -155,7 +155,7 @@ def channels_reconcile(*, listed: list[dict[str, Any]], region: str, observed_at
     busy = _busy_ids()
     rows = Channel.objects.filter(region=region, arn__isnull=False, status__in=Channel.IN_AWS).only(*COMPARED_FIELDS)
     known = {channel.arn: channel for channel in rows}
-    summary = {"listed": len(by_arn), "found": 0, "gone": 0, "deleted": 0}
+    summary = {"listed": len(by_arn), "found": 0, "returned": 0, "gone": 0, "deleted": 0}
     synced = []
     for arn, info in by_arn.items():
         channel = known.get(arn)
@@ -176,14 +176,19 @@ def channels_reconcile(*, listed: list[dict[str, Any]], region: str, observed_at
             continue
         summary["deleted" if channel.status == Channel.Status.DELETING else "gone"] += 1
         _gone(channel, now)
-    found = [
-        _found_row(info, region, now)
-        for arn, info in by_arn.items()
-        if arn not in known and info["ChannelName"] not in held
-    ]
+    unknown = {arn: info for arn, info in by_arn.items() if arn not in known and info["ChannelName"] not in held}
+    # A row marked gone that AWS lists again (an earlier listing missed it) comes back; it is not found twice.
+    returned = list(Channel.objects.filter(arn__in=list(unknown)))
+    for channel in returned:
+        _synced(channel, unknown.pop(channel.arn), now)
+        channel.deleted_at = None
+        channel.changed_at = now
+        channel.save(update_fields=[*SYNCED_FIELDS, "deleted_at", "changed_at"])
+        drift_settle(channel)
+    found = [_found_row(info, region, now) for info in unknown.values()]
     for channel in Channel.objects.bulk_create(found):
         drift_found(channel)
-    summary["found"] = len(found)
+    summary |= {"found": len(found), "returned": len(returned)}
     return summary
 
 

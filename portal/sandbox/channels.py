@@ -123,7 +123,7 @@ def list_signaling_channels(call: Call, p: dict[str, Any]) -> dict[str, Any]:
         if "ComparisonValue" not in condition:
             raise ApiError(INVALID, "ChannelNameCondition needs a ComparisonValue.")
         channels = [c for c in channels if c["name"].startswith(condition["ComparisonValue"])]
-    page, token = paginate(channels, p.get("NextToken"), p.get("MaxResults"), 100, INVALID)
+    page, token = paginate(channels, p.get("NextToken"), p.get("MaxResults"), 100, INVALID, key=lambda c: c["name"])
     result: dict[str, Any] = {"ChannelInfoList": [_view(c) for c in page]}
     if token:
         result["NextToken"] = token

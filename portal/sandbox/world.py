@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import bisect
 import datetime as dt
 import json
 import random
@@ -181,13 +182,26 @@ def iso(timestamp: float) -> dt.datetime:
 
 
 def paginate(
-    items: list[Any], next_token: str | None, max_results: int | None, default: int, code: str
+    items: list[Any],
+    next_token: str | None,
+    max_results: int | None,
+    default: int,
+    code: str,
+    *,
+    key: Callable[[Any], str] | None = None,
 ) -> tuple[list[Any], str | None]:
-    """Offset pagination with opaque tokens; a token the sandbox did not issue is refused with `code`."""
+    """Pages with opaque tokens; a token the sandbox did not issue is refused with `code`.
+
+    With `key` (items sorted by it, each key unique) a token names the last item returned, so an item deleted or
+    added between two pages moves no other item across the boundary, as AWS's tokens behave; without it, offsets."""
     start = 0
     if next_token:
         try:
-            start = int(base64.urlsafe_b64decode(next_token.encode()).decode().removeprefix("offset:"))
+            decoded = base64.urlsafe_b64decode(next_token.encode()).decode()
+            if key is not None and decoded.startswith("after:"):
+                start = bisect.bisect_right([key(item) for item in items], decoded.removeprefix("after:"))
+            else:
+                start = int(decoded.removeprefix("offset:"))
         except ValueError as error:  # not base64, not UTF-8, not a number
             raise ApiError(code, "The pagination token is invalid.") from error
         if start < 0:
@@ -195,8 +209,10 @@ def paginate(
     size = max_results or default
     page = items[start : start + size]
     following = start + size
-    token = base64.urlsafe_b64encode(f"offset:{following}".encode()).decode() if following < len(items) else None
-    return page, token
+    if following >= len(items) or not page:
+        return page, None
+    marker = f"after:{key(page[-1])}" if key is not None else f"offset:{following}"
+    return page, base64.urlsafe_b64encode(marker.encode()).decode()
 
 
 def tag_list_to_map(tags: list[dict[str, str]] | None) -> dict[str, str]:

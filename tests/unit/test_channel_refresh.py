@@ -8,6 +8,7 @@ import pytest
 from portal.channels.models import Channel
 from portal.channels.refresh import channels_refresh
 from portal.channels.services import ChannelSpec, channel_create
+from portal.core.drift import drift_gone
 from portal.core.models import Drift, Operation, RefresherState
 from tests.conftest import login, sandbox_boto
 
@@ -181,3 +182,30 @@ def test_a_channel_deleted_and_made_again_outside_is_gone_and_found(active, kvs,
     assert sorted(Channel.objects.values_list("arn", "status", "origin")) == sorted(
         [(active.arn, "gone", "portal"), (again, "creating", "found")]
     )
+
+
+def test_a_channel_marked_gone_that_aws_lists_again_comes_back_once(active):
+    """A listing that missed a channel marked it gone; the next listing that has it brings the same row back (no
+    second row for its ARN) and settles the gone record."""
+    Channel.objects.filter(pk=active.pk).update(status=Channel.Status.GONE)
+    Drift.objects.all().delete()
+    drift_gone(Channel.objects.get(pk=active.pk))
+    _listing_due()
+    channels_refresh()
+    assert list(Channel.objects.values_list("arn", "status")) == [(active.arn, Channel.Status.ACTIVE)]
+    assert _open_drift() == []
+
+
+def test_a_channel_deleted_between_two_listing_pages_moves_no_other_across_the_boundary(kvs, sandbox):
+    """AWS's page tokens are stable: the sandbox's name the last channel returned, so a deletion on an earlier page
+    does not make the next page skip one."""
+    sandbox.quotas(enabled=False)
+    for name in ("a-1", "a-2", "a-3", "a-4"):
+        kvs.create_signaling_channel(ChannelName=name)
+    sandbox.advance(3)
+    first = kvs.list_signaling_channels(MaxResults=2)
+    assert [c["ChannelName"] for c in first["ChannelInfoList"]] == ["a-1", "a-2"]
+    kvs.delete_signaling_channel(ChannelARN=first["ChannelInfoList"][0]["ChannelARN"])
+    sandbox.advance(60)
+    second = kvs.list_signaling_channels(MaxResults=2, NextToken=first["NextToken"])
+    assert [c["ChannelName"] for c in second["ChannelInfoList"]] == ["a-3", "a-4"]
