@@ -112,6 +112,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["OPTIONS"] = {
         **DATABASES["default"].get("OPTIONS", {}),  # what the URL's query says, e.g. ?sslmode=require
         "pool": {"min_size": 1, "max_size": int(os.environ.get("DATABASE_POOL_MAX_SIZE", "4")), "timeout": 10},
+        # Django's queries bind on the client and are never prepared; the few hot statements that bind on the
+        # server (portal.core.statements) are prepared at their first run. Off for a pooler that cannot keep them.
+        "prepare_threshold": 0 if env_bool("DATABASE_PREPARED_STATEMENTS", True) else None,
     }
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web processes and the workers read while one writes; IMMEDIATE avoids upgrade deadlocks.

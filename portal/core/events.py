@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from portal.core.durability import commits_flush, commits_unflushed
+from portal.core.durability import commits_unflushed
 
 Message = tuple[str, str]  # (body, message id)
 EventsHandler = Callable[[list[Message]], list[str]]
@@ -48,10 +48,9 @@ def events_dispatch(messages: list[Message], *, fallback: EventsHandler) -> list
     for index, (body, _message_id) in enumerate(messages):
         groups.setdefault(_HANDLERS.get(event_detail_type(body), fallback), []).append(index)
     outcomes = [""] * len(messages)
-    with commits_unflushed():
+    with commits_unflushed() as commits:
         for handler, indexes in groups.items():
             for index, outcome in zip(indexes, handler([messages[i] for i in indexes]), strict=True):
                 outcomes[index] = outcome
-    if "applied" in outcomes:
-        commits_flush()
+        commits.flush = "applied" in outcomes
     return outcomes
