@@ -17,12 +17,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Model
+from django.utils import timezone
 
 from portal.aws import sqs
 from portal.aws.clients import aws_run
 from portal.core.drift import drift_found
 from portal.core.events import OUTCOMES, event_handler_register, events_dispatch
+from portal.core.statements import statement_run
 from portal.meetings.models import Attendee, DeadLetter, Meeting, MeetingEvent
 from portal.meetings.operations import meeting_mark_ended, meeting_recount
 
@@ -107,29 +110,28 @@ class _Batch:
     """The rows a received batch of events touches, read with one query each and kept current as events apply.
 
     One consumer applies a queue's events (the Procfile and compose run one), so rows read at the start of a batch
-    stay the consumer's own until it changes them; the event row's unique id still stops a second copy applied
-    concurrently, and MeetingEnded locks its meeting, as the web tier may be ending it at the same moment.
+    stay the consumer's own until it changes them; the event row's unique id stops a copy recorded before (by this
+    batch, an earlier one, or a second consumer), and MeetingEnded locks its meeting, as the web tier may be ending
+    it at the same moment.
     """
 
-    seen: set[str]
     meetings: dict[str, Meeting]  # by AWS meeting id
     attendees: dict[tuple[int, str], Attendee]  # by (meeting pk, attendee id)
+    seen: set[str] = field(default_factory=set)  # event ids this batch recorded
     complete: set[int] = field(default_factory=set)  # meetings whose attendees are all in `attendees`
     recount: set[int] = field(default_factory=set)  # meetings whose counts an applied event changed
 
 
 def _batch_load(events: list[MeetingEventMessage]) -> _Batch:
     meeting_ids = {event.meeting_id for event in events}
-    seen = MeetingEvent.objects.filter(event_id__in=[event.event_id for event in events])
     meetings = Meeting.objects.in_bulk(meeting_ids, field_name="meeting_id")
     attendee_ids = {event.attendee_id for event in events if event.attendee_id}
     attendees = (
-        Attendee.objects.filter(meeting__meeting_id__in=meeting_ids, attendee_id__in=attendee_ids)
-        if attendee_ids
+        Attendee.objects.filter(meeting_id__in=[m.pk for m in meetings.values()], attendee_id__in=attendee_ids)
+        if attendee_ids and meetings
         else Attendee.objects.none()
     )
     return _Batch(
-        seen=set(seen.values_list("event_id", flat=True)),
         meetings=meetings,  # type: ignore[arg-type]
         attendees={(attendee.meeting_id, attendee.attendee_id): attendee for attendee in attendees},
         complete={meeting.pk for meeting in meetings.values()},
@@ -172,9 +174,9 @@ def _attendee_for(meeting: Meeting, event: MeetingEventMessage, batch: _Batch) -
     return attendee
 
 
-def _apply_attendee(meeting: Meeting, event: MeetingEventMessage, batch: _Batch) -> None:
-    attendee = _attendee_for(meeting, event, batch)
-    before = attendee.state
+def _attendee_changes(attendee: Attendee, event: MeetingEventMessage) -> dict[str, Any]:
+    """What the event changes on the attendee: presence only by an event newer than the one that set it (a deleted
+    attendee stays deleted), audio, video and content only while connected."""
     at = event.occurred_at
     changes: dict[str, Any] = {}
     state = PRESENCE.get(event.event_type)
@@ -191,14 +193,85 @@ def _apply_attendee(meeting: Meeting, event: MeetingEventMessage, batch: _Batch)
             changes |= {"video": False, "content": False, "content_video": False, "media_at": at}
     media = MEDIA.get(event.event_type)
     media_newer = attendee.media_at is None or at >= attendee.media_at
-    if media is not None and media_newer and attendee.state == Attendee.State.CONNECTED:
+    if media is not None and media_newer and changes.get("state", attendee.state) == Attendee.State.CONNECTED:
         changes |= media | {"media_at": at}
-    if changes:
-        Attendee.objects.filter(pk=attendee.pk).update(**changes)
-        for name, value in changes.items():
-            setattr(attendee, name, value)
+    return changes
+
+
+def _attendee_changed(attendee: Attendee, changes: dict[str, Any], batch: _Batch) -> None:
+    """The batch's copy of the attendee follows what was written; the meeting's counts are recounted when someone
+    connected, disconnected or was deleted."""
+    before = attendee.state
+    for name, value in changes.items():
+        setattr(attendee, name, value)
     if before != attendee.state and {before, attendee.state} & {Attendee.State.CONNECTED, Attendee.State.DELETED}:
-        batch.recount.add(meeting.pk)
+        batch.recount.add(attendee.meeting_id)
+
+
+def _event_row(event: MeetingEventMessage, meeting: Meeting) -> MeetingEvent:
+    return MeetingEvent(
+        event_id=event.event_id,
+        meeting=meeting,
+        event_type=event.event_type,
+        attendee_id=event.attendee_id,
+        external_user_id=event.external_user_id,
+        occurred_at=event.occurred_at,
+        received_at=timezone.now(),
+    )
+
+
+_EVENT_FIELDS = [f for f in MeetingEvent._meta.concrete_fields if not f.primary_key]
+
+
+def _columns(model: type[Model], values: dict[str, Any]) -> tuple[list[str], list[Any]]:
+    """Quoted column names and database values of model fields, for a hand-written statement."""
+    quote = connection.ops.quote_name
+    fields = [model._meta.get_field(name) for name in values]
+    return [quote(f.column) for f in fields], [f.get_db_prep_save(values[f.name], connection) for f in fields]
+
+
+def _record_in_one_statement(row: MeetingEvent, attendee: Attendee, changes: dict[str, Any]) -> bool:
+    """PostgreSQL: the event's row and the attendee's changes in one statement, so one transaction and one round
+    trip, prepared once per connection; nothing is written when the event id was recorded before (False)."""
+    quote = connection.ops.quote_name
+    inserted, insert_values = _columns(MeetingEvent, {f.name: getattr(row, f.attname) for f in _EVENT_FIELDS})
+    sql = (
+        f"WITH recorded AS (INSERT INTO {quote(MeetingEvent._meta.db_table)} ({', '.join(inserted)}) "
+        f"VALUES ({', '.join(['%s'] * len(inserted))}) ON CONFLICT ({quote('event_id')}) DO NOTHING RETURNING 1)"
+    )
+    parameters = list(insert_values)
+    if changes:
+        updated, update_values = _columns(Attendee, changes)
+        sql += (
+            f", changed AS (UPDATE {quote(Attendee._meta.db_table)} SET {', '.join(f'{c} = %s' for c in updated)} "
+            f"WHERE {quote('id')} = %s AND EXISTS (SELECT 1 FROM recorded))"
+        )
+        parameters += [*update_values, attendee.pk]
+    return statement_run(f"{sql} SELECT count(*) FROM recorded", parameters) == (1,)
+
+
+def _record_known_attendee(event: MeetingEventMessage, meeting: Meeting, attendee: Attendee, batch: _Batch) -> bool:
+    """An event about an attendee the batch has read (most of them): recorded with its changes atomically; False
+    when its id was recorded before."""
+    changes = _attendee_changes(attendee, event)
+    row = _event_row(event, meeting)
+    if connection.vendor == "postgresql":
+        recorded = _record_in_one_statement(row, attendee, changes)
+    else:
+        try:
+            with transaction.atomic():
+                row.save(force_insert=True)
+                if changes:
+                    Attendee.objects.filter(pk=attendee.pk).update(**changes)
+        except IntegrityError:
+            if not MeetingEvent.objects.filter(event_id=event.event_id).exists():
+                raise
+            recorded = False
+        else:
+            recorded = True
+    if recorded:
+        _attendee_changed(attendee, changes, batch)
+    return recorded
 
 
 def _apply_meeting_ended(meeting: Meeting, event: MeetingEventMessage) -> None:
@@ -214,28 +287,32 @@ def _apply_meeting_ended(meeting: Meeting, event: MeetingEventMessage) -> None:
 
 
 def _apply(event: MeetingEventMessage, batch: _Batch) -> str:
-    """One event in one transaction; its row goes in first, so a copy applied concurrently fails on the unique id."""
+    """One event in one transaction; its row goes in first, so a copy applied concurrently is not applied twice."""
     if event.event_id in batch.seen:
         return "duplicate"
+    meeting = batch.meetings.get(event.meeting_id)
+    attendee = batch.attendees.get((meeting.pk, event.attendee_id)) if meeting and event.attendee_id else None
+    if attendee is not None and event.event_type != "MeetingEnded":
+        if not _record_known_attendee(event, meeting, attendee, batch):  # type: ignore[arg-type]
+            return "duplicate"
+        batch.seen.add(event.event_id)
+        return "applied"
     try:
         with transaction.atomic():
             meeting = _meeting_for(event, batch)
             if meeting is None:
                 return "deferred"
-            MeetingEvent.objects.create(
-                event_id=event.event_id,
-                meeting=meeting,
-                event_type=event.event_type,
-                attendee_id=event.attendee_id,
-                external_user_id=event.external_user_id,
-                occurred_at=event.occurred_at,
-            )
+            _event_row(event, meeting).save(force_insert=True)
             if event.event_type == "MeetingEnded":
                 _apply_meeting_ended(meeting, event)
                 batch.complete.discard(meeting.pk)  # its attendees changed underneath: read them again
                 batch.attendees = {key: row for key, row in batch.attendees.items() if key[0] != meeting.pk}
             elif event.attendee_id:
-                _apply_attendee(meeting, event, batch)
+                attendee = _attendee_for(meeting, event, batch)
+                changes = _attendee_changes(attendee, event)
+                if changes:
+                    Attendee.objects.filter(pk=attendee.pk).update(**changes)
+                _attendee_changed(attendee, changes, batch)
     except IntegrityError:
         batch.meetings.pop(event.meeting_id, None)
         batch.attendees = {}
@@ -249,9 +326,10 @@ def _apply(event: MeetingEventMessage, batch: _Batch) -> str:
 
 def meeting_events_apply(messages: list[tuple[str, str]]) -> list[str]:
     """Apply a received batch of (body, message id), each event in its own transaction, in order: for each,
-    "applied", "duplicate", "dead-letter" or "deferred". The batch's meetings, attendees and already seen event ids
-    are read with one query each, not once per event. The list's counts are recounted from the attendee rows once
-    per batch for the meetings it changed: absolute, so a batch cut short is made good by the next one."""
+    "applied", "duplicate", "dead-letter" or "deferred". The batch's meetings and attendees are read with one query
+    each, not once per event; an event recorded before is found by its row's unique id as it is written. The list's
+    counts are recounted from the attendee rows once per batch for the meetings it changed: absolute, so a batch cut
+    short is made good by the next one."""
     parsed: list[MeetingEventMessage | None] = []
     for body, message_id in messages:
         try:
