@@ -171,35 +171,3 @@ class ChannelDeleteForm(UntruncatedForm):
         if self.cleaned_data["confirm"] != self.channel.name:
             raise forms.ValidationError(f"Type {self.channel.name!r} exactly to delete this channel.")
         return self.cleaned_data["confirm"]
-
-
-MAX_AT_ONCE = 1000
-
-
-def channels_delete_phrase(count: int) -> str:
-    """What a person types to delete `count` channels at once: it names how many."""
-    return f"delete {count} channel{'s' if count != 1 else ''}"
-
-
-class ChannelsDeleteForm(forms.Form):
-    channels = forms.ModelMultipleChoiceField(
-        queryset=Channel.objects.filter(status=Channel.Status.ACTIVE, arn__isnull=False),
-        widget=forms.MultipleHiddenInput,
-        error_messages={
-            "required": "Choose the channels to delete on the list first.",
-            "invalid_choice": "A chosen channel can no longer be deleted (it is gone, deleted or changing).",
-        },
-    )
-    confirm = forms.CharField(label="Type what the button says to confirm", max_length=64)
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        channels = cleaned.get("channels")
-        if channels is None:
-            return cleaned
-        if len(channels) > MAX_AT_ONCE:
-            self.add_error("channels", f"At most {MAX_AT_ONCE} channels at once.")
-        expected = channels_delete_phrase(len(channels))
-        if "confirm" in cleaned and cleaned["confirm"].strip() != expected:
-            self.add_error("confirm", f"Type {expected!r} exactly to delete these {len(channels)} channel(s).")
-        return cleaned

@@ -22,14 +22,11 @@ from portal.core.errors import Conflict, DomainError, NotAllowedInState, Remedy
 from portal.core.models import Operation
 from portal.core.operation_kinds import SECRETS, OperationCall, OperationKind, register
 from portal.core.permissions import MANAGE_RESOURCES
+from portal.core.tagging import tag_kinds_register, tag_words
 
 IN_USE = "ResourceInUseException"
 VERSION_MISMATCH = "VersionMismatchException"
 CLOCK_SKEW = timedelta(seconds=5)  # AWS's clock against ours, when telling our channel from an older one
-
-
-def _words(tags: dict[str, str]) -> str:
-    return ", ".join(f"{key}={value}" for key, value in tags.items())
 
 
 def _channel_missing(operation: Operation, error: AwsError) -> None:
@@ -104,7 +101,7 @@ def _describe_create(p: dict[str, Any], channel: str) -> str:
     tags = p.get("tags", {})
     settings = f"{p.get('channel_type')}, message TTL {p.get('ttl')} s"
     words = f"Create signaling channel {p.get('name') or channel} ({settings})"
-    return words + (f" with tags {_words(tags)}" if tags else "")
+    return words + (f" with tags {tag_words(tags)}" if tags else "")
 
 
 CHANNEL_CREATE = register(
@@ -202,57 +199,15 @@ CHANNEL_UPDATE_TTL = register(
 # --- tags -----------------------------------------------------------------------------------------------------------
 
 
-async def _tag(call: OperationCall) -> dict[str, Any]:
-    await kvs.tags_add(arn=call.parameters["arn"], tags=call.parameters["tags"])
-    return {"tags": call.parameters["tags"]}
-
-
-def _tagged(operation: Operation, effect_data: dict[str, Any]) -> None:
-    channel = Channel.objects.select_for_update().get(pk=operation.parameters["channel_id"])
-    channel.tags = {**channel.tags, **operation.parameters["tags"]}
-    channel.changed_at = timezone.now()
-    channel.save(update_fields=["tags", "changed_at"])
-
-
-CHANNEL_TAG = register(
-    OperationKind(
-        name="channels.tag",
-        label="Tag signaling channel",
-        permission=MANAGE_RESOURCES,
-        call=_tag,
-        on_success=_tagged,
-        on_failure=_channel_missing,
-        summary=lambda result: "tagged " + _words(result.get("tags", {})),
-        explain_failure=_refusal_now,
-        describe=lambda p, channel: f"Tag {channel}: {_words(p.get('tags', {}))}",
-    )
-)
-
-
-async def _untag(call: OperationCall) -> dict[str, Any]:
-    await kvs.tags_remove(arn=call.parameters["arn"], keys=call.parameters["keys"])
-    return {"keys": call.parameters["keys"]}
-
-
-def _untagged(operation: Operation, effect_data: dict[str, Any]) -> None:
-    channel = Channel.objects.select_for_update().get(pk=operation.parameters["channel_id"])
-    channel.tags = {k: v for k, v in channel.tags.items() if k not in operation.parameters["keys"]}
-    channel.changed_at = timezone.now()
-    channel.save(update_fields=["tags", "changed_at"])
-
-
-CHANNEL_UNTAG = register(
-    OperationKind(
-        name="channels.untag",
-        label="Untag signaling channel",
-        permission=MANAGE_RESOURCES,
-        call=_untag,
-        on_success=_untagged,
-        on_failure=_channel_missing,
-        summary=lambda result: "removed the tag " + ", ".join(result.get("keys", [])),
-        explain_failure=_refusal_now,
-        describe=lambda p, channel: f"Remove tag {', '.join(p.get('keys', []))} from {channel}",
-    )
+CHANNEL_TAG, CHANNEL_UNTAG = tag_kinds_register(
+    area="channels",
+    noun="signaling channel",
+    model=Channel,
+    id_parameter="channel_id",
+    tags_add=kvs.tags_add,
+    tags_remove=kvs.tags_remove,
+    on_failure=_channel_missing,
+    explain_failure=_refusal_now,
 )
 
 
@@ -275,7 +230,7 @@ def _tags_put_back(operation: Operation, effect_data: dict[str, Any]) -> None:
 
 
 def _summary_tags_set(result: dict[str, Any]) -> str:
-    words = [f"tagged {_words(result['tagged'])}" if result.get("tagged") else ""]
+    words = [f"tagged {tag_words(result['tagged'])}" if result.get("tagged") else ""]
     words += [f"untagged {', '.join(result['untagged'])}" if result.get("untagged") else ""]
     return "; ".join(word for word in words if word) or "the tags already agreed"
 
@@ -290,7 +245,7 @@ CHANNEL_TAGS_SET = register(
         on_failure=_channel_missing,
         summary=_summary_tags_set,
         explain_failure=_refusal_now,
-        describe=lambda p, channel: f"Make the tags of {channel} in AWS exactly {_words(p.get('tags', {})) or 'none'}",
+        describe=lambda p, name: f"Make the tags of {name} in AWS exactly {tag_words(p.get('tags', {})) or 'none'}",
     )
 )
 

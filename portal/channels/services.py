@@ -11,8 +11,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.channels.models import Channel
-from portal.core.batches import operation_batch_record
-from portal.core.errors import Conflict, DomainError, NotAllowedInState
+from portal.core.batches import operation_batch_each, operation_batch_record
+from portal.core.errors import Conflict, NotAllowedInState
 from portal.core.models import Operation, OperationBatch
 from portal.core.services import OperationAsked, operation_request, operations_request_together
 
@@ -186,15 +186,10 @@ def channel_delete(*, actor: AbstractBaseUser | None, channel: Channel, reason: 
 
 def channels_delete(*, actor: AbstractBaseUser, channels: list[Channel]) -> OperationBatch:
     """Delete several channels: one operation each, all requested in one transaction or none, on one batch page."""
-    with transaction.atomic():
-        operations = []
-        for channel in channels:
-            try:
-                operations.append(channel_delete(actor=actor, channel=channel))
-            except DomainError as refused:
-                raise type(refused)(f"{channel}: {refused.message}", remedy=refused.remedy) from refused
-        label = f"Delete {len(channels)} signaling channel{'s' if len(channels) != 1 else ''}"
-        return operation_batch_record(label=label, actor=actor, reason="", operations=operations)
+    label = f"Delete {len(channels)} signaling channel{'s' if len(channels) != 1 else ''}"
+    return operation_batch_each(
+        label=label, actor=actor, rows=channels, request=lambda channel: channel_delete(actor=actor, channel=channel)
+    )
 
 
 def channel_tags_set(*, actor: AbstractBaseUser, channel: Channel, tags: dict[str, str]) -> Operation:

@@ -16,14 +16,13 @@ from portal.channels.filters import ChannelFilter
 from portal.channels.forms import (
     ChannelCreateForm,
     ChannelDeleteForm,
-    ChannelsDeleteForm,
     FleetCreateForm,
     TagAddForm,
     TagRemoveForm,
     TtlForm,
-    channels_delete_phrase,
 )
 from portal.channels.models import Channel
+from portal.core.delete_many import DeleteMany, delete_many_view
 from portal.core.models import Operation
 from portal.core.permissions import MANAGE_RESOURCES, VIEW_RESOURCES
 from portal.core.polling import poll_response
@@ -190,27 +189,20 @@ def channel_delete(request: HttpRequest, channel_id: int) -> HttpResponse:
     return TemplateResponse(request, "channels/delete.html", {"channel": channel, "form": form}, status=status)
 
 
-@require_http_methods(["GET", "POST"])
-@permission_required(MANAGE_RESOURCES, raise_exception=True)
-def channels_delete(request: HttpRequest) -> HttpResponse:
-    """Delete the channels chosen on the list, after typing how many: one operation each, followed on one page."""
-    if request.method == "POST":
-        form = ChannelsDeleteForm(request.POST)
-        if form.is_valid():
-            batch = services.channels_delete(actor=request.user, channels=list(form.cleaned_data["channels"]))
-            return HttpResponseRedirect(reverse("operation_batch", args=[batch.pk]), status=303)
-        ids = request.POST.getlist("channels")
-    else:
-        ids = request.GET.getlist("channels")
-    chosen = list(Channel.objects.filter(pk__in=[pk for pk in ids if pk.isdigit()]).order_by("name", "pk"))
-    deletable = [channel for channel in chosen if channel.is_active]
-    if request.method == "GET":
-        form = ChannelsDeleteForm(initial={"channels": [channel.pk for channel in deletable]})
-    context = {
-        "form": form,
-        "deletable": deletable,
-        "kept": [channel for channel in chosen if not channel.is_active],
-        "phrase": channels_delete_phrase(len(deletable)),
-    }
-    status = 400 if request.method == "POST" else 200
-    return TemplateResponse(request, "channels/delete_many.html", context, status=status)
+channels_delete = delete_many_view(
+    DeleteMany(
+        field="channels",
+        noun="channel",
+        title="Delete signaling channels",
+        list_url_name="channels",
+        choices=Channel.objects.filter(status=Channel.Status.ACTIVE, arn__isnull=False),
+        deletable=lambda channel: channel.is_active,
+        delete=lambda actor, channels: services.channels_delete(actor=actor, channels=channels),
+        at_most=1000,
+        explanation="Each channel is deleted by its own operation, at the rate KVS allows, with the version the portal "
+        "last read; each is DELETING until gone. The next page follows them all.",
+        no_longer="A chosen channel can no longer be deleted (it is gone, deleted or changing).",
+        nothing_chosen="No chosen channel can be deleted. Tick ACTIVE channels on the list.",
+        rows_template="channels/_delete_many_rows.html",
+    )
+)

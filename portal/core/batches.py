@@ -6,13 +6,18 @@ rate limiter paces them at the quota.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from portal.core.errors import DomainError
 from portal.core.models import Operation, OperationBatch
 from portal.core.services import SCHEDULER_NAME
+
+Row = TypeVar("Row")
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,21 @@ def operation_batch_record(
         batch = OperationBatch.objects.create(label=label, actor=actor, actor_name=actor_name, reason=reason)
         batch.operations.set(operations)
     return batch
+
+
+def operation_batch_each(
+    *, label: str, actor: AbstractBaseUser, rows: Sequence[Row], request: Callable[[Row], Operation]
+) -> OperationBatch:
+    """One operation per row (`request` asks it), all requested in one transaction or none, followed together on one
+    batch page. A row the service refuses refuses the whole request, and the refusal names the row."""
+    with transaction.atomic():
+        operations = []
+        for row in rows:
+            try:
+                operations.append(request(row))
+            except DomainError as refused:
+                raise type(refused)(f"{row}: {refused.message}", remedy=refused.remedy) from refused
+        return operation_batch_record(label=label, actor=actor, reason="", operations=operations)
 
 
 def batch_operations(*, batch: OperationBatch) -> list[Operation]:

@@ -3,9 +3,8 @@
     class StagesConfig(AppConfig):
         sections = (Section(label="Stages", url_name="stages", position=20, summary="..."),)
 
-A section that is not built yet lists what it will do in `coming`; core serves its page at /<url_name>/. A section
-with `figures` (the dotted path of a function answering `list[Figure]` in a fixed number of queries) puts them on the
-overview, each linking to its list filtered to what it counts.
+A section with `figures` (the dotted path of a function answering `list[Figure]` in a fixed number of queries) puts
+them on the overview, each linking to its list filtered to what it counts.
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ class Section:
     position: int  # left to right in the navigation, first to last on the overview
     title: str = ""  # the heading and the overview's tile; the label when empty
     summary: str = ""  # the overview's tile; a section without one has no tile
-    coming: tuple[str, ...] = ()  # not built yet: what it will let people do
     permission: str = ""  # only people holding it see the section; "" = everyone who may view resources
     figures: str = ""  # dotted path of a function answering the overview's figures
 
@@ -59,7 +57,3 @@ def sections() -> tuple[Section, ...]:
 def sections_for(user: AbstractBaseUser | AnonymousUser) -> list[Section]:
     """The sections this person may open, in order."""
     return [section for section in sections() if not section.permission or user.has_perm(section.permission)]
-
-
-def section_get(url_name: str) -> Section:
-    return next(section for section in sections() if section.url_name == url_name)

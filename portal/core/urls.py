@@ -1,7 +1,6 @@
 from django.urls import path
 
 from portal.core import views
-from portal.core.sections import sections
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,8 +16,4 @@ urlpatterns = [
     path("drift/<int:drift_id>/resolve/", views.drift_resolve_one, name="drift_resolve"),
     path("audit/", views.audit, name="audit"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
-] + [
-    path(f"{section.url_name}/", views.section_coming, {"url_name": section.url_name}, name=section.url_name)
-    for section in sections()
-    if section.coming
 ]

@@ -28,7 +28,7 @@ from portal.core.overview import refresh_budgets
 from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, SYNC_RESOURCES, VIEW_RESOURCES
 from portal.core.polling import poll_response
 from portal.core.secrets import secrets_take
-from portal.core.sections import section_get, sections_for
+from portal.core.sections import sections_for
 from portal.core.selectors import audit_csv
 from portal.core.services import operation_request
 
@@ -119,12 +119,6 @@ def operation_batch(request: HttpRequest, batch_id: int) -> HttpResponse:
     if request.htmx:
         return poll_response(request, "core/operation_batch.html#batch-progress", context, done=progress.done)
     return TemplateResponse(request, "core/operation_batch.html", context)
-
-
-@require_GET
-@permission_required(VIEW_RESOURCES, raise_exception=True)
-def section_coming(request: HttpRequest, url_name: str) -> TemplateResponse:
-    return TemplateResponse(request, "core/section_coming.html", {"section": section_get(url_name)})
 
 
 def operation_redirect(operation: Operation) -> HttpResponseRedirect:

@@ -182,35 +182,3 @@ class StageDeleteForm(UntruncatedForm):
         if confirm != expected:
             raise forms.ValidationError(f"Type {expected!r} exactly to delete this stage.")
         return confirm
-
-
-MAX_STAGES_AT_ONCE = 100  # IVS's default stages per region
-
-
-def stages_delete_phrase(count: int) -> str:
-    """What a person types to delete `count` stages at once: it names how many."""
-    return f"delete {count} stage{'s' if count != 1 else ''}"
-
-
-class StagesDeleteForm(forms.Form):
-    stages = forms.ModelMultipleChoiceField(
-        queryset=Stage.objects.filter(status=Stage.Status.ACTIVE, arn__isnull=False),
-        widget=forms.MultipleHiddenInput,
-        error_messages={
-            "required": "Choose the stages to delete on the list first.",
-            "invalid_choice": "A chosen stage can no longer be deleted (it is gone, deleted or being deleted).",
-        },
-    )
-    confirm = forms.CharField(label="Type what the button says to confirm", max_length=64)
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        stages = cleaned.get("stages")
-        if stages is None:
-            return cleaned
-        if len(stages) > MAX_STAGES_AT_ONCE:
-            self.add_error("stages", f"At most {MAX_STAGES_AT_ONCE} stages at once.")
-        expected = stages_delete_phrase(len(stages))
-        if "confirm" in cleaned and cleaned["confirm"].strip() != expected:
-            self.add_error("confirm", f"Type {expected!r} exactly to delete these {len(stages)} stage(s).")
-        return cleaned

@@ -13,6 +13,7 @@ from portal.core.errors import DomainError
 from portal.core.models import Operation
 from portal.core.operation_kinds import EFFECT_DATA, SECRETS, OperationCall, OperationKind, register
 from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, SYNC_RESOURCES
+from portal.core.tagging import tag_kinds_register, tag_words
 from portal.stages.models import Participant, ParticipantToken, Stage
 
 # CreateStage has no idempotency token: the portal tags each stage it creates with the operation's token, so a
@@ -62,10 +63,6 @@ async def _mint(stage_arn: str, specs: list[dict[str, Any]], call: OperationCall
     ]
 
 
-def _tag_words(tags: dict[str, str]) -> str:
-    return ", ".join(f"{key}={value}" for key, value in tags.items())
-
-
 def _holder(user_id: str) -> str:
     return user_id or "no user id"
 
@@ -74,7 +71,7 @@ def _describe_create(p: dict[str, Any], stage: str) -> str:
     tags = visible_tags(p.get("tags", {}))
     tokens = p.get("tokens", [])
     words = f"Create stage {p.get('name') or stage}"
-    words += f" with tags {_tag_words(tags)}" if tags else " with no tags"
+    words += f" with tags {tag_words(tags)}" if tags else " with no tags"
     if tokens:
         holders = ", ".join(_holder(spec.get("userId", "")) for spec in tokens)
         words += f" and {len(tokens)} token{'s' if len(tokens) > 1 else ''} ({holders})"
@@ -97,11 +94,6 @@ def _describe_disconnect(p: dict[str, Any], stage: str) -> str:
     who = f"{p['user_id']} ({participant})" if p.get("user_id") else participant
     token = "token revoked" if p.get("revoke_token") else "token not revoked"
     return f"Disconnect participant {who} from {stage}, {token}"
-
-
-def _describe_untag(p: dict[str, Any], stage: str) -> str:
-    keys = p.get("keys", [])
-    return f"Remove tag{'s' if len(keys) > 1 else ''} {', '.join(keys)} from {stage}"
 
 
 def _tokens_result(tokens: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
@@ -307,59 +299,16 @@ STAGE_RENAME = register(
 )
 
 
-async def _tag(call: OperationCall) -> dict[str, Any]:
-    await ivs.tags_add(arn=call.parameters["arn"], tags=call.parameters["tags"])
-    return {"tags": call.parameters["tags"]}
-
-
-def _tagged(operation: Operation, effect_data: dict[str, Any]) -> None:
-    stage = Stage.objects.select_for_update().get(pk=operation.parameters["stage_id"])
-    stage.tags = {**stage.tags, **operation.parameters["tags"]}
-    stage.changed_at = timezone.now()
-    stage.save(update_fields=["tags", "changed_at"])
-
-
-STAGE_TAG = register(
-    OperationKind(
-        name="stages.tag",
-        label="Tag stage",
-        permission=MANAGE_RESOURCES,
-        call=_tag,
-        on_success=_tagged,
-        summary=lambda result: "tagged " + _tag_words(result.get("tags", {})),
-        result_template="stages/stage_result.html",
-        on_failure=_stage_missing,
-        explain_failure=_stage_refusal,
-        describe=lambda p, stage: f"Tag {stage}: {_tag_words(p.get('tags', {}))}",
-    )
-)
-
-
-async def _untag(call: OperationCall) -> dict[str, Any]:
-    await ivs.tags_remove(arn=call.parameters["arn"], keys=call.parameters["keys"])
-    return {"keys": call.parameters["keys"]}
-
-
-def _untagged(operation: Operation, effect_data: dict[str, Any]) -> None:
-    stage = Stage.objects.select_for_update().get(pk=operation.parameters["stage_id"])
-    stage.tags = {k: v for k, v in stage.tags.items() if k not in operation.parameters["keys"]}
-    stage.changed_at = timezone.now()
-    stage.save(update_fields=["tags", "changed_at"])
-
-
-STAGE_UNTAG = register(
-    OperationKind(
-        name="stages.untag",
-        label="Untag stage",
-        permission=MANAGE_RESOURCES,
-        call=_untag,
-        on_success=_untagged,
-        summary=lambda result: "removed the tag " + ", ".join(result.get("keys", [])),
-        result_template="stages/stage_result.html",
-        on_failure=_stage_missing,
-        explain_failure=_stage_refusal,
-        describe=_describe_untag,
-    )
+STAGE_TAG, STAGE_UNTAG = tag_kinds_register(
+    area="stages",
+    noun="stage",
+    model=Stage,
+    id_parameter="stage_id",
+    tags_add=ivs.tags_add,
+    tags_remove=ivs.tags_remove,
+    on_failure=_stage_missing,
+    explain_failure=_stage_refusal,
+    result_template="stages/stage_result.html",
 )
 
 
@@ -388,11 +337,11 @@ STAGE_TAGS_PUT = register(
         permission=MANAGE_RESOURCES,
         call=_tags_put,
         on_success=_tags_put_done,
-        summary=lambda result: "tags now " + (_tag_words(result.get("tags", {})) or "none"),
+        summary=lambda result: "tags now " + (tag_words(result.get("tags", {})) or "none"),
         result_template="stages/stage_result.html",
         on_failure=_stage_missing,
         explain_failure=_stage_refusal,
-        describe=lambda p, stage: f"Re-apply the portal's tags on {stage}: {_tag_words(p.get('tags', {})) or 'none'}",
+        describe=lambda p, stage: f"Re-apply the portal's tags on {stage}: {tag_words(p.get('tags', {})) or 'none'}",
     )
 )
 

@@ -12,9 +12,9 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.core.batches import operation_batch_record
+from portal.core.batches import operation_batch_each
 from portal.core.drift import drift_changed, drift_found, drift_gone, drift_open_keys, drift_settle
-from portal.core.errors import Conflict, DomainError, NotAllowedInState, Remedy
+from portal.core.errors import Conflict, NotAllowedInState, Remedy
 from portal.core.models import Drift, Operation, OperationBatch
 from portal.core.permissions import SYNC_RESOURCES
 from portal.core.services import operation_request
@@ -170,17 +170,11 @@ def stage_delete(*, actor: AbstractBaseUser | None, stage: Stage, reason: str = 
 
 
 def stages_delete(*, actor: AbstractBaseUser, stages: list[Stage]) -> OperationBatch:
-    """Delete several stages at once: one operation per stage, all requested in one transaction or none, followed
-    together on one batch page."""
-    with transaction.atomic():
-        operations = []
-        for stage in stages:
-            try:
-                operations.append(stage_delete(actor=actor, stage=stage))
-            except DomainError as refused:  # say which stage: the whole request is refused
-                raise type(refused)(f"{stage}: {refused.message}", remedy=refused.remedy) from refused
-        label = f"Delete {len(stages)} stage{'s' if len(stages) != 1 else ''}"
-        return operation_batch_record(label=label, actor=actor, reason="", operations=operations)
+    """Delete several stages at once: one operation per stage, all or none, followed together on one batch page."""
+    label = f"Delete {len(stages)} stage{'s' if len(stages) != 1 else ''}"
+    return operation_batch_each(
+        label=label, actor=actor, rows=stages, request=lambda stage: stage_delete(actor=actor, stage=stage)
+    )
 
 
 def stages_sync(*, actor: AbstractBaseUser | None) -> Operation:

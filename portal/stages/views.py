@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap, retarget
 
+from portal.core.delete_many import DeleteMany, delete_many_view
 from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, SYNC_RESOURCES, VIEW_RESOURCES
 from portal.core.polling import poll_response
 from portal.core.query import query_id
@@ -25,12 +26,10 @@ from portal.stages.forms import (
     IssueTokenFormSet,
     StageDeleteForm,
     StageNameForm,
-    StagesDeleteForm,
     TagAddForm,
     TagFormSet,
     TagRemoveForm,
     TokenFormSet,
-    stages_delete_phrase,
 )
 from portal.stages.models import Participant, Stage
 from portal.stages.operations import MAX_TAGS
@@ -253,27 +252,20 @@ def stage_delete(request: HttpRequest, stage_id: int) -> HttpResponse:
     return TemplateResponse(request, "stages/delete.html", {"stage": stage, "form": form}, status=status)
 
 
-@require_http_methods(["GET", "POST"])
-@permission_required(MANAGE_RESOURCES, raise_exception=True)
-def stages_delete(request: HttpRequest) -> HttpResponse:
-    """Delete the stages chosen on the list, after typing how many: one operation each, followed on one page."""
-    if request.method == "POST":
-        form = StagesDeleteForm(request.POST)
-        if form.is_valid():
-            batch = services.stages_delete(actor=request.user, stages=list(form.cleaned_data["stages"]))
-            return HttpResponseRedirect(reverse("operation_batch", args=[batch.pk]), status=303)
-        ids = request.POST.getlist("stages")
-    else:
-        ids = request.GET.getlist("stages")
-    chosen = list(Stage.objects.filter(pk__in=[pk for pk in ids if pk.isdigit()]).order_by("name", "pk"))
-    deletable = [stage for stage in chosen if stage.is_usable]
-    if request.method == "GET":
-        form = StagesDeleteForm(initial={"stages": [stage.pk for stage in deletable]})
-    context = {
-        "form": form,
-        "deletable": deletable,
-        "kept": [stage for stage in chosen if not stage.is_usable],
-        "phrase": stages_delete_phrase(len(deletable)),
-    }
-    status = 400 if request.method == "POST" else 200
-    return TemplateResponse(request, "stages/delete_many.html", context, status=status)
+stages_delete = delete_many_view(
+    DeleteMany(
+        field="stages",
+        noun="stage",
+        title="Delete stages",
+        list_url_name="stages",
+        choices=Stage.objects.filter(status=Stage.Status.ACTIVE, arn__isnull=False),
+        deletable=lambda stage: stage.is_usable,
+        delete=lambda actor, stages: services.stages_delete(actor=actor, stages=stages),
+        at_most=100,  # IVS's default stages per region
+        explanation="IVS shuts each stage down and disconnects everyone in it. The portal keeps their records, marked "
+        "deleted. Each stage is deleted by its own operation, at the rate IVS allows; the next page follows them all.",
+        no_longer="A chosen stage can no longer be deleted (it is gone, deleted or being deleted).",
+        nothing_chosen="No stage chosen can be deleted. Tick the stages to delete on the list.",
+        rows_template="stages/_delete_many_rows.html",
+    )
+)

@@ -137,17 +137,6 @@ def test_navigation_per_role(admin, support, viewer, make_user):
         assert (">People</a>" in page) is sees_people
 
 
-def test_unbuilt_sections_say_what_is_coming(client, viewer):
-    unbuilt = [section for section in sections() if section.coming]
-    if not unbuilt:
-        pytest.skip("Every section is built.")
-    page = login(viewer).get(f"/{unbuilt[0].url_name}/")
-    assert page.status_code == 200
-    assert f"<h1>{unbuilt[0].heading}</h1>".encode() in page.content
-    assert b"Coming next" in page.content
-    assert unbuilt[0].coming[0].encode() in page.content
-
-
 def test_navigation_and_tiles_come_from_the_app_configs(viewer):
     assert [(s.label, s.url_name) for s in sections()] == [
         ("Meetings", "meetings"), ("Stages", "stages"), ("Channels", "channels"),
@@ -156,14 +145,14 @@ def test_navigation_and_tiles_come_from_the_app_configs(viewer):
     ]  # fmt: skip
     assert apps.get_app_config("stages").sections[0].url_name == "stages"
     page = login(viewer).get("/").content.decode()
-    tiles = re.findall(r'data-section="(\w+)">\s*<h2>([^<]*)(<span class="badge">Coming</span>)?', page)
+    tiles = re.findall(r'data-section="(\w+)">\s*<h2>([^<]*)</h2>', page)
     assert tiles == [
-        ("meetings", "Meetings", ""),
-        ("stages", "Stages", ""),
-        ("channels", "Signaling channels", ""),
-        ("pipelines", "Capture pipelines", ""),
-        ("pstn_calls", "Phone calls", ""),
-        ("cleanup", "Cleanup", ""),
+        ("meetings", "Meetings"),
+        ("stages", "Stages"),
+        ("channels", "Signaling channels"),
+        ("pipelines", "Capture pipelines"),
+        ("pstn_calls", "Phone calls"),
+        ("cleanup", "Cleanup"),
     ]
 
 
