@@ -21,7 +21,8 @@ from portal.core.operation_kinds import SECRETS, OperationCall, OperationKind, r
 from portal.core.permissions import HANGUP_CALLS, MANAGE_RESOURCES
 from portal.meetings.models import Attendee
 from portal.meetings.operations import meeting_recount
-from portal.pstn.models import Lifecycle, PhoneCall, SipMediaApplication, SipRule
+from portal.pstn.models import Lifecycle, PhoneCall, PhoneNumber, PhoneNumberOrder, SipMediaApplication, SipRule
+from portal.pstn.refresh import number_fields
 
 # --- SIP media applications and SIP rules: created, updated and deleted the same way ---------------------------------
 
@@ -172,6 +173,130 @@ RULE_CREATE, RULE_UPDATE, RULE_DELETE = _wiring_kinds(
         f"Update SIP rule {name}: {'disabled' if p.get('disabled') else 'enabled'}, → {p.get('sma_name')}"
     ),
     deleted_summary="disabled, then deleted",
+)
+
+
+# --- phone numbers ---------------------------------------------------------------------------------------------------
+
+
+async def _numbers_search(call: OperationCall) -> dict[str, Any]:
+    p = call.parameters
+    return {"numbers": await voice.numbers_search(criteria=p["criteria"], max_results=p["max_results"])}
+
+
+NUMBERS_SEARCH = register(
+    OperationKind(
+        name="pstn.search_numbers",
+        label="Search phone numbers to order",
+        permission=MANAGE_RESOURCES,
+        call=_numbers_search,
+        serial=False,
+        summary=lambda r: f"{len(r.get('numbers', []))} numbers available",
+        result_template="pstn/number_search_result.html",
+        describe=lambda p, name: (
+            "Search phone numbers to order: "
+            + ", ".join(f"{key} {value}" for key, value in p.get("criteria", {}).items())
+        ),
+    )
+)
+
+
+async def _numbers_order(call: OperationCall) -> dict[str, Any]:
+    p = call.parameters
+    order = await voice.number_order_create(product_type=p["product_type"], numbers=p["numbers"], name=p["name"])
+    return {
+        "order_id": order["PhoneNumberOrderId"],
+        "status": order.get("Status", ""),
+        "numbers": [{"e164": n.get("E164PhoneNumber", ""), "status": n.get("Status", "")}
+                    for n in order.get("OrderedPhoneNumbers", [])],
+    }  # fmt: skip
+
+
+def _numbers_ordered(operation: Operation, effect_data: dict[str, Any]) -> None:
+    result = operation.result
+    PhoneNumberOrder.objects.filter(pk=operation.parameters["order_pk"]).update(
+        order_id=result["order_id"], status=result["status"], numbers=result["numbers"], refreshed_at=timezone.now()
+    )
+
+
+def _numbers_order_failed(operation: Operation, error: AwsError) -> None:
+    PhoneNumberOrder.objects.filter(pk=operation.parameters["order_pk"]).update(status=PhoneNumberOrder.NOT_PLACED)
+
+
+NUMBERS_ORDER = register(
+    OperationKind(
+        name="pstn.order_numbers",
+        label="Order phone numbers",
+        permission=MANAGE_RESOURCES,
+        call=_numbers_order,
+        on_success=_numbers_ordered,
+        on_failure=_numbers_order_failed,
+        summary=lambda r: (
+            f"order {r.get('order_id')}: {r.get('status')}; the numbers join the account once it is successful"
+        ),
+        describe=lambda p, name: f"Order {', '.join(p.get('numbers', []))} for {p.get('product_type')}",
+    )
+)
+
+
+NUMBER_FIELDS = ("product_type", "status", "name", "calling_name", "calling_name_status")
+
+
+async def _number_update(call: OperationCall) -> dict[str, Any]:
+    p = call.parameters
+    fields = number_fields(await voice.number_update(number_id=p["number_id"], changes=p["changes"]))
+    return {key: fields[key] for key in NUMBER_FIELDS}
+
+
+def _number_updated(operation: Operation, effect_data: dict[str, Any]) -> None:
+    PhoneNumber.objects.filter(pk=operation.parameters["number_pk"]).update(
+        **{key: operation.result[key] for key in NUMBER_FIELDS}, refreshed_at=timezone.now()
+    )
+
+
+NUMBER_UPDATE = register(
+    OperationKind(
+        name="pstn.update_number",
+        label="Update phone number",
+        permission=MANAGE_RESOURCES,
+        call=_number_update,
+        on_success=_number_updated,
+        describe=lambda p, name: (
+            f"Update phone number {name}: "
+            + ", ".join(f"{key} {value!r}" for key, value in p.get("changes", {}).items())
+        ),
+    )
+)
+
+
+async def _number_release(call: OperationCall) -> dict[str, Any]:
+    try:
+        await voice.number_delete(number_id=call.parameters["number_id"])
+    except AwsNotFound:
+        return {"already_gone": True}
+    return {}
+
+
+def _number_released(operation: Operation, effect_data: dict[str, Any]) -> None:
+    numbers = PhoneNumber.objects.filter(pk=operation.parameters["number_pk"])
+    if operation.result.get("already_gone"):
+        numbers.update(present=False, refreshed_at=timezone.now())
+    else:
+        numbers.update(status=PhoneNumber.IN_DELETION_QUEUE[0], refreshed_at=timezone.now())
+
+
+NUMBER_RELEASE = register(
+    OperationKind(
+        name="pstn.release_number",
+        label="Release phone number",
+        permission=MANAGE_RESOURCES,
+        call=_number_release,
+        on_success=_number_released,
+        summary=lambda r: (
+            "it was already gone" if r.get("already_gone") else "in the deletion queue: AWS releases it after 7 days"
+        ),
+        describe=lambda p, name: f"Release phone number {name}",
+    )
 )
 
 
