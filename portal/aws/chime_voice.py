@@ -125,6 +125,13 @@ async def number_delete(*, number_id: str) -> None:
         await voice.delete_phone_number(PhoneNumberId=number_id)
 
 
+async def number_restore(*, number_id: str) -> dict[str, Any]:
+    """RestorePhoneNumber: a number in the deletion queue back to the account's inventory."""
+    async with aws_client(SERVICE, mutating=True) as voice:
+        response = await voice.restore_phone_number(PhoneNumberId=number_id)
+    return response["PhoneNumber"]
+
+
 async def phone_numbers_list(client: Any) -> list[dict[str, Any]]:
     """Every phone number of the account: ListPhoneNumbers, every page."""
     numbers: list[dict[str, Any]] = []

@@ -300,6 +300,24 @@ NUMBER_RELEASE = register(
 )
 
 
+async def _number_restore(call: OperationCall) -> dict[str, Any]:
+    fields = number_fields(await voice.number_restore(number_id=call.parameters["number_id"]))
+    return {key: fields[key] for key in NUMBER_FIELDS}
+
+
+NUMBER_RESTORE = register(
+    OperationKind(
+        name="pstn.restore_number",
+        label="Restore phone number",
+        permission=MANAGE_RESOURCES,
+        call=_number_restore,
+        on_success=_number_updated,
+        summary=lambda r: f"back in the account's inventory: {r.get('status')}",
+        describe=lambda p, name: f"Restore phone number {name} from the deletion queue",
+    )
+)
+
+
 # --- calls -----------------------------------------------------------------------------------------------------------
 
 

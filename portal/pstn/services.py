@@ -261,6 +261,19 @@ def number_release(*, actor: AbstractBaseUser, number: PhoneNumber) -> Operation
     )
 
 
+def number_restore(*, actor: AbstractBaseUser, number: PhoneNumber) -> Operation:
+    """RestorePhoneNumber: a released number, still in the deletion queue, back to the account's inventory."""
+    if not number.present or not number.in_deletion_queue:
+        raise NotAllowedInState(f"{number} is not in the deletion queue: there is nothing to restore.")
+    return operation_request(
+        kind="pstn.restore_number",
+        actor=actor,
+        target=number.e164,
+        parameters={"number_pk": number.pk, "number_id": number.phone_number_id},
+        resource=number,
+    )
+
+
 # --- dial-in ---------------------------------------------------------------------------------------------------------
 
 

@@ -19,4 +19,5 @@ urlpatterns = [
     path("wiring/numbers/search/<int:search_pk>/order/", views.numbers_order, name="pstn_numbers_order"),
     path("wiring/numbers/<int:number_pk>/", views.number_update, name="pstn_number_update"),
     path("wiring/numbers/<int:number_pk>/release/", views.number_release, name="pstn_number_release"),
+    path("wiring/numbers/<int:number_pk>/restore/", views.number_restore, name="pstn_number_restore"),
 ]

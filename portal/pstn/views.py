@@ -341,3 +341,10 @@ def number_release(request: HttpRequest, number_pk: int) -> HttpResponse:
         "refused": bool(used_by),
     }
     return _form_page(request, None, context)
+
+
+@require_POST
+@permission_required(MANAGE_RESOURCES, raise_exception=True)
+def number_restore(request: HttpRequest, number_pk: int) -> HttpResponse:
+    number = get_object_or_404(PhoneNumber, pk=number_pk)
+    return operation_redirect(services.number_restore(actor=request.user, number=number))

@@ -200,7 +200,7 @@ def test_aws_refuses_releasing_a_number_wired_outside_the_portal(client, listed,
     assert "must be disassociated" in client.get(f"/operations/{operation.pk}/").content.decode()
 
 
-def test_a_released_number_goes_to_the_deletion_queue_and_can_no_longer_be_changed(client, listed, sandbox):
+def test_a_released_number_waits_in_the_deletion_queue_unchangeable_until_restored(client, listed, sandbox):
     number = listed["+12065550108"]
     confirm = client.get(f"/calls/wiring/numbers/{number.pk}/release/").content.decode()
     assert "deletion queue" in confirm
@@ -214,7 +214,15 @@ def test_a_released_number_goes_to_the_deletion_queue_and_can_no_longer_be_chang
     assert (number.status, number.present) == ("DeleteInProgress", True)
     row = client.get("/calls/wiring/").content.decode().split(f'id="number-{number.pk}"')[1].split("</tr>")[0]
     assert "Edit" not in row
+    assert f"/calls/wiring/numbers/{number.pk}/restore/" in row
     assert client.post(f"/calls/wiring/numbers/{number.pk}/release/").status_code == 409
+
+    restored = _operation(client.post(f"/calls/wiring/numbers/{number.pk}/restore/"))
+    assert restored.status == Operation.Status.SUCCEEDED, restored.error_message
+    number.refresh_from_db()
+    assert number.status == "Unassigned"
+    assert _sandbox_number(sandbox, "+12065550108")["Status"] == "Unassigned"
+    assert client.post(f"/calls/wiring/numbers/{number.pk}/restore/").status_code == 409
 
 
 def test_viewers_see_numbers_but_cannot_search_order_change_or_release(viewer, listed):
@@ -228,4 +236,5 @@ def test_viewers_see_numbers_but_cannot_search_order_change_or_release(viewer, l
                 f"/calls/wiring/numbers/{number.pk}/release/", "/calls/wiring/numbers/search/1/order/"):  # fmt: skip
         assert client.get(url).status_code == 403, url
         assert client.post(url).status_code == 403, url
+    assert client.post(f"/calls/wiring/numbers/{number.pk}/restore/").status_code == 403
     assert not Operation.objects.exists()
