@@ -187,6 +187,10 @@ def numbers_order(*, actor: AbstractBaseUser, numbers: list[str], name: str) -> 
     held = list(PhoneNumber.objects.filter(e164__in=numbers, present=True).values_list("e164", flat=True))
     if held:
         raise Conflict(f"Already the account's: {', '.join(held)}.")
+    pending = PhoneNumberOrder.objects.exclude(status__in=PhoneNumberOrder.SETTLED)
+    on_order = sorted({n["e164"] for order in pending for n in order.numbers} & set(numbers))
+    if on_order:
+        raise Conflict(f"Already on order: {', '.join(on_order)}; the order's progress is on the wiring page.")
     product_type = PhoneNumber.ProductType.SMA_DIAL_IN
     with transaction.atomic():
         order = PhoneNumberOrder.objects.create(

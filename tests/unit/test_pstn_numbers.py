@@ -80,6 +80,9 @@ def test_ordering_numbers_searches_then_orders_and_the_refresher_follows_the_ord
     assert [n["status"] for n in order.numbers] == ["Processing", "Processing"]
     assert sandbox.state()["state"]["voice.phone_number_orders"][order.order_id]["Status"] == "Processing"
     assert not PhoneNumber.objects.filter(e164__in=found[:2]).exists()
+    again = client.post(f"/calls/wiring/numbers/search/{search.pk}/order/", {"numbers": found[1:3]})
+    assert again.status_code == 409
+    assert "Already on order: +14155550101" in again.content.decode()
 
     sandbox.advance(5)
     phone_numbers_refresh()  # the order is processing: read every cycle; once settled, its numbers at once
