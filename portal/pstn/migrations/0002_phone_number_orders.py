@@ -4,46 +4,54 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('pstn', '0001_initial'),
+        ("pstn", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PhoneNumberOrder',
+            name="PhoneNumberOrder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order_id', models.CharField(blank=True, max_length=64, null=True, unique=True)),
-                ('product_type', models.CharField(choices=[('SipMediaApplicationDialIn', 'SIP media application dial-in'), ('VoiceConnector', 'Voice Connector')], max_length=32)),
-                ('name', models.CharField(blank=True, help_text='Given to every number of the order.', max_length=256)),
-                ('status', models.CharField(db_index=True, default='Requested', max_length=32)),
-                ('numbers', models.JSONField(default=list, help_text='[{e164, status}] as AWS last said.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('refreshed_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("order_id", models.CharField(blank=True, max_length=64, null=True, unique=True)),
+                (
+                    "product_type",
+                    models.CharField(
+                        choices=[
+                            ("SipMediaApplicationDialIn", "SIP media application dial-in"),
+                            ("VoiceConnector", "Voice Connector"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                ("name", models.CharField(blank=True, help_text="Given to every number of the order.", max_length=256)),
+                ("status", models.CharField(db_index=True, default="Requested", max_length=32)),
+                ("numbers", models.JSONField(default=list, help_text="[{e164, status}] as AWS last said.")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("refreshed_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='phonenumber',
-            name='calling_name',
-            field=models.CharField(blank=True, help_text='The outbound caller name carriers show.', max_length=15),
+            model_name="phonenumber",
+            name="calling_name",
+            field=models.CharField(blank=True, help_text="The outbound caller name carriers show.", max_length=15),
         ),
         migrations.AddField(
-            model_name='phonenumber',
-            name='calling_name_status',
+            model_name="phonenumber",
+            name="calling_name_status",
             field=models.CharField(blank=True, max_length=32),
         ),
         migrations.AddField(
-            model_name='phonenumber',
-            name='name',
+            model_name="phonenumber",
+            name="name",
             field=models.CharField(blank=True, max_length=256),
         ),
         migrations.AddField(
-            model_name='phonenumber',
-            name='order_id',
-            field=models.CharField(blank=True, help_text='The order that acquired it.', max_length=64),
+            model_name="phonenumber",
+            name="order_id",
+            field=models.CharField(blank=True, help_text="The order that acquired it.", max_length=64),
         ),
     ]
