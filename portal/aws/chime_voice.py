@@ -81,6 +81,57 @@ async def call_update(*, sma_id: str, transaction_id: str, arguments: dict[str, 
         )
 
 
+async def numbers_search(*, criteria: dict[str, str], max_results: int) -> list[str]:
+    """SearchAvailablePhoneNumbers: the first page of numbers the account may order (criteria are the API's members:
+    AreaCode, City, State, Country, TollFreePrefix, PhoneNumberType)."""
+    async with aws_client(SERVICE) as voice:
+        response = await voice.search_available_phone_numbers(**criteria, MaxResults=max_results)
+    return response.get("E164PhoneNumbers", [])
+
+
+async def number_order_create(*, product_type: str, numbers: list[str], name: str) -> dict[str, Any]:
+    async with aws_client(SERVICE, mutating=True) as voice:
+        response = await voice.create_phone_number_order(
+            ProductType=product_type, E164PhoneNumbers=numbers, **({"Name": name} if name else {})
+        )
+    return response["PhoneNumberOrder"]
+
+
+async def number_order_get(*, order_id: str) -> dict[str, Any]:
+    async with aws_client(SERVICE) as voice:
+        response = await voice.get_phone_number_order(PhoneNumberOrderId=order_id)
+    return response["PhoneNumberOrder"]
+
+
+async def number_get(*, number_id: str) -> dict[str, Any]:
+    async with aws_client(SERVICE) as voice:
+        response = await voice.get_phone_number(PhoneNumberId=number_id)
+    return response["PhoneNumber"]
+
+
+async def number_update(*, number_id: str, changes: dict[str, str]) -> dict[str, Any]:
+    """UpdatePhoneNumber once per detail (ProductType, CallingName, Name): AWS takes one at a time. The number as
+    the last call answered it."""
+    number: dict[str, Any] = {}
+    async with aws_client(SERVICE, mutating=True) as voice:
+        for member, value in changes.items():
+            number = (await voice.update_phone_number(PhoneNumberId=number_id, **{member: value}))["PhoneNumber"]
+    return number
+
+
+async def number_delete(*, number_id: str) -> None:
+    """DeletePhoneNumber: the number goes to the deletion queue (DeleteInProgress) for 7 days."""
+    async with aws_client(SERVICE, mutating=True) as voice:
+        await voice.delete_phone_number(PhoneNumberId=number_id)
+
+
+async def number_restore(*, number_id: str) -> dict[str, Any]:
+    """RestorePhoneNumber: a number in the deletion queue back to the account's inventory."""
+    async with aws_client(SERVICE, mutating=True) as voice:
+        response = await voice.restore_phone_number(PhoneNumberId=number_id)
+    return response["PhoneNumber"]
+
+
 async def phone_numbers_list(client: Any) -> list[dict[str, Any]]:
     """Every phone number of the account: ListPhoneNumbers, every page."""
     numbers: list[dict[str, Any]] = []

@@ -10,7 +10,7 @@ from django.conf import settings
 from portal.aws.shapes import shape_validators
 from portal.core.forms import UntruncatedForm
 from portal.core.identities import REASON_MAX_LENGTH
-from portal.pstn.models import Lifecycle, SipMediaApplication, SipRule
+from portal.pstn.models import Lifecycle, PhoneNumber, SipMediaApplication, SipRule
 from portal.pstn.services import E164
 
 VOICE = "chime-sdk-voice"
@@ -58,6 +58,90 @@ class SipRuleForm(UntruncatedForm):
         number_rule = cleaned.get("trigger_type") == SipRule.Trigger.TO_PHONE_NUMBER
         if number_rule and "trigger_value" in cleaned and not E164.fullmatch(cleaned["trigger_value"]):
             self.add_error("trigger_value", "A called number is in E.164: + then 2 to 15 digits.")
+        return cleaned
+
+
+class NumberSearchForm(UntruncatedForm):
+    """SearchAvailablePhoneNumbers' criteria (US numbers): a local search by area code, or state (and city); a
+    toll-free one by prefix, or any prefix."""
+
+    number_type = forms.ChoiceField(
+        label="Type", choices=[("Local", "Local"), ("TollFree", "Toll-free")], initial="Local"
+    )
+    area_code = forms.RegexField(
+        regex=r"^[2-9][0-9]{2}$", required=False, error_messages={"invalid": "An area code has 3 digits, e.g. 206."}
+    )
+    state = forms.RegexField(
+        regex=r"^[A-Z]{2}$", required=False, help_text="Two letters, e.g. WA.",
+        error_messages={"invalid": "A state is two capital letters, e.g. WA."},
+    )  # fmt: skip
+    city = forms.CharField(max_length=64, required=False, help_text="With its state.")
+    toll_free_prefix = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any")] + [(prefix, prefix) for prefix in ("800", "833", "844", "855", "866", "877", "888")],
+    )
+    max_results = forms.IntegerField(label="At most", min_value=1, max_value=500, initial=20)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        local = {key: cleaned.get(key) for key in ("area_code", "state", "city") if cleaned.get(key)}
+        if cleaned.get("number_type") == "TollFree":
+            if local:
+                self.add_error(None, "A toll-free search takes no area code, state or city.")
+        elif cleaned.get("toll_free_prefix"):
+            self.add_error("toll_free_prefix", "A prefix confines a toll-free search; choose the type Toll-free.")
+        elif not local and not self.errors:
+            self.add_error(None, "Give an area code, or a state (and city).")
+        elif "city" in local and "state" not in local:
+            self.add_error("state", "A city needs its state.")
+        return cleaned
+
+    def criteria(self) -> dict[str, str]:
+        """The API's members for SearchAvailablePhoneNumbers."""
+        data = self.cleaned_data
+        members = {"Country": "US", "PhoneNumberType": data["number_type"]}
+        for field, member in (("area_code", "AreaCode"), ("state", "State"), ("city", "City"),
+                              ("toll_free_prefix", "TollFreePrefix")):  # fmt: skip
+            if data.get(field):
+                members[member] = data[field]
+        return members
+
+
+class NumberOrderForm(UntruncatedForm):
+    numbers = forms.MultipleChoiceField(
+        label="Numbers to order",
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one number."},
+    )
+    name = forms.CharField(
+        required=False,
+        validators=shape_validators(VOICE, "PhoneNumberName", what="A name"),
+        help_text="Optional; given to every number ordered. Letters, digits, spaces and , . _ -",
+    )
+
+    def __init__(self, *args: Any, available: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["numbers"].choices = [(number, number) for number in available]
+
+
+class NumberForm(UntruncatedForm):
+    name = forms.CharField(
+        required=False,
+        validators=shape_validators(VOICE, "PhoneNumberName", what="A name"),
+        help_text="Up to 256 letters, digits, spaces and , . _ -",
+    )
+    calling_name = forms.CharField(
+        required=False,
+        validators=shape_validators(VOICE, "CallingName", what="A calling name"),
+        help_text="The name carriers show for calls from this number: 2 to 15 letters, digits and spaces. "
+        "AWS takes up to 72 hours to apply it.",
+    )
+    product_type = forms.ChoiceField(choices=PhoneNumber.ProductType.choices)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not self.errors and not self.has_changed():
+            self.add_error(None, "Nothing changed.")
         return cleaned
 
 

@@ -64,7 +64,14 @@ class SipRule(models.Model):
 
 
 class PhoneNumber(models.Model):
-    """A phone number of the account, as ListPhoneNumbers last said."""
+    """A phone number of the account, as ListPhoneNumbers (or the portal's last change to it) last said."""
+
+    class ProductType(models.TextChoices):
+        SMA_DIAL_IN = "SipMediaApplicationDialIn", "SIP media application dial-in"
+        VOICE_CONNECTOR = "VoiceConnector", "Voice Connector"
+
+    UNASSIGNED = "Unassigned"
+    IN_DELETION_QUEUE = ("DeleteInProgress", "ReleaseInProgress")
 
     phone_number_id = models.CharField(max_length=64, unique=True)
     e164 = models.CharField(max_length=16)
@@ -72,6 +79,10 @@ class PhoneNumber(models.Model):
     number_type = models.CharField(max_length=16, blank=True)
     product_type = models.CharField(max_length=32, blank=True)
     status = models.CharField(max_length=32, blank=True)
+    name = models.CharField(max_length=256, blank=True)
+    calling_name = models.CharField(max_length=15, blank=True, help_text="The outbound caller name carriers show.")
+    calling_name_status = models.CharField(max_length=32, blank=True)
+    order_id = models.CharField(max_length=64, blank=True, help_text="The order that acquired it.")
     sip_rule_id = models.CharField(max_length=64, blank=True, help_text="The SIP rule it is associated with.")
     present = models.BooleanField(default=True, help_text="Listed by AWS at the last refresh.")
     refreshed_at = models.DateTimeField(null=True, blank=True)
@@ -81,6 +92,37 @@ class PhoneNumber(models.Model):
 
     def __str__(self) -> str:
         return self.e164
+
+    @property
+    def in_deletion_queue(self) -> bool:
+        return self.status in self.IN_DELETION_QUEUE
+
+
+class PhoneNumberOrder(models.Model):
+    """An order for new numbers (CreatePhoneNumberOrder), followed by the phone numbers refresher until AWS settles
+    it; its numbers then join the account's."""
+
+    REQUESTED = "Requested"  # the portal's own: AWS has not answered yet
+    NOT_PLACED = "NotPlaced"  # the portal's own: AWS refused the order
+    SETTLED = ("Successful", "Partial", "Failed", "Cancelled", "Exception", NOT_PLACED)
+
+    order_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    product_type = models.CharField(max_length=32, choices=PhoneNumber.ProductType.choices)
+    name = models.CharField(max_length=256, blank=True, help_text="Given to every number of the order.")
+    status = models.CharField(max_length=32, default=REQUESTED, db_index=True)
+    numbers = models.JSONField(default=list, help_text="[{e164, status}] as AWS last said.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"order {self.order_id or self.pk}"
+
+    @property
+    def is_settled(self) -> bool:
+        return self.status in self.SETTLED
 
 
 class DialInPin(models.Model):

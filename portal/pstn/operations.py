@@ -7,6 +7,7 @@ ordinary queued operation.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.db import transaction
@@ -20,100 +21,115 @@ from portal.core.operation_kinds import SECRETS, OperationCall, OperationKind, r
 from portal.core.permissions import HANGUP_CALLS, MANAGE_RESOURCES
 from portal.meetings.models import Attendee
 from portal.meetings.operations import meeting_recount
-from portal.pstn.models import Lifecycle, PhoneCall, SipMediaApplication, SipRule
+from portal.pstn.models import Lifecycle, PhoneCall, PhoneNumber, PhoneNumberOrder, SipMediaApplication, SipRule
+from portal.pstn.refresh import number_fields
 
-# --- SIP media applications ------------------------------------------------------------------------------------------
+# --- SIP media applications and SIP rules: created, updated and deleted the same way ---------------------------------
 
 
-async def _sma_create(call: OperationCall) -> dict[str, Any]:
-    p = call.parameters
+def _wiring_kinds(
+    *,
+    short: str,
+    noun: str,
+    model: type[SipMediaApplication] | type[SipRule],
+    id_key: str,
+    create: Callable[[dict[str, Any]], Awaitable[str]],
+    update: Callable[[dict[str, Any]], Awaitable[object]],
+    delete: Callable[[dict[str, Any]], Awaitable[None]],
+    updated_fields: Callable[[dict[str, Any]], dict[str, Any]],
+    deleted_fields: dict[str, Any],
+    describe_create: Callable[[dict[str, Any], str], str],
+    describe_update: Callable[[dict[str, Any], str], str],
+    deleted_summary: str,
+) -> tuple[OperationKind, OperationKind, OperationKind]:
+    """The create, update and delete kinds of one wiring row (`<short>_pk` in the parameters names it, `id_key` is
+    AWS's id): its row follows each outcome (creating → active or failed; deleting → deleted, or back to active)."""
+    pk_key = f"{short}_pk"
+
+    def rows(operation: Operation) -> Any:
+        return model.objects.filter(pk=operation.parameters[pk_key])
+
+    async def create_call(call: OperationCall) -> dict[str, Any]:
+        return {id_key: await create(call.parameters)}
+
+    async def update_call(call: OperationCall) -> dict[str, Any]:
+        await update(call.parameters)
+        return {}
+
+    async def delete_call(call: OperationCall) -> dict[str, Any]:
+        try:
+            await delete(call.parameters)
+        except AwsNotFound:
+            return {"already_gone": True}
+        return {}
+
+    def created(operation: Operation, effect_data: dict[str, Any]) -> None:
+        rows(operation).update(**{id_key: operation.result[id_key]}, status=Lifecycle.ACTIVE)
+
+    def creation_failed(operation: Operation, error: AwsError) -> None:
+        rows(operation).update(status=Lifecycle.FAILED)
+
+    def changed(operation: Operation, effect_data: dict[str, Any]) -> None:
+        rows(operation).update(**updated_fields(operation.parameters))
+
+    def deleted(operation: Operation, effect_data: dict[str, Any]) -> None:
+        rows(operation).update(status=Lifecycle.DELETED, **deleted_fields)
+
+    def delete_failed(operation: Operation, error: AwsError) -> None:
+        rows(operation).filter(status=Lifecycle.DELETING).update(status=Lifecycle.ACTIVE)
+
+    create_kind = OperationKind(
+        name=f"pstn.create_{short}",
+        label=f"Create {noun}",
+        permission=MANAGE_RESOURCES,
+        call=create_call,
+        on_success=created,
+        on_failure=creation_failed,
+        summary=lambda r: f"{noun} {r.get(id_key)}",
+        describe=describe_create,
+    )
+    update_kind = OperationKind(
+        name=f"pstn.update_{short}",
+        label=f"Update {noun}",
+        permission=MANAGE_RESOURCES,
+        call=update_call,
+        on_success=changed,
+        describe=describe_update,
+    )
+    delete_kind = OperationKind(
+        name=f"pstn.delete_{short}",
+        label=f"Delete {noun}",
+        permission=MANAGE_RESOURCES,
+        call=delete_call,
+        on_success=deleted,
+        on_failure=delete_failed,
+        summary=lambda r: "it was already gone" if r.get("already_gone") else deleted_summary,
+    )
+    return register(create_kind), register(update_kind), register(delete_kind)
+
+
+async def _sma_create(p: dict[str, Any]) -> str:
     sma = await voice.sma_create(name=p["name"], aws_region=p["aws_region"], lambda_arn=p["lambda_arn"])
-    return {"sma_id": sma["SipMediaApplicationId"]}
+    return sma["SipMediaApplicationId"]
 
 
-def _sma_created(operation: Operation, effect_data: dict[str, Any]) -> None:
-    SipMediaApplication.objects.filter(pk=operation.parameters["sma_pk"]).update(
-        sma_id=operation.result["sma_id"], status=Lifecycle.ACTIVE
-    )
-
-
-def _sma_creation_failed(operation: Operation, error: AwsError) -> None:
-    SipMediaApplication.objects.filter(pk=operation.parameters["sma_pk"]).update(status=Lifecycle.FAILED)
-
-
-SMA_CREATE = register(
-    OperationKind(
-        name="pstn.create_sma",
-        label="Create SIP media application",
-        permission=MANAGE_RESOURCES,
-        call=_sma_create,
-        on_success=_sma_created,
-        on_failure=_sma_creation_failed,
-        summary=lambda r: f"SIP media application {r.get('sma_id')}",
-        describe=lambda p, name: f"Create SIP media application {p.get('name')} for {p.get('lambda_arn')}",
-    )
+SMA_CREATE, SMA_UPDATE, SMA_DELETE = _wiring_kinds(
+    short="sma",
+    noun="SIP media application",
+    model=SipMediaApplication,
+    id_key="sma_id",
+    create=_sma_create,
+    update=lambda p: voice.sma_update(sma_id=p["sma_id"], name=p["name"], lambda_arn=p["lambda_arn"]),
+    delete=lambda p: voice.sma_delete(sma_id=p["sma_id"]),
+    updated_fields=lambda p: {"name": p["name"], "lambda_arn": p["lambda_arn"]},
+    deleted_fields={},
+    describe_create=lambda p, name: f"Create SIP media application {p.get('name')} for {p.get('lambda_arn')}",
+    describe_update=lambda p, name: f"Update SIP media application {name}: name {p.get('name')}, {p.get('lambda_arn')}",
+    deleted_summary="deleted",
 )
 
 
-async def _sma_update(call: OperationCall) -> dict[str, Any]:
-    p = call.parameters
-    await voice.sma_update(sma_id=p["sma_id"], name=p["name"], lambda_arn=p["lambda_arn"])
-    return {}
-
-
-def _sma_updated(operation: Operation, effect_data: dict[str, Any]) -> None:
-    p = operation.parameters
-    SipMediaApplication.objects.filter(pk=p["sma_pk"]).update(name=p["name"], lambda_arn=p["lambda_arn"])
-
-
-SMA_UPDATE = register(
-    OperationKind(
-        name="pstn.update_sma",
-        label="Update SIP media application",
-        permission=MANAGE_RESOURCES,
-        call=_sma_update,
-        on_success=_sma_updated,
-        describe=lambda p, name: f"Update SIP media application {name}: name {p.get('name')}, {p.get('lambda_arn')}",
-    )
-)
-
-
-async def _sma_delete(call: OperationCall) -> dict[str, Any]:
-    try:
-        await voice.sma_delete(sma_id=call.parameters["sma_id"])
-    except AwsNotFound:
-        return {"already_gone": True}
-    return {}
-
-
-def _sma_deleted(operation: Operation, effect_data: dict[str, Any]) -> None:
-    SipMediaApplication.objects.filter(pk=operation.parameters["sma_pk"]).update(status=Lifecycle.DELETED)
-
-
-def _sma_delete_failed(operation: Operation, error: AwsError) -> None:
-    SipMediaApplication.objects.filter(pk=operation.parameters["sma_pk"], status=Lifecycle.DELETING).update(
-        status=Lifecycle.ACTIVE
-    )
-
-
-SMA_DELETE = register(
-    OperationKind(
-        name="pstn.delete_sma",
-        label="Delete SIP media application",
-        permission=MANAGE_RESOURCES,
-        call=_sma_delete,
-        on_success=_sma_deleted,
-        on_failure=_sma_delete_failed,
-        summary=lambda r: "it was already gone" if r.get("already_gone") else "deleted",
-    )
-)
-
-
-# --- SIP rules -------------------------------------------------------------------------------------------------------
-
-
-async def _rule_create(call: OperationCall) -> dict[str, Any]:
-    p = call.parameters
+async def _rule_create(p: dict[str, Any]) -> str:
     rule = await voice.rule_create(
         name=p["name"],
         trigger_type=p["trigger_type"],
@@ -123,36 +139,11 @@ async def _rule_create(call: OperationCall) -> dict[str, Any]:
         priority=p["priority"],
         aws_region=p["aws_region"],
     )
-    return {"rule_id": rule["SipRuleId"]}
+    return rule["SipRuleId"]
 
 
-def _rule_created(operation: Operation, effect_data: dict[str, Any]) -> None:
-    SipRule.objects.filter(pk=operation.parameters["rule_pk"]).update(
-        rule_id=operation.result["rule_id"], status=Lifecycle.ACTIVE
-    )
-
-
-def _rule_creation_failed(operation: Operation, error: AwsError) -> None:
-    SipRule.objects.filter(pk=operation.parameters["rule_pk"]).update(status=Lifecycle.FAILED)
-
-
-RULE_CREATE = register(
-    OperationKind(
-        name="pstn.create_rule",
-        label="Create SIP rule",
-        permission=MANAGE_RESOURCES,
-        call=_rule_create,
-        on_success=_rule_created,
-        on_failure=_rule_creation_failed,
-        summary=lambda r: f"SIP rule {r.get('rule_id')}",
-        describe=lambda p, name: f"Create SIP rule {p.get('name')}: {p.get('trigger_value')} → {p.get('sma_name')}",
-    )
-)
-
-
-async def _rule_update(call: OperationCall) -> dict[str, Any]:
-    p = call.parameters
-    await voice.rule_update(
+def _rule_update(p: dict[str, Any]) -> Awaitable[object]:
+    return voice.rule_update(
         rule_id=p["rule_id"],
         name=p["name"],
         disabled=p["disabled"],
@@ -160,57 +151,169 @@ async def _rule_update(call: OperationCall) -> dict[str, Any]:
         priority=p["priority"],
         aws_region=p["aws_region"],
     )
-    return {}
 
 
-def _rule_updated(operation: Operation, effect_data: dict[str, Any]) -> None:
-    p = operation.parameters
-    SipRule.objects.filter(pk=p["rule_pk"]).update(
-        name=p["name"], disabled=p["disabled"], target_id=p["sma_pk"], priority=p["priority"]
-    )
+RULE_CREATE, RULE_UPDATE, RULE_DELETE = _wiring_kinds(
+    short="rule",
+    noun="SIP rule",
+    model=SipRule,
+    id_key="rule_id",
+    create=_rule_create,
+    update=_rule_update,
+    delete=lambda p: voice.rule_delete(rule_id=p["rule_id"], name=p["name"]),
+    updated_fields=lambda p: {
+        "name": p["name"],
+        "disabled": p["disabled"],
+        "target_id": p["sma_pk"],
+        "priority": p["priority"],
+    },
+    deleted_fields={"disabled": True},
+    describe_create=lambda p, name: f"Create SIP rule {p.get('name')}: {p.get('trigger_value')} → {p.get('sma_name')}",
+    describe_update=lambda p, name: (
+        f"Update SIP rule {name}: {'disabled' if p.get('disabled') else 'enabled'}, → {p.get('sma_name')}"
+    ),
+    deleted_summary="disabled, then deleted",
+)
 
 
-RULE_UPDATE = register(
+# --- phone numbers ---------------------------------------------------------------------------------------------------
+
+
+async def _numbers_search(call: OperationCall) -> dict[str, Any]:
+    p = call.parameters
+    return {"numbers": await voice.numbers_search(criteria=p["criteria"], max_results=p["max_results"])}
+
+
+NUMBERS_SEARCH = register(
     OperationKind(
-        name="pstn.update_rule",
-        label="Update SIP rule",
+        name="pstn.search_numbers",
+        label="Search phone numbers to order",
         permission=MANAGE_RESOURCES,
-        call=_rule_update,
-        on_success=_rule_updated,
+        call=_numbers_search,
+        serial=False,
+        summary=lambda r: f"{len(r.get('numbers', []))} numbers available",
+        result_template="pstn/number_search_result.html",
         describe=lambda p, name: (
-            f"Update SIP rule {name}: {'disabled' if p.get('disabled') else 'enabled'}, → {p.get('sma_name')}"
+            "Search phone numbers to order: "
+            + ", ".join(f"{key} {value}" for key, value in p.get("criteria", {}).items())
         ),
     )
 )
 
 
-async def _rule_delete(call: OperationCall) -> dict[str, Any]:
+async def _numbers_order(call: OperationCall) -> dict[str, Any]:
+    p = call.parameters
+    order = await voice.number_order_create(product_type=p["product_type"], numbers=p["numbers"], name=p["name"])
+    return {
+        "order_id": order["PhoneNumberOrderId"],
+        "status": order.get("Status", ""),
+        "numbers": [{"e164": n.get("E164PhoneNumber", ""), "status": n.get("Status", "")}
+                    for n in order.get("OrderedPhoneNumbers", [])],
+    }  # fmt: skip
+
+
+def _numbers_ordered(operation: Operation, effect_data: dict[str, Any]) -> None:
+    result = operation.result
+    PhoneNumberOrder.objects.filter(pk=operation.parameters["order_pk"]).update(
+        order_id=result["order_id"], status=result["status"], numbers=result["numbers"], refreshed_at=timezone.now()
+    )
+
+
+def _numbers_order_failed(operation: Operation, error: AwsError) -> None:
+    PhoneNumberOrder.objects.filter(pk=operation.parameters["order_pk"]).update(status=PhoneNumberOrder.NOT_PLACED)
+
+
+NUMBERS_ORDER = register(
+    OperationKind(
+        name="pstn.order_numbers",
+        label="Order phone numbers",
+        permission=MANAGE_RESOURCES,
+        call=_numbers_order,
+        on_success=_numbers_ordered,
+        on_failure=_numbers_order_failed,
+        summary=lambda r: (
+            f"order {r.get('order_id')}: {r.get('status')}; the numbers join the account once it is successful"
+        ),
+        describe=lambda p, name: f"Order {', '.join(p.get('numbers', []))} for {p.get('product_type')}",
+    )
+)
+
+
+NUMBER_FIELDS = ("product_type", "status", "name", "calling_name", "calling_name_status")
+
+
+async def _number_update(call: OperationCall) -> dict[str, Any]:
+    p = call.parameters
+    fields = number_fields(await voice.number_update(number_id=p["number_id"], changes=p["changes"]))
+    return {key: fields[key] for key in NUMBER_FIELDS}
+
+
+def _number_updated(operation: Operation, effect_data: dict[str, Any]) -> None:
+    PhoneNumber.objects.filter(pk=operation.parameters["number_pk"]).update(
+        **{key: operation.result[key] for key in NUMBER_FIELDS}, refreshed_at=timezone.now()
+    )
+
+
+NUMBER_UPDATE = register(
+    OperationKind(
+        name="pstn.update_number",
+        label="Update phone number",
+        permission=MANAGE_RESOURCES,
+        call=_number_update,
+        on_success=_number_updated,
+        describe=lambda p, name: (
+            f"Update phone number {name}: "
+            + ", ".join(f"{key} {value!r}" for key, value in p.get("changes", {}).items())
+        ),
+    )
+)
+
+
+async def _number_release(call: OperationCall) -> dict[str, Any]:
     try:
-        await voice.rule_delete(rule_id=call.parameters["rule_id"], name=call.parameters["name"])
+        await voice.number_delete(number_id=call.parameters["number_id"])
     except AwsNotFound:
         return {"already_gone": True}
     return {}
 
 
-def _rule_deleted(operation: Operation, effect_data: dict[str, Any]) -> None:
-    SipRule.objects.filter(pk=operation.parameters["rule_pk"]).update(status=Lifecycle.DELETED, disabled=True)
+def _number_released(operation: Operation, effect_data: dict[str, Any]) -> None:
+    numbers = PhoneNumber.objects.filter(pk=operation.parameters["number_pk"])
+    if operation.result.get("already_gone"):
+        numbers.update(present=False, refreshed_at=timezone.now())
+    else:
+        numbers.update(status=PhoneNumber.IN_DELETION_QUEUE[0], refreshed_at=timezone.now())
 
 
-def _rule_delete_failed(operation: Operation, error: AwsError) -> None:
-    SipRule.objects.filter(pk=operation.parameters["rule_pk"], status=Lifecycle.DELETING).update(
-        status=Lifecycle.ACTIVE
-    )
-
-
-RULE_DELETE = register(
+NUMBER_RELEASE = register(
     OperationKind(
-        name="pstn.delete_rule",
-        label="Delete SIP rule",
+        name="pstn.release_number",
+        label="Release phone number",
         permission=MANAGE_RESOURCES,
-        call=_rule_delete,
-        on_success=_rule_deleted,
-        on_failure=_rule_delete_failed,
-        summary=lambda r: "it was already gone" if r.get("already_gone") else "disabled, then deleted",
+        call=_number_release,
+        on_success=_number_released,
+        summary=lambda r: (
+            "it was already gone" if r.get("already_gone") else "in the deletion queue: AWS releases it after 7 days"
+        ),
+        describe=lambda p, name: f"Release phone number {name}",
+    )
+)
+
+
+async def _number_restore(call: OperationCall) -> dict[str, Any]:
+    fields = number_fields(await voice.number_restore(number_id=call.parameters["number_id"]))
+    return {key: fields[key] for key in NUMBER_FIELDS}
+
+
+NUMBER_RESTORE = register(
+    OperationKind(
+        name="pstn.restore_number",
+        label="Restore phone number",
+        permission=MANAGE_RESOURCES,
+        call=_number_restore,
+        on_success=_number_updated,
+        summary=lambda r: f"back in the account's inventory: {r.get('status')}",
+        describe=lambda p, name: f"Restore phone number {name} from the deletion queue",
     )
 )
 

@@ -1,5 +1,5 @@
-"""PSTN writes: the admin's SIP media applications and SIP rules, dial-out and hang-up, dial-in PINs, and what the
-handler's invocations change (the call's row and timeline, the caller's attendee)."""
+"""PSTN writes: the admin's SIP media applications, SIP rules and phone numbers, dial-out and hang-up, dial-in PINs,
+and what the handler's invocations change (the call's row and timeline, the caller's attendee)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,16 @@ from portal.core.services import operation_perform, operation_request
 from portal.meetings.models import Meeting
 from portal.meetings.services import meeting_require_usable
 from portal.pstn import handler
-from portal.pstn.models import CallInvocation, DialInPin, Lifecycle, PhoneCall, SipMediaApplication, SipRule
+from portal.pstn.models import (
+    CallInvocation,
+    DialInPin,
+    Lifecycle,
+    PhoneCall,
+    PhoneNumber,
+    PhoneNumberOrder,
+    SipMediaApplication,
+    SipRule,
+)
 
 HANDLER_ACTOR = "pstn handler"
 E164 = re.compile(r"\+[1-9][0-9]{1,14}")  # ASCII digits only: \d would take any script's
@@ -158,6 +167,115 @@ def rule_delete(*, actor: AbstractBaseUser, rule: SipRule) -> Operation:
             parameters={"rule_pk": rule.pk, "rule_id": rule.rule_id, "name": rule.name},
             resource=rule,
         )
+
+
+# --- phone numbers (Admins) ------------------------------------------------------------------------------------------
+
+
+def numbers_search(*, actor: AbstractBaseUser, criteria: dict[str, str], max_results: int) -> Operation:
+    """SearchAvailablePhoneNumbers, as an operation (views never call AWS): its page lists the numbers to order."""
+    return operation_request(
+        kind="pstn.search_numbers",
+        actor=actor,
+        target="available phone numbers",
+        parameters={"criteria": criteria, "max_results": max_results},
+    )
+
+
+def numbers_order(*, actor: AbstractBaseUser, numbers: list[str], name: str) -> Operation:
+    """CreatePhoneNumberOrder for SIP media application dial-in numbers; the refresher follows the order."""
+    held = list(PhoneNumber.objects.filter(e164__in=numbers, present=True).values_list("e164", flat=True))
+    if held:
+        raise Conflict(f"Already the account's: {', '.join(held)}.")
+    pending = PhoneNumberOrder.objects.exclude(status__in=PhoneNumberOrder.SETTLED)
+    on_order = sorted({n["e164"] for order in pending for n in order.numbers} & set(numbers))
+    if on_order:
+        raise Conflict(f"Already on order: {', '.join(on_order)}; the order's progress is on the wiring page.")
+    product_type = PhoneNumber.ProductType.SMA_DIAL_IN
+    with transaction.atomic():
+        order = PhoneNumberOrder.objects.create(
+            product_type=product_type,
+            name=name,
+            numbers=[{"e164": number, "status": PhoneNumberOrder.REQUESTED} for number in numbers],
+        )
+        return operation_request(
+            kind="pstn.order_numbers",
+            actor=actor,
+            target=f"{len(numbers)} phone number{'s' if len(numbers) > 1 else ''}",
+            parameters={"order_pk": order.pk, "product_type": product_type, "numbers": numbers, "name": name},
+            resource=order,
+        )
+
+
+def number_rule(*, number: PhoneNumber) -> str:
+    """The SIP rule that uses the number, in words ("" when none): AWS's association, or a rule of the portal's for
+    it (one being created is not associated yet)."""
+    rule = SipRule.objects.exclude(status=Lifecycle.DELETED).filter(trigger_value=number.e164).first()
+    if rule is not None:
+        return rule.name
+    return number.sip_rule_id
+
+
+def _require_changeable(number: PhoneNumber) -> None:
+    if not number.present:
+        raise NotAllowedInState(f"{number} is no longer the account's.")
+    if number.in_deletion_queue:
+        raise NotAllowedInState(f"{number} is in the deletion queue; it cannot be changed.")
+
+
+def number_update(
+    *, actor: AbstractBaseUser, number: PhoneNumber, name: str, calling_name: str, product_type: str
+) -> Operation:
+    """UpdatePhoneNumber for what changed, one detail at a time as AWS asks (the calling name last)."""
+    _require_changeable(number)
+    asked = (("ProductType", product_type, number.product_type), ("Name", name, number.name),
+             ("CallingName", calling_name, number.calling_name))  # fmt: skip
+    changes = {member: value for member, value, current in asked if value != current}
+    if not changes:
+        raise Conflict(f"Nothing to change: {number} already has this name, calling name and product type.")
+    if "CallingName" in changes and number.calling_name_status == "UpdateInProgress":
+        raise NotAllowedInState(
+            f"The calling name of {number} is still being updated at the carriers (up to 72 hours); "
+            "another can be asked for once it completes."
+        )
+    rule = number_rule(number=number)
+    if "ProductType" in changes and rule:
+        raise Conflict(f"{number} is used by SIP rule {rule}: its product type cannot change while it is.")
+    return operation_request(
+        kind="pstn.update_number",
+        actor=actor,
+        target=number.e164,
+        parameters={"number_pk": number.pk, "number_id": number.phone_number_id, "changes": changes},
+        resource=number,
+    )
+
+
+def number_release(*, actor: AbstractBaseUser, number: PhoneNumber) -> Operation:
+    """DeletePhoneNumber: the number goes to AWS's deletion queue, and leaves the account after 7 days."""
+    _require_changeable(number)
+    rule = number_rule(number=number)
+    if rule:
+        raise Conflict(f"{number} is used by SIP rule {rule}: delete the rule first, then release the number.")
+    return operation_request(
+        kind="pstn.release_number",
+        actor=actor,
+        target=number.e164,
+        parameters={"number_pk": number.pk, "number_id": number.phone_number_id},
+        resource=number,
+    )
+
+
+def number_restore(*, actor: AbstractBaseUser, number: PhoneNumber) -> Operation:
+    """RestorePhoneNumber: a released number, still in the deletion queue, back to the account's inventory."""
+    if not number.present or not number.in_deletion_queue:
+        raise NotAllowedInState(f"{number} is not in the deletion queue: there is nothing to restore.")
+    return operation_request(
+        kind="pstn.restore_number",
+        actor=actor,
+        target=number.e164,
+        parameters={"number_pk": number.pk, "number_id": number.phone_number_id},
+        resource=number,
+    )
 
 
 # --- dial-in ---------------------------------------------------------------------------------------------------------

@@ -15,4 +15,9 @@ urlpatterns = [
     path("wiring/rules/new/", views.rule_create, name="pstn_rule_create"),
     path("wiring/rules/<int:rule_pk>/", views.rule_update, name="pstn_rule_update"),
     path("wiring/rules/<int:rule_pk>/delete/", views.rule_delete, name="pstn_rule_delete"),
+    path("wiring/numbers/search/", views.numbers_search, name="pstn_numbers_search"),
+    path("wiring/numbers/search/<int:search_pk>/order/", views.numbers_order, name="pstn_numbers_order"),
+    path("wiring/numbers/<int:number_pk>/", views.number_update, name="pstn_number_update"),
+    path("wiring/numbers/<int:number_pk>/release/", views.number_release, name="pstn_number_release"),
+    path("wiring/numbers/<int:number_pk>/restore/", views.number_restore, name="pstn_number_restore"),
 ]

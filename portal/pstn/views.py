@@ -16,14 +16,23 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from portal.core.durability import commits_unflushed
+from portal.core.models import Operation
 from portal.core.permissions import HANGUP_CALLS, MANAGE_RESOURCES, VIEW_RESOURCES
 from portal.core.polling import poll_response
 from portal.core.throttle import request_allowed
 from portal.core.views import operation_redirect
 from portal.meetings.models import Meeting
 from portal.pstn import handler, selectors, services
-from portal.pstn.forms import DialOutForm, HangupForm, SipRuleForm, SmaForm
-from portal.pstn.models import PhoneCall, SipMediaApplication, SipRule
+from portal.pstn.forms import (
+    DialOutForm,
+    HangupForm,
+    NumberForm,
+    NumberOrderForm,
+    NumberSearchForm,
+    SipRuleForm,
+    SmaForm,
+)
+from portal.pstn.models import PhoneCall, PhoneNumber, SipMediaApplication, SipRule
 from portal.pstn.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_valid
 from portal.pstn.slots import meeting_phone_context
 
@@ -154,7 +163,8 @@ def wiring(request: HttpRequest) -> TemplateResponse:
     context = {
         "smas": list(selectors.smas()),
         "rules": list(selectors.rules()),
-        "numbers": list(selectors.phone_numbers()),
+        "numbers": selectors.phone_numbers(),
+        "orders": list(selectors.number_orders()),
         "dial_in_rule": services.dial_in_rule(),
     }
     return TemplateResponse(request, "pstn/wiring.html", context)
@@ -257,3 +267,84 @@ def rule_delete(request: HttpRequest, rule_pk: int) -> HttpResponse:
         "SIP media application.",
     }
     return _form_page(request, None, context)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(MANAGE_RESOURCES, raise_exception=True)
+def numbers_search(request: HttpRequest) -> HttpResponse:
+    """The criteria; the search itself is an operation, whose page lists the numbers found."""
+    form = NumberSearchForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        operation = services.numbers_search(
+            actor=request.user, criteria=form.criteria(), max_results=form.cleaned_data["max_results"]
+        )
+        return operation_redirect(operation)
+    context = {
+        "title": "Order phone numbers: search",
+        "button": "Search",
+        "explain": "AWS lists US numbers the account may order; the next page lets you choose among them.",
+    }
+    return _form_page(request, form, context)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(MANAGE_RESOURCES, raise_exception=True)
+def numbers_order(request: HttpRequest, search_pk: int) -> HttpResponse:
+    """Choose among the numbers a search found, and order them."""
+    search = get_object_or_404(Operation, pk=search_pk, kind="pstn.search_numbers", status=Operation.Status.SUCCEEDED)
+    available = list(search.result.get("numbers", []))
+    form = NumberOrderForm(request.POST if request.method == "POST" else None, available=available)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        return operation_redirect(
+            services.numbers_order(actor=request.user, numbers=data["numbers"], name=data["name"])
+        )
+    context = {
+        "title": "Order phone numbers",
+        "button": "Order",
+        "explain": "The numbers are ordered as SIP media application dial-in numbers. AWS processes the order in a "
+        "few minutes; the numbers then appear on this page, ready for a SIP rule. Numbers are billed while the "
+        "account holds them.",
+    }
+    if not available:
+        context["explain"] = "The search found no numbers: search again with other criteria."
+    return _form_page(request, form if available else None, context)
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(MANAGE_RESOURCES, raise_exception=True)
+def number_update(request: HttpRequest, number_pk: int) -> HttpResponse:
+    number = get_object_or_404(PhoneNumber, pk=number_pk)
+    initial = {"name": number.name, "calling_name": number.calling_name, "product_type": number.product_type}
+    form = NumberForm(request.POST if request.method == "POST" else None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        operation = services.number_update(actor=request.user, number=number, **form.cleaned_data)
+        return operation_redirect(operation)
+    return _form_page(request, form, {"title": f"Update phone number {number}", "button": "Save"})
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(MANAGE_RESOURCES, raise_exception=True)
+def number_release(request: HttpRequest, number_pk: int) -> HttpResponse:
+    number = get_object_or_404(PhoneNumber, pk=number_pk)
+    if request.method == "POST":
+        return operation_redirect(services.number_release(actor=request.user, number=number))
+    used_by = services.number_rule(number=number)
+    context = {
+        "title": f"Release phone number {number}",
+        "button": "Release",
+        "danger": True,
+        "explain": f"SIP rule {used_by} uses this number: delete the rule first, then release the number."
+        if used_by
+        else "AWS moves the number to its deletion queue; after 7 days it leaves the account and may go to "
+        "someone else. Calls to it stop reaching the portal.",
+        "refused": bool(used_by),
+    }
+    return _form_page(request, None, context)
+
+
+@require_POST
+@permission_required(MANAGE_RESOURCES, raise_exception=True)
+def number_restore(request: HttpRequest, number_pk: int) -> HttpResponse:
+    number = get_object_or_404(PhoneNumber, pk=number_pk)
+    return operation_redirect(services.number_restore(actor=request.user, number=number))

@@ -60,6 +60,19 @@ ACTION_TYPES = frozenset(
 DIGITS_ACTIONS = ("SpeakAndGetDigits", "PlayAudioAndGetDigits")
 SEEDED_NUMBERS = tuple(f"+1206555{n:04d}" for n in range(100, 110))
 SIP_RESPONSE_CODES = ("0", "480", "486")
+# The inventory numbers are ordered from: area code → (state, city), toll-free prefixes, a hundred numbers each.
+LOCAL_AREAS = {
+    "206": ("WA", "Seattle"),
+    "212": ("NY", "New York"),
+    "312": ("IL", "Chicago"),
+    "415": ("CA", "San Francisco"),
+    "425": ("WA", "Bellevue"),
+}
+TOLL_FREE_PREFIXES = ("800", "833", "844", "855", "866", "877", "888")
+INVENTORY_RANGE = range(100, 200)
+INVENTORY = frozenset(f"+1{area}555{n:04d}" for area in (*LOCAL_AREAS, *TOLL_FREE_PREFIXES) for n in INVENTORY_RANGE)
+E164_NUMBER = re.compile(r"\+[1-9][0-9]{1,14}")
+DELETED_STATUSES = ("DeleteInProgress", "ReleaseInProgress")
 
 _call_locks: dict[str, threading.Lock] = {}
 _call_locks_guard = threading.Lock()
@@ -249,7 +262,11 @@ def create_sip_rule(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     _check_targets(world, targets)
     if p["TriggerType"] == "ToPhoneNumber":
         number = _numbers(world).get(p["TriggerValue"])
-        if number is None or number["ProductType"] != "SipMediaApplicationDialIn":
+        if (
+            number is None
+            or number["ProductType"] != "SipMediaApplicationDialIn"
+            or number["Status"] in DELETED_STATUSES
+        ):
             raise ApiError(BAD_REQUEST, f"{p['TriggerValue']} is not a SIP media application dial-in number of yours.")
         if any(rule["TriggerValue"] == p["TriggerValue"] for rule in _rules(world).values()):
             raise ApiError(CONFLICT, f"A SIP rule for {p['TriggerValue']} already exists.")
@@ -313,7 +330,7 @@ def delete_sip_rule(call: Call, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def _number_view(number: dict[str, Any]) -> dict[str, Any]:
-    view = dict(number)
+    view = {key: value for key, value in number.items() if key[0].isupper()}
     view["Associations"] = [dict(a, AssociatedTimestamp=iso(a["AssociatedTimestamp"])) for a in number["Associations"]]
     return view
 
@@ -330,12 +347,220 @@ def list_phone_numbers(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     return {"PhoneNumbers": [_number_view(number) for number in page], "NextToken": token}
 
 
+def _number(world: World, number_id: str) -> dict[str, Any]:
+    number = _numbers(world).get(number_id)
+    if number is None:
+        raise ApiError(NOT_FOUND, f"Phone number {number_id} was not found.")
+    return number
+
+
 @operation(SERVICE, "GetPhoneNumber")
 def get_phone_number(call: Call, p: dict[str, Any]) -> dict[str, Any]:
-    number = _numbers(call.world).get(p["PhoneNumberId"])
-    if number is None:
-        raise ApiError(NOT_FOUND, f"Phone number {p['PhoneNumberId']} was not found.")
+    return {"PhoneNumber": _number_view(_number(call.world, p["PhoneNumberId"]))}
+
+
+@operation(SERVICE, "UpdatePhoneNumber")
+def update_phone_number(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    """One detail at a time (product type, calling name or name), as the API reference says; a calling name
+    takes a while to reach the carriers, and another cannot be asked for meanwhile."""
+    number = _number(call.world, p["PhoneNumberId"])
+    details = [member for member in ("ProductType", "CallingName", "Name") if member in p]
+    if len(details) != 1:
+        raise ApiError(BAD_REQUEST, "Update one phone number detail at a time: ProductType, CallingName or Name.")
+    if number["Status"] in DELETED_STATUSES:
+        raise ApiError(BAD_REQUEST, f"Phone number {number['PhoneNumberId']} is in the deletion queue.")
+    if "ProductType" in p and p["ProductType"] != number["ProductType"] and number["Associations"]:
+        raise ApiError(CONFLICT, "The product type of a phone number in use by a SIP rule cannot be changed.")
+    if "CallingName" in p:
+        if number.get("CallingNameStatus") == "UpdateInProgress":
+            raise ApiError(CONFLICT, "A calling name update is pending; it must complete before another is asked.")
+        number["CallingNameStatus"] = "UpdateInProgress"
+        number["callingNameDueAt"] = call.now + call.world.timing.calling_name_update
+    number[details[0]] = p[details[0]]
+    number["UpdatedTimestamp"] = call.now
     return {"PhoneNumber": _number_view(number)}
+
+
+@operation(SERVICE, "DeletePhoneNumber")
+def delete_phone_number(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    """The number moves to the deletion queue for 7 days (RestorePhoneNumber takes it back), then leaves the
+    account. A number a SIP rule uses must be freed first: AWS answers BadRequestException, not a conflict."""
+    number = _number(call.world, p["PhoneNumberId"])
+    if number["Associations"]:
+        raise ApiError(
+            BAD_REQUEST,
+            f"Phone number {number['PhoneNumberId']} is associated with SIP rule {number['Associations'][0]['Value']}; "
+            "it must be disassociated before it can be deleted.",
+        )
+    if number["Status"] in DELETED_STATUSES:
+        raise ApiError(BAD_REQUEST, f"Phone number {number['PhoneNumberId']} is already in the deletion queue.")
+    number.update(Status="DeleteInProgress", DeletionTimestamp=call.now, UpdatedTimestamp=call.now)
+    return {}
+
+
+@operation(SERVICE, "RestorePhoneNumber")
+def restore_phone_number(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    number = _number(call.world, p["PhoneNumberId"])
+    if number["Status"] not in DELETED_STATUSES:
+        raise ApiError(BAD_REQUEST, f"Phone number {number['PhoneNumberId']} is not in the deletion queue.")
+    number.pop("DeletionTimestamp", None)
+    number.update(Status="Unassigned", UpdatedTimestamp=call.now)
+    return {"PhoneNumber": _number_view(number)}
+
+
+@ticker
+def settle_phone_numbers(world: World, now: float) -> None:
+    """Calling names reach the carriers; numbers 7 days in the deletion queue leave the account."""
+    numbers = world.table("voice.phone_numbers")
+    for number_id, number in list(numbers.items()):
+        if number.get("callingNameDueAt") is not None and now >= number["callingNameDueAt"]:
+            number["CallingNameStatus"] = "UpdateSucceeded"
+            number["callingNameDueAt"] = None
+        deleted = number.get("DeletionTimestamp")
+        if deleted is not None and now >= deleted + world.timing.phone_number_deletion_queue:
+            del numbers[number_id]
+
+
+# --- the number inventory and orders -----------------------------------------------------------------------------
+
+
+def _inventory(area_codes: tuple[str, ...]) -> list[str]:
+    return [f"+1{area}555{n:04d}" for area in area_codes for n in INVENTORY_RANGE]
+
+
+def _held(world: World) -> set[str]:
+    """Numbers of the account, and numbers in an order still processing."""
+    ordered = {
+        ordered["E164PhoneNumber"]
+        for order in _orders(world).values()
+        if order["Status"] == "Processing"
+        for ordered in order["OrderedPhoneNumbers"]
+    }
+    return set(_numbers(world)) | ordered
+
+
+def _search_areas(p: dict[str, Any]) -> tuple[str, ...]:
+    toll_free = p.get("PhoneNumberType") == "TollFree" or bool(p.get("TollFreePrefix"))
+    local = any(p.get(member) for member in ("AreaCode", "City", "State"))
+    if toll_free and local:
+        raise ApiError(BAD_REQUEST, "A toll-free search takes no AreaCode, City or State.")
+    if p.get("TollFreePrefix") and p.get("PhoneNumberType") == "Local":
+        raise ApiError(BAD_REQUEST, "TollFreePrefix confines a toll-free search, not a local one.")
+    if toll_free:
+        return (p["TollFreePrefix"],) if p.get("TollFreePrefix") else TOLL_FREE_PREFIXES
+    if not local:
+        raise ApiError(BAD_REQUEST, "Search by AreaCode, City, State or TollFreePrefix.")
+    if p.get("City") and not p.get("State"):
+        raise ApiError(BAD_REQUEST, "A search by City also needs its State.")
+    return tuple(
+        area
+        for area, (state, city) in LOCAL_AREAS.items()
+        if p.get("AreaCode") in (None, "", area)
+        and p.get("State") in (None, "", state)
+        and (p.get("City") or "").lower() in ("", city.lower())
+    )
+
+
+@operation(SERVICE, "SearchAvailablePhoneNumbers")
+def search_available_phone_numbers(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    """Numbers the account may order: US only, a hundred per area code and toll-free prefix, always the same ones,
+    less those the account holds or has on order."""
+    areas = _search_areas(p)
+    if p.get("Country") not in (None, "US"):
+        areas = ()
+    held = _held(call.world)
+    available = [number for number in _inventory(areas) if number not in held]
+    page, token = paginate(available, p.get("NextToken"), p.get("MaxResults"), 100, BAD_REQUEST)
+    return {"E164PhoneNumbers": page, "NextToken": token}
+
+
+def _orders(world: World) -> dict[str, Any]:
+    return world.table("voice.phone_number_orders")
+
+
+def _order_view(order: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in order.items() if key[0].isupper()}
+
+
+@operation(SERVICE, "CreatePhoneNumberOrder")
+def create_phone_number_order(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    """The order is Processing for a few seconds; then each number is Acquired (it joins the account, Unassigned)
+    or Failed (taken meanwhile, or never in the inventory), and the order is Successful, Partial or Failed."""
+    numbers = p["E164PhoneNumbers"]
+    if not numbers:
+        raise ApiError(BAD_REQUEST, "E164PhoneNumbers needs at least one phone number.")
+    if len(set(numbers)) != len(numbers):
+        raise ApiError(BAD_REQUEST, "E164PhoneNumbers names a phone number twice.")
+    malformed = [number for number in numbers if not E164_NUMBER.fullmatch(number)]
+    if malformed:
+        raise ApiError(BAD_REQUEST, f"{malformed[0]!r:.40} is not an E.164 phone number.")
+    order_id = new_uuid()
+    order = {
+        "PhoneNumberOrderId": order_id,
+        "ProductType": p["ProductType"],
+        "Status": "Processing",
+        "OrderType": "New",
+        "OrderedPhoneNumbers": [{"E164PhoneNumber": number, "Status": "Processing"} for number in numbers],
+        "CreatedTimestamp": call.now,
+        "UpdatedTimestamp": call.now,
+        "name": p.get("Name", ""),
+        "dueAt": call.now + call.world.timing.phone_number_order,
+    }
+    _orders(call.world)[order_id] = order
+    return {"PhoneNumberOrder": _order_view(order)}
+
+
+@operation(SERVICE, "GetPhoneNumberOrder")
+def get_phone_number_order(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    order = _orders(call.world).get(p["PhoneNumberOrderId"])
+    if order is None:
+        raise ApiError(NOT_FOUND, f"Phone number order {p['PhoneNumberOrderId']} was not found.")
+    return {"PhoneNumberOrder": _order_view(order)}
+
+
+@operation(SERVICE, "ListPhoneNumberOrders")
+def list_phone_number_orders(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    items = sorted(
+        _orders(call.world).values(), key=lambda order: (order["CreatedTimestamp"], order["PhoneNumberOrderId"])
+    )
+    page, token = paginate(items, p.get("NextToken"), p.get("MaxResults"), 100, BAD_REQUEST)
+    return {"PhoneNumberOrders": [_order_view(order) for order in page], "NextToken": token}
+
+
+def _acquire(world: World, order: dict[str, Any], number: str, now: float) -> bool:
+    numbers = _numbers(world)
+    if number in numbers or number not in INVENTORY:
+        return False
+    numbers[number] = {
+        "PhoneNumberId": number,
+        "E164PhoneNumber": number,
+        "Country": "US",
+        "Type": "TollFree" if number[2:5] in TOLL_FREE_PREFIXES else "Local",
+        "ProductType": order["ProductType"],
+        "Status": "Unassigned",
+        "Capabilities": {key: True for key in ("InboundCall", "OutboundCall", "InboundSMS", "OutboundSMS")}
+        | {"InboundMMS": False, "OutboundMMS": False},
+        "Associations": [],
+        "CreatedTimestamp": now,
+        "UpdatedTimestamp": now,
+        "OrderId": order["PhoneNumberOrderId"],
+        **({"Name": order["name"]} if order["name"] else {}),
+    }
+    return True
+
+
+@ticker
+def complete_phone_number_orders(world: World, now: float) -> None:
+    for order in _orders(world).values():
+        if order["Status"] != "Processing" or now < order["dueAt"]:
+            continue
+        for ordered in order["OrderedPhoneNumbers"]:
+            ordered["Status"] = "Acquired" if _acquire(world, order, ordered["E164PhoneNumber"], now) else "Failed"
+        acquired = sum(ordered["Status"] == "Acquired" for ordered in order["OrderedPhoneNumbers"])
+        order["Status"] = (
+            "Successful" if acquired == len(order["OrderedPhoneNumbers"]) else "Partial" if acquired else "Failed"
+        )
+        order["UpdatedTimestamp"] = now
 
 
 # --- calls through the API ---------------------------------------------------------------------------------------

@@ -86,6 +86,9 @@ class Timing:
     meeting_idle_end: float = 300.0
     meeting_max_duration: float = 24 * 3600.0
     stage_session_end: float = 180.0
+    phone_number_order: float = 3.0
+    calling_name_update: float = 5.0
+    phone_number_deletion_queue: float = 7 * 24 * 3600.0
 
 
 @dataclass

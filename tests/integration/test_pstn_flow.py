@@ -153,3 +153,30 @@ def test_dial_in_pin_roster_mute_hangup_by_support_and_dial_out(
     assert answered["meeting"]["MeetingId"] == meeting.meeting_id
     assert PhoneCall.objects.get(pk=outbound.pk).state == PhoneCall.State.IN_MEETING
     _consume_until(lambda: Attendee.objects.filter(meeting=meeting, state=Attendee.State.CONNECTED).count() == 1)
+
+
+def test_an_admin_orders_a_number_and_it_joins_the_account(admin, aws_endpoint, sandbox, real_worker, redis_broker):
+    """Search, order and release through the real worker; the refresher follows the order until AWS settles it."""
+    from portal.pstn.models import PhoneNumber, PhoneNumberOrder
+    from portal.pstn.refresh import phone_numbers_refresh
+
+    real_worker(redis_broker)
+    client = login(admin)
+    search = {"number_type": "TollFree", "toll_free_prefix": "888", "max_results": "3"}
+    assert client.post("/calls/wiring/numbers/search/", search).status_code == 303
+    found = _settled("pstn.search_numbers")
+    assert found.result["numbers"] == ["+18885550100", "+18885550101", "+18885550102"]
+    ordered = {"numbers": ["+18885550101"], "name": "hotline"}
+    assert client.post(f"/calls/wiring/numbers/search/{found.pk}/order/", ordered).status_code == 303
+    _settled("pstn.order_numbers")
+    assert PhoneNumberOrder.objects.get().status == "Processing"
+    sandbox.advance(5)
+    phone_numbers_refresh()
+    assert PhoneNumberOrder.objects.get().status == "Successful"
+    number = PhoneNumber.objects.get(e164="+18885550101")
+    assert (number.status, number.number_type, number.name) == ("Unassigned", "TollFree", "hotline")
+    assert client.post(f"/calls/wiring/numbers/{number.pk}/release/").status_code == 303
+    _settled("pstn.release_number")
+    number.refresh_from_db()
+    assert number.status == "DeleteInProgress"
+    assert AuditEntry.objects.filter(kind="pstn.order_numbers", summary__contains="+18885550101").exists()

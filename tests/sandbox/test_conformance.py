@@ -125,6 +125,16 @@ def _call_placed(voice: Any, w: dict[str, Any]) -> None:
     )["SipMediaApplicationCall"]["TransactionId"]
 
 
+def _order_placed(voice: Any, w: dict[str, Any]) -> None:
+    w["order"] = voice.create_phone_number_order(
+        ProductType="SipMediaApplicationDialIn", E164PhoneNumbers=["+14155550101"]
+    )["PhoneNumberOrder"]["PhoneNumberOrderId"]
+
+
+def _number_deleted(voice: Any, w: dict[str, Any]) -> None:
+    voice.delete_phone_number(PhoneNumberId="+12065550104")
+
+
 def _targets(sma_id: str) -> list[dict[str, Any]]:
     return [{"SipMediaApplicationId": sma_id, "Priority": 1, "AwsRegion": "us-east-1"}]
 
@@ -472,6 +482,39 @@ CASES = [
         lambda w: {"PhoneNumberId": "+12065550101"},
         lambda w: {"PhoneNumberId": "+19995550100"},
     ),
+    Case(VOICE, "SearchAvailablePhoneNumbers", lambda w: {"AreaCode": "415", "MaxResults": 5}),
+    Case(
+        VOICE,
+        "CreatePhoneNumberOrder",
+        lambda w: {"ProductType": "SipMediaApplicationDialIn", "E164PhoneNumbers": ["+14155550100"]},
+    ),
+    Case(
+        VOICE,
+        "GetPhoneNumberOrder",
+        lambda w: {"PhoneNumberOrderId": w["order"]},
+        lambda w: {"PhoneNumberOrderId": MISSING_SMA},
+        before=_order_placed,
+    ),
+    Case(VOICE, "ListPhoneNumberOrders", lambda w: {"MaxResults": 10}, before=_order_placed),
+    Case(
+        VOICE,
+        "UpdatePhoneNumber",
+        lambda w: {"PhoneNumberId": "+12065550103", "Name": "front desk"},
+        lambda w: {"PhoneNumberId": "+19995550100", "Name": "front desk"},
+    ),
+    Case(
+        VOICE,
+        "DeletePhoneNumber",
+        lambda w: {"PhoneNumberId": "+12065550103"},
+        lambda w: {"PhoneNumberId": "+19995550100"},
+    ),
+    Case(
+        VOICE,
+        "RestorePhoneNumber",
+        lambda w: {"PhoneNumberId": "+12065550104"},
+        lambda w: {"PhoneNumberId": "+19995550100"},
+        before=_number_deleted,
+    ),
     Case(
         VOICE,
         "CreateSipMediaApplicationCall",
@@ -518,7 +561,7 @@ def test_operations_implemented_per_service():
     counts: dict[str, int] = {}
     for service, _ in HANDLERS:
         counts[service] = counts.get(service, 0) + 1
-    assert counts == {CHIME: 16, IVS: 15, KVS: 9, SIGNALING: 1, PIPES: 11, VOICE: 14}
+    assert counts == {CHIME: 16, IVS: 15, KVS: 9, SIGNALING: 1, PIPES: 11, VOICE: 21}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)

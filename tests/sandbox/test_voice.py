@@ -276,3 +276,119 @@ def test_an_outbound_call_hung_up_while_ringing_ends(voice, sandbox, served):
         time.sleep(0.05)  # the call is ended first, then the handler hears HANGUP
     assert sandbox.call_get(transaction)["state"] == "ended"
     assert _types(served)[-2:] == ["CALL_UPDATE_REQUESTED", "HANGUP"]
+
+
+# --- phone numbers: the inventory, orders, updates and the deletion queue --------------------------------------------
+
+
+def _search(voice, **criteria) -> list[str]:
+    return voice.search_available_phone_numbers(**criteria)["E164PhoneNumbers"]
+
+
+def test_the_inventory_is_deterministic_and_leaves_out_the_accounts_numbers(voice):
+    seattle = _search(voice, AreaCode="206", MaxResults=500)
+    assert seattle == _search(voice, City="Seattle", State="WA", MaxResults=500)
+    assert seattle[0] == "+12065550110"
+    assert len(seattle) == 90
+    assert set(_search(voice, State="WA", MaxResults=500)) > set(seattle)
+    toll_free = _search(voice, TollFreePrefix="833", MaxResults=3)
+    assert toll_free == ["+18335550100", "+18335550101", "+18335550102"]
+    assert _search(voice, AreaCode="415", Country="GB") == []
+    first = voice.search_available_phone_numbers(AreaCode="415", MaxResults=60)
+    rest = voice.search_available_phone_numbers(AreaCode="415", MaxResults=60, NextToken=first["NextToken"])
+    assert len(first["E164PhoneNumbers"] + rest["E164PhoneNumbers"]) == 100
+    assert "NextToken" not in rest
+    for criteria in ({}, {"City": "Seattle"}, {"AreaCode": "206", "PhoneNumberType": "TollFree"}):
+        with pytest.raises(ClientError) as raised:
+            voice.search_available_phone_numbers(**criteria)
+        assert _code(raised) == "BadRequestException", criteria
+
+
+def test_an_order_processes_then_its_numbers_join_the_account_unassigned(voice, sandbox):
+    wanted = _search(voice, AreaCode="415", MaxResults=2)
+    order = voice.create_phone_number_order(
+        ProductType="SipMediaApplicationDialIn", E164PhoneNumbers=wanted, Name="support line"
+    )["PhoneNumberOrder"]
+    assert order["Status"] == "Processing"
+    assert [n["Status"] for n in order["OrderedPhoneNumbers"]] == ["Processing", "Processing"]
+    assert not set(wanted) & set(_search(voice, AreaCode="415", MaxResults=500))  # on order: not offered again
+    assert wanted[0] not in {n["PhoneNumberId"] for n in voice.list_phone_numbers()["PhoneNumbers"]}
+    sandbox.advance(5)
+    done = voice.get_phone_number_order(PhoneNumberOrderId=order["PhoneNumberOrderId"])["PhoneNumberOrder"]
+    assert done["Status"] == "Successful"
+    assert {n["Status"] for n in done["OrderedPhoneNumbers"]} == {"Acquired"}
+    number = voice.get_phone_number(PhoneNumberId=wanted[0])["PhoneNumber"]
+    assert (number["Status"], number["ProductType"], number["OrderId"], number["Name"]) == (
+        "Unassigned",
+        "SipMediaApplicationDialIn",
+        order["PhoneNumberOrderId"],
+        "support line",
+    )
+    listed = voice.list_phone_number_orders()["PhoneNumberOrders"]
+    assert [o["PhoneNumberOrderId"] for o in listed] == [order["PhoneNumberOrderId"]]
+
+
+def test_an_order_for_numbers_taken_or_unknown_fails_for_those(voice, sandbox):
+    partial = voice.create_phone_number_order(
+        ProductType="SipMediaApplicationDialIn", E164PhoneNumbers=[DIAL_IN, "+14155550150"]
+    )["PhoneNumberOrder"]
+    failed = voice.create_phone_number_order(
+        ProductType="SipMediaApplicationDialIn", E164PhoneNumbers=["+33123456789"]
+    )["PhoneNumberOrder"]
+    sandbox.advance(5)
+    partial = voice.get_phone_number_order(PhoneNumberOrderId=partial["PhoneNumberOrderId"])["PhoneNumberOrder"]
+    assert partial["Status"] == "Partial"
+    assert [n["Status"] for n in partial["OrderedPhoneNumbers"]] == ["Failed", "Acquired"]
+    failed = voice.get_phone_number_order(PhoneNumberOrderId=failed["PhoneNumberOrderId"])["PhoneNumberOrder"]
+    assert failed["Status"] == "Failed"
+    for numbers in ([], ["+14155550160", "+14155550160"], ["14155550160"]):
+        with pytest.raises(ClientError) as raised:
+            voice.create_phone_number_order(ProductType="SipMediaApplicationDialIn", E164PhoneNumbers=numbers)
+        assert _code(raised) == "BadRequestException", numbers
+
+
+def test_a_number_is_updated_one_detail_at_a_time(voice, sandbox):
+    number_id = "+12065550105"
+    with pytest.raises(ClientError) as raised:
+        voice.update_phone_number(PhoneNumberId=number_id, Name="desk", CallingName="Front Desk")
+    assert _code(raised) == "BadRequestException"
+    assert voice.update_phone_number(PhoneNumberId=number_id, Name="desk")["PhoneNumber"]["Name"] == "desk"
+    number = voice.update_phone_number(PhoneNumberId=number_id, CallingName="Front Desk")["PhoneNumber"]
+    assert (number["CallingName"], number["CallingNameStatus"]) == ("Front Desk", "UpdateInProgress")
+    with pytest.raises(ClientError) as raised:
+        voice.update_phone_number(PhoneNumberId=number_id, CallingName="Reception")
+    assert _code(raised) == "ConflictException"  # the pending calling name must complete first
+    sandbox.advance(6)
+    assert voice.get_phone_number(PhoneNumberId=number_id)["PhoneNumber"]["CallingNameStatus"] == "UpdateSucceeded"
+    _wire(voice)
+    with pytest.raises(ClientError) as raised:
+        voice.update_phone_number(PhoneNumberId=DIAL_IN, ProductType="VoiceConnector")
+    assert _code(raised) == "ConflictException"  # a SIP rule uses it
+
+
+def test_a_deleted_number_waits_in_the_deletion_queue_and_can_be_restored(voice, sandbox):
+    _, rule_id = _wire(voice)
+    with pytest.raises(ClientError) as raised:
+        voice.delete_phone_number(PhoneNumberId=DIAL_IN)
+    assert _code(raised) == "BadRequestException"
+    assert rule_id in raised.value.response["Error"]["Message"]
+    voice.delete_phone_number(PhoneNumberId="+12065550106")
+    number = voice.get_phone_number(PhoneNumberId="+12065550106")["PhoneNumber"]
+    assert number["Status"] == "DeleteInProgress"
+    assert number["DeletionTimestamp"]
+    assert "+12065550106" not in _search(voice, AreaCode="206", MaxResults=500)
+    for attempt in (
+        lambda: voice.delete_phone_number(PhoneNumberId="+12065550106"),
+        lambda: voice.update_phone_number(PhoneNumberId="+12065550106", Name="x"),
+        lambda: voice.restore_phone_number(PhoneNumberId="+12065550107"),
+    ):
+        with pytest.raises(ClientError) as raised:
+            attempt()
+        assert _code(raised) == "BadRequestException"
+    assert voice.restore_phone_number(PhoneNumberId="+12065550106")["PhoneNumber"]["Status"] == "Unassigned"
+    voice.delete_phone_number(PhoneNumberId="+12065550107")
+    sandbox.advance(7 * 24 * 3600 + 1)
+    with pytest.raises(ClientError) as raised:
+        voice.get_phone_number(PhoneNumberId="+12065550107")
+    assert _code(raised) == "NotFoundException"
+    assert "+12065550107" in _search(voice, AreaCode="206", MaxResults=500)  # back in the pool
