@@ -1,8 +1,8 @@
 """The PSTN operation kinds: every chime-sdk-voice change, and the attendees of phone callers.
 
 The caller's attendee is created inside the handler's request (core's `operation_perform`, with a tight timeout),
-its join token kept as a one-time secret that the handler takes at once; it is released on HANGUP through an
-ordinary queued operation.
+its join token handed straight to the handler's answer, never stored; it is released on HANGUP through an ordinary
+queued operation.
 """
 
 from __future__ import annotations
