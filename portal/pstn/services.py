@@ -398,18 +398,19 @@ def phone_call_for(invocation: handler.Invocation, event: dict[str, Any]) -> Pho
     leg_a = invocation.legs.get("LEG-A", {})
     details = handler.as_dict(event.get("CallDetails"))
     sma_id = handler.as_str(details.get("SipMediaApplicationId") or details.get("SipApplicationId"))
-    call, _ = PhoneCall.objects.get_or_create(
-        transaction_id=invocation.transaction_id,
-        defaults={
-            "direction": PhoneCall.Direction.OUTBOUND
-            if handler.as_str(leg_a.get("Direction")) == "Outbound"
-            else PhoneCall.Direction.INBOUND,
-            "from_masked": number_mask(handler.as_str(leg_a.get("From"))),
-            "to_masked": number_mask(handler.as_str(leg_a.get("To"))),
-            "sma": SipMediaApplication.objects.filter(sma_id=sma_id).first() if sma_id else None,
-        },
-    )
-    return call
+    try:
+        with transaction.atomic():  # a savepoint when the request is already in a transaction
+            return PhoneCall.objects.create(
+                transaction_id=invocation.transaction_id,
+                direction=PhoneCall.Direction.OUTBOUND
+                if handler.as_str(leg_a.get("Direction")) == "Outbound"
+                else PhoneCall.Direction.INBOUND,
+                from_masked=number_mask(handler.as_str(leg_a.get("From"))),
+                to_masked=number_mask(handler.as_str(leg_a.get("To"))),
+                sma=SipMediaApplication.objects.filter(sma_id=sma_id).first() if sma_id else None,
+            )
+    except IntegrityError:  # the same first event delivered twice at once: the other request made the row
+        return PhoneCall.objects.select_related("sma", "meeting").get(transaction_id=invocation.transaction_id)
 
 
 def _legs(invocation: handler.Invocation) -> list[dict[str, str]]:
