@@ -218,13 +218,8 @@ def _invocation(event_type: str, sequence: int, **extra: object) -> bytes:
     return json.dumps({**EVENT, "Sequence": sequence, "InvocationEventType": event_type, **extra}).encode()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_the_right_pin_joins_through_an_operation_run_at_once_whose_token_is_never_stored(aws_endpoint, sandbox):
-    """The caller's attendee is an Operation recorded already running as this process's and run in the request:
-    audited, its effect applied (the attendee's row, the call's attendee), the join token in the answer and nowhere
-    in the database."""
-    from portal.core.models import AuditEntry, OneTimeSecret
-    from portal.meetings.models import Attendee
+def _dial_in_with_the_right_pin(sandbox) -> tuple[Meeting, dict]:
+    """A meeting on the sandbox with its PIN; a caller dials in and enters it: the handler's answer."""
     from tests.conftest import sandbox_boto
 
     made = sandbox_boto(sandbox.endpoint, "chime-sdk-meetings").create_meeting(
@@ -241,7 +236,18 @@ def test_the_right_pin_joins_through_an_operation_run_at_once_whose_token_is_nev
         ActionData={"Type": "SpeakAndGetDigits", "ReceivedDigits": pin},
         CallDetails={**EVENT["CallDetails"], "TransactionAttributes": first.json()["TransactionAttributes"]},
     )
-    answer = _post(entered, signed_headers(SECRET, entered)).json()
+    return meeting, _post(entered, signed_headers(SECRET, entered)).json()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_right_pin_joins_through_an_operation_run_at_once_whose_token_is_never_stored(aws_endpoint, sandbox):
+    """The caller's attendee is an Operation recorded already running as this process's and run in the request:
+    audited, its effect applied (the attendee's row, the call's attendee), the join token in the answer and nowhere
+    in the database."""
+    from portal.core.models import AuditEntry, OneTimeSecret
+    from portal.meetings.models import Attendee
+
+    meeting, answer = _dial_in_with_the_right_pin(sandbox)
     join = next(action for action in answer["Actions"] if action["Type"] == "JoinChimeMeeting")
     operation = Operation.objects.get(kind="pstn.create_caller_attendee")
     assert (operation.status, operation.attempts, operation.effect_status) == ("succeeded", 1, "applied")
@@ -260,3 +266,19 @@ def test_the_right_pin_joins_through_an_operation_run_at_once_whose_token_is_nev
     assert token
     assert token not in json.dumps([operation.result, operation.parameters])
     assert not AuditEntry.objects.filter(detail__contains=token).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_aws_slower_than_the_timeout_is_an_apology_a_hangup_and_a_failed_operation_never_retried(
+    aws_endpoint, sandbox, settings
+):
+    """The SMA waits for the handler, so CreateAttendee gets PSTN_ATTENDEE_TIMEOUT_SECONDS: past it the caller hears
+    an apology and is hung up, and the operation fails as CallTimedOut without a retry (nobody waits any more)."""
+    settings.PSTN_ATTENDEE_TIMEOUT_SECONDS = 0.3
+    sandbox.inject_fault("chime-sdk-meetings:BatchCreateAttendee", latency_ms=1500)
+    _meeting, answer = _dial_in_with_the_right_pin(sandbox)
+    assert [action["Type"] for action in answer["Actions"]] == ["Speak", "Hangup"]
+    operation = Operation.objects.get(kind="pstn.create_caller_attendee")
+    assert (operation.status, operation.error_code, operation.attempts) == ("failed", "CallTimedOut", 1)
+    assert operation.next_attempt_at is None
+    assert "CallTimedOut" in PhoneCall.objects.get(transaction_id="tx-unit-1").note
