@@ -9,8 +9,9 @@ call dials in as a caller would: NEW_INBOUND_CALL, a wrong PIN, the right PIN (t
 the request: CreateAttendee through an operation run at once, against the sandbox), ACTION_SUCCESSFUL of
 JoinChimeMeeting, *6 (mute), HANGUP (the attendee's removal is queued). Calls start at most 6 a second, so
 CreateAttendee stays under its quota (10/s) and the shared rate limiter never makes a join wait. Then `--hostile`
-signed events built to break it (random types, fields missing or of the wrong type). A few warm-up calls (the first
-AWS client of the process costs ~100 ms) are left out of the figures.
+signed events built to break it (random types, fields missing or of the wrong type). The process starts as the web
+process does (`portal.wsgi`: every view imported, then the heap frozen for the garbage collector). A few warm-up
+calls (the first AWS client of the process costs ~100 ms) are left out of the figures.
 """
 
 from __future__ import annotations
@@ -143,6 +144,7 @@ def main() -> None:
     with bench_estate("sma") as estate:
         from django.test import Client
 
+        import portal.wsgi  # noqa: F401 (the web process's start-up: views imported, the heap frozen)
         from portal.meetings.models import Meeting
         from portal.pstn.models import CallInvocation, Lifecycle, PhoneCall, SipMediaApplication
         from portal.pstn.services import dial_in_pin_for

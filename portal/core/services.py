@@ -135,14 +135,13 @@ def operation_request(
     reason: str = "",
     resource: models.Model | None = None,
     system_actor: str = SCHEDULER_NAME,
-    queue: bool = True,
 ) -> Operation:
     """Record a requested mutation and queue it once the surrounding transaction commits.
 
     Call it inside the same `transaction.atomic()` block as the local change it belongs to. `actor` None means the
     portal itself, named `system_actor` (a scheduled job unless said otherwise). `parameters` must not contain
     secrets: they are stored and shown. `resource` is the row the operation is about: its page lists the operation,
-    and serial kinds on it run in request order. `queue=False` leaves running it to the caller (`operation_perform`).
+    and serial kinds on it run in request order.
     """
     operation_kind = operation_kind_get(kind)
     if actor is not None and not actor.has_perm(operation_kind.permission):
@@ -159,9 +158,17 @@ def operation_request(
             resource=resource,  # its name is in the audit entry below, without reading the row again
         )
         _audit(operation, AuditEntry.Event.REQUESTED, "")
-        if queue:
-            transaction.on_commit(lambda: _enqueue(operation.pk))
+        transaction.on_commit(lambda: _enqueue(operation.pk))
     return operation
+
+
+@dataclass(frozen=True)
+class Performed:
+    """An operation run at once (`operation_perform`), and the secrets its call returned, by label: handed to the
+    caller that ran it, never stored."""
+
+    operation: Operation
+    secrets: dict[str, str]
 
 
 def operation_perform(
@@ -172,22 +179,31 @@ def operation_perform(
     target: str = "",
     parameters: dict[str, Any] | None = None,
     resource: models.Model | None = None,
-) -> Operation:
+) -> Performed:
     """Record an operation the portal itself asks for and run it in this thread at once, for a caller that must
     answer within a deadline (the PSTN handler creating a caller's attendee). It is an Operation like any other:
-    recorded, audited, its outcome and effect applied by the same code. An AWS call that takes longer than `timeout`
-    seconds fails as CallTimedOut and is not retried: nobody is waiting for it any more. Other retryable errors are
-    retried by a courier, as usual. Answers the operation as it stands after this attempt."""
-    operation = operation_request(
-        kind=kind,
-        actor=None,
-        system_actor=system_actor,
-        target=target,
-        parameters=parameters,
-        resource=resource,
-        queue=False,
-    )
-    return operation_execute(operation_id=operation.pk, timeout=timeout) or operation
+    recorded, audited, its outcome and effect applied by the same code, taken over by the sweeper if this process
+    dies mid-call. It is recorded already running as this process's (no courier can take a row nobody else has seen
+    yet, so there is nothing to claim), and the secrets its call returns go to the caller rather than to the
+    one-time secrets table. An AWS call that takes longer than `timeout` seconds fails as CallTimedOut and is not
+    retried: nobody is waiting for it any more. Other retryable errors are retried by a courier, as usual. Answers
+    the operation as it stands after this attempt. Not for a serial kind on a resource, which waits for earlier ones."""
+    operation_kind = operation_kind_get(kind)
+    if operation_kind.serial and resource is not None:
+        raise ValueError(f"{kind} is serial: it waits for earlier operations on its resource, so cannot run at once.")
+    now = timezone.now()
+    with transaction.atomic():
+        operation = Operation.objects.create(
+            kind=kind, target=target, parameters=parameters or {}, actor_name=system_actor, resource=resource,
+            status=Operation.Status.RUNNING, attempts=1, started_at=now, courier=_courier(),
+        )  # fmt: skip
+        _audit(operation, AuditEntry.Event.REQUESTED, "")
+    secrets: list[tuple[str, str]] = []
+    outcome = aws_run(_attempt(operation_kind, _call_of(operation), timeout))
+    _record_outcome(operation, operation_kind, outcome, timeout, secrets_to=secrets)
+    if operation.status == Operation.Status.RUNNING:  # handed back to the queue for a retry
+        operation.refresh_from_db()
+    return Performed(operation=operation, secrets=dict(secrets))
 
 
 def operations_of(resource: models.Model) -> models.QuerySet[Operation]:
@@ -253,10 +269,14 @@ def _serial_kind_names() -> list[str]:
     return [kind.name for kind in operation_kinds() if kind.serial]
 
 
+def _courier() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"  # this process, not the one that forked it
+
+
 def _claim(operation_ids: list[int], now: datetime) -> list[Operation]:
     """Move queued operations to running, in one transaction. Only one courier wins each; a finished one is never
     run again; a serial one waits for the earlier ones on its resource."""
-    courier = f"{socket.gethostname()}:{os.getpid()}"  # this process, not the one that forked it
+    courier = _courier()
     with transaction.atomic():
         queued = list(
             Operation.objects.select_for_update(skip_locked=True, of=("self",))
@@ -393,7 +413,12 @@ async def _attempt(kind: OperationKind, call: OperationCall, timeout: float | No
 
 
 def _record_outcome(
-    operation: Operation, kind: OperationKind, outcome: dict[str, Any] | Exception, timeout: float | None
+    operation: Operation,
+    kind: OperationKind,
+    outcome: dict[str, Any] | Exception,
+    timeout: float | None,
+    *,
+    secrets_to: list[tuple[str, str]] | None = None,
 ) -> None:
     if isinstance(outcome, TimeoutError):
         _record_error(operation, AwsUnavailable("CallTimedOut", f"AWS did not answer within {timeout} s."), retry=False)
@@ -405,7 +430,7 @@ def _record_outcome(
         logger.error("Operation %s (%s) raised an unexpected error", operation.pk, operation.kind, exc_info=outcome)
         _record_error(operation, AwsError(type(outcome).__name__, str(outcome) or repr(outcome)), retry=False)
     else:
-        _record_success(operation, kind, outcome)
+        _record_success(operation, kind, outcome, secrets_to=secrets_to)
 
 
 def _owned(operation: Operation) -> models.QuerySet[Operation]:
@@ -413,8 +438,12 @@ def _owned(operation: Operation) -> models.QuerySet[Operation]:
     return Operation.objects.filter(pk=operation.pk, status=Operation.Status.RUNNING, attempts=operation.attempts)
 
 
-def _record_success(operation: Operation, kind: OperationKind, result: dict[str, Any]) -> None:
-    secrets = result.pop(SECRETS, [])
+def _record_success(
+    operation: Operation, kind: OperationKind, result: dict[str, Any], *, secrets_to: list[tuple[str, str]] | None
+) -> None:
+    """The outcome, its secrets (kept for the requester, or handed to `secrets_to`) and its audit entry in one
+    transaction; then the local effect in a transaction of its own."""
+    secrets = [(str(label), str(value)) for label, value in result.pop(SECRETS, [])]
     effect_data = result.pop(EFFECT_DATA, {})
     effect = Operation.Effect.PENDING if kind.on_success is not None else Operation.Effect.NONE
     now = timezone.now()
@@ -428,8 +457,10 @@ def _record_success(operation: Operation, kind: OperationKind, result: dict[str,
             return
         for field, value in outcome.items():  # the row as written: its other fields are as claimed
             setattr(operation, field, value)
-        if secrets:
-            secrets_store(operation=operation, secrets=[(str(label), str(value)) for label, value in secrets])
+        if secrets and secrets_to is not None:
+            secrets_to.extend(secrets)
+        elif secrets:
+            secrets_store(operation=operation, secrets=secrets)
         _audit(operation, AuditEntry.Event.SUCCEEDED, kind.summary(result))
     operation_apply_effect(operation)
     _hand_over(operation)

@@ -1,8 +1,8 @@
 """The PSTN operation kinds: every chime-sdk-voice change, and the attendees of phone callers.
 
 The caller's attendee is created inside the handler's request (core's `operation_perform`, with a tight timeout),
-its join token kept as a one-time secret that the handler takes at once; it is released on HANGUP through an
-ordinary queued operation.
+its join token handed straight to the handler's answer, never stored; it is released on HANGUP through an ordinary
+queued operation.
 """
 
 from __future__ import annotations
@@ -406,11 +406,13 @@ def _attendee_created(operation: Operation, effect_data: dict[str, Any]) -> None
     recounts a meeting its events change (AttendeeAdded, AttendeeJoined follow within a second): the handler's
     request stays short."""
     p, result = operation.parameters, operation.result
-    Attendee.objects.get_or_create(
+    attendee = Attendee(
         meeting_id=p["meeting_pk"],
         attendee_id=result["attendee_id"],
-        defaults={"external_user_id": result["external_user_id"], "capabilities": result["capabilities"]},
+        external_user_id=result["external_user_id"],
+        capabilities=result["capabilities"],
     )
+    Attendee.objects.bulk_create([attendee], ignore_conflicts=True)  # the events consumer may have added it first
     PhoneCall.objects.filter(pk=p["call_pk"]).update(attendee_id=result["attendee_id"])
 
 

@@ -8,13 +8,12 @@ import secrets
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from portal.core.errors import Conflict, NotAllowedInState
 from portal.core.models import Operation
-from portal.core.secrets import secrets_take
 from portal.core.services import operation_perform, operation_request
 from portal.meetings.models import Meeting
 from portal.meetings.services import meeting_require_usable
@@ -399,18 +398,19 @@ def phone_call_for(invocation: handler.Invocation, event: dict[str, Any]) -> Pho
     leg_a = invocation.legs.get("LEG-A", {})
     details = handler.as_dict(event.get("CallDetails"))
     sma_id = handler.as_str(details.get("SipMediaApplicationId") or details.get("SipApplicationId"))
-    call, _ = PhoneCall.objects.get_or_create(
-        transaction_id=invocation.transaction_id,
-        defaults={
-            "direction": PhoneCall.Direction.OUTBOUND
-            if handler.as_str(leg_a.get("Direction")) == "Outbound"
-            else PhoneCall.Direction.INBOUND,
-            "from_masked": number_mask(handler.as_str(leg_a.get("From"))),
-            "to_masked": number_mask(handler.as_str(leg_a.get("To"))),
-            "sma": SipMediaApplication.objects.filter(sma_id=sma_id).first() if sma_id else None,
-        },
-    )
-    return call
+    try:
+        with transaction.atomic():  # a savepoint when the request is already in a transaction
+            return PhoneCall.objects.create(
+                transaction_id=invocation.transaction_id,
+                direction=PhoneCall.Direction.OUTBOUND
+                if handler.as_str(leg_a.get("Direction")) == "Outbound"
+                else PhoneCall.Direction.INBOUND,
+                from_masked=number_mask(handler.as_str(leg_a.get("From"))),
+                to_masked=number_mask(handler.as_str(leg_a.get("To"))),
+                sma=SipMediaApplication.objects.filter(sma_id=sma_id).first() if sma_id else None,
+            )
+    except IntegrityError:  # the same first event delivered twice at once: the other request made the row
+        return PhoneCall.objects.select_related("sma", "meeting").get(transaction_id=invocation.transaction_id)
 
 
 def _legs(invocation: handler.Invocation) -> list[dict[str, str]]:
@@ -491,7 +491,7 @@ class PortalCallPorts:
             return "the call is unknown"
         row = self._meetings[meeting.key]
         external_user_id = f"pstn-{number_mask(caller)}-{transaction_id[:8]}"
-        operation = operation_perform(
+        performed = operation_perform(
             kind="pstn.create_caller_attendee",
             system_actor=HANDLER_ACTOR,
             timeout=settings.PSTN_ATTENDEE_TIMEOUT_SECONDS,
@@ -505,12 +505,11 @@ class PortalCallPorts:
             resource=row,
         )
         self.call_changes.update(meeting=row, external_user_id=external_user_id)
+        operation = performed.operation
         if operation.status != Operation.Status.SUCCEEDED:
             return f"{operation.error_code or operation.status}: {operation.error_message}"[:200]
-        taken = dict(secrets_take(operation=operation, user=AnonymousUser()))
-        return handler.Joined(
-            attendee_id=operation.result["attendee_id"], join_token=taken[operation.result["attendee_id"]]
-        )
+        attendee_id = operation.result["attendee_id"]
+        return handler.Joined(attendee_id=attendee_id, join_token=performed.secrets[attendee_id])
 
     def attendee_release(self, *, transaction_id: str) -> None:
         """Queue the caller's attendee's removal, once."""

@@ -156,3 +156,27 @@ def test_audit_log_is_append_only(admin, django_capture_on_commit_callbacks):
     with pytest.raises(PermissionError):
         AuditEntry.objects.all().delete()
     assert AuditEntry.objects.get().detail == ""
+
+
+def test_an_operation_performed_at_once_is_recorded_running_and_a_serial_kind_is_refused(
+    aws_endpoint, django_capture_on_commit_callbacks
+):
+    """`operation_perform` records the row already running as this process's (nothing to claim, nothing queued)
+    and runs it in this thread; a serial kind on a resource, which must wait for earlier operations on it, is
+    refused before anything is recorded."""
+    from portal.core.operation_kinds import operation_kinds
+    from portal.core.services import operation_perform
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        performed = operation_perform(kind="aws.check_connection", system_actor="unit", timeout=5, target="sts")
+    assert callbacks == []  # no courier was asked
+    operation = Operation.objects.get(pk=performed.operation.pk)
+    assert (operation.status, operation.attempts, operation.actor_name) == ("succeeded", 1, "unit")
+    assert operation.result["Account"] == "123456789012"
+    assert operation.courier
+    assert operation.started_at
+    assert list(operation.audit_entries.order_by("id").values_list("event", flat=True)) == ["requested", "succeeded"]
+    serial = next(kind for kind in operation_kinds() if kind.serial)
+    with pytest.raises(ValueError, match="serial"):
+        operation_perform(kind=serial.name, system_actor="unit", timeout=5, resource=operation)
+    assert Operation.objects.count() == 1

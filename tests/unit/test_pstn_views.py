@@ -212,3 +212,51 @@ def test_the_phone_numbers_refresher_lists_the_accounts_numbers_with_their_rule(
         "SipMediaApplicationDialIn",
     )
     assert "+12065550109" in login(admin).get("/calls/wiring/").content.decode()
+
+
+def _invocation(event_type: str, sequence: int, **extra: object) -> bytes:
+    return json.dumps({**EVENT, "Sequence": sequence, "InvocationEventType": event_type, **extra}).encode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_right_pin_joins_through_an_operation_run_at_once_whose_token_is_never_stored(aws_endpoint, sandbox):
+    """The caller's attendee is an Operation recorded already running as this process's and run in the request:
+    audited, its effect applied (the attendee's row, the call's attendee), the join token in the answer and nowhere
+    in the database."""
+    from portal.core.models import AuditEntry, OneTimeSecret
+    from portal.meetings.models import Attendee
+    from tests.conftest import sandbox_boto
+
+    made = sandbox_boto(sandbox.endpoint, "chime-sdk-meetings").create_meeting(
+        ClientRequestToken="unit-pin", MediaRegion="us-east-1", ExternalMeetingId="phone"
+    )["Meeting"]
+    meeting = Meeting.objects.create(
+        meeting_id=made["MeetingId"], external_meeting_id="phone", media_region="us-east-1", status="active"
+    )
+    pin = dial_in_pin_for(meeting=meeting).pin
+    first = _post(_invocation("NEW_INBOUND_CALL", 1), signed_headers(SECRET, _invocation("NEW_INBOUND_CALL", 1)))
+    entered = _invocation(
+        "ACTION_SUCCESSFUL",
+        2,
+        ActionData={"Type": "SpeakAndGetDigits", "ReceivedDigits": pin},
+        CallDetails={**EVENT["CallDetails"], "TransactionAttributes": first.json()["TransactionAttributes"]},
+    )
+    answer = _post(entered, signed_headers(SECRET, entered)).json()
+    join = next(action for action in answer["Actions"] if action["Type"] == "JoinChimeMeeting")
+    operation = Operation.objects.get(kind="pstn.create_caller_attendee")
+    assert (operation.status, operation.attempts, operation.effect_status) == ("succeeded", 1, "applied")
+    assert operation.courier
+    assert operation.actor_name == "pstn handler"
+    assert list(AuditEntry.objects.filter(operation=operation).values_list("event", flat=True).order_by("pk")) == [
+        "requested",
+        "succeeded",
+    ]
+    attendee = Attendee.objects.get(meeting=meeting)
+    assert join["Parameters"]["MeetingId"] == meeting.meeting_id
+    assert attendee.attendee_id == operation.result["attendee_id"]
+    assert PhoneCall.objects.get(transaction_id="tx-unit-1").attendee_id == attendee.attendee_id
+    assert not OneTimeSecret.objects.exists()
+    token = join["Parameters"]["JoinToken"]
+    assert token
+    assert token not in json.dumps([operation.result, operation.parameters])
+    assert not AuditEntry.objects.filter(detail__contains=token).exists()
