@@ -85,6 +85,7 @@ def test_fleet_then_delete_a_selection(aws_endpoint, sandbox, redis_broker, real
     page.wait_for_url("**/operations/batches/*/")
     expect(page.locator("#batch-progress")).to_have_attribute("data-done", "true", timeout=20_000)
     expect(page.locator(".batch-summary")).to_contain_text("12 of 12 done")
+    sandbox.advance(2)  # CREATING lasts 2 s of the sandbox's clock: no need to wait them out
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and Channel.objects.filter(status="active").count() < 12:
         time.sleep(0.2)
@@ -99,6 +100,7 @@ def test_fleet_then_delete_a_selection(aws_endpoint, sandbox, redis_broker, real
     page.get_by_role("button", name="Delete 3 channels").click()
     page.wait_for_url("**/operations/batches/*/")
     expect(page.locator("#batch-progress")).to_have_attribute("data-done", "true", timeout=20_000)
+    sandbox.advance(2)  # and so does DELETING
     page.goto(f"{live_server.url}/channels/?prefix=cam-0")
     expect(page.locator('tr[data-status="deleted"]')).to_have_count(3, timeout=20_000)  # DELETING until gone
     page.screenshot(path="/tmp/channels-shots/list-after-delete.png", full_page=True)

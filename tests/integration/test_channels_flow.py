@@ -38,6 +38,7 @@ def test_create_active_update_delete_gone(admin, aws_endpoint, sandbox, real_wor
     first = client.get(f"/channels/{channel.pk}/?panel=heading", headers=HTMX)
     assert 'data-status="creating"' in first.content.decode()
     assert first.status_code == 200  # still polling
+    sandbox.advance(2)  # CREATING lasts 2 s of the sandbox's clock: no need to wait them out
 
     wait_until(lambda: _heading_shows(client, channel.pk, "active"), timeout=20)
     wait_until(lambda: Channel.objects.get().endpoints, timeout=20)
@@ -60,6 +61,7 @@ def test_create_active_update_delete_gone(admin, aws_endpoint, sandbox, real_wor
     client.post(f"/channels/{channel.pk}/delete/", {"confirm": "porch"})
     deleted = _finished(Operation.objects.get(kind="channels.delete").pk)
     assert deleted.status == Operation.Status.SUCCEEDED, deleted.error_message
+    sandbox.advance(2)  # and so does DELETING
     wait_until(lambda: _heading_shows(client, channel.pk, "deleted"), timeout=20)
     assert kvs.list_signaling_channels()["ChannelInfoList"] == []
     assert Channel.objects.get().deleted_at is not None

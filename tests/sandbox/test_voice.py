@@ -84,7 +84,7 @@ def served(sandbox, chime) -> Iterator[dict[str, Any]]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     sandbox.sma_endpoint(LAMBDA_ARN, f"http://127.0.0.1:{server.server_address[1]}/", SECRET)
     yield state
     server.shutdown()

@@ -130,11 +130,18 @@ def _export(client, **params: str) -> tuple[StreamingHttpResponse, list[list[str
     return response, list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
 
 
+def _copy(entry: AuditEntry, **changes: object) -> AuditEntry:
+    """A copy of an entry (to make thousands quickly: requesting 4,000 operations took ~10 s)."""
+    fields = {field.attname: getattr(entry, field.attname) for field in AuditEntry._meta.concrete_fields}
+    return AuditEntry(**{**fields, "id": None, **changes})
+
+
 def test_the_export_streams_what_the_page_shows(admin, viewer, town_hall, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=False):
         services.stage_tag(actor=admin, stage=town_hall, tags={"team": "media"})
-        for number in range(AUDIT_CSV_CHUNK_ROWS + 5):
-            operation_request(kind="aws.check_connection", actor=admin, target=f"sts-{number}")
+        operation_request(kind="aws.check_connection", actor=admin, target="sts-0")
+    requested = AuditEntry.objects.get(kind="aws.check_connection")
+    AuditEntry.objects.bulk_create(_copy(requested, target=f"sts-{n}") for n in range(1, AUDIT_CSV_CHUNK_ROWS + 5))
     response, rows = _export(login(viewer))
 
     assert response.status_code == 200
@@ -156,8 +163,9 @@ def test_under_asgi_the_export_is_handed_over_a_piece_at_a_time(
 ):
     """Django reads a synchronous iterator whole before answering over ASGI: there the export must be asynchronous."""
     with django_capture_on_commit_callbacks(execute=False):
-        for number in range(AUDIT_CSV_CHUNK_ROWS * 2 + 1):
-            operation_request(kind="aws.check_connection", actor=admin, target=f"sts-{number}")
+        operation_request(kind="aws.check_connection", actor=admin, target="sts-0")
+    requested = AuditEntry.objects.get(kind="aws.check_connection")
+    AuditEntry.objects.bulk_create(_copy(requested, target=f"sts-{n}") for n in range(1, AUDIT_CSV_CHUNK_ROWS * 2 + 1))
     async_client.force_login(viewer)
 
     async def download() -> tuple[StreamingHttpResponse, list[bytes]]:

@@ -38,7 +38,7 @@ def portal(monkeypatch) -> Any:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     monkeypatch.setenv("PORTAL_HANDLER_URL", f"http://127.0.0.1:{server.server_address[1]}/pstn/sma/")
     monkeypatch.setenv("SMA_HANDLER_SECRET", "s3cret")
     yield seen

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.apps import apps
+from django.db import connection
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -44,7 +45,12 @@ PORTAL_PATHS = sorted(set(_walk(get_resolver().url_patterns)))
 
 
 def _row_counts() -> dict[str, int]:
-    return {model._meta.label: model.objects.count() for model in apps.get_models()}
+    """Every model's rows, counted in one query (a query per model made up half of this file's time)."""
+    models = apps.get_models()
+    counts = ", ".join(f"(SELECT COUNT(*) FROM {connection.ops.quote_name(m._meta.db_table)})" for m in models)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {counts}")
+        return {model._meta.label: count for model, count in zip(models, cursor.fetchone(), strict=True)}
 
 
 def test_the_walk_found_the_portal():
