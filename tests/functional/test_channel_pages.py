@@ -103,4 +103,3 @@ def test_fleet_then_delete_a_selection(aws_endpoint, sandbox, redis_broker, real
     sandbox.advance(2)  # and so does DELETING
     page.goto(f"{live_server.url}/channels/?prefix=cam-0")
     expect(page.locator('tr[data-status="deleted"]')).to_have_count(3, timeout=20_000)  # DELETING until gone
-    page.screenshot(path="/tmp/channels-shots/list-after-delete.png", full_page=True)
