@@ -15,10 +15,10 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Model
 from django.utils import timezone
 
 from portal.aws import sqs
@@ -223,31 +223,33 @@ def _event_row(event: MeetingEventMessage, meeting: Meeting) -> MeetingEvent:
 _EVENT_FIELDS = [f for f in MeetingEvent._meta.concrete_fields if not f.primary_key]
 
 
-def _columns(model: type[Model], values: dict[str, Any]) -> tuple[list[str], list[Any]]:
-    """Quoted column names and database values of model fields, for a hand-written statement."""
+@cache
+def _recording_statement(changed: tuple[str, ...]) -> str:
+    """The statement for an event whose attendee changes these fields: written once per set of fields (a handful:
+    presence, media), so psycopg prepares each once per connection."""
     quote = connection.ops.quote_name
-    fields = [model._meta.get_field(name) for name in values]
-    return [quote(f.column) for f in fields], [f.get_db_prep_save(values[f.name], connection) for f in fields]
+    columns = ", ".join(quote(f.column) for f in _EVENT_FIELDS)
+    sql = (
+        f"WITH recorded AS (INSERT INTO {quote(MeetingEvent._meta.db_table)} ({columns}) "
+        f"VALUES ({', '.join(['%s'] * len(_EVENT_FIELDS))}) ON CONFLICT ({quote('event_id')}) DO NOTHING RETURNING 1)"
+    )
+    if changed:
+        assignments = ", ".join(f"{quote(Attendee._meta.get_field(name).column)} = %s" for name in changed)
+        sql += (
+            f", changed AS (UPDATE {quote(Attendee._meta.db_table)} SET {assignments} "
+            f"WHERE {quote('id')} = %s AND EXISTS (SELECT 1 FROM recorded))"
+        )
+    return f"{sql} SELECT count(*) FROM recorded"
 
 
 def _record_in_one_statement(row: MeetingEvent, attendee: Attendee, changes: dict[str, Any]) -> bool:
     """PostgreSQL: the event's row and the attendee's changes in one statement, so one transaction and one round
     trip, prepared once per connection; nothing is written when the event id was recorded before (False)."""
-    quote = connection.ops.quote_name
-    inserted, insert_values = _columns(MeetingEvent, {f.name: getattr(row, f.attname) for f in _EVENT_FIELDS})
-    sql = (
-        f"WITH recorded AS (INSERT INTO {quote(MeetingEvent._meta.db_table)} ({', '.join(inserted)}) "
-        f"VALUES ({', '.join(['%s'] * len(inserted))}) ON CONFLICT ({quote('event_id')}) DO NOTHING RETURNING 1)"
-    )
-    parameters = list(insert_values)
+    parameters = [f.get_db_prep_save(getattr(row, f.attname), connection) for f in _EVENT_FIELDS]
     if changes:
-        updated, update_values = _columns(Attendee, changes)
-        sql += (
-            f", changed AS (UPDATE {quote(Attendee._meta.db_table)} SET {', '.join(f'{c} = %s' for c in updated)} "
-            f"WHERE {quote('id')} = %s AND EXISTS (SELECT 1 FROM recorded))"
-        )
-        parameters += [*update_values, attendee.pk]
-    return statement_run(f"{sql} SELECT count(*) FROM recorded", parameters) == (1,)
+        fields = [Attendee._meta.get_field(name) for name in changes]
+        parameters += [*(f.get_db_prep_save(changes[f.name], connection) for f in fields), attendee.pk]
+    return statement_run(_recording_statement(tuple(changes)), parameters) == (1,)
 
 
 def _record_known_attendee(event: MeetingEventMessage, meeting: Meeting, attendee: Attendee, batch: _Batch) -> bool:

@@ -7,6 +7,7 @@ labelled with the attendee id; the result keeps only who they belong to.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from django.db import connection, transaction
@@ -33,6 +34,7 @@ def _attendees_result(created: list[dict[str, Any]], errors: list[dict[str, Any]
     }
 
 
+@cache
 def _recount_statement() -> str:
     meetings, attendees = (connection.ops.quote_name(m._meta.db_table) for m in (Meeting, Attendee))
     counted = f"SELECT count(*) FROM {attendees} WHERE meeting_id = %s AND state"
