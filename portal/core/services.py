@@ -148,17 +148,25 @@ def operation_request(
         raise PermissionDenied(f"You may not {operation_kind.label.lower()}.")
     actor_name = actor.get_username() if actor is not None else system_actor
     with transaction.atomic():
-        operation = Operation.objects.create(
-            kind=kind,
-            target=target,
-            parameters=parameters or {},
-            reason=reason,
-            actor=actor if actor is not None else None,
-            actor_name=actor_name,
-            resource=resource,  # its name is in the audit entry below, without reading the row again
+        operation = _recorded(
+            Operation(
+                kind=kind,
+                target=target,
+                parameters=parameters or {},
+                reason=reason,
+                actor=actor if actor is not None else None,
+                actor_name=actor_name,
+                resource=resource,  # its name is in the audit entry, without reading the row again
+            )
         )
-        _audit(operation, AuditEntry.Event.REQUESTED, "")
         transaction.on_commit(lambda: _enqueue(operation.pk))
+    return operation
+
+
+def _recorded(operation: Operation) -> Operation:
+    """A new operation's row and its "requested" audit entry, in the caller's transaction."""
+    operation.save(force_insert=True)
+    _audit(operation, AuditEntry.Event.REQUESTED, "")
     return operation
 
 
@@ -193,11 +201,10 @@ def operation_perform(
         raise ValueError(f"{kind} is serial: it waits for earlier operations on its resource, so cannot run at once.")
     now = timezone.now()
     with transaction.atomic():
-        operation = Operation.objects.create(
+        operation = _recorded(Operation(
             kind=kind, target=target, parameters=parameters or {}, actor_name=system_actor, resource=resource,
             status=Operation.Status.RUNNING, attempts=1, started_at=now, courier=_courier(),
-        )  # fmt: skip
-        _audit(operation, AuditEntry.Event.REQUESTED, "")
+        ))  # fmt: skip
     secrets: list[tuple[str, str]] = []
     outcome = aws_run(_attempt(operation_kind, _call_of(operation), timeout))
     _record_outcome(operation, operation_kind, outcome, timeout, secrets_to=secrets)
