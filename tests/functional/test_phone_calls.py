@@ -22,14 +22,11 @@ DIAL_IN = "+12065550100"
 
 
 def test_dial_out_from_the_meeting_page_watch_it_live_and_hang_it_up(
-    aws_endpoint, sandbox, settings, redis_broker, real_worker, make_user, live_server, page
+    aws_endpoint, sandbox, settings, redis_broker, real_worker, make_user, live_server, page, live_handler_deadline
 ):
     real_worker(redis_broker)
     sandbox.quotas(enabled=False)
     settings.SMA_HANDLER_SECRET = SECRET
-    # The live server answers each invocation on a new thread, whose first AWS client costs 0.1-0.6 s of CPU on a
-    # busy CI machine (gunicorn's worker keeps its one); the 0.5 s deadline has its own test in test_pstn_views.
-    settings.PSTN_ATTENDEE_TIMEOUT_SECONDS = 5
     sandbox.sma_endpoint(LAMBDA_ARN, f"{live_server.url}/pstn/sma/", SECRET)
     voice = sandbox_boto(sandbox.endpoint, "chime-sdk-voice")
     sma_id = voice.create_sip_media_application(

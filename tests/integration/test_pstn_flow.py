@@ -80,13 +80,10 @@ def wire_dial_in(admin_client, sandbox, live_server, settings) -> Meeting:
 
 
 def test_dial_in_pin_roster_mute_hangup_by_support_and_dial_out(
-    admin, support, aws_endpoint, sandbox, settings, real_worker, redis_broker, live_server
+    admin, support, aws_endpoint, sandbox, settings, real_worker, redis_broker, live_server, live_handler_deadline
 ):
     real_worker(redis_broker)
     sandbox.quotas(enabled=False)
-    # The live server answers each invocation on a new thread, whose first AWS client costs 0.1-0.6 s of CPU on a
-    # busy CI machine (gunicorn's worker keeps its one); the 0.5 s deadline has its own test in test_pstn_views.
-    settings.PSTN_ATTENDEE_TIMEOUT_SECONDS = 5
     sqs = sandbox_boto(sandbox.endpoint, "sqs")
     settings.MEETING_EVENTS_QUEUE_URL = sqs.create_queue(QueueName=f"events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     admin_client = login(admin)
