@@ -211,7 +211,7 @@ def main() -> None:
         for start in range(0, len(bodies), RECEIVE_MAX)
         for outcome in events_dispatch(
             [(body, "") for body in bodies[start : start + RECEIVE_MAX]], fallback=meeting_events_apply
-        )
+        ).outcomes
     ]
     elapsed = time.perf_counter() - began
     connected = Attendee.objects.filter(meeting=meeting, state=Attendee.State.CONNECTED).count()

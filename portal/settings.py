@@ -287,6 +287,9 @@ AWS_RATE_LIMIT_FRACTION = float(os.environ.get("AWS_RATE_LIMIT_FRACTION", "1"))
 # The SQS queue every meeting the portal creates sends its events to (NotificationsConfiguration), read by the
 # meeting events consumer in the worker tier. Empty: meetings are created without notifications.
 MEETING_EVENTS_QUEUE_URL = os.environ.get("MEETING_EVENTS_QUEUE_URL", "")
+# A queue message whose handler raises stays on the queue and comes back; received this many times and failing
+# again, it is kept as a dead letter with the error.
+MEETING_EVENTS_MAX_RECEIVES = int(os.environ.get("MEETING_EVENTS_MAX_RECEIVES", "5"))
 # Capture pipelines: the sink buckets "Record this meeting" offers (empty: the buckets the account has, as the
 # pipelines refresher last listed them), how long a presigned download link works, and the policies' defaults.
 CAPTURE_SINK_BUCKETS = env_list("CAPTURE_SINK_BUCKETS", "")

@@ -1,4 +1,4 @@
-"""Amazon SQS, for the meeting events queue: long-poll receive, delete, and the queue's ARN."""
+"""Amazon SQS, for the meeting events queue: long-poll receive, delete, delay, and the queue's ARN."""
 
 from __future__ import annotations
 
@@ -46,6 +46,15 @@ async def messages_delete(*, url: str, receipts: list[str]) -> None:
         )
 
 
-async def message_delay(*, url: str, receipt: str, seconds: int) -> None:
+async def messages_delay(*, url: str, delays: list[tuple[str, int]]) -> None:
+    """Each (receipt, seconds): the message comes back to the queue after that long (0: now), one call for all."""
+    if not delays:
+        return
     async with aws_client(SERVICE) as sqs:
-        await sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=receipt, VisibilityTimeout=seconds)
+        await sqs.change_message_visibility_batch(
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(n), "ReceiptHandle": receipt, "VisibilityTimeout": seconds}
+                for n, (receipt, seconds) in enumerate(delays)
+            ],
+        )

@@ -7,6 +7,10 @@ for an event newer than the one that set it (a late AttendeeJoined never resurre
 deleted attendee stays deleted. A message that cannot be applied (not JSON, not a meeting event, an unknown event
 type) is kept in the dead-letter table with its raw body and the error, and the queue moves on. Messages are deleted
 only after their transaction commits.
+
+The consumer is not the only writer: the worker records the meetings and attendees it creates, the PSTN handler its
+callers, the refresher those made elsewhere. A meeting or attendee row the batch has not read is inserted or, when
+another process inserted it first, taken (insert-or-get on its unique key), never inserted twice.
 """
 
 from __future__ import annotations
@@ -18,13 +22,14 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from portal.aws import sqs
 from portal.aws.clients import aws_run
 from portal.core.drift import drift_found
-from portal.core.events import OUTCOMES, event_handler_register, events_dispatch
+from portal.core.events import DATABASE_LOST, OUTCOMES, event_handler_register, events_dispatch
 from portal.core.statements import statement_run
 from portal.meetings.models import Attendee, DeadLetter, Meeting, MeetingEvent
 from portal.meetings.operations import meeting_mark_ended, meeting_recount
@@ -32,6 +37,7 @@ from portal.meetings.operations import meeting_mark_ended, meeting_recount
 logger = logging.getLogger(__name__)
 
 DEFER_SECONDS = 1  # an event about a meeting whose creation is not recorded yet comes back after this long
+RETRY_SECONDS_MAX = 60  # the longest a failed event waits before it is received again
 PRESENCE = {
     "AttendeeJoined": Attendee.State.CONNECTED,
     "AttendeeLeft": Attendee.State.LEFT,
@@ -109,16 +115,16 @@ def event_parse(body: str) -> MeetingEventMessage:
 class _Batch:
     """The rows a received batch of events touches, read with one query each and kept current as events apply.
 
-    One consumer applies a queue's events (the Procfile and compose run one), so rows read at the start of a batch
-    stay the consumer's own until it changes them; the event row's unique id stops a copy recorded before (by this
+    One consumer applies a queue's events (the Procfile and compose run one), so the attendees read at the start of a
+    batch keep the presence the consumer gives them; the event row's unique id stops a copy recorded before (by this
     batch, an earlier one, or a second consumer), and MeetingEnded locks its meeting, as the web tier may be ending
-    it at the same moment.
+    it at the same moment. Rows the batch did not read may appear meanwhile (other processes insert meetings and
+    attendees): a miss is looked up and inserted only if it is still missing.
     """
 
     meetings: dict[str, Meeting]  # by AWS meeting id
     attendees: dict[tuple[int, str], Attendee]  # by (meeting pk, attendee id)
     seen: set[str] = field(default_factory=set)  # event ids this batch recorded
-    complete: set[int] = field(default_factory=set)  # meetings whose attendees are all in `attendees`
     recount: set[int] = field(default_factory=set)  # meetings whose counts an applied event changed
 
 
@@ -134,43 +140,48 @@ def _batch_load(events: list[MeetingEventMessage]) -> _Batch:
     return _Batch(
         meetings=meetings,  # type: ignore[arg-type]
         attendees={(attendee.meeting_id, attendee.attendee_id): attendee for attendee in attendees},
-        complete={meeting.pk for meeting in meetings.values()},
     )
 
 
 def _meeting_for(event: MeetingEventMessage, batch: _Batch) -> Meeting | None:
-    """The registry's meeting; a meeting created elsewhere is added as found. None: the portal is still recording
-    its own creation of it, so the event waits."""
+    """The registry's meeting, as the batch read it, or as it is now when the batch did not have it (the worker
+    records the meetings it creates meanwhile); one created elsewhere is added as found. None: the portal is still
+    recording its own creation of it, so the event waits."""
     meeting = batch.meetings.get(event.meeting_id)
-    if meeting is not None and event.event_type == "MeetingEnded":
-        meeting = batch.meetings[event.meeting_id] = Meeting.objects.select_for_update().get(pk=meeting.pk)
-    if meeting is not None:
+    if meeting is not None and event.event_type != "MeetingEnded":
         return meeting
-    if Meeting.objects.filter(status=Meeting.Status.CREATING, external_meeting_id=event.external_meeting_id).exists():
-        return None
-    meeting = batch.meetings[event.meeting_id] = Meeting.objects.create(
-        meeting_id=event.meeting_id,
-        external_meeting_id=event.external_meeting_id or event.meeting_id,
-        media_region=event.media_region,
-        status=Meeting.Status.ACTIVE,
-        origin=Meeting.Origin.FOUND,
-    )
-    drift_found(meeting)
-    batch.complete.add(meeting.pk)
+    rows = Meeting.objects.select_for_update() if event.event_type == "MeetingEnded" else Meeting.objects
+    meeting = rows.filter(meeting_id=event.meeting_id).first()
+    if meeting is None:
+        creating = Meeting.objects.filter(status=Meeting.Status.CREATING, external_meeting_id=event.external_meeting_id)
+        if creating.exists():
+            return None
+        meeting, found = Meeting.objects.get_or_create(
+            meeting_id=event.meeting_id,
+            defaults={
+                "external_meeting_id": event.external_meeting_id or event.meeting_id,
+                "media_region": event.media_region,
+                "status": Meeting.Status.ACTIVE,
+                "origin": Meeting.Origin.FOUND,
+            },
+        )
+        if found:
+            drift_found(meeting)
+    batch.meetings[event.meeting_id] = meeting
     return meeting
 
 
 def _attendee_for(meeting: Meeting, event: MeetingEventMessage, batch: _Batch) -> Attendee:
+    """The batch's attendee; one it has not read is inserted, or taken as another process inserted it (the worker,
+    the PSTN handler, the refresher). Either way the meeting's counts are recounted at the batch's end."""
     key = (meeting.pk, event.attendee_id)
     attendee = batch.attendees.get(key)
-    if attendee is None and meeting.pk not in batch.complete:
-        attendee = Attendee.objects.filter(meeting=meeting, attendee_id=event.attendee_id).first()
     if attendee is None:
-        attendee = Attendee.objects.create(
-            meeting=meeting, attendee_id=event.attendee_id, external_user_id=event.external_user_id
+        attendee, _created = Attendee.objects.get_or_create(
+            meeting=meeting, attendee_id=event.attendee_id, defaults={"external_user_id": event.external_user_id}
         )
+        batch.attendees[key] = attendee
         batch.recount.add(meeting.pk)
-    batch.attendees[key] = attendee
     return attendee
 
 
@@ -306,8 +317,7 @@ def _apply(event: MeetingEventMessage, batch: _Batch) -> str:
                 return "deferred"
             _event_row(event, meeting).save(force_insert=True)
             if event.event_type == "MeetingEnded":
-                _apply_meeting_ended(meeting, event)
-                batch.complete.discard(meeting.pk)  # its attendees changed underneath: read them again
+                _apply_meeting_ended(meeting, event)  # its attendees changed underneath: the batch reads them again
                 batch.attendees = {key: row for key, row in batch.attendees.items() if key[0] != meeting.pk}
             elif event.attendee_id:
                 attendee = _attendee_for(meeting, event, batch)
@@ -317,8 +327,7 @@ def _apply(event: MeetingEventMessage, batch: _Batch) -> str:
                 _attendee_changed(attendee, changes, batch)
     except IntegrityError:
         batch.meetings.pop(event.meeting_id, None)
-        batch.attendees = {}
-        batch.complete = set()  # rolled back: rows read or made in this transaction are no longer known
+        batch.attendees = {}  # rolled back: rows read or made in this transaction are no longer known
         if MeetingEvent.objects.filter(event_id=event.event_id).exists():
             return "duplicate"
         raise
@@ -330,22 +339,26 @@ def meeting_events_apply(messages: list[tuple[str, str]]) -> list[str]:
     """Apply a received batch of (body, message id), each event in its own transaction, in order: for each,
     "applied", "duplicate", "dead-letter" or "deferred". The batch's meetings and attendees are read with one query
     each, not once per event; an event recorded before is found by its row's unique id as it is written. The list's
-    counts are recounted from the attendee rows once per batch for the meetings it changed: absolute, so a batch cut
-    short is made good by the next one."""
+    counts are recounted from the attendee rows once per batch for the meetings it changed, even when an event
+    raised: absolute, so a batch cut short is made good by the next one. The unreadable messages are kept as dead
+    letters once the batch went through, so a batch applied again message by message (portal.core.events) keeps each
+    once."""
     parsed: list[MeetingEventMessage | None] = []
+    letters: list[DeadLetter] = []
     for body, message_id in messages:
         try:
             parsed.append(event_parse(body))
         except Unreadable as error:
-            DeadLetter.objects.create(message_id=message_id, body=body, error=str(error))
+            letters.append(DeadLetter(message_id=message_id, body=body, error=str(error)))
             parsed.append(None)
     events = [event for event in parsed if event is not None]
-    if not events:
-        return ["dead-letter"] * len(parsed)
-    batch = _batch_load(events)
-    outcomes = ["dead-letter" if event is None else _apply(event, batch) for event in parsed]
-    for meeting_pk in batch.recount:
-        meeting_recount(meeting_pk)
+    batch = _batch_load(events) if events else _Batch(meetings={}, attendees={})
+    try:
+        outcomes = ["dead-letter" if event is None else _apply(event, batch) for event in parsed]
+    finally:
+        for meeting_pk in batch.recount:
+            meeting_recount(meeting_pk)
+    DeadLetter.objects.bulk_create(letters)
     return outcomes
 
 
@@ -357,19 +370,46 @@ def meeting_event_apply(*, body: str, message_id: str = "") -> str:
     return meeting_events_apply([(body, message_id)])[0]
 
 
+def _retry_seconds(receives: int) -> int:
+    """A failed event comes back after 1, 2, 4, 8 ... seconds, at most a minute, as its receives grow."""
+    return min(2 ** (receives - 1), RETRY_SECONDS_MAX)
+
+
 def meeting_events_consume(*, url: str, wait_seconds: int = 10) -> dict[str, int]:
     """One long poll of the queue (up to 10 messages), each applied in its own transaction by the handler of its
-    detail-type (portal.core.events; meeting events here, and what other apps declared), deleted after commit."""
+    detail-type (portal.core.events; meeting events here, and what other apps declared), deleted after commit.
+
+    A message its handler failed on stays on the queue, not deleted, and SQS delivers it again after _retry_seconds:
+    the retries are the queue's, so they outlive this process, and ApproximateReceiveCount bounds them. Failing on
+    its MEETING_EVENTS_MAX_RECEIVES-th receive, it is kept as a dead letter with the error and deleted. The other
+    messages of the batch are applied and deleted as usual. When the database is lost, the whole batch goes back to
+    the queue at once and the error goes up to the consumer's loop, which waits for the database."""
     counts = dict.fromkeys(OUTCOMES, 0)
     messages = aws_run(sqs.messages_receive(url=url, wait_seconds=wait_seconds))
     received = [(m.get("Body", ""), m.get("MessageId", "")) for m in messages]
-    outcomes = events_dispatch(received, fallback=meeting_events_apply)
+    try:
+        dispatched = events_dispatch(received, fallback=meeting_events_apply)
+    except DATABASE_LOST:
+        aws_run(sqs.messages_delay(url=url, delays=[(m["ReceiptHandle"], 0) for m in messages]))
+        raise
     done: list[str] = []
-    for message, outcome in zip(messages, outcomes, strict=True):
+    delays: list[tuple[str, int]] = []
+    letters: list[DeadLetter] = []
+    for index, (message, outcome) in enumerate(zip(messages, dispatched.outcomes, strict=True)):
+        receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+        if outcome == "failed" and receives >= settings.MEETING_EVENTS_MAX_RECEIVES:
+            error = f"Failed on receive {receives}, the last allowed: {dispatched.errors[index]}"
+            body, message_id = received[index]
+            letters.append(DeadLetter(message_id=message_id, body=body, error=error))
+            outcome = "dead-letter"
         counts[outcome] += 1
         if outcome == "deferred":
-            aws_run(sqs.message_delay(url=url, receipt=message["ReceiptHandle"], seconds=DEFER_SECONDS))
+            delays.append((message["ReceiptHandle"], DEFER_SECONDS))
+        elif outcome == "failed":
+            delays.append((message["ReceiptHandle"], _retry_seconds(receives)))
         else:
             done.append(message["ReceiptHandle"])
+    DeadLetter.objects.bulk_create(letters)
+    aws_run(sqs.messages_delay(url=url, delays=delays))
     aws_run(sqs.messages_delete(url=url, receipts=done))
     return counts

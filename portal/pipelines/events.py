@@ -82,13 +82,16 @@ def _apply(event: PipelineEventMessage, captures: dict[str, CapturePipeline], se
 
 
 def pipeline_events_apply(messages: list[Message]) -> list[str]:
-    """A received batch: pipelines and seen event ids read with one query each, each event in its own transaction."""
+    """A received batch: pipelines and seen event ids read with one query each, each event in its own transaction;
+    the unreadable messages kept as dead letters once the batch went through (so once, if it is applied again message
+    by message: portal.core.events)."""
     parsed: list[PipelineEventMessage | None] = []
+    letters: list[DeadLetter] = []
     for body, message_id in messages:
         try:
             parsed.append(pipeline_event_parse(body))
         except (ValueError, KeyError, TypeError, OverflowError, OSError, AttributeError) as error:
-            DeadLetter.objects.create(message_id=message_id, body=body, error=f"Unreadable pipeline event: {error!r}")
+            letters.append(DeadLetter(message_id=message_id, body=body, error=f"Unreadable pipeline event: {error!r}"))
             parsed.append(None)
     events = [event for event in parsed if event is not None]
     captures = CapturePipeline.objects.in_bulk([e.media_pipeline_id for e in events], field_name="media_pipeline_id")
@@ -96,6 +99,7 @@ def pipeline_events_apply(messages: list[Message]) -> list[str]:
         PipelineEvent.objects.filter(event_id__in=[e.event_id for e in events]).values_list("event_id", flat=True)
     )
     outcomes = ["dead-letter" if event is None else _apply(event, captures, seen) for event in parsed]  # type: ignore[arg-type]
+    DeadLetter.objects.bulk_create(letters)
     return outcomes
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from portal.core.events import events_dispatch
+from portal.meetings import events
 from portal.meetings.events import meeting_event_apply, meeting_events_apply, meeting_events_consume
 from portal.meetings.models import Attendee, DeadLetter, Meeting, MeetingEvent
 from tests.conftest import login, sandbox_boto
@@ -27,6 +29,29 @@ def _event(event_type: str, at: int, meeting: Meeting, attendee: str = "", user:
     return json.dumps({"version": "0", "id": extra.get("id", str(uuid.uuid4())), "source": "aws.chime",
                        "detail-type": "Chime Meeting State Change", "time": "", "region": "us-east-1",
                        "resources": [], "detail": detail})  # fmt: skip
+
+
+@pytest.fixture(params=["default", "sqlite"])
+def engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The test on the suite's database (PostgreSQL in CI) and on SQLite (`make run`): the events code writes through
+    the default connection, so the sqlite alias stands in for it meanwhile. Ask for it before any row is made."""
+    default = connections["default"]
+    connections["default"] = connections[request.param]
+    yield connection.vendor
+    connections["default"] = default
+
+
+def another_process_inserts(monkeypatch: pytest.MonkeyPatch, row: Meeting | Attendee) -> None:
+    """The row is committed by someone else (the worker, the PSTN handler, the refresher) just after the consumer
+    read its batch's rows, before the batch's events apply."""
+    read = events._batch_load
+
+    def read_then_insert(batch_events: list[events.MeetingEventMessage]) -> events._Batch:
+        batch = read(batch_events)
+        row.save(force_insert=True)
+        return batch
+
+    monkeypatch.setattr(events, "_batch_load", read_then_insert)
 
 
 @pytest.fixture
@@ -218,7 +243,7 @@ def test_a_dispatched_batch_reaches_the_disk_once_before_it_is_acknowledged(meet
     consumer deletes the messages only after."""
     bodies = [(_event("AttendeeAdded", T0, meeting, f"a-{n}", f"user-{n}"), "") for n in range(5)]
     with CaptureQueriesContext(connection) as queries:
-        outcomes = events_dispatch(bodies, fallback=meeting_events_apply)
+        outcomes = events_dispatch(bodies, fallback=meeting_events_apply).outcomes
     assert outcomes == ["applied"] * 5
     statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
     if connection.vendor == "postgresql":
@@ -228,6 +253,40 @@ def test_a_dispatched_batch_reaches_the_disk_once_before_it_is_acknowledged(meet
         assert not [sql for sql in statements if "synchronous_commit" in sql or "xact_id" in sql]
     assert Attendee.objects.filter(meeting=meeting).count() == 5
     with CaptureQueriesContext(connection) as queries:
-        assert events_dispatch(bodies, fallback=meeting_events_apply) == ["duplicate"] * 5
+        assert events_dispatch(bodies, fallback=meeting_events_apply).outcomes == ["duplicate"] * 5
     if connection.vendor == "postgresql":  # nothing applied, nothing to wait for
         assert queries.captured_queries[-1]["sql"] == "RESET synchronous_commit"
+
+
+@pytest.mark.django_db(databases=["default", "sqlite"])
+def test_a_meeting_the_worker_recorded_after_the_batch_was_read_is_taken_not_inserted_again(engine, monkeypatch):
+    """The batch read no meeting M; the worker then records its CreateMeeting (M, active). The batch's events about
+    M go to that row: no IntegrityError on meetings_meeting.meeting_id, no second row, nothing "found"."""
+    created = Meeting(meeting_id=str(uuid.uuid4()), external_meeting_id="standup", media_region="us-east-1",
+                      status=Meeting.Status.ACTIVE)  # fmt: skip
+    another_process_inserts(monkeypatch, created)
+    bodies = [(_event("MeetingStarted", T0, created), ""), (_event("AttendeeJoined", T0 + 1, created, "a-1", "al"), "")]
+    assert meeting_events_apply(bodies) == ["applied", "applied"]
+    taken = Meeting.objects.get()
+    assert (taken.pk, taken.origin, taken.connected_count) == (created.pk, Meeting.Origin.PORTAL, 1)
+    assert MeetingEvent.objects.filter(meeting=taken).count() == 2
+
+
+@pytest.mark.django_db(databases=["default", "sqlite"])
+def test_an_attendee_another_process_recorded_after_the_batch_was_read_is_taken_not_inserted_again(
+    engine, meeting, monkeypatch
+):
+    """The batch read the meeting and none of its attendees; the PSTN handler then records its caller's attendee.
+    The caller's AttendeeAdded and AttendeeJoined go to that row: no IntegrityError on (meeting_id, attendee_id),
+    the handler's row keeps what it wrote, and the meeting's counts include the caller."""
+    caller = Attendee(meeting=meeting, attendee_id="a-1", external_user_id="+15550100", capabilities={"audio": "Send"})
+    another_process_inserts(monkeypatch, caller)
+    bodies = [
+        (_event("AttendeeAdded", T0, meeting, "a-1", "+15550100"), ""),
+        (_event("AttendeeJoined", T0 + 1, meeting, "a-1", "+15550100"), ""),
+    ]
+    assert meeting_events_apply(bodies) == ["applied", "applied"]
+    row = Attendee.objects.get()
+    assert (row.pk, row.capabilities, row.state) == (caller.pk, {"audio": "Send"}, Attendee.State.CONNECTED)
+    meeting.refresh_from_db()
+    assert (meeting.attendee_count, meeting.connected_count) == (1, 1)

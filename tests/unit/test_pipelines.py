@@ -65,7 +65,7 @@ def test_events_go_to_the_handler_of_their_detail_type(meeting):
         "eventType": "chime:MeetingStarted", "timestamp": T0, "meetingId": meeting.meeting_id}})  # fmt: skip
     stranger = json.dumps({"id": "s-1", "detail-type": "Something Else", "detail": {}})
     messages = [(meeting_event, "1"), (_event("MediaPipelineInProgress", T0, capture), "2"), (stranger, "3")]
-    assert events_dispatch(messages, fallback=meeting_events_apply) == ["applied", "applied", "dead-letter"]
+    assert events_dispatch(messages, fallback=meeting_events_apply).outcomes == ["applied", "applied", "dead-letter"]
     assert MeetingEvent.objects.get().event_type == "MeetingStarted"
     assert CapturePipeline.objects.get(pk=capture.pk).status == "InProgress"
     assert "Something Else" in DeadLetter.objects.get().error
