@@ -383,7 +383,8 @@ def meeting_events_consume(*, url: str, wait_seconds: int = 10) -> dict[str, int
     the retries are the queue's, so they outlive this process, and ApproximateReceiveCount bounds them. Failing on
     its MEETING_EVENTS_MAX_RECEIVES-th receive, it is kept as a dead letter with the error and deleted. The other
     messages of the batch are applied and deleted as usual. When the database is lost, the whole batch goes back to
-    the queue at once and the error goes up to the consumer's loop, which waits for the database."""
+    the queue at once and the error goes up to the consumer's loop, which waits for the database before it receives
+    again (so an outage costs a message one receive of its bound at most)."""
     counts = dict.fromkeys(OUTCOMES, 0)
     messages = aws_run(sqs.messages_receive(url=url, wait_seconds=wait_seconds))
     received = [(m.get("Body", ""), m.get("MessageId", "")) for m in messages]

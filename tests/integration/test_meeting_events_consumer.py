@@ -1,5 +1,6 @@
 """The meeting events consumer as the worker tier runs it (`manage.py meeting_events`, a process of its own): its
-database connection cut from under it, and an event that fails every time, and it goes on applying events."""
+database connection cut from under it, an event that fails every time, its queue gone for a while, and it goes on
+applying events."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ def test_the_consumer_reconnects_after_its_database_connection_is_cut_and_outliv
     """The consumer's PostgreSQL backend is terminated (as a database restart does) while it long-polls: it logs
     one line, reconnects, and applies the events sent after, in the same process. An event PostgreSQL refuses (an
     external user id longer than its column) fails on each receive, is kept as a dead letter after the second
-    (MEETING_EVENTS_MAX_RECEIVES=2), and the events around it apply."""
+    (MEETING_EVENTS_MAX_RECEIVES=2), and the events around it apply. Its queue deleted and made again: the failed
+    receives are logged, and the events sent to the new queue apply."""
     if connection.vendor != "postgresql":
         missing("The consumer process shares the test database: it needs PostgreSQL")
     sqs = sandbox_boto(sandbox.endpoint, "sqs")
@@ -60,18 +62,22 @@ def test_the_consumer_reconnects_after_its_database_connection_is_cut_and_outliv
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s", [name]
             )
             assert cursor.fetchone()[0] >= 1
-        refused = _event("AttendeeAdded", T0, meeting, "a-2", "x" * 65)
+        sqs.send_message(QueueUrl=url, MessageBody=_event("AttendeeJoined", T0, meeting, "a-2", "bob"))
+        wait_until(lambda: _connected("a-2"), timeout=60)
+        assert log_path.read_text().count("Database lost") == 1, log_path.read_text()
+        refused = _event("AttendeeAdded", T0, meeting, "a-x", "x" * 65)
         for body in (refused, _event("AttendeeJoined", T0, meeting, "a-3", "carol")):
             sqs.send_message(QueueUrl=url, MessageBody=body)
         wait_until(lambda: _connected("a-3") and DeadLetter.objects.exists(), timeout=60)
-        assert consumer.poll() is None, log_path.read_text()
+        assert "failed=1" in log_path.read_text()  # its first receive left it on the queue
         letter = DeadLetter.objects.get()
         assert letter.body == refused
         assert letter.error.startswith("Failed on receive 2, the last allowed: DataError: value too long")
+        sqs.delete_queue(QueueUrl=url)  # anything else that goes wrong: logged, and the next receive comes later
+        wait_until(lambda: "The meeting events consumer failed" in log_path.read_text(), timeout=30)
+        sqs.create_queue(QueueName=url.rsplit("/", 1)[1])
         sqs.send_message(QueueUrl=url, MessageBody=_event("AttendeeJoined", T0, meeting, "a-4", "dave"))
         wait_until(lambda: _connected("a-4"), timeout=60)
-        output = log_path.read_text()
-        assert output.count("Database lost") == 1, output
-        assert consumer.poll() is None, output
+        assert consumer.poll() is None, log_path.read_text()
     finally:
         _terminate(consumer, timeout=15)
