@@ -133,7 +133,8 @@ class MeetingEvent(models.Model):
 
 
 class DeadLetter(models.Model):
-    """A queue message the consumer could not apply (unparseable, unknown): kept with its raw body, never lost."""
+    """A queue message the consumer could not apply (unparseable, unknown, or its handler failed on every receive
+    allowed): kept with its raw body and the error, never lost."""
 
     message_id = models.CharField(max_length=128, blank=True)
     body = models.TextField()
