@@ -70,14 +70,17 @@ def _apply_one(observed: Observed[MeetingItem]) -> str:
     listed = {a["AttendeeId"]: a for a in seen.attendees}
     known = set(meeting.attendees.values_list("attendee_id", flat=True))
     Attendee.objects.bulk_create(
-        Attendee(
-            meeting=meeting,
-            attendee_id=attendee_id,
-            external_user_id=a["ExternalUserId"],
-            capabilities=a.get("Capabilities", {}),
-        )
-        for attendee_id, a in listed.items()
-        if attendee_id not in known
+        [
+            Attendee(
+                meeting=meeting,
+                attendee_id=attendee_id,
+                external_user_id=a["ExternalUserId"],
+                capabilities=a.get("Capabilities", {}),
+            )
+            for attendee_id, a in listed.items()
+            if attendee_id not in known
+        ],
+        ignore_conflicts=True,  # the events consumer or the PSTN handler may insert the same attendee meanwhile
     )
     meeting.attendees.exclude(state=Attendee.State.DELETED).exclude(attendee_id__in=listed).filter(
         created_at__lt=observed.observed_at
