@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from portal.aws import sqs
 from portal.aws.clients import aws_run
 from portal.aws.errors import AwsUnavailable
+from portal.core.health import heartbeat
 from portal.meetings.events import meeting_events_consume
 
 T = TypeVar("T")
@@ -52,6 +53,7 @@ class Command(BaseCommand):
         if not url:
             raise CommandError("Set MEETING_EVENTS_QUEUE_URL (or give --create-queue NAME).")
         while True:
+            heartbeat("meeting-events")
             counts = self._until_answered(lambda: meeting_events_consume(url=url, wait_seconds=options["wait"]))
             if any(counts.values()):
                 self.stdout.write(" ".join(f"{name}={count}" for name, count in counts.items()), ending="\n")
