@@ -6,12 +6,15 @@
   redirect, sessions and login: a probe speaks plain HTTP to the container's own address with whatever Host header
   it likes, and neither answer holds anything a forged Host or plain HTTP could abuse (no URL, no cookie, no data).
 - Workers, the refresher, beat and the meeting events consumer each touch `PORTAL_VAR_DIR/heartbeats/<name>` while
-  their loop turns (portal/celery.py wires the Celery ones); `manage.py healthcheck <name>` exits 0 when that file
-  was touched within HEARTBEAT_STALE_SECONDS, else 1, for compose's health checks.
+  their loop turns (portal/celery.py wires the Celery ones); `python -m portal.core.health <name>` exits 0 when that
+  file was touched within HEARTBEAT_STALE_SECONDS, else 1, for compose's health checks. It reads Django's settings
+  but does not set Django up: 0.4 s of CPU where a `manage.py` command takes 2 s, every 30 s in every container.
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +31,7 @@ READY_TIMEOUT_SECONDS = 2.0
 HEARTBEAT_SECONDS = 5.0
 HEARTBEAT_STALE_SECONDS = 30.0
 PROBES = ("/healthz", "/readyz")
+HEARTBEATS = ("worker", "refresher", "beat", "meeting-events")
 
 
 def database_answer() -> None:
@@ -118,3 +122,24 @@ def heartbeat_age(name: str) -> float | None:
         return time.time() - heartbeat_path(name).stat().st_mtime
     except FileNotFoundError:
         return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m portal.core.health NAME [--max-age SECONDS]`: 0 when NAME's heartbeat is fresh, else 1 and why."""
+    parser = argparse.ArgumentParser(prog="python -m portal.core.health", description=main.__doc__)
+    parser.add_argument("name", choices=HEARTBEATS)
+    parser.add_argument("--max-age", type=float, default=HEARTBEAT_STALE_SECONDS, help="seconds (default: 30)")
+    arguments = parser.parse_args(argv)
+    name, age = arguments.name, heartbeat_age(arguments.name)
+    if age is None:
+        print(f"{name}: no heartbeat yet ({heartbeat_path(name)} does not exist).", file=sys.stderr)
+        return 1
+    if age > arguments.max_age:
+        print(f"{name}: last heartbeat {age:.0f} s ago (more than {arguments.max_age:g} s).", file=sys.stderr)
+        return 1
+    print(f"{name}: last heartbeat {age:.1f} s ago.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -75,7 +75,7 @@ def _restarted(loop: int, killed: int) -> bool:
 
 
 def _healthcheck(name: str, env: dict[str, str]) -> int:
-    command = [sys.executable, "manage.py", "healthcheck", name, "--max-age", "20"]
+    command = [sys.executable, "-m", "portal.core.health", name, "--max-age", "20"]
     return subprocess.run(command, cwd=ROOT, env=env, capture_output=True).returncode
 
 

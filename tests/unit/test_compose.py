@@ -70,7 +70,7 @@ def test_every_long_running_service_is_restarted_and_health_checked(service):
 @pytest.mark.parametrize("service", ["worker", "refresher", "beat", "meeting-events"])
 def test_each_process_without_http_checks_its_own_heartbeat(service):
     assert argv_of(COMPOSE["services"][service]["healthcheck"]["test"][1:]) == [
-        "python", "manage.py", "healthcheck", service
+        "python", "-m", "portal.core.health", service
     ]  # fmt: skip
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
 from django.conf import settings
-from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from portal.core.health import heartbeat, heartbeat_path
+from portal.core.health import heartbeat, heartbeat_path, main
 from tests.backing_services import TEST_REDIS_URL, reachable
 
 PRODUCTION = {"SECURE_SSL_REDIRECT": True, "ALLOWED_HOSTS": ["portal.example.com"], "DEBUG": False}
@@ -85,20 +86,31 @@ def test_readyz_is_503_naming_the_database_when_it_does_not_answer(client, monke
 
 def test_a_fresh_heartbeat_passes_its_healthcheck(capsys):
     heartbeat("refresher")
-    call_command("healthcheck", "refresher")
+    assert main(["refresher"]) == 0
     assert capsys.readouterr().out.startswith("refresher: last heartbeat 0.")
 
 
-def test_a_stale_heartbeat_fails_its_healthcheck():
+def test_a_stale_heartbeat_fails_its_healthcheck(capsys):
     heartbeat("beat")
     minute_ago = time.time() - 60
     os.utime(heartbeat_path("beat"), (minute_ago, minute_ago))
-    with pytest.raises(CommandError, match=r"beat: last heartbeat 60 s ago \(more than 30 s\)"):
-        call_command("healthcheck", "beat")
-    call_command("healthcheck", "beat", "--max-age", "90")
+    assert main(["beat"]) == 1
+    assert capsys.readouterr().err == "beat: last heartbeat 60 s ago (more than 30 s).\n"
+    assert main(["beat", "--max-age", "90"]) == 0
 
 
-def test_a_missing_heartbeat_fails_its_healthcheck():
+def test_a_missing_heartbeat_fails_its_healthcheck(capsys):
     heartbeat_path("meeting-events").unlink(missing_ok=True)
-    with pytest.raises(CommandError, match="meeting-events: no heartbeat yet"):
-        call_command("healthcheck", "meeting-events")
+    assert main(["meeting-events"]) == 1
+    assert capsys.readouterr().err.startswith("meeting-events: no heartbeat yet")
+
+
+def test_the_healthcheck_runs_without_setting_django_up(tmp_path):
+    env = {"PATH": os.environ["PATH"], "PORTAL_VAR_DIR": str(tmp_path), "DEBUG": "true"}
+    command = [sys.executable, "-m", "portal.core.health", "worker"]
+    assert subprocess.run(command, cwd=settings.BASE_DIR, env=env, capture_output=True).returncode == 1
+    (tmp_path / "heartbeats").mkdir()
+    (tmp_path / "heartbeats" / "worker").touch()
+    checked = subprocess.run(command, cwd=settings.BASE_DIR, env=env, capture_output=True, text=True)
+    assert checked.returncode == 0
+    assert checked.stdout.startswith("worker: last heartbeat")
