@@ -62,6 +62,8 @@ def say(line: str) -> None:
 
 
 def keep_running(name: str, command: str) -> int:
+    if os.getpgrp() != os.getpid():
+        os.setpgid(0, 0)  # a group of its own (honcho's already is one): the leftovers killed are only its own
     stopping = threading.Event()
     child: subprocess.Popen[bytes] | None = None
 

@@ -216,7 +216,6 @@ def _restarts(command: str, log: Path) -> subprocess.Popen[bytes]:
             cwd=ROOT,
             stdout=output,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # as honcho starts it: a process group of its own
         )
 
 
