@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import shlex
 from pathlib import Path
 
@@ -41,6 +42,8 @@ def _assert_celery(arguments: list[str]) -> None:
 
 
 def assert_command_exists(argv: list[str]) -> None:
+    if argv[:2] == ["python", "-m"]:
+        assert importlib.util.find_spec(argv[2]) is not None, f"no module {argv[2]!r}"
     if "manage.py" in argv:
         name = argv[argv.index("manage.py") + 1]
         assert name in get_commands(), f"manage.py has no command {name!r}"

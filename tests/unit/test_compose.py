@@ -1,4 +1,4 @@
-"""compose.yaml: every service is healthy-checked or depends on one, and every command names something real."""
+"""compose.yaml: every service is restarted and health-checked, and every command names something real."""
 
 from __future__ import annotations
 
@@ -48,7 +48,6 @@ def test_workers_consume_the_queues_of_the_procfile():
     assert worker[worker.index("--queues") + 1] == "celery"
     assert refresher[refresher.index("--queues") + 1] == "refresh"
     assert refresher[refresher.index("--concurrency") + 1] == "2"
-    assert COMPOSE["services"]["refresher"]["healthcheck"] == COMPOSE["services"]["worker"]["healthcheck"]
 
 
 def test_meeting_events_consumes_the_queue_every_app_service_names():
@@ -57,9 +56,23 @@ def test_meeting_events_consumes_the_queue_every_app_service_names():
     name = command[command.index("--create-queue") + 1]
     assert definition["environment"]["MEETING_EVENTS_QUEUE_URL"].endswith(f"/123456789012/{name}}}")
     assert COMPOSE["services"]["web"]["environment"] == definition["environment"]
-    assert definition["healthcheck"] == {"disable": True}  # not a Celery worker: the worker's ping does not apply
 
 
-@pytest.mark.parametrize("service", ["web", "worker", "refresher", "sandbox", "redis", "postgres"])
-def test_long_running_services_have_health_checks(service):
-    assert COMPOSE["services"][service]["healthcheck"]["test"]
+@pytest.mark.parametrize("service", list(COMPOSE["services"]))
+def test_every_long_running_service_is_restarted_and_health_checked(service):
+    definition = COMPOSE["services"][service]
+    assert definition["restart"] in {"always", "unless-stopped", "on-failure"}
+    assert not definition["healthcheck"].get("disable", False)
+    assert definition["healthcheck"]["test"][0] in {"CMD", "CMD-SHELL"}
+    assert definition["healthcheck"]["test"][1:]
+
+
+@pytest.mark.parametrize("service", ["worker", "refresher", "beat", "meeting-events"])
+def test_each_process_without_http_checks_its_own_heartbeat(service):
+    assert argv_of(COMPOSE["services"][service]["healthcheck"]["test"][1:]) == [
+        "python", "-m", "portal.core.health", service
+    ]  # fmt: skip
+
+
+def test_web_is_healthy_when_it_is_ready():
+    assert "http://127.0.0.1:8000/readyz" in COMPOSE["services"]["web"]["healthcheck"]["test"][-1]

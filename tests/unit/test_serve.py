@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import runpy
+import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
+import psutil
 import pytest
 from django.conf import settings
 from honcho.environ import parse_procfile
@@ -18,8 +22,12 @@ from portal.core.management.commands.serve import (
     aws_endpoint_choose,
     broker_choose,
     processes_choose,
+    procfile_read,
+    restarting_command,
     sma_handler_wire,
 )
+from portal.core.restarts import RESTART_MAX_DELAY_SECONDS, RESTART_RESET_SECONDS, exit_described, restart_delay
+from tests.backing_services import wait_until
 from tests.process_commands import assert_command_exists
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,7 +45,7 @@ def _words(command: str) -> list[str]:
 
 def test_the_procfile_has_every_process_and_web_first():
     assert list(PROCFILE) == [*PROCESSES, "meeting-events", "sandbox"]
-    assert PROCESSES[0] == "web"  # honcho gives the first process PORT=--port
+    assert procfile_read() == PROCFILE
 
 
 def test_procfile_meeting_events_creates_the_queue_serve_names():
@@ -175,7 +183,85 @@ def test_with_the_sandbox_its_sip_media_applications_call_this_portals_handler_s
     env: dict[str, str] = {}
     assert sma_handler_wire(env, host="0.0.0.0", port=8123) == "http://127.0.0.1:8123/pstn/sma/"
     assert env["SANDBOX_SMA_HANDLER_URL"] == "http://127.0.0.1:8123/pstn/sma/"
-    assert len(env["SMA_HANDLER_SECRET"]) >= 32  # web and sandbox inherit the same one from honcho
+    assert len(env["SMA_HANDLER_SECRET"]) >= 32  # web and sandbox inherit the same one
     kept = {"SMA_HANDLER_SECRET": "configured"}
     sma_handler_wire(kept, host="127.0.0.1", port=8000)
     assert kept["SMA_HANDLER_SECRET"] == "configured"
+
+
+def test_each_process_runs_under_the_restart_loop_with_its_procfile_command():
+    words = _words(restarting_command("web", PROCFILE["web"]))
+    assert words[:4] == ["exec", sys.executable, "-m", "portal.core.restarts"]
+    assert words[4:] == ["web", PROCFILE["web"]]  # quoted: expanded by the loop's own sh, in its environment
+
+
+def test_restart_delays_double_up_to_a_bound_and_start_over_after_a_good_run():
+    delays = [restart_delay(None, 0.5)]
+    for _ in range(7):
+        delays.append(restart_delay(delays[-1], 0.5))
+    assert delays == [1, 2, 4, 8, 16, 30, 30, 30]
+    assert RESTART_MAX_DELAY_SECONDS == 30
+    assert restart_delay(30, RESTART_RESET_SECONDS) == 1
+
+
+def test_an_exit_is_described_by_its_code_or_its_signal():
+    assert exit_described(3) == "exited with code 3"
+    assert exit_described(-signal.SIGKILL) == "was killed by SIGKILL"
+
+
+def _restarts(command: str, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "portal.core.restarts", "demo", command],
+            cwd=ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def test_a_process_that_exits_is_started_again_with_a_growing_delay_until_stopped(tmp_path):
+    log = tmp_path / "restarts.log"
+    loop = _restarts("sh -c 'echo run; exit 3'", log)
+    try:
+        wait_until(lambda: log.read_text().count("restarting now") >= 2, timeout=30)
+    finally:
+        loop.send_signal(signal.SIGTERM)
+        assert loop.wait(timeout=10) == 0
+    lines = log.read_text().splitlines()
+    assert lines[0] == "run"
+    assert re.fullmatch(r"demo exited with code 3 after [\d.]+ s; restarting it in 1 s", lines[1])
+    assert re.fullmatch(r"demo exited with code 3 after [\d.]+ s; restarting it in 2 s", lines[4])
+    assert lines.count("run") >= 3
+
+
+def test_what_a_killed_process_left_running_is_killed_before_it_starts_again(tmp_path):
+    log = tmp_path / "restarts.log"
+    loop = _restarts("sh -c 'sleep 300 & echo child $!; kill -9 $$'", log)
+    try:
+        wait_until(lambda: "restarting it in" in log.read_text(), timeout=30)
+        first = int(re.search(r"child (\d+)", log.read_text()).group(1))
+        said = re.search(
+            r"demo was killed by SIGKILL after [\d.]+ s; killed what it left running \(pids (\d+)\)", log.read_text()
+        )
+        assert said is not None
+        assert int(said.group(1)) == first
+        wait_until(lambda: not _running(first), timeout=5)
+    finally:
+        os.killpg(loop.pid, signal.SIGTERM)
+        loop.wait(timeout=10)
+    wait_until(lambda: _group_gone(loop.pid), timeout=5)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _group_gone(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return True
+    return False

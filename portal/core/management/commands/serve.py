@@ -1,12 +1,24 @@
-"""Run the whole panel in the foreground: honcho runs the Procfile's processes, and Ctrl-C or SIGTERM stops them all.
+"""Run the whole panel in the foreground: the Procfile's processes, each started again when it exits; Ctrl-C or
+SIGTERM stops them all.
 
-Before handing over to honcho this command chooses the broker and the AWS endpoint, and says which.
+First this command chooses the broker and the AWS endpoint, and says which. Then honcho runs the processes, their
+output prefixed with their names, each under `portal.core.restarts`, which starts it again when it exits (with a
+growing delay, and a line saying which process ended, how, and when it starts again) while the others keep running.
+
+Why honcho with restarts around it rather than a supervisor that restarts (supervisord, circus): honcho already reads
+the Procfile (the one list of processes, which compose.yaml and the README follow), prefixes every line with its
+process's name (supervisord cannot: its children's output is either mixed unlabelled on one stream or in a file per
+process), and stops the whole group on Ctrl-C, each process's group (gunicorn's and Celery's children too) with
+SIGTERM and with SIGKILL 5 s later. supervisord's own restarts would also not do what is wanted here: a process that
+dies after it started is restarted at once, one that fails to start waits 1 s longer at each try, and after
+`startretries` it is given up for good. What honcho lacks, a restart, is the one small loop in restarts.py.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import socket
 import sys
 from pathlib import Path
@@ -14,6 +26,9 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from honcho.environ import parse_procfile
+from honcho.manager import Manager
+from honcho.printer import Printer
 
 from portal.core.management.commands.sandbox import SANDBOX_ACCOUNT
 
@@ -65,6 +80,16 @@ def sma_handler_wire(env: dict[str, str], *, host: str, port: int) -> str:
     return env["SANDBOX_SMA_HANDLER_URL"]
 
 
+def procfile_read() -> dict[str, str]:
+    """The Procfile's processes: name to command."""
+    return dict(parse_procfile((Path(settings.BASE_DIR) / "Procfile").read_text()).processes)
+
+
+def restarting_command(name: str, command: str) -> str:
+    """The shell command honcho runs for a Procfile process: the process, kept running by portal.core.restarts."""
+    return "exec " + shlex.join([sys.executable, "-m", "portal.core.restarts", name, command])
+
+
 def processes_choose(env: dict[str, str], *, with_sandbox: bool) -> list[str]:
     """The Procfile's processes to start: meeting-events once a queue is known (the sandbox's, or configured)."""
     return (
@@ -97,10 +122,11 @@ class Command(BaseCommand):
             self.stdout.write(f"The sandbox's SIP media applications call the handler at {handler_url}")
         self.stdout.write(f"RTC Portal: http://{host}:{port}/ (web processes: {web_processes}; Ctrl-C stops all)")
         self.stdout.flush()
-        # honcho gives the first process PORT=--port: web comes first. The environment is complete here: no .env file
-        # may override what was chosen above.
-        processes = processes_choose(env, with_sandbox=with_sandbox)
-        honcho = [sys.executable, "-m", "honcho", "start", "--procfile", "Procfile", "--env", os.devnull]
-        honcho += ["--port", str(port), *processes]
-        os.chdir(settings.BASE_DIR)
-        os.execve(sys.executable, honcho, env)
+        # The environment is complete here (no .env file is read). Only web reads PORT.
+        env["PORT"] = str(port)
+        procfile = procfile_read()
+        manager = Manager(Printer(sys.stdout, colour=sys.stdout.isatty()))
+        for name in processes_choose(env, with_sandbox=with_sandbox):
+            manager.add_process(f"{name}.1", restarting_command(name, procfile[name]), env=env, cwd=settings.BASE_DIR)
+        manager.loop()
+        sys.exit(manager.returncode)

@@ -25,6 +25,7 @@ from portal.aws import sqs
 from portal.aws.clients import aws_run
 from portal.aws.errors import AwsUnavailable
 from portal.core.events import DATABASE_LOST, database_answers
+from portal.core.health import heartbeat
 from portal.meetings.events import meeting_events_consume
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ class Command(BaseCommand):
         if not url:
             raise CommandError("Set MEETING_EVENTS_QUEUE_URL (or give --create-queue NAME).")
         while True:
+            heartbeat("meeting-events")
             counts = self._until_done(lambda: meeting_events_consume(url=url, wait_seconds=options["wait"]))
             if any(counts.values()):
                 self.stdout.write(" ".join(f"{name}={count}" for name, count in counts.items()))
