@@ -1,8 +1,39 @@
 import os
 
 from celery import Celery
+from kombu import Connection
+from kombu.transport import TRANSPORT_ALIASES, redis
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+
+class RedisTransport(redis.Transport):
+    """kombu's Redis transport, except that it keeps its connection's parameters until it is garbage.
+
+    When Redis goes away under a worker, Celery collects the broken connection, which detaches the transport from it
+    (`transport.client = None`), and then closes the connection. A channel whose first close was cut short by the
+    lost connection (reading the reply of the BRPOP in flight) is closed again then, and restoring the message the
+    worker is running opens a Redis client from `transport.client.hostname`: AttributeError, which is no connection
+    error, so the worker exited ("Unrecoverable error"). The same happened to the late ack of a task that finished
+    after the outage. Keeping the parameters turns both into connection errors, which Celery rides out. (Celery 5.7
+    closes after collecting since celery/celery#10242; kombu detaching the transport under a live channel is the
+    same fault as celery/kombu#582.)
+    """
+
+    _connection_parameters: Connection | None = None
+
+    @property
+    def client(self) -> Connection | None:  # type: ignore[override]
+        return self._connection_parameters
+
+    @client.setter
+    def client(self, value: Connection | None) -> None:
+        if value is not None:
+            self._connection_parameters = value
+
+
+# Every redis:// and rediss:// broker URL of the portal (web, workers, beat, the tests) is served by it.
+TRANSPORT_ALIASES.update(redis=f"{__name__}:RedisTransport", rediss=f"{__name__}:RedisTransport")
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
