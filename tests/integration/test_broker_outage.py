@@ -17,6 +17,7 @@ import pytest
 from django.utils import timezone
 
 from portal.core.models import Operation, RefresherState
+from portal.sandbox.client import SandboxControl
 from portal.stages.models import Stage
 from portal.stages.services import stage_create
 from tests.backing_services import missing, wait_until
@@ -27,7 +28,10 @@ from tests.integration.fault_harness import CeleryBeat, CeleryWorker, DrillConfi
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 OUTAGE_SECONDS = 20
-AWS_LATENCY_MS = 6000  # every IVS call: the worker and the refresher are in the middle of one when Redis stops
+# The refresher's first cycle lists every stage, and the worker creates one: both are in the middle of their call
+# when Redis stops (the listing is caught first, and outlasts the creation's start).
+LISTING_LATENCY_MS = 15000
+CREATION_LATENCY_MS = 6000
 
 
 @pytest.fixture
@@ -64,6 +68,15 @@ def portal_processes(
         yield {"worker": worker, "refresher": refresher, "beat": beat}
 
 
+@pytest.fixture
+def slow_ivs(sandbox: SandboxControl) -> SandboxControl:
+    """Slow IVS calls from the start, so that the refresher's first cycle is in the middle of its listing."""
+    sandbox.quotas(enabled=False)
+    sandbox.inject_fault("ivs-realtime:ListStages", latency_ms=LISTING_LATENCY_MS)
+    sandbox.inject_fault("ivs-realtime:CreateStage", latency_ms=CREATION_LATENCY_MS)
+    return sandbox
+
+
 def _status(operation: Operation) -> str:
     operation.refresh_from_db()
     return operation.status
@@ -74,12 +87,12 @@ def _refresher_busy() -> bool:
 
 
 def test_workers_refresher_and_beat_ride_out_a_broker_outage_and_deliver_what_was_asked_meanwhile(
-    admin, sandbox, drill_redis, portal_processes
+    admin, slow_ivs, drill_redis, portal_processes
 ):
-    sandbox.quotas(enabled=False)
-    sandbox.inject_fault("ivs-realtime:*", latency_ms=AWS_LATENCY_MS)
+    wait_until(_refresher_busy, timeout=60, interval=0.1)
     before = stage_create(actor=admin, name="before-the-outage", tags={}, tokens=[])
-    wait_until(lambda: _status(before) == Operation.Status.RUNNING and _refresher_busy(), timeout=60, interval=0.1)
+    wait_until(lambda: _status(before) == Operation.Status.RUNNING, timeout=30, interval=0.1)
+    assert _refresher_busy()
 
     drill_redis.crash()
     during = stage_create(actor=admin, name="during-the-outage", tags={}, tokens=[])
@@ -87,7 +100,7 @@ def test_workers_refresher_and_beat_ride_out_a_broker_outage_and_deliver_what_wa
     for name, process in portal_processes.items():
         assert process.process.poll() is None, f"The {name} exited during the outage:\n{process.log_path.read_text()}"
     assert _status(during) == Operation.Status.QUEUED
-    sandbox.clear_faults()
+    slow_ivs.clear_faults()
     drill_redis.start()
     back = timezone.now()
 
@@ -109,6 +122,7 @@ def test_workers_refresher_and_beat_ride_out_a_broker_outage_and_deliver_what_wa
 def test_starting_an_operation_while_the_broker_is_down_answers_queued_at_once(admin, broker_down):
     stage = StageFactory(name="town-hall")
     client = login(admin)
+    assert client.get(f"/stages/{stage.pk}/").status_code == 200  # a process's first request imports the URLs
     started = time.monotonic()
     response = client.post(f"/stages/{stage.pk}/rename/", {"name": "while-redis-is-down"})
     elapsed = time.monotonic() - started
