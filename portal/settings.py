@@ -249,8 +249,9 @@ if not 0 < CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < OPERATION_STUC
 # the operations people are waiting for on the default queue `celery`.
 CELERY_TASK_ROUTES = {"portal.*.tasks.*refresh*": {"queue": "refresh"}}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
-# A broker outage of any length is ridden out: workers, the refresher and beat retry connecting forever (every 2 s,
-# then up to every 30 s), and a task running when the broker went away runs to its end and records its outcome.
+# A broker outage of any length is ridden out: workers, the refresher and beat retry connecting forever (after 2 s,
+# then 2 s longer each time, up to 30 s), and a task running when the broker went away runs to its end and records
+# its outcome.
 CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
