@@ -9,6 +9,7 @@ stays down for a while, and comes back empty.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,3 +131,20 @@ def test_starting_an_operation_while_the_broker_is_down_answers_queued_at_once(a
     assert (response.status_code, response["Location"]) == (303, f"/operations/{operation.pk}/")
     assert operation.status == Operation.Status.QUEUED
     assert elapsed < 1, f"The request waited {elapsed:.1f} s for a broker that is down"
+
+
+def test_beat_says_in_one_line_that_it_could_not_send_while_the_broker_is_down(broker_down, caplog):
+    from celery.beat import ScheduleEntry, Scheduler
+    from celery.signals import beat_init
+
+    from portal import celery_app
+
+    beat_init.send(sender=None)
+    scheduler = Scheduler(app=celery_app, lazy=True)
+    entry = ScheduleEntry(name="operations-sweep", task="portal.core.tasks.operations_sweep", app=celery_app)
+    caplog.set_level(logging.INFO, logger="celery.beat")
+    scheduler.apply_entry(entry)
+    (failure,) = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert failure.exc_info is None
+    assert failure.getMessage().startswith("Message Error: Couldn't apply scheduled task operations-sweep: ")
+    assert "\n" not in failure.getMessage()
