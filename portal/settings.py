@@ -249,9 +249,26 @@ if not 0 < CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < OPERATION_STUC
 # Refreshers run on their own queue and worker (the Procfile's `refresher`), so a slow AWS listing never delays
 # the operations people are waiting for on the default queue `celery`.
 CELERY_TASK_ROUTES = {"portal.*.tasks.*refresh*": {"queue": "refresh"}}
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
-CELERY_TASK_ROUTES = {"portal.*.tasks.*refresh*": {"queue": "refresh"}}
+# A broker outage of any length is ridden out: workers, the refresher and beat retry connecting forever (after 2 s,
+# then 2 s longer each time, up to 30 s), and a task running when the broker went away runs to its end and records
+# its outcome.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+# Redis (broker and cache): how long connecting and a reply may take. A send makes one attempt: an operation whose
+# message could not be sent stays queued and the sweeper delivers it once the broker answers, so a request never
+# waits for a broker that is down (kombu's default would retry for 4 s, ~6 s a request).
+REDIS_CONNECT_TIMEOUT_SECONDS = float(os.environ.get("REDIS_CONNECT_TIMEOUT_SECONDS", "0.5"))
+REDIS_SOCKET_TIMEOUT_SECONDS = float(os.environ.get("REDIS_SOCKET_TIMEOUT_SECONDS", "5"))
+REDIS_CLIENT_OPTIONS = {
+    "socket_connect_timeout": REDIS_CONNECT_TIMEOUT_SECONDS,
+    "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS,
+}
+BROKER_REDIS_TRANSPORT_OPTIONS = {"max_retries": 0, **REDIS_CLIENT_OPTIONS}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):  # served by portal.celery.RedisTransport
+    CELERY_BROKER_TRANSPORT_OPTIONS = BROKER_REDIS_TRANSPORT_OPTIONS
 CELERY_BEAT_SCHEDULE = {
     "operations-sweep": {"task": "portal.core.tasks.operations_sweep", "schedule": 10.0},
     "secrets-expire": {"task": "portal.core.tasks.secrets_expire", "schedule": 60.0},
@@ -259,8 +276,10 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # The cache is shared by web and workers (refresh watches): Redis when the broker is Redis, else files under var/.
+# It is best effort (portal.core.cache): while it is down, pages render without it.
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CELERY_BROKER_URL}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CELERY_BROKER_URL,
+                          "OPTIONS": REDIS_CLIENT_OPTIONS}}  # fmt: skip
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                           "LOCATION": str(VAR_DIR / "cache")}}  # fmt: skip

@@ -47,7 +47,10 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 30, interval: flo
 
 @contextmanager
 def celery_app_sending_to(broker_url: str, transport_options: dict[str, str] | None = None) -> Iterator[None]:
-    """Send the portal's tasks (and control commands) to a real broker instead of running them eagerly."""
+    """Send the portal's tasks (and control commands) to a real broker instead of running them eagerly; a Redis
+    broker with the portal's options unless `transport_options` are given."""
+    from django.conf import settings
+
     from portal import celery_app
 
     keys = ("broker_url", "task_always_eager", "broker_transport_options", "worker_enable_remote_control")
@@ -60,7 +63,8 @@ def celery_app_sending_to(broker_url: str, transport_options: dict[str, str] | N
     celery_app.conf.update(
         broker_url=broker_url,
         task_always_eager=False,
-        broker_transport_options=transport_options or {},
+        broker_transport_options=transport_options
+        or (settings.BROKER_REDIS_TRANSPORT_OPTIONS if broker_url.startswith(("redis://", "rediss://")) else {}),
         worker_enable_remote_control=not broker_url.startswith("filesystem"),
     )
     reset_producers()

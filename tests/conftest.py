@@ -137,8 +137,10 @@ def real_worker(transactional_db: None) -> Iterator[Callable[..., object]]:
 
 @pytest.fixture
 def broker_down() -> Iterator[Callable[[], None]]:
-    """The broker stops answering; calling the fixture's value brings it back (tasks run eagerly again). A send gives
-    up at the first refused connection instead of retrying for kombu's default 4 s (6 s a send on this machine)."""
+    """The broker stops answering; calling the fixture's value brings it back (tasks run eagerly again). Sends use the
+    portal's Redis options (settings.BROKER_REDIS_TRANSPORT_OPTIONS), as the web and workers do."""
+    from django.conf import settings
+
     saved = {key: celery_app.conf[key] for key in ("broker_url", "task_always_eager", "broker_transport_options")}
 
     def restore() -> None:
@@ -147,7 +149,9 @@ def broker_down() -> Iterator[Callable[[], None]]:
         celery_app.amqp._producer_pool = None
 
     celery_app.conf.update(
-        broker_url="redis://127.0.0.1:1/0", task_always_eager=False, broker_transport_options={"max_retries": 0}
+        broker_url="redis://127.0.0.1:1/0",
+        task_always_eager=False,
+        broker_transport_options=settings.BROKER_REDIS_TRANSPORT_OPTIONS,
     )
     celery_app._pool = None
     celery_app.amqp._producer_pool = None

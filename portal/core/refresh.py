@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from portal.aws.clients import aws_client, aws_run, aws_runtime
 from portal.aws.errors import AwsError
+from portal.core.cache import cache_or
 from portal.core.models import RefresherState
 
 logger = logging.getLogger(__name__)
@@ -92,12 +93,13 @@ def refresh_watch(*, refresher: str, key: str | int, scope: str = "") -> None:
     `scope` narrows what this viewer needs (a filter the feature understands, e.g. one user's participants); ""
     means everything. The feature reads the live scopes of a key with `refresh_watch_scopes`.
     Watches live in the cache (shared by web and workers), not the database: a page view changes no table. Two
-    viewers writing at the same instant may lose one watch; the next poll, two seconds later, restores it.
+    viewers writing at the same instant may lose one watch; the next poll, two seconds later, restores it. They are
+    best effort: while the cache is down nothing is watched, and the refresher serves everything in turn.
     """
     now = time.time()
     watches = _live_watches(refresher, now)
     watches.setdefault(str(key), {})[scope] = now + WATCH_SECONDS
-    cache.set(_watch_key(refresher), watches, timeout=WATCH_SECONDS * 2)
+    cache_or(lambda: cache.set(_watch_key(refresher), watches, timeout=WATCH_SECONDS * 2), unavailable=None)
 
 
 def refresh_watch_scopes(*, refresher: str, key: str | int) -> set[str]:
@@ -106,7 +108,7 @@ def refresh_watch_scopes(*, refresher: str, key: str | int) -> set[str]:
 
 
 def _live_watches(refresher: str, now: float) -> dict[str, dict[str, float]]:
-    watches = cache.get(_watch_key(refresher), {})
+    watches: dict[str, dict[str, float]] = cache_or(lambda: cache.get(_watch_key(refresher), {}), unavailable={})
     live = {key: {scope: until for scope, until in scopes.items() if until > now} for key, scopes in watches.items()}
     return {key: scopes for key, scopes in live.items() if scopes}
 

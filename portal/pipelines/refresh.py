@@ -25,6 +25,7 @@ from portal.aws import media_pipelines as aws
 from portal.aws import s3
 from portal.aws.clients import aws_client
 from portal.aws.errors import AwsError, AwsNotFound
+from portal.core.cache import cache_or
 from portal.core.drift import drift_found, drift_gone
 from portal.core.refresh import Cycle, Items, Observed, Refresher, refresh_run, refresher_register
 from portal.meetings.models import Meeting
@@ -274,7 +275,8 @@ def capture_mark_gone(*, capture: CapturePipeline) -> None:
 def _reconcile(listing: list[dict[str, Any]], listed_at: datetime) -> dict[str, int]:
     """Found: listed by AWS and unknown here, while no start is waiting for AWS's answer (that pipeline may be it);
     added, then observed like any other. Gone: active here, its id known before the listing began, and not listed."""
-    cache.set(BUCKETS_CACHE_KEY, sorted(entry["Bucket"] for entry in listing if "Bucket" in entry), timeout=None)
+    buckets = sorted(entry["Bucket"] for entry in listing if "Bucket" in entry)
+    cache_or(lambda: cache.set(BUCKETS_CACHE_KEY, buckets, timeout=None), unavailable=None)
     listed = {entry["MediaPipelineId"]: entry for entry in listing if "MediaPipelineId" in entry}
     known = set(
         CapturePipeline.objects.filter(media_pipeline_id__in=listed).values_list("media_pipeline_id", flat=True)

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Max, Min, QuerySet, Sum
 
+from portal.core.cache import cache_or
 from portal.core.models import Operation
 from portal.core.services import operations_of
 from portal.pipelines.models import Artifact, CapturePipeline, Concatenation
@@ -26,7 +27,9 @@ def active_limit(region: str) -> int:
 
 def sink_buckets() -> list[str]:
     """The configured sink buckets, or else the buckets the account has (as the refresher last listed them)."""
-    return list(settings.CAPTURE_SINK_BUCKETS) or list(cache.get(BUCKETS_CACHE_KEY) or [])
+    if settings.CAPTURE_SINK_BUCKETS:
+        return list(settings.CAPTURE_SINK_BUCKETS)
+    return list(cache_or(lambda: cache.get(BUCKETS_CACHE_KEY), unavailable=None) or [])
 
 
 def capture_list(*, captures: QuerySet[CapturePipeline]) -> QuerySet[CapturePipeline]:

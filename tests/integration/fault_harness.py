@@ -274,6 +274,47 @@ class CeleryWorker:
         self.stop()
 
 
+class CeleryBeat:
+    """`celery -A portal beat` with the database scheduler, as the Procfile runs it, in a process group of its own."""
+
+    def __init__(self, environment: dict[str, str]) -> None:
+        self.environment = environment
+        self.command = [
+            sys.executable, "-m", "celery", "-A", "portal", "beat", "--loglevel", "INFO",
+            "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
+        ]  # fmt: skip
+        self.log_path = Path(environment["PORTAL_VAR_DIR"]) / "beat.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> CeleryBeat:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command, cwd=REPOSITORY, env=self.environment, stdout=log, stderr=log, start_new_session=True
+            )
+        wait_until(self.sending, timeout=60, interval=0.2)
+        return self
+
+    def sending(self) -> bool:
+        """True once beat has sent a task (it is running); raises if it exited."""
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"Beat exited with {self.process.returncode}:\n{_tail(self.log_path)}")
+        return "Sending due task" in self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        _terminate(self.process, timeout=15)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+    def __enter__(self) -> CeleryBeat:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
 def _connected(pid: int, port: int) -> bool:
     try:
         connections = psutil.Process(pid).net_connections(kind="tcp")
