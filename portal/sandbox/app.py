@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from portal.sandbox import channels, meetings, pipelines, stages, voice  # noqa: F401  (register their handlers)
@@ -37,6 +37,9 @@ from portal.sandbox.protocol import (
 )
 from portal.sandbox.quotas import Faults, RateLimits
 from portal.sandbox.world import HANDLERS, Call, World
+
+if TYPE_CHECKING:
+    from portal.sandbox.state import StateFile
 
 SERVICE_NAMES = (
     "chime-sdk-meetings",
@@ -62,17 +65,24 @@ class Sandbox:
         for service in self.services.values():
             self.by_signing_name.setdefault(service.signing_name, []).append(service)
         self.moto = moto_application()
+        self.state_file: StateFile | None = None  # the server's, when it keeps one
 
     # --- WSGI -------------------------------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """Every request but a control GET may change something (a read too: ReceiveMessage, a lifecycle ticked
+        into its next state): the world is touched before the answer leaves."""
         path = environ.get("PATH_INFO", "")
-        if path.startswith("/_sandbox/") or path == "/_sandbox":
-            return self._send(start_response, control_response(self, environ))
-        credential = self._credential(environ)
-        if credential is not None and credential["service"] in MOTO_SERVICES:
-            return self.moto(credential["service"], environ, start_response)
-        return self._send(start_response, self._serve(environ, credential))
+        try:
+            if path.startswith("/_sandbox/") or path == "/_sandbox":
+                return self._send(start_response, control_response(self, environ))
+            credential = self._credential(environ)
+            if credential is not None and credential["service"] in MOTO_SERVICES:
+                return self.moto(credential["service"], environ, start_response)
+            return self._send(start_response, self._serve(environ, credential))
+        finally:
+            if not (path.startswith("/_sandbox") and environ.get("REQUEST_METHOD") == "GET"):
+                self.world.touch()
 
     def _send(self, start_response: Callable[..., Any], response: Response | None) -> Iterable[bytes]:
         if response is None:

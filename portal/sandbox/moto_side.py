@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
+import threading
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -15,6 +17,7 @@ from xml.parsers.expat import ExpatError
 from xml.sax.saxutils import escape
 
 import botocore.session
+from moto.backends import get_backend
 from moto.s3.exceptions import MissingBucket
 from moto.s3.models import s3_backends
 from moto.server import create_backend_app
@@ -131,9 +134,57 @@ def _arn_parts(arn: str) -> tuple[str, str, str]:
     return parts[3], parts[4], parts[5]
 
 
+LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
+
+
+class _BackendPickler(pickle.Pickler):
+    """moto's models pickle (S3's keys by design: `FakeKey.__getstate__`), but for the locks some hold (an SQS
+    queue's `Condition`): a lock is pickled as a new one, as nobody holds it in the process that loads it."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, threading.Condition):
+            return threading.Condition, ()
+        if isinstance(obj, LOCK_TYPES):
+            return type(obj), ()
+        return NotImplemented
+
+
+def moto_snapshot(account: str) -> bytes:
+    """Everything moto holds for the account: S3 buckets and objects, SQS queues and their messages (with receive
+    counts and visibility deadlines, which are wall-clock times), SNS topics and subscriptions, STS. Moto's requests
+    do not take the world's lock, so one that writes while this runs can make it raise RuntimeError (a dictionary
+    changed size): the caller tries again later."""
+    backends = {service: dict(get_backend(service)[account]) for service in sorted(MOTO_SERVICES)}
+    buffer = io.BytesIO()
+    _BackendPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(backends)
+    return buffer.getvalue()
+
+
+def moto_restore(account: str, snapshot: bytes) -> None:
+    """Put back what `moto_snapshot` took, in place of what moto holds for the account. The snapshot is the
+    sandbox's own file, written by the same (pinned) moto: unpickling it is no more than reading it back. Raises
+    (pickle.UnpicklingError, AttributeError, ValueError...) when it cannot be read; then nothing has changed."""
+    backends = pickle.loads(snapshot)
+    if not isinstance(backends, dict) or set(backends) != MOTO_SERVICES:
+        raise ValueError(f"The moto snapshot holds {sorted(backends) if isinstance(backends, dict) else backends!r}.")
+    for service, regions in backends.items():
+        held = get_backend(service)[account]
+        dict.clear(held)
+        dict.update(held, regions)
+    owners = s3_backends.bucket_accounts  # the one S3 namespace: bucket name -> (partition, account)
+    for name in [name for name, (_, owner) in owners.items() if owner == account]:
+        del owners[name]
+    for partition, backend in backends["s3"].items():
+        for name in backend.buckets:
+            owners[name] = (partition, account)
+
+
 class MotoSide:
-    def __init__(self, account: str) -> None:
+    """What the simulated services do to moto's backends; each write is a change the state file keeps."""
+
+    def __init__(self, account: str, on_change: Callable[[], None]) -> None:
         self.account = account
+        self._on_change = on_change
 
     def bucket_exists(self, bucket: str) -> bool:
         try:
@@ -144,6 +195,7 @@ class MotoSide:
 
     def put_object(self, bucket: str, key: str, body: bytes) -> None:
         s3_backends[self.account]["global"].put_object(bucket, key, body)
+        self._on_change()
 
     def object_exists(self, bucket: str, key: str) -> bool:
         try:
@@ -163,6 +215,7 @@ class MotoSide:
     def send_message(self, arn: str, body: str) -> None:
         region, account, name = _arn_parts(arn)
         sqs_backends[account][region].send_message(name, body)
+        self._on_change()
 
     def topic_exists(self, arn: str) -> bool:
         """False too for what cannot name a topic: not an SNS ARN, or a region moto does not have (KeyError)."""
@@ -176,3 +229,4 @@ class MotoSide:
     def publish(self, arn: str, message: str) -> None:
         region, account, _ = _arn_parts(arn)
         sns_backends[account][region].publish(message, arn=arn)
+        self._on_change()

@@ -13,7 +13,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from portal.sandbox.moto_side import MotoSide
@@ -73,6 +72,21 @@ class Clock:
     def scale(self) -> float:
         return self._scale
 
+    def reading(self) -> dict[str, float]:
+        """Where the clock stands: virtual `time` at real `at` (both epoch seconds), going on at `scale`. It changes
+        only when the clock is advanced, rescaled or reset."""
+        with self._lock:
+            return {"time": self._virtual_base, "at": self._real_base, "scale": self._scale}
+
+    def resume(self, reading: dict[str, float]) -> None:
+        """Go on from a reading an earlier process took: the clock kept running meanwhile, at its scale, as AWS's
+        does while the sandbox is down; it never goes back (not even when the machine's clock did)."""
+        with self._lock:
+            self._virtual_base, self._real_base, self._scale = reading["time"], reading["at"], reading["scale"]
+            real = time.time()
+            if real < self._real_base:
+                self._real_base = real
+
 
 @dataclass
 class Timing:
@@ -109,7 +123,7 @@ class Call:
 
 Handler = Callable[[Call, dict[str, Any]], dict[str, Any]]
 HANDLERS: dict[tuple[str, str], Handler] = {}
-Ticker = Callable[["World", float], None]
+Ticker = Callable[["World", float], bool]  # True when it changed the world
 TICKERS: list[Ticker] = []
 
 
@@ -134,18 +148,25 @@ class World:
     state: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     moto: MotoSide = field(init=False)
+    changes: threading.Event = field(default_factory=threading.Event)  # set by touch(); the state file clears it
 
     def __post_init__(self) -> None:
-        self.moto = MotoSide(self.account)
+        self.moto = MotoSide(self.account, self.touch)
 
     def table(self, name: str) -> dict[str, Any]:
         return self.state.setdefault(name, {})
 
+    def touch(self) -> None:
+        """Something may have changed (a request was served, a ticker or a call's thread changed the world, moto's
+        backends were written): the state file, if any, writes it soon."""
+        self.changes.set()
+
     def tick(self) -> None:
         with self.lock:
             now = self.clock.time()
-            for function in TICKERS:
-                function(self, now)
+            changed = [function(self, now) for function in TICKERS]
+        if any(changed):
+            self.touch()
 
     def reset(self) -> None:
         with self.lock:
@@ -157,16 +178,6 @@ class World:
             return json.dumps(
                 {"account": self.account, "clock": self.clock.time(), "state": self.state}, indent=2, sort_keys=True
             )
-
-    def save(self, path: Path) -> None:
-        temporary = path.with_suffix(path.suffix + ".tmp")
-        temporary.write_text(self.dump())
-        temporary.replace(path)
-
-    def load(self, path: Path) -> None:
-        document = json.loads(path.read_text())
-        with self.lock:
-            self.state = document.get("state", {})
 
 
 # --- small shared helpers -----------------------------------------------------------------------------------------
