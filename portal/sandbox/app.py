@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from portal.sandbox import channels, meetings, pipelines, stages, voice  # noqa: F401  (register their handlers)
 from portal.sandbox.control import control_response
-from portal.sandbox.moto_side import MOTO_SERVICES, moto_application
+from portal.sandbox.moto_side import MOTO_SERVICES, MOTO_WRITES, moto_application
 from portal.sandbox.protocol import (
     FAULT_ERRORS,
     THROTTLING_ERRORS,
@@ -70,19 +70,27 @@ class Sandbox:
     # --- WSGI -------------------------------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        """Every request but a control GET may change something (a read too: ReceiveMessage, a lifecycle ticked
-        into its next state): the world is touched before the answer leaves."""
+        """Every request but a control GET or an S3 read may change something (a read too: ReceiveMessage, a
+        lifecycle ticked into its next state): the world is touched before the answer leaves."""
         path = environ.get("PATH_INFO", "")
-        try:
-            if path.startswith("/_sandbox/") or path == "/_sandbox":
+        if path.startswith("/_sandbox/") or path == "/_sandbox":
+            try:
                 return self._send(start_response, control_response(self, environ))
-            credential = self._credential(environ)
-            if credential is not None and credential["service"] in MOTO_SERVICES:
-                return self.moto(credential["service"], environ, start_response)
+            finally:
+                if environ.get("REQUEST_METHOD") != "GET":
+                    self.world.touch()
+        credential = self._credential(environ)
+        if credential is not None and credential["service"] in MOTO_SERVICES:
+            service = credential["service"]
+            try:
+                return self.moto(service, environ, start_response)
+            finally:
+                if not (service == "s3" and environ.get("REQUEST_METHOD") in ("GET", "HEAD")):  # S3's reads
+                    self.world.touch(*MOTO_WRITES[service])
+        try:
             return self._send(start_response, self._serve(environ, credential))
         finally:
-            if not (path.startswith("/_sandbox") and environ.get("REQUEST_METHOD") == "GET"):
-                self.world.touch()
+            self.world.touch()
 
     def _send(self, start_response: Callable[..., Any], response: Response | None) -> Iterable[bytes]:
         if response is None:

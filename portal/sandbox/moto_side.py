@@ -30,6 +30,7 @@ from werkzeug.formparser import parse_form_data
 from portal.sandbox.protocol import request_body
 
 MOTO_SERVICES = frozenset({"s3", "sqs", "sns", "sts"})
+MOTO_WRITES = {"s3": ("s3",), "sqs": ("sqs",), "sns": ("sns", "sqs"), "sts": ("sts",)}  # SNS delivers to SQS queues
 
 FORM = "application/x-www-form-urlencoded"
 Refusal = tuple[str, str, bytes]  # status line, content type, body
@@ -149,24 +150,28 @@ class _BackendPickler(pickle.Pickler):
         return NotImplemented
 
 
-def moto_snapshot(account: str) -> bytes:
-    """Everything moto holds for the account: S3 buckets and objects, SQS queues and their messages (with receive
-    counts and visibility deadlines, which are wall-clock times), SNS topics and subscriptions, STS. Moto's requests
+def moto_snapshot(account: str, service: str) -> bytes:
+    """Everything moto holds for the account in one service, every region: S3 buckets and objects, SQS queues and
+    their messages (with receive counts and visibility deadlines, which are wall-clock times), SNS topics and
+    subscriptions, STS. The services refer to each other by ARN only, so each is pickled on its own. Moto's requests
     do not take the world's lock, so one that writes while this runs can make it raise RuntimeError (a dictionary
     changed size): the caller tries again later."""
-    backends = {service: dict(get_backend(service)[account]) for service in sorted(MOTO_SERVICES)}
     buffer = io.BytesIO()
-    _BackendPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(backends)
+    _BackendPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(dict(get_backend(service)[account]))
     return buffer.getvalue()
 
 
-def moto_restore(account: str, snapshot: bytes) -> None:
-    """Put back what `moto_snapshot` took, in place of what moto holds for the account. The snapshot is the
-    sandbox's own file, written by the same (pinned) moto: unpickling it is no more than reading it back. Raises
-    (pickle.UnpicklingError, AttributeError, ValueError...) when it cannot be read; then nothing has changed."""
-    backends = pickle.loads(snapshot)
-    if not isinstance(backends, dict) or set(backends) != MOTO_SERVICES:
-        raise ValueError(f"The moto snapshot holds {sorted(backends) if isinstance(backends, dict) else backends!r}.")
+def moto_restore(account: str, snapshots: dict[str, bytes]) -> None:
+    """Put back what `moto_snapshot` took of every service, in place of what moto holds for the account. The
+    snapshots are the sandbox's own file, written by the same (pinned) moto: unpickling them is no more than reading
+    them back. Raises (pickle.UnpicklingError, AttributeError, ValueError...) when one cannot be read; then nothing
+    has changed."""
+    if set(snapshots) != MOTO_SERVICES:
+        raise ValueError(f"The moto snapshots are of {sorted(snapshots)}, not {sorted(MOTO_SERVICES)}.")
+    backends = {service: pickle.loads(snapshot) for service, snapshot in snapshots.items()}
+    for service, regions in backends.items():
+        if not isinstance(regions, dict):
+            raise ValueError(f"The moto snapshot of {service} holds {type(regions).__name__}, not its regions.")
     for service, regions in backends.items():
         held = get_backend(service)[account]
         dict.clear(held)
@@ -182,7 +187,7 @@ def moto_restore(account: str, snapshot: bytes) -> None:
 class MotoSide:
     """What the simulated services do to moto's backends; each write is a change the state file keeps."""
 
-    def __init__(self, account: str, on_change: Callable[[], None]) -> None:
+    def __init__(self, account: str, on_change: Callable[..., None]) -> None:
         self.account = account
         self._on_change = on_change
 
@@ -195,7 +200,7 @@ class MotoSide:
 
     def put_object(self, bucket: str, key: str, body: bytes) -> None:
         s3_backends[self.account]["global"].put_object(bucket, key, body)
-        self._on_change()
+        self._on_change("s3")
 
     def object_exists(self, bucket: str, key: str) -> bool:
         try:
@@ -215,7 +220,7 @@ class MotoSide:
     def send_message(self, arn: str, body: str) -> None:
         region, account, name = _arn_parts(arn)
         sqs_backends[account][region].send_message(name, body)
-        self._on_change()
+        self._on_change("sqs")
 
     def topic_exists(self, arn: str) -> bool:
         """False too for what cannot name a topic: not an SNS ARN, or a region moto does not have (KeyError)."""
@@ -229,4 +234,4 @@ class MotoSide:
     def publish(self, arn: str, message: str) -> None:
         region, account, _ = _arn_parts(arn)
         sns_backends[account][region].publish(message, arn=arn)
-        self._on_change()
+        self._on_change(*MOTO_WRITES["sns"])

@@ -39,7 +39,8 @@ class StateFile:
         self.sandbox = sandbox
         self.world = sandbox.world
         self.interval = interval
-        self._written: bytes | None = None  # the document last written, so an unchanged one is not written again
+        self._written: tuple[str, tuple[int, ...]] | None = None  # what was last written (head, moto revisions)
+        self._moto: dict[str, tuple[int, bytes]] = {}  # service -> (revision, base64 of its pickled backends)
         self._failed = False  # the last write failed: the file is behind the world
         self._saving = threading.Lock()
         self._stopping = threading.Event()
@@ -81,7 +82,10 @@ class StateFile:
             raise ValueError("its clock's reading is not numbers")
         faults = {key: Fault(**fault) for key, fault in document.get("faults", {}).items()}
         quotas = document.get("quotas", {})
-        moto_restore(self.world.account, base64.b64decode(document["moto"], validate=True))
+        moto = document["moto"]
+        if not isinstance(moto, dict):
+            raise ValueError("its moto part is not an object")
+        moto_restore(self.world.account, {name: base64.b64decode(text, validate=True) for name, text in moto.items()})
         with self.world.lock:
             self.world.state = state
             self.world.clock.resume(clock)
@@ -139,38 +143,58 @@ class StateFile:
         with self._saving:
             self.world.changes.clear()
             try:
-                document = self._document()
+                head = self._take()
             except RuntimeError:  # a moto request changed a backend while it was pickled: again in an interval
                 logger.debug("The sandbox's moto backends changed while they were saved; saving again.")
                 self.world.touch()
                 return
-            if document == self._written:
+            written = (head, tuple(self._moto[service][0] for service in sorted(self._moto)))
+            if written == self._written:
                 return
             try:
-                self._write(document)
+                self._write(head)
             except OSError as error:
                 self._failed = True
                 logger.warning("The sandbox could not write its state to %s: %s", self.path, error)
                 return
-            self._written, self._failed = document, False
+            self._written, self._failed = written, False
 
-    def _document(self) -> bytes:
+    def _take(self) -> str:
+        """The document's head (everything but moto's part) as JSON, and moto's part brought up to date: a service's
+        backends are pickled again only when a moto request or the simulated services wrote to them since (S3's
+        objects, the bulk of the file, are not pickled again for an SQS message). All of it under the world's lock,
+        so the world and moto are taken at one moment."""
         with self.world.lock:
-            document = {
+            head = {
                 "account": self.world.account,
                 "clock": self.world.clock.reading(),
                 "state": self.world.state,
                 "faults": self.sandbox.faults.describe(),
                 "quotas": {"enabled": self.sandbox.limits.enabled, "rates": self.sandbox.limits.rates},
-                "moto": base64.b64encode(moto_snapshot(self.world.account)).decode(),
             }
-            return json.dumps(document, separators=(",", ":")).encode()
+            text = json.dumps(head, separators=(",", ":"))
+            revisions = dict(self.world.moto_revisions)
+            pickled = {
+                service: moto_snapshot(self.world.account, service)
+                for service, revision in revisions.items()
+                if self._moto.get(service, (-1, b""))[0] != revision
+            }
+        for service, snapshot in pickled.items():
+            self._moto[service] = (revisions[service], base64.b64encode(snapshot))
+        return text
 
-    def _write(self, document: bytes) -> None:
+    def _write(self, head: str) -> None:
+        """The head with moto's part joined on: base64 needs no JSON escaping, so it is written as it is."""
         descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
         try:
             with os.fdopen(descriptor, "wb") as out:
-                out.write(document)
+                out.write(head[:-1].encode())
+                out.write(b',"moto":{')
+                for index, service in enumerate(sorted(self._moto)):
+                    out.write(b'%s"%s":"' % (b"," if index else b"", service.encode()))
+                    out.write(self._moto[service][1])
+                    out.write(b'"')
+                out.write(b"}}")
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(temporary, self.path)

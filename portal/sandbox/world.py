@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from portal.sandbox.moto_side import MotoSide
+from portal.sandbox.moto_side import MOTO_SERVICES, MotoSide
 from portal.sandbox.protocol import ApiError
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -149,6 +149,9 @@ class World:
     lock: threading.RLock = field(default_factory=threading.RLock)
     moto: MotoSide = field(init=False)
     changes: threading.Event = field(default_factory=threading.Event)  # set by touch(); the state file clears it
+    # moto service -> a number touch() moves on when that service's backends may have changed
+    moto_revisions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MOTO_SERVICES, 0))
+    _revision_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.moto = MotoSide(self.account, self.touch)
@@ -156,9 +159,13 @@ class World:
     def table(self, name: str) -> dict[str, Any]:
         return self.state.setdefault(name, {})
 
-    def touch(self) -> None:
-        """Something may have changed (a request was served, a ticker or a call's thread changed the world, moto's
-        backends were written): the state file, if any, writes it soon."""
+    def touch(self, *moto_services: str) -> None:
+        """Something may have changed (a request was served, a ticker or a call's thread changed the world; moto's
+        backends of the services named): the state file, if any, writes it soon."""
+        if moto_services:
+            with self._revision_lock:
+                for service in moto_services:
+                    self.moto_revisions[service] += 1
         self.changes.set()
 
     def tick(self) -> None:

@@ -154,21 +154,26 @@ def test_a_sigterm_saves_what_changed_just_before(tmp_path):
         assert s3.raw_bodies[-1][2] == b"written just before the stop"
 
 
-NOT_A_PICKLE = {"account": ACCOUNT, "state": {}, "clock": {"time": 1, "at": 1, "scale": 1}, "moto": "bm90IGEgcGlja2xl"}
+NOT_A_PICKLE = {
+    "account": ACCOUNT,
+    "state": {},
+    "clock": {"time": 1, "at": 1, "scale": 1},
+    "moto": dict.fromkeys(["s3", "sns", "sqs", "sts"], "bm90IGEgcGlja2xl"),  # base64 of "not a pickle"
+}
 
 
 @pytest.mark.parametrize(
-    "content",
+    ("content", "reason"),
     [
-        b'{"account": "444455556666", "state": {',
-        b"\xff\xfe not json",
-        b"[]",
-        json.dumps(NOT_A_PICKLE).encode(),
-        json.dumps({**NOT_A_PICKLE, "account": "123456789012"}).encode(),
+        (b'{"account": "444455556666", "state": {', "JSONDecodeError"),
+        (b"\xff\xfe not json", "UnicodeDecodeError"),
+        (b"[]", "not a JSON object"),
+        (json.dumps(NOT_A_PICKLE).encode(), "UnpicklingError"),
+        (json.dumps({**NOT_A_PICKLE, "account": "123456789012"}).encode(), "account '123456789012'"),
     ],
     ids=["half-written", "not-utf8", "not-an-object", "moto-not-a-pickle", "another-account"],
 )
-def test_a_corrupt_state_file_is_set_aside_and_the_sandbox_starts_empty(tmp_path, caplog, content):
+def test_a_corrupt_state_file_is_set_aside_and_the_sandbox_starts_empty(tmp_path, caplog, content, reason):
     state = tmp_path / "sandbox-state.json"
     state.write_bytes(content)
     server = SandboxServer("127.0.0.1", 0, account=ACCOUNT, state_file=state).start()
@@ -177,6 +182,7 @@ def test_a_corrupt_state_file_is_set_aside_and_the_sandbox_starts_empty(tmp_path
         assert control.health()["ok"] is True
         assert [name for name, table in control.state()["state"].items() if table] == []
         assert (tmp_path / "sandbox-state.json.corrupt").read_bytes() == content
+        assert reason in caplog.text
         assert "kept as" in caplog.text
         assert "starts empty" in caplog.text
         arn = sandbox_boto(server.url, "kinesisvideo").create_signaling_channel(ChannelName="fresh")["ChannelARN"]
