@@ -1,9 +1,10 @@
 """The sandbox's state file (`--state FILE`): everything the sandbox holds, kept across its own restarts.
 
-One JSON document: the simulated services' world, the clock's reading, the injected faults and quotas, and moto's
-backends for the account (S3, SQS, SNS, STS; pickled, base64). It is written whole to a temporary file beside it and
-moved over it (os.replace), so a process killed at any moment leaves the previous file or the next, never half of one.
-Writes follow changes: at most one per `interval` (the changes of that interval go together), and one at stop.
+One JSON document: the account, the clock's reading, the injected faults and quotas, then (pickled, base64) the
+simulated services' world and moto's backends for the account, one service each (S3, SQS, SNS, STS). `GET
+/_sandbox/state` shows the world as JSON. The file is written whole to a temporary file beside it and moved over it
+(os.replace), so a process killed at any moment leaves the previous file or the next, never half of one. Writes follow
+changes: at most one per `interval` (the changes of that interval go together), and one at stop.
 
 A file that cannot be read (not JSON, not this shape, another account, a moto snapshot this moto cannot load) is set
 aside as FILE.corrupt with a warning, and the sandbox starts empty: it never fails to start because of its file.
@@ -16,6 +17,7 @@ import contextlib
 import json
 import logging
 import os
+import pickle
 import tempfile
 import threading
 from pathlib import Path
@@ -39,7 +41,8 @@ class StateFile:
         self.sandbox = sandbox
         self.world = sandbox.world
         self.interval = interval
-        self._written: tuple[str, tuple[int, ...]] | None = None  # what was last written (head, moto revisions)
+        # what was last written: the head, the world's pickled state, moto's revisions
+        self._written: tuple[str, bytes, tuple[int, ...]] | None = None
         self._moto: dict[str, tuple[int, bytes]] = {}  # service -> (revision, base64 of its pickled backends)
         self._failed = False  # the last write failed: the file is behind the world
         self._saving = threading.Lock()
@@ -72,9 +75,9 @@ class StateFile:
             raise ValueError("the document is not a JSON object")
         if document.get("account") != self.world.account:
             raise ValueError(f"it is account {document.get('account')!r}'s, not {self.world.account!r}'s")
-        state = document.get("state")
+        state = pickle.loads(base64.b64decode(document["state"], validate=True))
         if not isinstance(state, dict) or not all(isinstance(table, dict) for table in state.values()):
-            raise ValueError("its state is not an object of tables")
+            raise ValueError("its state is not a dict of tables")
         clock = document.get("clock")
         if not isinstance(clock, dict) or sorted(clock) != sorted(CLOCK_READING):
             raise ValueError("its clock is not a reading of time, at and scale")
@@ -143,36 +146,37 @@ class StateFile:
         with self._saving:
             self.world.changes.clear()
             try:
-                head = self._take()
+                head, state = self._take()
             except RuntimeError:  # a moto request changed a backend while it was pickled: again in an interval
                 logger.debug("The sandbox's moto backends changed while they were saved; saving again.")
                 self.world.touch()
                 return
-            written = (head, tuple(self._moto[service][0] for service in sorted(self._moto)))
+            written = (head, state, tuple(self._moto[service][0] for service in sorted(self._moto)))
             if written == self._written:
                 return
             try:
-                self._write(head)
+                self._write(head, state)
             except OSError as error:
                 self._failed = True
                 logger.warning("The sandbox could not write its state to %s: %s", self.path, error)
                 return
             self._written, self._failed = written, False
 
-    def _take(self) -> str:
-        """The document's head (everything but moto's part) as JSON, and moto's part brought up to date: a service's
+    def _take(self) -> tuple[str, bytes]:
+        """The document's head as JSON, the world's state pickled, and moto's part brought up to date: a service's
         backends are pickled again only when a moto request or the simulated services wrote to them since (S3's
         objects, the bulk of the file, are not pickled again for an SQS message). All of it under the world's lock,
-        so the world and moto are taken at one moment."""
+        so the world and moto are taken at one moment; pickle, not JSON, as it holds the lock (and the GIL) about a
+        fifth as long (5 ms against 28 for 2,000 channels and 500 tokens)."""
         with self.world.lock:
             head = {
                 "account": self.world.account,
                 "clock": self.world.clock.reading(),
-                "state": self.world.state,
                 "faults": self.sandbox.faults.describe(),
                 "quotas": {"enabled": self.sandbox.limits.enabled, "rates": self.sandbox.limits.rates},
             }
             text = json.dumps(head, separators=(",", ":"))
+            state = pickle.dumps(self.world.state, protocol=pickle.HIGHEST_PROTOCOL)
             revisions = dict(self.world.moto_revisions)
             pickled = {
                 service: moto_snapshot(self.world.account, service)
@@ -181,15 +185,18 @@ class StateFile:
             }
         for service, snapshot in pickled.items():
             self._moto[service] = (revisions[service], base64.b64encode(snapshot))
-        return text
+        return text, state
 
-    def _write(self, head: str) -> None:
-        """The head with moto's part joined on: base64 needs no JSON escaping, so it is written as it is."""
+    def _write(self, head: str, state: bytes) -> None:
+        """The head with the state and moto's part joined on: base64 needs no JSON escaping, so it is written as
+        it is."""
         descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
         try:
             with os.fdopen(descriptor, "wb") as out:
                 out.write(head[:-1].encode())
-                out.write(b',"moto":{')
+                out.write(b',"state":"')
+                out.write(base64.b64encode(state))
+                out.write(b'","moto":{')
                 for index, service in enumerate(sorted(self._moto)):
                     out.write(b'%s"%s":"' % (b"," if index else b"", service.encode()))
                     out.write(self._moto[service][1])
