@@ -130,6 +130,9 @@ def test_everything_survives_a_sigkill(tmp_path):
             (before["in_flight"]["MessageId"], "2")
         ]
         assert time.time() >= before["received_at"] + IN_FLIGHT_SECONDS - 1  # back after its visibility timeout
+        sqs.delete_message(QueueUrl=before["work"], ReceiptHandle=before["in_flight"]["ReceiptHandle"])  # still good
+        counts = sqs.get_queue_attributes(QueueUrl=before["work"], AttributeNames=["All"])["Attributes"]
+        assert (counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesNotVisible"]) == ("0", "2")
 
         count = before["event_count"]["Attributes"]["ApproximateNumberOfMessages"]
         events = sqs.receive_message(QueueUrl=before["events"], MaxNumberOfMessages=10)["Messages"]
