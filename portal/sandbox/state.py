@@ -101,11 +101,11 @@ class StateFile:
         try:
             os.replace(self.path, aside)
         except OSError as error:
-            logger.warning("The sandbox state file %s %s, and cannot be set aside (%s): the sandbox starts empty.",
-                           self.path, reason, error)  # fmt: skip
+            message = "The sandbox state file %s %s, and cannot be set aside (%s): the sandbox starts empty."
+            logger.warning(message, self.path, reason, error)
         else:
-            logger.warning("The sandbox state file %s %s: it is kept as %s, and the sandbox starts empty.",
-                           self.path, reason, aside)  # fmt: skip
+            message = "The sandbox state file %s %s: it is kept as %s, and the sandbox starts empty."
+            logger.warning(message, self.path, reason, aside)
 
     def _remove_leftovers(self) -> None:
         """Temporary files of a process killed while it wrote one."""

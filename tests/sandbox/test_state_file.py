@@ -19,7 +19,7 @@ from tests.conftest import REGION, sandbox_boto
 from tests.sandbox.sandbox_process import SandboxProcess
 
 ACCOUNT = "444455556666"  # the in-process tests' own: moto's backends are the process's
-IN_FLIGHT_SECONDS = 15  # the visibility timeout of the message received before the kill
+IN_FLIGHT_SECONDS = 20  # the visibility timeout of the message received before the kill (the longest poll: 20 s)
 
 
 def _saved(control: SandboxControl) -> None:
