@@ -15,12 +15,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from portal.sandbox import channels, meetings, pipelines, stages, voice  # noqa: F401  (register their handlers)
 from portal.sandbox.control import control_response
-from portal.sandbox.moto_side import MOTO_SERVICES, moto_application
+from portal.sandbox.moto_side import MOTO_SERVICES, MOTO_WRITES, moto_application
 from portal.sandbox.protocol import (
     FAULT_ERRORS,
     THROTTLING_ERRORS,
@@ -37,6 +37,9 @@ from portal.sandbox.protocol import (
 )
 from portal.sandbox.quotas import Faults, RateLimits
 from portal.sandbox.world import HANDLERS, Call, World
+
+if TYPE_CHECKING:
+    from portal.sandbox.state import StateFile
 
 SERVICE_NAMES = (
     "chime-sdk-meetings",
@@ -62,17 +65,32 @@ class Sandbox:
         for service in self.services.values():
             self.by_signing_name.setdefault(service.signing_name, []).append(service)
         self.moto = moto_application()
+        self.state_file: StateFile | None = None  # the server's, when it keeps one
 
     # --- WSGI -------------------------------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        """Every request but a control GET or an S3 read may change something (a read too: ReceiveMessage, a
+        lifecycle ticked into its next state): the world is touched before the answer leaves."""
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_sandbox/") or path == "/_sandbox":
-            return self._send(start_response, control_response(self, environ))
+            try:
+                return self._send(start_response, control_response(self, environ))
+            finally:
+                if environ.get("REQUEST_METHOD") != "GET":
+                    self.world.touch()
         credential = self._credential(environ)
         if credential is not None and credential["service"] in MOTO_SERVICES:
-            return self.moto(credential["service"], environ, start_response)
-        return self._send(start_response, self._serve(environ, credential))
+            service = credential["service"]
+            try:
+                return self.moto(service, environ, start_response)
+            finally:
+                if not (service == "s3" and environ.get("REQUEST_METHOD") in ("GET", "HEAD")):  # S3's reads
+                    self.world.touch(*MOTO_WRITES[service])
+        try:
+            return self._send(start_response, self._serve(environ, credential))
+        finally:
+            self.world.touch()
 
     def _send(self, start_response: Callable[..., Any], response: Response | None) -> Iterable[bytes]:
         if response is None:

@@ -229,14 +229,17 @@ def get_ice_server_config(call: Call, p: dict[str, Any]) -> dict[str, Any]:
 
 
 @ticker
-def finish_transitions(world: World, now: float) -> None:
+def finish_transitions(world: World, now: float) -> bool:
     channels = _channels(world)
+    changed = False
     for arn, channel in list(channels.items()):
         due = channel.get("transitionAt")
         if due is None or now < due:
             continue
+        changed = True
         if channel["status"] == "DELETING":
             del channels[arn]
         else:
             channel["status"] = "ACTIVE"
             channel["transitionAt"] = None
+    return changed

@@ -51,6 +51,9 @@ class SandboxControl:
         """operation: "service:Operation", "service:*" or "*"; fault: latency_ms, throttle, error, drop, remaining."""
         return self._call("POST", "faults", {"operation": operation, **fault})
 
+    def faults(self) -> dict[str, Any]:
+        return self._call("GET", "faults")
+
     def clear_faults(self) -> None:
         self._call("DELETE", "faults")
 

@@ -188,6 +188,13 @@ def _quotas(sandbox: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
     return sandbox.limits.describe()
 
 
+def _health(sandbox: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
+    """`stateFile`: null without one, else its path and whether it holds every change answered so far."""
+    state_file = sandbox.state_file
+    described = None if state_file is None else {"path": str(state_file.path), "saved": state_file.saved}
+    return {"ok": True, "account": sandbox.world.account, "stateFile": described}
+
+
 def _reset(sandbox: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
     sandbox.world.reset()
     sandbox.faults.clear()
@@ -226,7 +233,7 @@ class Endpoint:
 
 
 ROUTES: dict[tuple[str, str], Endpoint] = {
-    ("GET", "/_sandbox/health"): Endpoint(lambda sandbox, body: {"ok": True, "account": sandbox.world.account}),
+    ("GET", "/_sandbox/health"): Endpoint(_health),
     ("GET", "/_sandbox/state"): Endpoint(_state),
     ("POST", "/_sandbox/reset"): Endpoint(_reset),
     ("GET", "/_sandbox/clock"): Endpoint(_describe_clock),

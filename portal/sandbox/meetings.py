@@ -458,18 +458,22 @@ def _mark_idle_if_empty(world: World, meeting: dict[str, Any]) -> None:
 
 
 @ticker
-def end_meetings(world: World, now: float) -> None:
+def end_meetings(world: World, now: float) -> bool:
     """Meetings end 5 minutes after the last attendee left (or none came), and 24 hours after creation."""
     from portal.sandbox.pipelines import pipeline_keeps_meeting_alive
 
+    ended = False
     for meeting in list(_meetings(world).values()):
         if meeting["MeetingId"] not in _meetings(world):
             continue  # ended above as a replica
         if now >= meeting["createdAt"] + world.timing.meeting_max_duration:
             meeting_end(world, meeting, "MaxDuration")
+            ended = True
         elif (
             meeting["idleSince"] is not None
             and now >= meeting["idleSince"] + world.timing.meeting_idle_end
             and not pipeline_keeps_meeting_alive(world, meeting["MeetingId"])
         ):
             meeting_end(world, meeting, "Idle")
+            ended = True
+    return ended

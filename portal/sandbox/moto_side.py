@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
+import threading
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -15,6 +17,7 @@ from xml.parsers.expat import ExpatError
 from xml.sax.saxutils import escape
 
 import botocore.session
+from moto.backends import get_backend
 from moto.s3.exceptions import MissingBucket
 from moto.s3.models import s3_backends
 from moto.server import create_backend_app
@@ -27,6 +30,7 @@ from werkzeug.formparser import parse_form_data
 from portal.sandbox.protocol import request_body
 
 MOTO_SERVICES = frozenset({"s3", "sqs", "sns", "sts"})
+MOTO_WRITES = {"s3": ("s3",), "sqs": ("sqs",), "sns": ("sns", "sqs"), "sts": ("sts",)}  # SNS delivers to SQS queues
 
 FORM = "application/x-www-form-urlencoded"
 Refusal = tuple[str, str, bytes]  # status line, content type, body
@@ -131,9 +135,61 @@ def _arn_parts(arn: str) -> tuple[str, str, str]:
     return parts[3], parts[4], parts[5]
 
 
+LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
+
+
+class _BackendPickler(pickle.Pickler):
+    """moto's models pickle (S3's keys by design: `FakeKey.__getstate__`), but for the locks some hold (an SQS
+    queue's `Condition`): a lock is pickled as a new one, as nobody holds it in the process that loads it."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, threading.Condition):
+            return threading.Condition, ()
+        if isinstance(obj, LOCK_TYPES):
+            return type(obj), ()
+        return NotImplemented
+
+
+def moto_snapshot(account: str, service: str) -> bytes:
+    """Everything moto holds for the account in one service, every region: S3 buckets and objects, SQS queues and
+    their messages (with receive counts and visibility deadlines, which are wall-clock times), SNS topics and
+    subscriptions, STS. The services refer to each other by ARN only, so each is pickled on its own. Moto's requests
+    do not take the world's lock, so one that writes while this runs can make it raise RuntimeError (a dictionary
+    changed size): the caller tries again later."""
+    buffer = io.BytesIO()
+    _BackendPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(dict(get_backend(service)[account]))
+    return buffer.getvalue()
+
+
+def moto_restore(account: str, snapshots: dict[str, bytes]) -> None:
+    """Put back what `moto_snapshot` took of every service, in place of what moto holds for the account. The
+    snapshots are the sandbox's own file, written by the same (pinned) moto: unpickling them is no more than reading
+    them back. Raises (pickle.UnpicklingError, AttributeError, ValueError...) when one cannot be read; then nothing
+    has changed."""
+    if set(snapshots) != MOTO_SERVICES:
+        raise ValueError(f"The moto snapshots are of {sorted(snapshots)}, not {sorted(MOTO_SERVICES)}.")
+    backends = {service: pickle.loads(snapshot) for service, snapshot in snapshots.items()}
+    for service, regions in backends.items():
+        if not isinstance(regions, dict):
+            raise ValueError(f"The moto snapshot of {service} holds {type(regions).__name__}, not its regions.")
+    for service, regions in backends.items():
+        held = get_backend(service)[account]
+        dict.clear(held)
+        dict.update(held, regions)
+    owners = s3_backends.bucket_accounts  # the one S3 namespace: bucket name -> (partition, account)
+    for name in [name for name, (_, owner) in owners.items() if owner == account]:
+        del owners[name]
+    for partition, backend in backends["s3"].items():
+        for name in backend.buckets:
+            owners[name] = (partition, account)
+
+
 class MotoSide:
-    def __init__(self, account: str) -> None:
+    """What the simulated services do to moto's backends; each write is a change the state file keeps."""
+
+    def __init__(self, account: str, on_change: Callable[..., None]) -> None:
         self.account = account
+        self._on_change = on_change
 
     def bucket_exists(self, bucket: str) -> bool:
         try:
@@ -144,6 +200,7 @@ class MotoSide:
 
     def put_object(self, bucket: str, key: str, body: bytes) -> None:
         s3_backends[self.account]["global"].put_object(bucket, key, body)
+        self._on_change("s3")
 
     def object_exists(self, bucket: str, key: str) -> bool:
         try:
@@ -163,6 +220,7 @@ class MotoSide:
     def send_message(self, arn: str, body: str) -> None:
         region, account, name = _arn_parts(arn)
         sqs_backends[account][region].send_message(name, body)
+        self._on_change("sqs")
 
     def topic_exists(self, arn: str) -> bool:
         """False too for what cannot name a topic: not an SNS ARN, or a region moto does not have (KeyError)."""
@@ -176,3 +234,4 @@ class MotoSide:
     def publish(self, arn: str, message: str) -> None:
         region, account, _ = _arn_parts(arn)
         sns_backends[account][region].publish(message, arn=arn)
+        self._on_change(*MOTO_WRITES["sns"])

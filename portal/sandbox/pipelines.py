@@ -408,22 +408,24 @@ def _settle(world: World, pipeline: dict[str, Any], status: str, at: float) -> N
 
 
 @ticker
-def advance_pipelines(world: World, now: float) -> None:
+def advance_pipelines(world: World, now: float) -> bool:
+    changed = False
     for pipeline in _pipelines(world).values():
         status = pipeline["status"]
         if status in RUNNING and meeting_get(world, pipeline["meetingId"]) is None:
             _stop(world, pipeline, now)  # the meeting ended: the pipeline stops with it
-            continue
-        if status in RUNNING and not world.moto.bucket_exists(pipeline["bucket"]):
+        elif status in RUNNING and not world.moto.bucket_exists(pipeline["bucket"]):
             _settle(world, pipeline, "Failed", now)
-            continue
-        if status == "Initializing" and now >= pipeline["dueAt"]:
+        elif status == "Initializing" and now >= pipeline["dueAt"]:
             _settle(world, pipeline, "InProgress", pipeline["dueAt"])
             _write_artifacts(world, pipeline, now)
         elif status == "InProgress" and now >= pipeline["nextArtifactAt"]:
             _write_artifacts(world, pipeline, now)
         elif status == "Stopping" and now >= pipeline["dueAt"]:
             _settle(world, pipeline, "Stopped", pipeline["dueAt"])
+        else:
+            continue
+        changed = True
     for concatenation in _concatenations(world).values():
         capture = _pipelines(world).get(concatenation["captureId"])
         if concatenation["status"] == "Initializing" and capture is not None and capture["status"] == "Stopped":
@@ -433,3 +435,7 @@ def advance_pipelines(world: World, now: float) -> None:
         elif concatenation["status"] == "InProgress" and now >= concatenation["dueAt"] and capture is not None:
             _concatenate(world, concatenation, capture)
             concatenation.update(status="Stopped", updatedAt=concatenation["dueAt"], dueAt=None)
+        else:
+            continue
+        changed = True
+    return changed

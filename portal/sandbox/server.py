@@ -1,4 +1,4 @@
-"""Serve the sandbox: a threaded WSGI server, a ticker that advances lifecycles, optional state persistence."""
+"""Serve the sandbox: a threaded WSGI server, a ticker that advances lifecycles, optionally a state file."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from portal.sandbox.app import Sandbox
-from portal.sandbox.world import DEFAULT_ACCOUNT, Clock, World
+from portal.sandbox.state import StateFile
+from portal.sandbox.world import DEFAULT_ACCOUNT, World
 
 logger = logging.getLogger("portal.sandbox")
 
@@ -30,7 +31,11 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class SandboxServer:
-    """The sandbox on host:port (port 0 picks a free one). Start, use `.url`, stop."""
+    """The sandbox on host:port (port 0 picks a free one). Start, use `.url`, stop.
+
+    With `state_file`, it starts from what the file holds and keeps everything there as it changes (`state.py`);
+    moto's backends are this process's, so two sandboxes of one account in one process share them. `clock_scale`
+    sets the clock's speed; None keeps the file's (else 1)."""
 
     def __init__(
         self,
@@ -38,17 +43,20 @@ class SandboxServer:
         port: int = 4566,
         *,
         account: str = DEFAULT_ACCOUNT,
-        clock_scale: float = 1.0,
+        clock_scale: float | None = None,
         state_file: Path | None = None,
         tick_seconds: float = 0.5,
     ) -> None:
         # moto reads the account its backends belong to from the environment.
         os.environ.setdefault("MOTO_ACCOUNT_ID", account)
-        self.world = World(account=account, clock=Clock(scale=clock_scale))
-        self.state_file = state_file
-        if state_file is not None and state_file.exists():
-            self.world.load(state_file)
+        self.world = World(account=account)
         self.sandbox = Sandbox(self.world)
+        self.state_file = StateFile(state_file, self.sandbox) if state_file is not None else None
+        if self.state_file is not None:
+            self.state_file.load()
+            self.sandbox.state_file = self.state_file
+        if clock_scale is not None:
+            self.world.clock.change(scale=clock_scale)
         self._server: BaseWSGIServer = make_server(
             host, port, self.sandbox, threaded=True, request_handler=_QuietHandler
         )
@@ -65,12 +73,12 @@ class SandboxServer:
         while not self._stopping.wait(self._tick_seconds):
             try:
                 self.world.tick()
-                if self.state_file is not None:
-                    self.world.save(self.state_file)
             except Exception:
                 logger.exception("The sandbox ticker failed")
 
     def start(self) -> SandboxServer:
+        if self.state_file is not None:
+            self.state_file.start()
         for target in (self._server.serve_forever, self._tick_forever):
             thread = threading.Thread(target=target, daemon=True, name=f"sandbox-{target.__name__}")
             thread.start()
@@ -78,6 +86,8 @@ class SandboxServer:
         return self
 
     def serve_forever(self) -> None:
+        if self.state_file is not None:
+            self.state_file.start()
         ticker = threading.Thread(target=self._tick_forever, daemon=True, name="sandbox-ticker")
         ticker.start()
         try:
@@ -90,4 +100,4 @@ class SandboxServer:
         self._server.shutdown() if self._threads else None
         self._server.server_close()
         if self.state_file is not None:
-            self.world.save(self.state_file)
+            self.state_file.stop()

@@ -475,8 +475,9 @@ def participant_publish(world: World, stageArn: str, participantId: str, publish
 
 
 @ticker
-def end_idle_sessions(world: World, now: float) -> None:
+def end_idle_sessions(world: World, now: float) -> bool:
     """A session ends a few minutes after its last participant left."""
+    ended = False
     for stage in _stages(world).values():
         session_id = stage.get("activeSessionId")
         if not session_id:
@@ -488,3 +489,5 @@ def end_idle_sessions(world: World, now: float) -> None:
         if not connected and last_leave is not None and now >= last_leave + world.timing.stage_session_end:
             _sessions(world)[session_id]["endTime"] = last_leave + world.timing.stage_session_end
             stage["activeSessionId"] = None
+            ended = True
+    return ended

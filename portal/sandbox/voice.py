@@ -75,6 +75,7 @@ E164_NUMBER = re.compile(r"\+[1-9][0-9]{1,14}")
 DELETED_STATUSES = ("DeleteInProgress", "ReleaseInProgress")
 
 _call_locks: dict[str, threading.Lock] = {}
+_answering: set[str] = set()  # outbound calls a thread of this process is answering (under the world's lock)
 _call_locks_guard = threading.Lock()
 
 
@@ -409,16 +410,20 @@ def restore_phone_number(call: Call, p: dict[str, Any]) -> dict[str, Any]:
 
 
 @ticker
-def settle_phone_numbers(world: World, now: float) -> None:
+def settle_phone_numbers(world: World, now: float) -> bool:
     """Calling names reach the carriers; numbers 7 days in the deletion queue leave the account."""
     numbers = world.table("voice.phone_numbers")
+    changed = False
     for number_id, number in list(numbers.items()):
         if number.get("callingNameDueAt") is not None and now >= number["callingNameDueAt"]:
             number["CallingNameStatus"] = "UpdateSucceeded"
             number["callingNameDueAt"] = None
+            changed = True
         deleted = number.get("DeletionTimestamp")
         if deleted is not None and now >= deleted + world.timing.phone_number_deletion_queue:
             del numbers[number_id]
+            changed = True
+    return changed
 
 
 # --- the number inventory and orders -----------------------------------------------------------------------------
@@ -550,10 +555,12 @@ def _acquire(world: World, order: dict[str, Any], number: str, now: float) -> bo
 
 
 @ticker
-def complete_phone_number_orders(world: World, now: float) -> None:
+def complete_phone_number_orders(world: World, now: float) -> bool:
+    completed = False
     for order in _orders(world).values():
         if order["Status"] != "Processing" or now < order["dueAt"]:
             continue
+        completed = True
         for ordered in order["OrderedPhoneNumbers"]:
             ordered["Status"] = "Acquired" if _acquire(world, order, ordered["E164PhoneNumber"], now) else "Failed"
         acquired = sum(ordered["Status"] == "Acquired" for ordered in order["OrderedPhoneNumbers"])
@@ -561,6 +568,7 @@ def complete_phone_number_orders(world: World, now: float) -> None:
             "Successful" if acquired == len(order["OrderedPhoneNumbers"]) else "Partial" if acquired else "Failed"
         )
         order["UpdatedTimestamp"] = now
+    return completed
 
 
 # --- calls through the API ---------------------------------------------------------------------------------------
@@ -930,13 +938,17 @@ def _hangup_data(action: dict[str, Any], call: dict[str, Any]) -> dict[str, Any]
 
 
 def call_event(world: World, transaction_id: str, event_type: str, action_data: dict[str, Any] | None) -> None:
-    """Invoke the handler with one event and run what it answers, one event of a call at a time."""
+    """Invoke the handler with one event and run what it answers, one event of a call at a time. It runs in a thread
+    of its own after the request that caused it has answered: the changes it made are the world's to keep."""
     with _call_lock(transaction_id):
         with world.lock:
             call = _calls(world).get(transaction_id)  # gone when the world was reset while the call's event waited
             if call is None or (call["state"] == "ended" and event_type != "HANGUP"):
                 return
-        _execute(world, transaction_id, _invoke(world, transaction_id, event_type, action_data))
+        try:
+            _execute(world, transaction_id, _invoke(world, transaction_id, event_type, action_data))
+        finally:
+            world.touch()
 
 
 # --- the world around the API: callers dial, press keys, answer and hang up --------------------------------------
@@ -1076,14 +1088,19 @@ def _answer_quietly(world: World, transaction_id: str) -> None:
 
 
 @ticker
-def answer_ringing_calls(world: World, now: float) -> None:
+def answer_ringing_calls(world: World, now: float) -> bool:
     """With SANDBOX_CALL_ANSWER_SECONDS set (`make run` sets it), a dialled phone picks up after that many seconds;
-    without it, the control API answers."""
+    without it, the control API answers. Which calls are being answered is this process's own: a call still ringing
+    when the sandbox restarts is answered by the next one."""
     try:
         after = float(os.environ.get("SANDBOX_CALL_ANSWER_SECONDS", ""))
     except ValueError:
-        return
+        return False
+    started = False
     for call in _calls(world).values():
-        if call["state"] == "ringing" and not call.get("answering") and now >= call["createdAt"] + after:
-            call["answering"] = True
-            threading.Thread(target=_answer_quietly, args=(world, call["TransactionId"]), daemon=True).start()
+        transaction_id = call["TransactionId"]
+        if call["state"] == "ringing" and transaction_id not in _answering and now >= call["createdAt"] + after:
+            _answering.add(transaction_id)
+            threading.Thread(target=_answer_quietly, args=(world, transaction_id), daemon=True).start()
+            started = True
+    return started

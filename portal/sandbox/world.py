@@ -13,10 +13,9 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from portal.sandbox.moto_side import MotoSide
+from portal.sandbox.moto_side import MOTO_SERVICES, MotoSide
 from portal.sandbox.protocol import ApiError
 
 DEFAULT_ACCOUNT = "123456789012"
@@ -73,6 +72,21 @@ class Clock:
     def scale(self) -> float:
         return self._scale
 
+    def reading(self) -> dict[str, float]:
+        """Where the clock stands: virtual `time` at real `at` (both epoch seconds), going on at `scale`. It changes
+        only when the clock is advanced, rescaled or reset."""
+        with self._lock:
+            return {"time": self._virtual_base, "at": self._real_base, "scale": self._scale}
+
+    def resume(self, reading: dict[str, float]) -> None:
+        """Go on from a reading an earlier process took: the clock kept running meanwhile, at its scale, as AWS's
+        does while the sandbox is down; it never goes back (not even when the machine's clock did)."""
+        with self._lock:
+            self._virtual_base, self._real_base, self._scale = reading["time"], reading["at"], reading["scale"]
+            real = time.time()
+            if real < self._real_base:
+                self._real_base = real
+
 
 @dataclass
 class Timing:
@@ -109,7 +123,7 @@ class Call:
 
 Handler = Callable[[Call, dict[str, Any]], dict[str, Any]]
 HANDLERS: dict[tuple[str, str], Handler] = {}
-Ticker = Callable[["World", float], None]
+Ticker = Callable[["World", float], bool]  # True when it changed the world
 TICKERS: list[Ticker] = []
 
 
@@ -134,18 +148,32 @@ class World:
     state: dict[str, dict[str, Any]] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     moto: MotoSide = field(init=False)
+    changes: threading.Event = field(default_factory=threading.Event)  # set by touch(); the state file clears it
+    # moto service -> a number touch() moves on when that service's backends may have changed
+    moto_revisions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MOTO_SERVICES, 0))
+    _revision_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.moto = MotoSide(self.account)
+        self.moto = MotoSide(self.account, self.touch)
 
     def table(self, name: str) -> dict[str, Any]:
         return self.state.setdefault(name, {})
 
+    def touch(self, *moto_services: str) -> None:
+        """Something may have changed (a request was served, a ticker or a call's thread changed the world; moto's
+        backends of the services named): the state file, if any, writes it soon."""
+        if moto_services:
+            with self._revision_lock:
+                for service in moto_services:
+                    self.moto_revisions[service] += 1
+        self.changes.set()
+
     def tick(self) -> None:
         with self.lock:
             now = self.clock.time()
-            for function in TICKERS:
-                function(self, now)
+            changed = [function(self, now) for function in TICKERS]
+        if any(changed):
+            self.touch()
 
     def reset(self) -> None:
         with self.lock:
@@ -157,16 +185,6 @@ class World:
             return json.dumps(
                 {"account": self.account, "clock": self.clock.time(), "state": self.state}, indent=2, sort_keys=True
             )
-
-    def save(self, path: Path) -> None:
-        temporary = path.with_suffix(path.suffix + ".tmp")
-        temporary.write_text(self.dump())
-        temporary.replace(path)
-
-    def load(self, path: Path) -> None:
-        document = json.loads(path.read_text())
-        with self.lock:
-            self.state = document.get("state", {})
 
 
 # --- small shared helpers -----------------------------------------------------------------------------------------

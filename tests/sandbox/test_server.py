@@ -20,13 +20,15 @@ def _kvs(server: SandboxServer):
 
 
 def test_state_survives_a_restart_with_a_state_file(tmp_path):
+    """In this process (tests/sandbox/test_state_file.py restarts a real one), on an account of its own: moto's
+    backends are the process's, and restoring the file puts back the account's in place of what moto holds."""
     state = tmp_path / "sandbox.json"
-    first = SandboxServer("127.0.0.1", 0, state_file=state).start()
+    first = SandboxServer("127.0.0.1", 0, account="444455556666", state_file=state).start()
     arn = _kvs(first).create_signaling_channel(ChannelName="kept")["ChannelARN"]
     first.stop()
     assert state.exists()
 
-    second = SandboxServer("127.0.0.1", 0, state_file=state).start()
+    second = SandboxServer("127.0.0.1", 0, account="444455556666", state_file=state).start()
     try:
         assert _kvs(second).describe_signaling_channel(ChannelARN=arn)["ChannelInfo"]["ChannelName"] == "kept"
     finally:
