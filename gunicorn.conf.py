@@ -2,7 +2,22 @@
 
 import os
 
-# The views are synchronous Django, so WSGI under process workers: one per CPU keeps every core busy rendering.
+# Process workers, one per CPU, each with a pool of threads (gthread). A sync worker is held by each connection it
+# accepts until that connection's request has arrived, so two idle pre-connections from a browser starved the whole
+# tier; a gthread worker keeps idle and kept-alive connections in its poller, and only a request being read or
+# answered holds a thread. The threads are many because a client that sends its request slowly holds one while it
+# does (bench/web_idle_clients.py: 50 idle plus 50 slow-body clients leave the stage list's p99 within 2x); a thread
+# waiting on a socket costs no CPU. Each process keeps one AWS event loop in a thread of its own for all its threads
+# (portal.aws.clients), and its database connections come from its pool (DATABASE_POOL_MAX_SIZE).
+worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))
+threads = int(os.environ.get("WEB_THREADS") or 128)
 # No runtime control socket: it would be one path ($HOME/.gunicorn/gunicorn.ctl) for every gunicorn of the user.
 control_socket_disable = True
+
+
+def post_worker_init(worker: object) -> None:
+    """In each worker, after the fork and the application's import: open what its requests need (portal.wsgi)."""
+    from portal.wsgi import web_process_ready
+
+    web_process_ready()
