@@ -82,14 +82,18 @@ def web_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
             server.wait()
 
 
-def test_idle_connections_never_hold_back_a_request(web_server):
+def test_idle_and_slow_connections_never_hold_back_a_request(web_server):
     """Chromium opens spare connections it may never use. A sync worker waited on each until its timeout (30 s),
-    so two of them starved a two-worker server; here many are open and pages still answer at once."""
+    so two of them starved a two-worker server. Here many are open, and more that sent a form's headers but not
+    yet its body, and pages still answer at once."""
     port = int(web_server.rsplit(":", 1)[1])
     wait_until(lambda: _answers(f"{web_server}/login/"), timeout=60)  # both workers booted
-    with ExitStack() as idle:
+    with ExitStack() as held:
         for _ in range(20):
-            idle.enter_context(socket.create_connection(("127.0.0.1", port)))
+            held.enter_context(socket.create_connection(("127.0.0.1", port)))
+        for _ in range(10):
+            slow = held.enter_context(socket.create_connection(("127.0.0.1", port)))
+            slow.sendall(b"POST /login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\nuser")
         for _ in range(3):
             with urllib.request.urlopen(f"{web_server}/login/", timeout=5) as response:
                 assert response.status == 200
