@@ -22,7 +22,7 @@ WEB_PROCESS_CLIENTS = (("chime-sdk-meetings", True), ("s3", False))
 def web_process_ready() -> None:
     """Called once in each web worker process after its fork (gunicorn.conf.py's post_worker_init). Imports every
     view now rather than at the first request, opens the AWS clients of WEB_PROCESS_CLIENTS on the process's AWS loop
-    (opening one costs ~100 ms of CPU, which the first CreateAttendee would otherwise spend inside the caller's 0.5 s),
+    (opening one costs ~100 ms of CPU, which the first CreateAttendee would otherwise spend inside the caller's wait),
     then moves what the process holds after start-up out of the garbage collector's sight (`gc.freeze`): a full
     collection walks only what the process made since (what requests keep), at most ~45 ms instead of ~250 ms with
     Django and every view in the heap (bench/sma_handler.py: the SMA handler's p99 must stay within 50 ms)."""
