@@ -4,9 +4,10 @@ import os
 
 # Process workers, one per CPU, each with a pool of threads (gthread). A sync worker is held by each connection it
 # accepts until that connection's request has arrived, so two idle pre-connections from a browser starved the whole
-# tier; a gthread worker keeps idle and kept-alive connections in its poller, and only a request being read or
-# answered holds a thread. The threads are many because a client that sends its request slowly holds one while it
-# does; a thread waiting on a socket costs no CPU (bench/web_idle_clients.py: with 50 idle and 50 slow-body clients
+# tier. A gthread worker gives a new connection a thread for at most 5 s to send its request, then keeps it in its
+# poller, as it keeps kept-alive ones: only a request being read or answered holds a thread. The threads are many
+# because a fresh connection, or a client that sends its request slowly, holds one meanwhile; a thread waiting on a
+# socket costs no CPU (bench/web_idle_clients.py: with 50 idle and 50 slow-body clients
 # held open, the stage list's p99 stays within about 1-2x of its unloaded p99 with no error; sync answered nothing).
 # Each process keeps one AWS event loop in a thread of its own for all its threads (portal.aws.clients), and its
 # database connections come from its pool (DATABASE_POOL_MAX_SIZE).
