@@ -10,8 +10,8 @@ the request: CreateAttendee through an operation run at once, against the sandbo
 JoinChimeMeeting, *6 (mute), HANGUP (the attendee's removal is queued). Calls start at most 6 a second, so
 CreateAttendee stays under its quota (10/s) and the shared rate limiter never makes a join wait. Then `--hostile`
 signed events built to break it (random types, fields missing or of the wrong type). The process starts as the web
-process does (`portal.wsgi`: every view imported, then the heap frozen for the garbage collector). A few warm-up
-calls (the first AWS client of the process costs ~100 ms) are left out of the figures.
+process does (`portal.wsgi.web_process_ready`: every view imported, the AWS clients opened, then the heap frozen for
+the garbage collector). A few warm-up calls are left out of the figures.
 """
 
 from __future__ import annotations
@@ -144,7 +144,9 @@ def main() -> None:
     with bench_estate("sma") as estate:
         from django.test import Client
 
-        import portal.wsgi  # noqa: F401 (the web process's start-up: views imported, the heap frozen)
+        from portal.wsgi import web_process_ready
+
+        web_process_ready()  # the web worker's start-up: views imported, AWS clients opened, the heap frozen
         from portal.meetings.models import Meeting
         from portal.pstn.models import CallInvocation, Lifecycle, PhoneCall, SipMediaApplication
         from portal.pstn.services import dial_in_pin_for

@@ -290,7 +290,10 @@ SMA_HANDLER_SECRET = os.environ.get("SMA_HANDLER_SECRET", "")
 # Invocations per second the handler accepts from one address (fixed window, shared cache); more answer 429.
 SMA_HANDLER_RATE_PER_SECOND = float(os.environ.get("SMA_HANDLER_RATE_PER_SECOND", "200"))
 # How long the handler waits for CreateAttendee while a caller is being joined; past it the caller hears an apology.
-PSTN_ATTENDEE_TIMEOUT_SECONDS = float(os.environ.get("PSTN_ATTENDEE_TIMEOUT_SECONDS", "0.5"))
+# Sized against the SMA's own wait: it waits 5 s for its Lambda before invoking it again, and hangs up after 20 s
+# (AWS: "Understanding timeouts and retries for the Amazon Chime SDK PSTN audio service"); the forwarder Lambda waits
+# PORTAL_TIMEOUT_SECONDS (3 s) for the portal. 2 s leaves a second of that for the rest of the request.
+PSTN_ATTENDEE_TIMEOUT_SECONDS = float(os.environ.get("PSTN_ATTENDEE_TIMEOUT_SECONDS", "2"))
 
 # --- AWS ------------------------------------------------------------------------------------------------------
 # Credentials and endpoints come from the standard AWS chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, AWS_ENDPOINT_URL,

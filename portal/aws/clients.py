@@ -1,9 +1,11 @@
 """The one place that makes AWS clients, and the event loop they live on.
 
 aioboto3 sessions and clients belong to the event loop that opened them, and opening one costs 70-100 ms of CPU.
-So each worker process (and each thread that calls AWS, in tests) keeps one `AwsRuntime`: an event loop, the
-clients opened on it (one per service and purpose), and the rate limiter. Synchronous code runs a coroutine on it
-with `aws_run(...)`; coroutines get their client with `async with aws_client(service) as client:`.
+So each process keeps one `AwsRuntime`: an event loop running in a thread of its own, the clients opened on it (one
+per service and purpose), and the rate limiter. Synchronous code, on any thread of the process (a web worker's
+request threads, a Celery child, a test's live server), runs a coroutine on it with `aws_run(...)`, which waits for
+its result; coroutines get their client with `async with aws_client(service) as client:`. A client never leaves
+that loop, and the runtime never crosses a fork: a child process opens its own at its first use.
 
 Retries: the operation pipeline owns retries for mutations, so clients for mutations (`mutating=True`) make exactly
 one attempt per call; a lost or throttled mutation is retried by the pipeline, visibly, with its idempotency marker.
@@ -20,7 +22,7 @@ import asyncio
 import atexit
 import os
 import threading
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -54,14 +56,17 @@ def _rate_limit_redis_url() -> str:
 
 
 class AwsRuntime:
-    """An event loop with its clients and rate limiter. One per process or thread; never shared across loops."""
+    """An event loop running in its own thread, with its clients and rate limiter. One per process."""
 
     def __init__(self) -> None:
+        self.pid = os.getpid()
         self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="aws-loop", daemon=True)
         self._clients: dict[tuple[str, bool, str], tuple[tuple[Any, ...], Any, Any]] = {}
         self._lock = asyncio.Lock()
         self.limiter = RateLimiter(_rate_limit_redis_url())
         self.calls = 0
+        self._thread.start()
 
     async def client(self, service: str, *, mutating: bool, endpoint_url: str = "") -> Any:
         fingerprint = _environment_fingerprint()
@@ -95,7 +100,30 @@ class AwsRuntime:
         return wait_for_turn
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return self.loop.run_until_complete(coroutine)
+        """The coroutine's result, run on the loop; the calling thread waits. If the wait is cut short (a Celery
+        soft time limit, Ctrl-C), the coroutine is cancelled rather than left running."""
+        if threading.current_thread() is self._thread:
+            coroutine.close()
+            raise RuntimeError("aws_run() waits for the AWS loop: a coroutine on it awaits instead.")
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()
+            raise
+
+    def clients_open(self, services: Iterable[tuple[str, bool]]) -> None:
+        """Open the clients for these (service, mutating) pairs now, so no caller waits for them later."""
+
+        async def open_all() -> None:
+            for service, mutating in services:
+                await self.client(service, mutating=mutating)
+
+        self.run(open_all())
+
+    def clients_held(self) -> set[tuple[str, bool]]:
+        """The (service, mutating) pairs this runtime holds an open client for."""
+        return {(service, mutating) for service, mutating, _endpoint in list(self._clients)}
 
     def close(self) -> None:
         async def close_all() -> None:
@@ -105,41 +133,53 @@ class AwsRuntime:
             await self.limiter.close()
 
         try:
-            self.loop.run_until_complete(close_all())
+            self.run(close_all())
         finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=5)
             self.loop.close()
 
 
-_local = threading.local()
-_opened: list[AwsRuntime] = []  # kept until exit: a thread that ended leaves its runtime to close here
+_runtime: AwsRuntime | None = None
+_opening = threading.Lock()
+_inherited: list[AwsRuntime] = []  # a parent's runtime in a forked child: kept, never used nor closed there
 
 
 @atexit.register
-def _close_every_runtime() -> None:
-    """Runtimes of threads that ended (test workers) are closed at exit, so no connection is left dangling."""
-    for runtime in list(_opened):
-        if not runtime.loop.is_closed() and not runtime.loop.is_running():
-            runtime.close()
+def aws_runtime_close() -> None:
+    """Close the process's runtime and its clients (a Celery child at shutdown, every process at exit)."""
+    global _runtime
+    with _opening:
+        runtime, _runtime = _runtime, None
+    if runtime is not None and runtime.pid == os.getpid() and not runtime.loop.is_closed():
+        runtime.close()
+
+
+def _forget_inherited_runtime() -> None:
+    """A forked child has its parent's runtime object but not its loop's thread: it opens a runtime of its own. The
+    parent's stays referenced, so collecting it never closes connections the parent still uses."""
+    global _runtime, _opening
+    if _runtime is not None:
+        _inherited.append(_runtime)
+    _runtime = None
+    _opening = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_inherited_runtime)
 
 
 def aws_runtime() -> AwsRuntime:
-    """This thread's runtime, opened on first use (a worker process opens it at start, see portal.celery)."""
-    runtime: AwsRuntime | None = getattr(_local, "runtime", None)
-    if runtime is None or runtime.loop.is_closed():
-        runtime = _local.runtime = AwsRuntime()
-        _opened.append(runtime)
-    return runtime
-
-
-def aws_runtime_close() -> None:
-    runtime: AwsRuntime | None = getattr(_local, "runtime", None)
-    if runtime is not None and not runtime.loop.is_closed():
-        runtime.close()
-    _local.runtime = None
+    """The process's runtime, opened on first use (a Celery child at start, see portal.core.tasks; a web worker
+    at start, see gunicorn.conf.py)."""
+    global _runtime
+    with _opening:
+        if _runtime is None or _runtime.loop.is_closed():
+            _runtime = AwsRuntime()
+        return _runtime
 
 
 def aws_run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine that calls AWS on this thread's event loop, with its kept clients."""
+    """Run a coroutine that calls AWS on the process's AWS loop, with its kept clients; waits for its result."""
     return aws_runtime().run(coroutine)
 
 
@@ -153,7 +193,7 @@ async def aws_client(service: str, *, mutating: bool = False, resource_endpoint:
     """
     runtime = aws_runtime()
     if runtime.loop is not asyncio.get_running_loop():
-        raise RuntimeError("AWS calls run on the thread's kept loop: call them through aws_run().")
+        raise RuntimeError("AWS calls run on the process's AWS loop: call them through aws_run().")
     overridden = any(key.startswith("AWS_ENDPOINT_URL") for key in os.environ)
     endpoint_url = "" if overridden else resource_endpoint
     client = await runtime.client(service, mutating=mutating, endpoint_url=endpoint_url)

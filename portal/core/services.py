@@ -374,8 +374,8 @@ def operations_execute_together(*, operation_ids: list[int], timeout: float | No
     return claimed
 
 
-# Calls of a group run on a thread of their own (with its own event loop and kept clients, see portal.aws.clients),
-# so this thread records each outcome while the others are still in flight; the database is used from here only.
+# Calls of a group are awaited from a thread of their own (on the process's AWS loop, see portal.aws.clients), so
+# this thread records each outcome while the others are still in flight; the database is used from here only.
 _CALLER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aws-calls")
 
 

@@ -1,9 +1,12 @@
-"""The AWS runtime: one event loop per worker process with kept clients, and one rate limit per API for everyone."""
+"""The AWS runtime: one event loop per process with kept clients, and one rate limit per API for everyone."""
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -21,6 +24,43 @@ def test_clients_are_kept_across_calls_on_the_threads_loop(aws_endpoint):
     first = aws_run(_client("ivs-realtime"))
     assert aws_run(_client("ivs-realtime")) is first
     assert aws_run(_client("ivs-realtime", mutating=True)) is not first
+
+
+def test_every_thread_of_a_process_calls_through_one_loop_and_its_clients(aws_endpoint):
+    """A web worker answers requests on many threads: they share the process's loop and its clients (a thread of its
+    own would open every client again, inside the first caller's wait)."""
+    first = aws_run(_client("chime-sdk-meetings", mutating=True))
+    with ThreadPoolExecutor(max_workers=8) as threads:
+        clients = list(threads.map(lambda _: aws_run(_client("chime-sdk-meetings", mutating=True)), range(16)))
+    assert all(client is first for client in clients)
+    assert ("chime-sdk-meetings", True) in aws_runtime().clients_held()
+
+
+def test_clients_opened_ahead_are_the_ones_calls_get(aws_endpoint):
+    aws_runtime().clients_open([("s3", False)])
+    assert ("s3", False) in aws_runtime().clients_held()
+    held = aws_runtime()._clients[("s3", False, "")][1]
+    assert aws_run(_client("s3")) is held
+
+
+def _call_in_child(out: multiprocessing.Queue) -> None:
+    aws_run(_client("ivs-realtime"))
+    out.put((aws_runtime().pid, os.getpid()))
+
+
+def test_a_forked_child_opens_a_runtime_of_its_own(aws_endpoint):
+    """Clients must not cross a fork (their connections would be the parent's): a child's first call opens its own
+    runtime, on a loop thread it runs itself."""
+    aws_run(_client("ivs-realtime"))
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    child = context.Process(target=_call_in_child, args=(out,))
+    child.start()
+    child.join(timeout=30)
+    assert child.exitcode == 0
+    runtime_pid, child_pid = out.get(timeout=1)
+    assert runtime_pid == child_pid != os.getpid()
+    assert aws_runtime().pid == os.getpid()
 
 
 def test_a_changed_endpoint_opens_a_fresh_client(aws_endpoint, monkeypatch):

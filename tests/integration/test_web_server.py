@@ -1,0 +1,110 @@
+"""The web process as gunicorn.conf.py starts it: idle connections never hold back a request, and a worker has its
+AWS clients open before its first request."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from tests.backing_services import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def web_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """gunicorn with gunicorn.conf.py serving the portal through tests.integration.web_probe, with `workers` worker
+    processes (the test's parameter; 2 by default, this machine's CPUs, as `make run` has them); AWS is an endpoint
+    nothing listens on (opening a client calls nothing). Yields the base URL once the server accepts connections:
+    its first request is the test's own."""
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "DATABASE_", "WEB_"))}
+    env |= {
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "PORTAL_VAR_DIR": str(tmp_path),
+        "DEBUG": "true",
+        "CELERY_BROKER_URL": "filesystem://",
+        "WEB_CONCURRENCY": str(getattr(request, "param", 2)),
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{_free_port()}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    command = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
+    log = tmp_path / "web.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [*command, "tests.integration.web_probe:application"], cwd=ROOT, env=env, stdout=output, stderr=output
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: server.poll() is not None or _accepts(port), timeout=60)
+        assert server.poll() is None, log.read_text()
+        yield base
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def test_idle_and_slow_connections_never_hold_back_a_request(web_server):
+    """Chromium opens spare connections it may never use. A sync worker waited on each until its timeout (30 s),
+    so two of them starved a two-worker server. Here many are open, and more that sent a form's headers but not
+    yet its body, and pages still answer at once."""
+    port = int(web_server.rsplit(":", 1)[1])
+    wait_until(lambda: _answers(f"{web_server}/login/"), timeout=60)  # both workers booted
+    with ExitStack() as held:
+        for _ in range(20):
+            held.enter_context(socket.create_connection(("127.0.0.1", port)))
+        for _ in range(10):
+            slow = held.enter_context(socket.create_connection(("127.0.0.1", port)))
+            slow.sendall(b"POST /login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\nuser")
+        for _ in range(3):
+            with urllib.request.urlopen(f"{web_server}/login/", timeout=5) as response:
+                assert response.status == 200
+                assert b'name="username"' in response.read()
+
+
+@pytest.mark.parametrize("web_server", [1], indirect=True)
+def test_a_web_worker_has_its_aws_clients_open_before_its_first_request(web_server):
+    """The first CreateAttendee of a fresh worker must not open its client inside the caller's 0.5 s: the worker
+    opened it at start. The probe's request is the first its one worker serves."""
+    with urllib.request.urlopen(f"{web_server}/_probe/aws-clients", timeout=60) as response:
+        held = {tuple(pair) for pair in json.loads(response.read())}
+    assert ("chime-sdk-meetings", True) in held
+    assert ("s3", False) in held
