@@ -87,9 +87,9 @@ def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxControl]:
 
 @pytest.fixture
 def live_handler_deadline(settings) -> None:
-    """CreateAttendee gets 5 s in the SMA handler behind a live server: it answers each invocation on a new thread,
-    whose first AWS client costs 0.1-0.6 s of CPU on a busy CI machine (gunicorn's worker keeps its one). The 0.5 s
-    deadline itself has its own test in test_pstn_views."""
+    """CreateAttendee gets 5 s in the SMA handler behind a live server: nothing opens the test process's AWS clients
+    ahead of its first invocation (gunicorn's post_worker_init does in a web process), and opening one costs 0.1-0.6 s
+    of CPU on a busy CI machine. The deadline itself has its own test in test_pstn_views."""
     settings.PSTN_ATTENDEE_TIMEOUT_SECONDS = 5
 
 
