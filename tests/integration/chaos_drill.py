@@ -175,7 +175,8 @@ class Portal:
         mains = [p for p in matching.values() if p.ppid() not in matching]
         if not mains:
             return None, []
-        main = mains[0]
+        # a killed main's pool children may linger a moment under a subreaper: the main is the one with children
+        main = max(mains, key=lambda p: sum(1 for other in matching.values() if other.ppid() == p.pid))
         return main, [p for p in matching.values() if p.ppid() == main.pid]
 
 
@@ -685,17 +686,20 @@ class ChaosDrill:
             fault.ended = time.monotonic()
             return
         fault.killed_pid = victim.pid
+        killed_at = time.time()
         with contextlib.suppress(psutil.NoSuchProcess):
             victim.send_signal(signal.SIGKILL)
         fault.ended = time.monotonic()
         expected = len(children)
 
         def replaced() -> bool:
+            """As many processes as before, one of them started after the kill."""
             new_main, new_children = self.portal.role_processes(role)
-            if child:
-                pids = {p.pid for p in new_children}
-                return len(pids) >= expected and victim.pid not in pids
-            return new_main is not None and new_main.pid != victim.pid
+            now = new_children if child else [new_main] if new_main is not None else []
+            with contextlib.suppress(psutil.Error):
+                started = [p for p in now if p.create_time() >= killed_at - 0.01]
+                return len(now) >= (expected if child else 1) and bool(started)
+            return False
 
         fault.healed_after = self._heal_time(replaced, fault.ended)
 
@@ -719,6 +723,7 @@ class ChaosDrill:
         deadline = since + self.size.heal_seconds
         while time.monotonic() < deadline:
             if self.portal.process.poll() is not None:
+                self.faults[-1].note = "serve had exited"
                 return None
             if healed():
                 return round(time.monotonic() - since, 2)
