@@ -754,14 +754,11 @@ class ChaosDrill:
         findings: list[Finding] = []
         findings += self._judge_answers()
         findings += self._judge_processes()
-        world: dict[str, Any] | None
-        try:
-            world = self.sandbox.state()["state"]
-        except (OSError, SandboxControlError) as error:
-            world = None
-            unreachable = f"the sandbox does not answer ({type(error).__name__}): AWS's side cannot be read"
-            findings += [Finding(check, unreachable) for check in (MEETINGS, ATTENDEES, CALLERS, CHANNELS, PIPELINE,
-                                                                    EVENTS)]  # fmt: skip
+        world = self._world()
+        if world is None:
+            unreadable = "the sandbox does not answer and left no state file: AWS's side cannot be read"
+            findings += [Finding(check, unreadable) for check in (MEETINGS, ATTENDEES, CALLERS, CHANNELS, PIPELINE,
+                                                                   EVENTS)]  # fmt: skip
         try:
             findings += self._judge_operations()
             if world is not None:
@@ -771,6 +768,20 @@ class ChaosDrill:
         except psycopg.Error as error:
             findings.append(Finding(ENDED, f"the drill's database does not answer: {error}"))
         return Verdict(findings, self._figures(world))
+
+    def _world(self) -> dict[str, Any] | None:
+        """The sandbox's state: asked of it, or, when it is gone, the file it saves on every tick and at its stop."""
+        try:
+            world = self.sandbox.state()["state"]
+            self.world_source = "the sandbox"
+        except (OSError, SandboxControlError):
+            saved = self.folder / "sandbox-state.json"
+            if not saved.exists():
+                self.world_source = "nowhere"
+                return None
+            world = json.loads(saved.read_text())["state"]
+            self.world_source = "the state file the sandbox saved (it was no longer answering)"
+        return world
 
     def _down_windows(self) -> list[tuple[float, float]]:
         return [(f.started, f.ended + DATABASE_GRACE) for f in self.faults if f.name.startswith("PostgreSQL")]
@@ -847,6 +858,8 @@ class ChaosDrill:
             if by_name[row["name"]] != 1 or row["meeting_id"] not in aws_meetings:
                 text = f"#{row['id']} {row['name']}: {by_name[row['name']]} in AWS, the portal's is {row['meeting_id']}"
                 findings.append(Finding(MEETINGS, text))
+        if not created:
+            findings.append(Finding(MEETINGS, "no meeting was created: the workload never got that far"))
         known = {row["name"] for row in created}
         findings += [Finding(MEETINGS, f"{name}: {count} in AWS, not created by the portal")
                      for name, count in by_name.items() if name not in known]  # fmt: skip
@@ -893,6 +906,8 @@ class ChaosDrill:
         calls = world.get("voice.calls", {})
         rows = {r["transaction_id"]: r for r in self.rows.all("SELECT transaction_id, state FROM pstn_phonecall")}
         findings: list[Finding] = []
+        if not self.workload.callers:
+            findings.append(Finding(CALLERS, "no caller got to give the PIN: the workload never got that far"))
         for transaction_id, meeting_id in self.workload.callers:
             call = calls.get(transaction_id, {})
             joined = (call.get("meeting") or {}).get("MeetingId") == meeting_id
@@ -919,6 +934,8 @@ class ChaosDrill:
         )
         applied = Counter((r["meeting_id"], r["event_type"], r["attendee_id"], int(r["timestamp"])) for r in rows)
         findings: list[Finding] = []
+        if not sent:
+            findings.append(Finding(EVENTS, "the sandbox sent no meeting event: the workload never got that far"))
         lost = sent - applied
         doubled = applied - sent
         if lost:
@@ -950,6 +967,7 @@ class ChaosDrill:
             ],
             "meetings requested through the UI": len(self.workload.meetings),
             "meetings in AWS": meetings,
+            "AWS's side read from": self.world_source,
             "callers with the right PIN": len(self.workload.callers),
             "fleet channels requested": len(self.workload.fleet),
             "operations": operations,
