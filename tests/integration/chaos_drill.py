@@ -315,7 +315,8 @@ class Probe:
 
 
 class Prober:
-    """Requests each path every PROBE_EVERY seconds from threads of its own, so one slow answer stops no other."""
+    """Requests a page every PROBE_EVERY seconds, the paths in turn, from threads of its own, so one slow answer
+    delays no other (at most 12 wait at once; a turn with 12 waiting is skipped and counted)."""
 
     def __init__(self, base: str, paths: list[str], cookies: Any) -> None:
         self.base = base
@@ -334,14 +335,16 @@ class Prober:
         return self
 
     def _run(self) -> None:
+        turn = 0
         while not self._stop.wait(PROBE_EVERY):
-            for path in self.paths:
-                with self._lock:
-                    if self._in_flight >= 12:
-                        self.skipped += 1
-                        continue
-                    self._in_flight += 1
-                self._pool.submit(self._probe, path)
+            path = self.paths[turn % len(self.paths)]
+            turn += 1
+            with self._lock:
+                if self._in_flight >= 12:
+                    self.skipped += 1
+                    continue
+                self._in_flight += 1
+            self._pool.submit(self._probe, path)
 
     def _probe(self, path: str) -> None:
         started = time.monotonic()
@@ -521,7 +524,8 @@ class ChaosDrill:
             liveness = "/healthz" if self.browser.get("/healthz").status_code == 200 else "/login/"
             prober_browser = Browser(self.portal.url)
             prober_browser.login(*ADMIN)
-            self.prober = Prober(self.portal.url, [liveness, "/meetings/"], prober_browser.session.cookies).start()
+            pages = [liveness, "/meetings/", f"/meetings/{self.lobby}/"]  # a list, and an open page that watches
+            self.prober = Prober(self.portal.url, pages, prober_browser.session.cookies).start()
             self.watch = ProcessWatch(self.portal, lambda: {f.killed_pid for f in self.faults if f.killed_pid}).start()
             workload = threading.Thread(target=self._workload, name="workload", daemon=True)
             workload.start()
@@ -539,7 +543,8 @@ class ChaosDrill:
             return self.judge()
 
     def wire(self) -> None:
-        """A dial-in number routed by the portal's SMA and rule; the capture bucket."""
+        """A dial-in number routed by the portal's SMA and rule; the capture bucket; the lobby, a meeting that is
+        open in the prober's browser throughout."""
         s3 = boto3.client("s3", endpoint_url=self.portal.sandbox_url, region_name="us-east-1",
                           aws_access_key_id="sandbox", aws_secret_access_key="sandbox")  # fmt: skip
         s3.create_bucket(Bucket=BUCKET)
@@ -552,6 +557,10 @@ class ChaosDrill:
                 "target": str(sma_pk)}  # fmt: skip
         self._expect_redirect(self.browser.post("/calls/wiring/rules/new/", rule), "SIP rule")
         wait_until(lambda: self._succeeded("pstn.create_rule") == 1, timeout=30, interval=0.3)
+        self._expect_redirect(self.browser.post("/meetings/new/", meeting_form("chaos-lobby", [])), "lobby")
+        self.workload.meetings.append("chaos-lobby")
+        wait_until(lambda: self._succeeded("meetings.create") == 1, timeout=30, interval=0.3)
+        self.lobby = self.rows.value("SELECT id FROM meetings_meeting WHERE external_meeting_id = 'chaos-lobby'")
 
     def _succeeded(self, kind: str) -> int:
         return self.rows.value("SELECT count(*) FROM core_operation WHERE kind = %s AND status = 'succeeded'", kind)
