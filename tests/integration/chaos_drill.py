@@ -49,6 +49,10 @@ ADMIN = ("admin", "admin-demo-pass")  # create_demo_users
 DIAL_IN = "+12065550100"
 LAMBDA_ARN = "arn:aws:lambda:us-east-1:123456789012:function:rtc-portal-chaos-sma"
 BUCKET = "chaos-captures"
+EVENTS_QUEUE = "rtc-portal-meeting-events"  # the queue serve's meeting-events process creates on the sandbox
+# A received message that was not deleted comes back after this long (SQS's default is 30 s); shortened as
+# DrillConfig shortens the operation pipeline's timing, so that the drill settles within seconds.
+EVENTS_VISIBILITY_SECONDS = 5
 PROBE_EVERY = 0.1
 PROBE_TIMEOUT = 20.0
 REFUSED = "connection refused"
@@ -436,7 +440,7 @@ class ChaosSize:
     fault_gap_seconds: float = 2.0
     outage_seconds: float = 2.5
     heal_seconds: float = 10.0
-    settle_seconds: float = 45.0  # a message a consumer took and did not delete comes back after SQS's 30 s
+    settle_seconds: float = 30.0
     minutes: float = 0.0  # rounds of the seven faults follow each other for this long (one round at least)
     faults: tuple[str, ...] = ()  # only these (FAULTS' names); all by default
 
@@ -545,9 +549,10 @@ class ChaosDrill:
     def wire(self) -> None:
         """A dial-in number routed by the portal's SMA and rule; the capture bucket; the lobby, a meeting that is
         open in the prober's browser throughout."""
-        s3 = boto3.client("s3", endpoint_url=self.portal.sandbox_url, region_name="us-east-1",
-                          aws_access_key_id="sandbox", aws_secret_access_key="sandbox")  # fmt: skip
-        s3.create_bucket(Bucket=BUCKET)
+        self._aws("s3").create_bucket(Bucket=BUCKET)
+        sqs = self._aws("sqs")
+        queue = sqs.get_queue_url(QueueName=EVENTS_QUEUE)["QueueUrl"]
+        sqs.set_queue_attributes(QueueUrl=queue, Attributes={"VisibilityTimeout": str(EVENTS_VISIBILITY_SECONDS)})
         self.sandbox.quotas(enabled=False)
         sma = {"name": "chaos dial in", "aws_region": "us-east-1", "lambda_arn": LAMBDA_ARN}
         self._expect_redirect(self.browser.post("/calls/wiring/smas/new/", sma), "SMA")
@@ -561,6 +566,10 @@ class ChaosDrill:
         self.workload.meetings.append("chaos-lobby")
         wait_until(lambda: self._succeeded("meetings.create") == 1, timeout=30, interval=0.3)
         self.lobby = self.rows.value("SELECT id FROM meetings_meeting WHERE external_meeting_id = 'chaos-lobby'")
+
+    def _aws(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.portal.sandbox_url, region_name="us-east-1",
+                            aws_access_key_id="sandbox", aws_secret_access_key="sandbox")  # fmt: skip
 
     def _succeeded(self, kind: str) -> int:
         return self.rows.value("SELECT count(*) FROM core_operation WHERE kind = %s AND status = 'succeeded'", kind)
@@ -805,7 +814,7 @@ class ChaosDrill:
             if probe.error == CUT and any(probe.started <= kill <= finished for kill in web_kills):
                 continue  # the request the killed worker was serving: only a proxy in front could answer it
             if probe.status is None:
-                bad[(probe.path, probe.error, self._during(probe.started))] += 1
+                bad[(probe.path, probe.error, self._during(probe.started + probe.seconds))] += 1
                 continue
             if probe.status < 500:
                 continue
@@ -813,15 +822,15 @@ class ChaosDrill:
             if probe.status == 503 and probe.retry_after and in_window:
                 continue
             what = f"{probe.status}{' with Retry-After' if probe.retry_after else ' without Retry-After'}"
-            bad[(probe.path, what, self._during(probe.started))] += 1
+            bad[(probe.path, what, self._during(probe.started + probe.seconds))] += 1
         for (path, what, during), count in sorted(bad.items()):
             findings.append(Finding(ANSWERED, f"{path}: {count} probes answered {what} (during: {during})"))
         return findings
 
     def _during(self, moment: float) -> str:
-        """The last fault started before `moment`: what the portal was going through."""
+        """The last fault (or unkilled exit) before `moment`, when a probe was answered: what the portal faced."""
         happened = [(f.started, f.name) for f in self.faults]
-        happened += [(e.at, f"{e.role} exiting by itself") for e in self.watch.exits]
+        happened += [(e.at, f"{e.role} going away unkilled") for e in self.watch.exits]
         before = sorted(event for event in happened if event[0] <= moment)
         return before[-1][1] if before else "before the first fault"
 
