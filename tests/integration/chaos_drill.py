@@ -798,7 +798,7 @@ class ChaosDrill:
                 self.world_source = "nowhere"
                 return None
             world = json.loads(saved.read_text())["state"]
-            self.world_source = "the state file the sandbox saved (it was no longer answering)"
+            self.world_source = "the sandbox's state file (it no longer answered; the file may miss its last tick)"
         return world
 
     def _down_windows(self) -> list[tuple[float, float]]:
