@@ -434,6 +434,7 @@ class ChaosSize:
     """The short run (the pytest test) by default; bench/chaos.py repeats the chaos for longer."""
 
     meetings_per_round: int = 2
+    meetings_max: int = 120  # the account allows 250 at once: a long run goes on without more
     attendees_per_meeting: int = 2
     fleet: int = 6
     callers_per_round: int = 1
@@ -597,8 +598,9 @@ class ChaosDrill:
         number = 0
         while True:
             for _ in range(self.size.meetings_per_round):
-                number += 1
-                yield self._meeting_step(number)
+                if number < self.size.meetings_max:
+                    number += 1
+                    yield self._meeting_step(number)
             yield self.attendees_join
             yield self.attendees_add
             if not self.workload.capture_requested:
