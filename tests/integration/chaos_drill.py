@@ -27,7 +27,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -169,19 +169,28 @@ class Portal:
         except psutil.NoSuchProcess:
             return []
 
-    def role_processes(self, role: str) -> tuple[psutil.Process | None, list[psutil.Process]]:
-        """The role's main process (its parent is not of the role) and that process's own children of the role."""
-        matching: dict[int, psutil.Process] = {}
+    def roles(self) -> dict[str, tuple[psutil.Process | None, list[psutil.Process]]]:
+        """Each role's main process (its parent is not of the role) and that process's own children of the role,
+        from one look at serve's process tree."""
+        commands: dict[int, tuple[psutil.Process, str]] = {}
         for process in self.tree():
             with contextlib.suppress(psutil.Error):
-                if process.name() not in SHELLS and ROLES[role](" ".join(process.cmdline())):
-                    matching[process.pid] = process
-        mains = [p for p in matching.values() if p.ppid() not in matching]
-        if not mains:
-            return None, []
-        # a killed main's pool children may linger a moment under a subreaper: the main is the one with children
-        main = max(mains, key=lambda p: sum(1 for other in matching.values() if other.ppid() == p.pid))
-        return main, [p for p in matching.values() if p.ppid() == main.pid]
+                if process.name() not in SHELLS:
+                    commands[process.pid] = (process, " ".join(process.cmdline()))
+        found: dict[str, tuple[psutil.Process | None, list[psutil.Process]]] = {}
+        for role, matches in ROLES.items():
+            matching = {pid: process for pid, (process, command) in commands.items() if matches(command)}
+            mains = [p for p in matching.values() if p.ppid() not in matching]
+            if not mains:
+                found[role] = (None, [])
+                continue
+            # a killed main's pool children may linger a moment under a subreaper: the main is the one with children
+            main = max(mains, key=lambda p: sum(1 for other in matching.values() if other.ppid() == p.pid))
+            found[role] = (main, [p for p in matching.values() if p.ppid() == main.pid])
+        return found
+
+    def role_processes(self, role: str) -> tuple[psutil.Process | None, list[psutil.Process]]:
+        return self.roles()[role]
 
 
 def stack_environment(*, folder: Path, database: str, broker: str, config: DrillConfig) -> dict[str, str]:
@@ -385,13 +394,16 @@ class Exit:
 
 class ProcessWatch:
     """Notes every main process under serve that goes away without the drill having killed it, with the last error
-    line its output shows in serve's log (what made it exit)."""
+    line its output shows in serve's log in the seconds before (what made it exit)."""
+
+    REASON_SECONDS = 3.0
 
     def __init__(self, portal: Portal, killed: Callable[[], set[int]]) -> None:
         self.portal = portal
         self.killed = killed
         self.exits: list[Exit] = []
         self._seen: dict[str, int] = {}
+        self._log_sizes: deque[tuple[float, int]] = deque()  # (when, the log's size then), for REASON_SECONDS
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="process-watch", daemon=True)
 
@@ -401,12 +413,15 @@ class ProcessWatch:
         return self
 
     def _run(self) -> None:
-        while not self._stop.wait(0.3):
+        while not self._stop.wait(0.1):
             self._look()
 
     def _look(self) -> None:
-        for role in ROLES:
-            main, _children = self.portal.role_processes(role)
+        now = time.monotonic()
+        self._log_sizes.append((now, self.portal.log_path.stat().st_size))
+        while self._log_sizes[0][0] < now - self.REASON_SECONDS:
+            self._log_sizes.popleft()
+        for role, (main, _children) in self.portal.roles().items():
             seen = self._seen.get(role)
             if seen is not None and (main is None or main.pid != seen) and seen not in self.killed():
                 self.exits.append(Exit(role, seen, time.monotonic(), self._reason(role)))
@@ -417,9 +432,11 @@ class ProcessWatch:
 
     def _reason(self, role: str) -> str:
         errors = re.compile(rf"\b{re.escape(role)}\.\d+ +\| +((?:\w+\.)*\w+(?:Error|Exception)\b.*)")
-        found = [m.group(1) for m in map(errors.search, self.portal.log_path.read_text(errors="replace").splitlines())
-                 if m]  # fmt: skip
-        return found[-1][:240] if found else "no error in its output"
+        with self.portal.log_path.open("rb") as log:
+            log.seek(self._log_sizes[0][1])
+            recent = log.read().decode(errors="replace").splitlines()
+        found = [match.group(1) for match in map(errors.search, recent) if match]
+        return found[-1][:240] if found else f"no error in its output in the {self.REASON_SECONDS:.0f} s before"
 
     def stop(self) -> None:
         self._stop.set()
@@ -846,8 +863,7 @@ class ChaosDrill:
                              f"{e.reason}")
             for e in self.watch.exits
         ]  # fmt: skip
-        for role in ROLES:
-            main, children = self.portal.role_processes(role)
+        for role, (main, children) in self.portal.roles().items():
             if main is None:
                 findings.append(Finding(RUNNING, f"{role}: not running"))
             elif role in ("web", "worker", "refresher") and not children:
