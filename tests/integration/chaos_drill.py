@@ -906,6 +906,10 @@ class ChaosDrill:
                      for name in self.workload.fleet if channels[name] != 1]  # fmt: skip
         if not self.workload.fleet:
             findings.append(Finding(CHANNELS, "the fleet was never requested"))
+        creations = self.rows.value("SELECT count(*) FROM core_operation WHERE kind = 'channels.create'")
+        if creations != len(self.workload.fleet) or len(channels) != len(self.workload.fleet):
+            text = f"{len(self.workload.fleet)} requested, {creations} create operations, {len(channels)} in AWS"
+            findings.append(Finding(CHANNELS, text))
         pipelines = list(world.get("chime.capture_pipelines", {}).values())
         captures = self.rows.value("SELECT count(*) FROM core_operation WHERE kind = 'pipelines.start'")
         if not self.workload.capture_requested or captures != 1 or len(pipelines) != 1:
