@@ -32,10 +32,12 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
+        from django.core.signals import got_request_exception
 
-        from portal.core.middleware import session_renewed_at_login
+        from portal.core.middleware import database_failure_noted, session_renewed_at_login
 
         user_logged_in.connect(session_renewed_at_login, dispatch_uid="session_renewed_at_login")
+        got_request_exception.connect(database_failure_noted, dispatch_uid="database_failure_noted")
         from portal import celery_app
         from portal.core.refresh import refreshers_schedule
 

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 
 from django.conf import settings
 from django.core.exceptions import BadRequest, SuspiciousOperation
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.template.response import TemplateResponse
@@ -13,6 +15,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from portal.core.errors import DomainError
 
 REFUSED = 409
+DATABASE_RETRY_AFTER_SECONDS = 5
+_DATABASE_FAILED = "_portal_database_failed"
 
 
 class DomainErrorMiddleware:
@@ -88,3 +92,35 @@ class SessionRenewalMiddleware:
 def session_renewed_at_login(sender: object, request: HttpRequest, **kwargs: object) -> None:
     """A login saves the session: it counts as its first renewal (connected to `user_logged_in` in core's ready)."""
     request.session[SessionRenewalMiddleware.KEY] = int(time.time())
+
+
+class DatabaseUnavailableMiddleware:
+    """While the database cannot be reached (down, restarting, a connection it cut), a request answers 503 Service
+    Unavailable with Retry-After instead of 500: the client may try again, and a load balancer knows why.
+
+    Django turns an exception into a 500 inside whichever layer it escapes (loading the session, the view, saving
+    the session), so no middleware sees it raised. `database_failure_noted`, connected to `got_request_exception`,
+    marks the request when the exception is a database OperationalError or InterfaceError, and this middleware, near
+    the outside of the stack, answers 503 in place of that request's 500.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code != 500 or not getattr(request, _DATABASE_FAILED, False):
+            return response
+        unavailable = HttpResponse(
+            "The portal's database is unavailable; try again in a few seconds.",
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )
+        unavailable["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return unavailable
+
+
+def database_failure_noted(sender: object, request: HttpRequest | None = None, **kwargs: object) -> None:
+    """Connected to `got_request_exception` in core's ready; Django sends it while handling the exception."""
+    if request is not None and isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        setattr(request, _DATABASE_FAILED, True)

@@ -81,7 +81,7 @@ def free_port(ports: Iterable[int] = DRILL_PORTS) -> int:
     raise RuntimeError(f"No free port in {ports}.")
 
 
-def _terminate(process: subprocess.Popen[bytes], *, timeout: float) -> None:
+def terminate(process: subprocess.Popen[bytes], *, timeout: float) -> None:
     """SIGTERM, and SIGKILL if the process has not exited within `timeout` seconds."""
     if process.poll() is not None:
         return
@@ -93,7 +93,7 @@ def _terminate(process: subprocess.Popen[bytes], *, timeout: float) -> None:
         process.wait()
 
 
-def _tail(path: Path, lines: int = 30) -> str:
+def log_tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
 
@@ -121,7 +121,7 @@ class RedisServer:
     def _answers(self) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
-            raise RuntimeError(f"redis-server exited with {self.process.returncode}:\n{_tail(self.log_path)}")
+            raise RuntimeError(f"redis-server exited with {self.process.returncode}:\n{log_tail(self.log_path)}")
         try:
             return bool(redis.Redis.from_url(self.url, socket_timeout=0.5).ping())
         except redis.ConnectionError:
@@ -140,7 +140,7 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            _terminate(self.process, timeout=15)
+            terminate(self.process, timeout=15)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def __enter__(self) -> RedisServer:
@@ -228,7 +228,7 @@ class CeleryWorker:
     def _check_alive(self) -> None:
         assert self.process is not None
         if self.process.poll() is not None:
-            raise RuntimeError(f"The worker exited with {self.process.returncode}:\n{_tail(self.log_path)}")
+            raise RuntimeError(f"The worker exited with {self.process.returncode}:\n{log_tail(self.log_path)}")
 
     def children(self) -> list[psutil.Process]:
         assert self.process is not None
@@ -263,7 +263,7 @@ class CeleryWorker:
         """Warm shutdown (running tasks finish), then SIGKILL whatever is left in the worker's process group."""
         if self.process is None:
             return
-        _terminate(self.process, timeout=30)
+        terminate(self.process, timeout=30)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
 
