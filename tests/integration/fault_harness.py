@@ -298,13 +298,13 @@ class CeleryBeat:
         """True once beat has sent a task (it is running); raises if it exited."""
         assert self.process is not None
         if self.process.poll() is not None:
-            raise RuntimeError(f"Beat exited with {self.process.returncode}:\n{_tail(self.log_path)}")
+            raise RuntimeError(f"Beat exited with {self.process.returncode}:\n{log_tail(self.log_path)}")
         return "Sending due task" in self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
         if self.process is None:
             return
-        _terminate(self.process, timeout=15)
+        terminate(self.process, timeout=15)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
 
