@@ -83,6 +83,7 @@ ROLES: dict[str, Callable[[str], bool]] = {
     "sandbox": lambda command: "manage.py sandbox" in command,
 }
 SHELLS = {"sh", "bash", "dash"}
+SUPERVISOR = "portal.core.restarts"  # serve's restart loop around each process: it carries the command it runs
 FAULTS = ("web", "worker", "refresher", "beat", "meeting-events", "redis", "postgres")  # in the order they come
 
 
@@ -175,8 +176,9 @@ class Portal:
         commands: dict[int, tuple[psutil.Process, str]] = {}
         for process in self.tree():
             with contextlib.suppress(psutil.Error):
-                if process.name() not in SHELLS:
-                    commands[process.pid] = (process, " ".join(process.cmdline()))
+                command = " ".join(process.cmdline())
+                if process.name() not in SHELLS and SUPERVISOR not in command:
+                    commands[process.pid] = (process, command)
         found: dict[str, tuple[psutil.Process | None, list[psutil.Process]]] = {}
         for role, matches in ROLES.items():
             matching = {pid: process for pid, (process, command) in commands.items() if matches(command)}
