@@ -32,6 +32,9 @@ WRONG_PIN = "That PIN does not open a meeting. Please enter your six digit meeti
 GOODBYE = "Sorry, that PIN does not open a meeting. Goodbye."
 APOLOGY = "Sorry, we cannot connect you to the meeting right now. Please try again later. Goodbye."
 CALL_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+TRANSACTION_ID = CALL_ID  # AWS's are UUIDs; any other is no call's (the handler still answers, and records nothing)
+KEY = re.compile(r"[0-9]{1,18}")  # a row's id in an event (a dial-out's meeting and call): ASCII digits, a bigint's
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON decodes a pair to one character: what is left is half a pair
 ATTRIBUTE_KEYS = ("stage", "pin_tries", "meeting", "meeting_id", "attendee_id", "muted")
 MAX_ATTRIBUTE_LENGTH = 256
 
@@ -100,12 +103,13 @@ class Invocation:
             if tag in ("LEG-A", "LEG-B") and tag not in legs:
                 legs[tag] = participant
         raw_attributes = as_dict(details.get("TransactionAttributes"))
+        transaction_id = as_str(details.get("TransactionId"))
         return cls(
             event_type=as_str(event.get("InvocationEventType") or event.get("InvocationEvent")),
-            transaction_id=as_str(details.get("TransactionId"))[:64],
+            transaction_id=transaction_id if TRANSACTION_ID.fullmatch(transaction_id) else "",
             action_type=as_str(action_data.get("Type")),
             action_data=action_data,
-            attributes={k: v for k, v in raw_attributes.items() if k in ATTRIBUTE_KEYS and isinstance(v, str)},
+            attributes={k: as_str(v) for k, v in raw_attributes.items() if k in ATTRIBUTE_KEYS and isinstance(v, str)},
             legs=legs,
         )
 
@@ -133,7 +137,9 @@ def as_list(value: Any) -> list[Any]:
 
 
 def as_str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+    """A text of the event, or "" for anything else. Half a surrogate pair (JSON may spell "\\ud800") becomes U+FFFD:
+    neither the database nor the log can encode it, and the call's row and timeline keep the event's texts."""
+    return LONE_SURROGATE.sub("\ufffd", value) if isinstance(value, str) else ""
 
 
 # --- actions ---------------------------------------------------------------------------------------------------------
