@@ -16,7 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from portal.core.models import Operation
 from portal.core.roles import Role
-from portal.pstn.models import CallInvocation, PhoneCall
+from portal.pstn.models import CallInvocation, Lifecycle, PhoneCall, SipMediaApplication, SipRule
 from portal.pstn.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature, signed_headers
 from tests.conftest import login
 from tests.factories import OperationFactory, ParticipantFactory, StageSessionFactory
@@ -282,3 +282,21 @@ def test_a_unicode_digit_in_an_events_id_is_no_id(sma_secret, caplog, event):
     """The probe: a dial-out's call "²" (str.isdigit() takes it, int() refuses it) answered 500."""
     _sma_answered(event)
     assert _errors(caplog) == []
+
+
+@pytest.mark.parametrize("priority", ["26", str(2**31), str(2**63), "9" * 40])
+def test_a_sip_rule_priority_past_25_is_refused_beside_the_field(admin, priority):
+    """The probe: priority 2**31 or more answered 500 (DataError on PostgreSQL, OverflowError on SQLite). A rule lists
+    at most 25 target applications, so 25 priorities order any of them."""
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:f"
+    sma = SipMediaApplication.objects.create(
+        name="dial in", aws_region="us-east-1", sma_id="sma-1", status=Lifecycle.ACTIVE, lambda_arn=arn
+    )
+    form = {"name": "main", "trigger_type": "ToPhoneNumber", "trigger_value": "+12065550100", "target": sma.pk,
+            "priority": priority}  # fmt: skip
+    response = login(admin).post("/calls/wiring/rules/new/", form)
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert f'value="{priority}"' in page
+    assert 'class="error">Ensure this value is less than or equal to 25.</span>' in page
+    assert not SipRule.objects.exists()
