@@ -5,15 +5,15 @@ or more (`OverflowError`, a 500)."""
 
 from __future__ import annotations
 
-ID_MAX = 2**63 - 1  # BigAutoField's largest value (DEFAULT_AUTO_FIELD), on PostgreSQL and SQLite alike
+from portal.core.query import LARGEST_ID, ROW_ID
 
 
 class IdConverter:
-    regex = "[0-9]{1,19}"
+    regex = ROW_ID.pattern
 
     def to_python(self, value: str) -> int:
         number = int(value)
-        if number > ID_MAX:
+        if number > LARGEST_ID:
             raise ValueError(f"{value} is larger than any id")
         return number
 

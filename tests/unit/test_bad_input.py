@@ -300,3 +300,32 @@ def test_a_sip_rule_priority_past_25_is_refused_beside_the_field(admin, priority
     assert f'value="{priority}"' in page
     assert 'class="error">Ensure this value is less than or equal to 25.</span>' in page
     assert not SipRule.objects.exists()
+
+
+NO_ROW_IDS = ["\u00b2", "\u0661", str(2**63), "9" * 40, "1" * 4301]  # str.isdigit() takes "\u00b2" and "\u0661"
+
+
+@pytest.mark.django_db(databases=["default", "sqlite"])
+@pytest.mark.parametrize("alias", ["default", "sqlite"])
+@pytest.mark.parametrize(("path", "field"), [("/stages/delete/", "stages"), ("/channels/delete/", "channels")])
+def test_ids_no_row_can_have_choose_nothing_to_delete(views_on, alias, path, field):
+    """The probe: /stages/delete/?stages=² answered 500 (int() refused what str.isdigit() took), and 2**63 did on
+    SQLite (OverflowError), on the page and in the form sent."""
+    views_on(alias)
+    admin = get_user_model().objects.create_superuser("walker", password="x")
+    client = Client()
+    client.force_login(admin)
+    for value in NO_ROW_IDS:
+        page = client.get(path, {field: value})
+        assert (page.status_code, page.context["deletable"], page.context["kept"]) == (200, [], []), value[:20]
+        sent = client.post(path, {field: value, "confirm": "delete 1 stage"})
+        assert sent.status_code == 400, value[:20]
+        assert "can no longer be deleted" in sent.content.decode(), value[:20]
+
+
+def test_a_row_id_of_thousands_of_digits_in_a_query_is_400(admin, rows):
+    """The probe: ?participant= with 4,301 digits answered 500 (int() refuses more than 4,300)."""
+    for value in NO_ROW_IDS:
+        query = {"panel": "row", "participant": value}
+        response = login(admin).get(f"/stages/{rows['stage_id']}/", query, headers={"HX-Request": "true"})
+        assert response.status_code == 400, value[:20]

@@ -10,7 +10,6 @@ import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -143,26 +142,13 @@ def test_a_get_never_changes_state(client: Client, admin, path: str):
     assert after == before, path
 
 
-class OneEngine:
-    """A database router sending every query to one alias: the views run on that engine."""
-
-    def __init__(self, alias: str) -> None:
-        self.alias = alias
-
-    def db_for_read(self, model: type[Model], **hints: object) -> str:
-        return self.alias
-
-    def db_for_write(self, model: type[Model], **hints: object) -> str:
-        return self.alias
-
-
 @pytest.mark.django_db(databases=["default", "sqlite"])
 @pytest.mark.parametrize("alias", ["default", "sqlite"])
-def test_an_id_no_row_can_have_is_a_404_in_every_position(settings, alias):
+def test_an_id_no_row_can_have_is_a_404_in_every_position(views_on, alias):
     """The probe: /stages/9223372036854775808/participants/1/timeline/ (and the other nested routes) answered 500 on
     SQLite (OverflowError). Every route with an id, each id in turn 2**63 or longer, as a superuser (past every
     permission check), on PostgreSQL and on SQLite (what `make run` uses)."""
-    settings.DATABASE_ROUTERS = [OneEngine(alias)]
+    views_on(alias)
     superuser = get_user_model().objects.create_superuser("walker", password=PASSWORD)
     client = Client()
     client.force_login(superuser)
