@@ -35,4 +35,4 @@ def signature_valid(secret: str, timestamp: str, given: str, body: bytes, now: f
         return False
     if abs((time.time() if now is None else now) - int(timestamp)) > MAX_SKEW_SECONDS:
         return False
-    return hmac.compare_digest(signature(secret, timestamp, body), given)
+    return given.isascii() and hmac.compare_digest(signature(secret, timestamp, body), given)  # str: ASCII only

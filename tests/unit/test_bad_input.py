@@ -218,6 +218,18 @@ def test_a_timestamp_int_cannot_read_is_refused_as_any_bad_signature(sma_secret,
     assert _errors(caplog) == []
 
 
+@pytest.mark.parametrize("given", ["v1=\u00e9", "\u00b2", "v1=" + "\u00ff" * 64])
+def test_a_signature_of_other_than_ascii_is_refused_as_any_bad_signature(sma_secret, caplog, given):
+    """The probe: X-Sma-Signature "v1=é" with a fresh timestamp answered 500 (hmac.compare_digest takes ASCII str
+    only; a WSGI header is Latin-1, so any byte past 127 makes one)."""
+    body = json.dumps(_sma_event("NEW_INBOUND_CALL")).encode()
+    headers = {**signed_headers(SMA_SECRET, body), SIGNATURE_HEADER: given}
+    response = _sma_post(body, headers)
+    assert (response.status_code, response.json()) == (403, _sma_post(body, {}).json())
+    assert not PhoneCall.objects.exists()
+    assert _errors(caplog) == []
+
+
 def _sma_answered(event: dict[str, Any]) -> dict[str, Any]:
     body = json.dumps(event).encode()  # ensure_ascii: a lone surrogate travels as \ud800, as JSON allows
     response = _sma_post(body, signed_headers(SMA_SECRET, body))
