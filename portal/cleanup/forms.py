@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery.schedules import crontab
+from celery.schedules import ParseException, crontab
 from django import forms
 
 from portal.cleanup.kinds import PROTECTION_TAG, Condition, cleanup_kind_get, cleanup_kinds
@@ -63,7 +63,7 @@ class CleanupPolicyForm(forms.ModelForm):
         try:
             crontab(minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year,
                     day_of_week=day_of_week)  # fmt: skip
-        except (ValueError, KeyError, IndexError) as error:
+        except (ValueError, KeyError, IndexError, ParseException) as error:
             raise forms.ValidationError(f"This cron expression cannot be read: {error}.") from error
         return schedule
 

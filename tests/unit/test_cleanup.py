@@ -286,6 +286,9 @@ def test_admins_create_and_change_policies_audited_with_a_database_schedule(admi
     [
         ({"schedule": "0 3 * *"}, "schedule", "A cron expression has five fields"),
         ({"schedule": "99 3 * * *"}, "schedule", "This cron expression cannot be read"),
+        ({"schedule": "1,,2 3 * * *"}, "schedule", "This cron expression cannot be read"),  # ParseException, a 500
+        ({"schedule": "-1 3 * * *"}, "schedule", "This cron expression cannot be read"),
+        ({"schedule": "*/-1 3 * * *"}, "schedule", "This cron expression cannot be read"),
         ({"kind": "token", "condition": "idle_for"}, "condition", "Participant tokens take one of these conditions"),
         ({"amount": "0"}, "amount", "Say how long"),
         ({"max_actions": "0"}, "max_actions", "at least one resource per run"),
