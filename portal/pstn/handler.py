@@ -34,7 +34,9 @@ APOLOGY = "Sorry, we cannot connect you to the meeting right now. Please try aga
 CALL_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 TRANSACTION_ID = CALL_ID  # AWS's are UUIDs; any other is no call's (the handler still answers, and records nothing)
 KEY = re.compile(r"[0-9]{1,18}")  # a row's id in an event (a dial-out's meeting and call): ASCII digits, a bigint's
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON decodes a pair to one character: what is left is half a pair
+# What no column keeps: NUL (PostgreSQL's text refuses it) and half a surrogate pair (UTF-8 cannot encode it; JSON
+# decodes a whole pair to one character, so any left is half of one).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 ATTRIBUTE_KEYS = ("stage", "pin_tries", "meeting", "meeting_id", "attendee_id", "muted")
 MAX_ATTRIBUTE_LENGTH = 256
 
@@ -137,9 +139,9 @@ def as_list(value: Any) -> list[Any]:
 
 
 def as_str(value: Any) -> str:
-    """A text of the event, or "" for anything else. Half a surrogate pair (JSON may spell "\\ud800") becomes U+FFFD:
-    neither the database nor the log can encode it, and the call's row and timeline keep the event's texts."""
-    return LONE_SURROGATE.sub("\ufffd", value) if isinstance(value, str) else ""
+    """A text of the event, or "" for anything else. NUL and half a surrogate pair (JSON may spell "\\u0000" and
+    "\\ud800") become U+FFFD: the call's row and timeline keep the event's texts, and no database or log takes them."""
+    return UNSTORABLE.sub("\ufffd", value) if isinstance(value, str) else ""
 
 
 # --- actions ---------------------------------------------------------------------------------------------------------

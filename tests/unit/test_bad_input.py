@@ -257,17 +257,19 @@ def test_an_unusable_transaction_id_is_answered_and_records_nothing(sma_secret, 
     assert _errors(caplog) == []
 
 
-def test_event_text_with_lone_surrogates_is_stored_with_replacement_characters(sma_secret, caplog):
+@pytest.mark.parametrize("odd", [LONE, "\x00"], ids=["half a surrogate pair", "NUL"])
+def test_event_text_no_column_takes_is_stored_with_replacement_characters(sma_secret, caplog, odd):
     """The probe: ActionData.ErrorMessage "\\ud800" answered 500 (the call's timeline could not store its note), and
-    so did every other text of the event the handler keeps: the legs, the event and action types."""
+    so did every other text of the event the handler keeps: the legs, the event and action types. NUL ("\\u0000")
+    left the invocation unrecorded, with a traceback (PostgreSQL's text refuses it)."""
     _sma_answered(_sma_event("NEW_INBOUND_CALL"))
-    odd_leg = {**CALLER, "Direction": f"In{LONE}", "Status": LONE, "From": f"+1415{LONE}"}
-    failed = {"Type": f"Speak{LONE}", "ErrorType": LONE, "ErrorMessage": f"no {LONE} voice"}
+    odd_leg = {**CALLER, "Direction": f"In{odd}", "Status": odd, "From": f"+1415{odd}"}
+    failed = {"Type": f"Speak{odd}", "ErrorType": odd, "ErrorMessage": f"no {odd} voice"}
     document = _sma_answered(_sma_event("ACTION_FAILED", ActionData=failed, details={"Participants": [odd_leg]}))
     assert document["Actions"] == []
-    odd_attributes = {"stage": LONE, "muted": LONE}
+    odd_attributes = {"stage": odd, "muted": odd}
     _sma_answered(
-        _sma_event(f"RINGING{LONE}", details={"Participants": [odd_leg], "TransactionAttributes": odd_attributes})
+        _sma_event(f"RINGING{odd}", details={"Participants": [odd_leg], "TransactionAttributes": odd_attributes})
     )
     call = PhoneCall.objects.get(transaction_id="tx-walk-1")
     assert call.legs == [{"tag": "LEG-A", "direction": "In\ufffd", "status": "\ufffd", "from": "unknown",
