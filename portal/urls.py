@@ -1,8 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, register_converter
 
+from portal.core.converters import IdConverter
 from portal.pstn.views import sma_invocation
+
+register_converter(IdConverter, "id")  # before the includes: every app's routes take <id:...>
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),

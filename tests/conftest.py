@@ -11,6 +11,7 @@ import pytest
 from botocore.config import Config
 from celery.contrib.testing.worker import start_worker
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Model
 from django.test import Client
 
 from portal import celery_app
@@ -226,6 +227,30 @@ def boto_client(sandbox: SandboxControl) -> Callable[..., Any]:
         return sandbox_boto(sandbox.endpoint, service, **options)
 
     return make
+
+
+class OneEngine:
+    """A database router sending every query to one alias."""
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+
+    def db_for_read(self, model: type[Model], **hints: object) -> str:
+        return self.alias
+
+    def db_for_write(self, model: type[Model], **hints: object) -> str:
+        return self.alias
+
+
+@pytest.fixture
+def views_on(settings) -> Callable[[str], None]:
+    """views_on("sqlite"): every query from then on (the views', the users') runs on that alias, the engine `make run`
+    uses; the test is marked @pytest.mark.django_db(databases=["default", "sqlite"])."""
+
+    def use(alias: str) -> None:
+        settings.DATABASE_ROUTERS = [OneEngine(alias)]
+
+    return use
 
 
 def login(user: AbstractBaseUser) -> Client:

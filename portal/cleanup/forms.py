@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery.schedules import crontab
+from celery.schedules import ParseException, crontab
 from django import forms
 
 from portal.cleanup.kinds import PROTECTION_TAG, Condition, cleanup_kind_get, cleanup_kinds
-from portal.cleanup.models import CleanupPolicy
+from portal.cleanup.models import ACTIONS_MAX, CleanupPolicy
 from portal.cleanup.services import POLICY_FIELDS
 
 
@@ -18,6 +18,12 @@ def _kind_choices() -> list[tuple[str, str]]:
 
 class CleanupPolicyForm(forms.ModelForm):
     kind = forms.ChoiceField(choices=_kind_choices, label="Resources and action")
+    # Bounded in clean() and clean_max_actions() with the domain's limits, not the database column's.
+    amount = forms.IntegerField(
+        label="For at least", min_value=0, initial=0,
+        help_text="How long the condition must have held, at most ten years; token expired needs none.",
+    )  # fmt: skip
+    max_actions = forms.IntegerField(label="At most this many actions per run", help_text=f"1 to {ACTIONS_MAX:,}.")
 
     class Meta:
         model = CleanupPolicy
@@ -27,13 +33,10 @@ class CleanupPolicyForm(forms.ModelForm):
             "tag_key": "Tag key",
             "tag_value": "Tag value",
             "origin": "Origin",
-            "amount": "For at least",
             "unit": "Unit",
             "schedule": "Schedule",
-            "max_actions": "At most this many actions per run",
         }
         help_texts = {
-            "amount": "How long the condition must have held; token expired needs none.",
             "schedule": "Cron, in UTC: minute hour day-of-month month day-of-week. Empty: the policy runs only when "
             "run now.",
         }
@@ -60,7 +63,7 @@ class CleanupPolicyForm(forms.ModelForm):
         try:
             crontab(minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year,
                     day_of_week=day_of_week)  # fmt: skip
-        except (ValueError, KeyError, IndexError) as error:
+        except (ValueError, KeyError, IndexError, ParseException) as error:
             raise forms.ValidationError(f"This cron expression cannot be read: {error}.") from error
         return schedule
 
@@ -74,6 +77,8 @@ class CleanupPolicyForm(forms.ModelForm):
         cap = self.cleaned_data["max_actions"]
         if cap < 1:
             raise forms.ValidationError("A policy acts on at least one resource per run.")
+        if cap > ACTIONS_MAX:
+            raise forms.ValidationError(f"A policy acts on at most {ACTIONS_MAX:,} resources per run.")
         return cap
 
     def clean(self) -> dict[str, Any]:
@@ -88,4 +93,10 @@ class CleanupPolicyForm(forms.ModelForm):
                 self.add_error("condition", f"{kind.label} take one of these conditions: {allowed}.")
             elif condition in Condition.TIMED and not cleaned.get("amount"):
                 self.add_error("amount", "Say how long: a number of minutes, hours or days above 0.")
+        amount, unit = cleaned.get("amount"), cleaned.get("unit")
+        if amount and unit and amount > CleanupPolicy.amount_max(unit):
+            self.add_error(
+                "amount",
+                f"At most {CleanupPolicy.amount_max(unit):,} {unit} (ten years): nothing a policy cleans up is older.",
+            )
         return cleaned

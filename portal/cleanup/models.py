@@ -11,6 +11,14 @@ from django.urls import reverse
 from portal.cleanup.kinds import Condition
 from portal.core.models import Operation, OperationBatch
 
+# The longest a condition can be asked to have held: ten years, longer than any resource a policy selects has existed
+# (IVS real-time stages, Chime SDK meetings and media pipelines, KVS signaling channels). A datetime.timedelta holds
+# at most 999,999,999 days, so an unbounded amount would not even make a cut-off.
+THRESHOLD_MAX = timedelta(days=3650)
+# A run's operations are one batch, paced at the quota: the most a policy acts on at once. A channel fleet, the
+# portal's largest batch, is 10,000 too.
+ACTIONS_MAX = 10_000
+
 
 class CleanupPolicy(models.Model):
     """What to clean up, when, and at most how much at once. Admins manage policies in the portal; each change is
@@ -59,9 +67,16 @@ class CleanupPolicy(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("cleanup_policy", args=[self.pk])
 
+    @staticmethod
+    def amount_max(unit: str) -> int:
+        """The largest amount of `unit` the form takes: THRESHOLD_MAX in that unit."""
+        return THRESHOLD_MAX // timedelta(**{unit: 1})
+
     @property
     def threshold(self) -> timedelta:
-        return timedelta(**{self.unit: self.amount})
+        """How long the condition must have held. A policy saved before the form bounded its amount (1000000000 days)
+        counts as THRESHOLD_MAX: nothing it selects is that old either way."""
+        return timedelta(**{self.unit: min(self.amount, self.amount_max(self.unit))})
 
     @property
     def condition_words(self) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from django import forms
 from django.contrib.auth.decorators import permission_required
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -22,6 +23,7 @@ from django.views.decorators.http import require_http_methods
 
 from portal.core.models import OperationBatch
 from portal.core.permissions import MANAGE_RESOURCES
+from portal.core.query import is_row_id, row_ids
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,18 @@ class DeleteMany:
 
     def chosen(self, ids: list[str]) -> list[Model]:
         """The rows these ids name, whatever their state, in the declared order."""
-        rows = self.choices.model.objects.filter(pk__in=[pk for pk in ids if pk.isdigit()])
+        rows = self.choices.model.objects.filter(pk__in=row_ids(ids))
         return list(rows.order_by(*self.ordering))
+
+
+class ChosenRows(forms.ModelMultipleChoiceField):
+    """The rows chosen on the list, by id. A value no row's id can be is refused as a row that is no longer there,
+    before any query: Django's own check lets "²" and 2**63 reach the database."""
+
+    def clean(self, value: Any) -> QuerySet[Any]:
+        if isinstance(value, list | tuple) and not all(isinstance(pk, str) and is_row_id(pk) for pk in value):
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return super().clean(value)
 
 
 class DeleteManyForm(forms.Form):
@@ -59,7 +71,7 @@ class DeleteManyForm(forms.Form):
     def __init__(self, *args: Any, delete_many: DeleteMany, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.delete_many = delete_many
-        self.fields[delete_many.field] = forms.ModelMultipleChoiceField(
+        self.fields[delete_many.field] = ChosenRows(
             queryset=delete_many.choices,
             widget=forms.MultipleHiddenInput,
             error_messages={

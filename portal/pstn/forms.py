@@ -7,13 +7,16 @@ from typing import Any
 from django import forms
 from django.conf import settings
 
-from portal.aws.shapes import shape_validators
+from portal.aws.shapes import shape_limits, shape_validators
 from portal.core.forms import UntruncatedForm
 from portal.core.identities import REASON_MAX_LENGTH
 from portal.pstn.models import Lifecycle, PhoneNumber, SipMediaApplication, SipRule
 from portal.pstn.services import E164
 
 VOICE = "chime-sdk-voice"
+# A rule lists at most this many target applications, so as many priorities order any of them (and the portal's own
+# rules among themselves).
+PRIORITY_MAX = shape_limits(VOICE, "SipRuleTargetApplicationList")[1] or 25
 
 
 class SmaForm(UntruncatedForm):
@@ -44,7 +47,7 @@ class SipRuleForm(UntruncatedForm):
         max_length=256, help_text="The called number in E.164 (+12065550100), or the request URI's hostname."
     )
     target = forms.ModelChoiceField(queryset=_usable_smas(), label="SIP media application")
-    priority = forms.IntegerField(min_value=1, initial=1)
+    priority = forms.IntegerField(min_value=1, max_value=PRIORITY_MAX, initial=1, help_text=f"1 to {PRIORITY_MAX}.")
     disabled = forms.BooleanField(required=False, help_text="A disabled rule routes no calls.")
 
     def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:

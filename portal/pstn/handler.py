@@ -32,6 +32,11 @@ WRONG_PIN = "That PIN does not open a meeting. Please enter your six digit meeti
 GOODBYE = "Sorry, that PIN does not open a meeting. Goodbye."
 APOLOGY = "Sorry, we cannot connect you to the meeting right now. Please try again later. Goodbye."
 CALL_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+TRANSACTION_ID = CALL_ID  # AWS's are UUIDs; any other is no call's (the handler still answers, and records nothing)
+KEY = re.compile(r"[0-9]{1,18}")  # a row's id in an event (a dial-out's meeting and call): ASCII digits, a bigint's
+# What no column keeps: NUL (PostgreSQL's text refuses it) and half a surrogate pair (UTF-8 cannot encode it; JSON
+# decodes a whole pair to one character, so any left is half of one).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 ATTRIBUTE_KEYS = ("stage", "pin_tries", "meeting", "meeting_id", "attendee_id", "muted")
 MAX_ATTRIBUTE_LENGTH = 256
 
@@ -100,12 +105,13 @@ class Invocation:
             if tag in ("LEG-A", "LEG-B") and tag not in legs:
                 legs[tag] = participant
         raw_attributes = as_dict(details.get("TransactionAttributes"))
+        transaction_id = as_str(details.get("TransactionId"))
         return cls(
             event_type=as_str(event.get("InvocationEventType") or event.get("InvocationEvent")),
-            transaction_id=as_str(details.get("TransactionId"))[:64],
+            transaction_id=transaction_id if TRANSACTION_ID.fullmatch(transaction_id) else "",
             action_type=as_str(action_data.get("Type")),
             action_data=action_data,
-            attributes={k: v for k, v in raw_attributes.items() if k in ATTRIBUTE_KEYS and isinstance(v, str)},
+            attributes={k: as_str(v) for k, v in raw_attributes.items() if k in ATTRIBUTE_KEYS and isinstance(v, str)},
             legs=legs,
         )
 
@@ -133,7 +139,9 @@ def as_list(value: Any) -> list[Any]:
 
 
 def as_str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+    """A text of the event, or "" for anything else. NUL and half a surrogate pair (JSON may spell "\\u0000" and
+    "\\ud800") become U+FFFD: the call's row and timeline keep the event's texts, and no database or log takes them."""
+    return UNSTORABLE.sub("\ufffd", value) if isinstance(value, str) else ""
 
 
 # --- actions ---------------------------------------------------------------------------------------------------------

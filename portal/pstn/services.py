@@ -388,7 +388,7 @@ def phone_call_for(invocation: handler.Invocation, event: dict[str, Any]) -> Pho
         return call
     arguments = handler.as_dict(handler.as_dict(invocation.action_data.get("Parameters")).get("Arguments"))
     call_pk = handler.as_str(arguments.get("call"))
-    if invocation.event_type == "NEW_OUTBOUND_CALL" and call_pk.isdigit() and len(call_pk) < 19:
+    if invocation.event_type == "NEW_OUTBOUND_CALL" and handler.KEY.fullmatch(call_pk):
         PhoneCall.objects.filter(pk=int(call_pk), transaction_id__isnull=True).update(
             transaction_id=invocation.transaction_id
         )
@@ -482,7 +482,7 @@ class PortalCallPorts:
         return self._usable(found.meeting)
 
     def meeting_for_key(self, key: str) -> handler.MeetingRef | None:
-        if not key.isdigit() or len(key) > 18:
+        if not handler.KEY.fullmatch(key):
             return None
         return self._usable(Meeting.objects.filter(pk=int(key)).first())
 

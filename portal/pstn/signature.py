@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 
 TIMESTAMP_HEADER = "X-Sma-Timestamp"
 SIGNATURE_HEADER = "X-Sma-Signature"
 MAX_SKEW_SECONDS = 300  # a signed request older (or newer) than this is refused: a replay, or a wrong clock
+# Unix seconds in ASCII digits, at most 12 of them (10 until the year 2286): str.isdigit() also takes "²" and other
+# scripts' digits, which int() refuses, and int() refuses a number of more than 4,300 digits.
+TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -27,8 +31,8 @@ def signed_headers(secret: str, body: bytes, now: float | None = None) -> dict[s
 
 def signature_valid(secret: str, timestamp: str, given: str, body: bytes, now: float | None = None) -> bool:
     """True when `given` signs `body` at `timestamp` with `secret`, and the timestamp is recent."""
-    if not secret or not timestamp.isdigit():
+    if not secret or not TIMESTAMP.fullmatch(timestamp):
         return False
     if abs((time.time() if now is None else now) - int(timestamp)) > MAX_SKEW_SECONDS:
         return False
-    return hmac.compare_digest(signature(secret, timestamp, body), given)
+    return given.isascii() and hmac.compare_digest(signature(secret, timestamp, body), given)  # str: ASCII only

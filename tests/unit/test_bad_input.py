@@ -3,8 +3,11 @@ malformed ids, query values and bodies, with and without htmx, with the CSRF che
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -13,6 +16,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from portal.core.models import Operation
 from portal.core.roles import Role
+from portal.pstn.models import CallInvocation, Lifecycle, PhoneCall, SipMediaApplication, SipRule
+from portal.pstn.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature, signed_headers
 from tests.conftest import login
 from tests.factories import OperationFactory, ParticipantFactory, StageSessionFactory
 
@@ -168,3 +173,173 @@ def test_an_expired_form_gets_the_portals_page(admin):
     response = client.post("/operations/check-connection/", {})
     assert response.status_code == 403
     assert "This form has expired" in response.content.decode()
+
+
+# --- the SMA handler's endpoint: no login, signed invocations -------------------------------------------------------
+
+SMA_SECRET = "walk-secret"
+LONE = "\ud800"  # half a surrogate pair: JSON may spell it ("\\ud800"), UTF-8 cannot encode it
+CALLER = {"CallId": "c-1", "ParticipantTag": "LEG-A", "From": "+14155550123", "To": "+12065550100",
+          "Direction": "Inbound", "Status": "Connected"}  # fmt: skip
+
+
+def _sma_event(kind: str, transaction_id: str = "tx-walk-1", **parts: Any) -> dict[str, Any]:
+    details = {"TransactionId": transaction_id, "SipMediaApplicationId": "sma-1", "Participants": [CALLER]}
+    details.update(parts.pop("details", {}))
+    return {"SchemaVersion": "1.0", "Sequence": 2, "InvocationEventType": kind, "CallDetails": details, **parts}
+
+
+def _sma_post(body: bytes, headers: dict[str, str]):
+    extra = {f"HTTP_{key.upper().replace('-', '_')}": value for key, value in headers.items()}
+    return Client(enforce_csrf_checks=True).post("/pstn/sma/", body, content_type="application/json", **extra)
+
+
+def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [f"{record.name}: {record.getMessage()}" for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+@pytest.fixture
+def sma_secret(settings) -> str:
+    settings.SMA_HANDLER_SECRET = SMA_SECRET
+    settings.SMA_HANDLER_RATE_PER_SECOND = 1000
+    return SMA_SECRET
+
+
+@pytest.mark.parametrize(
+    "timestamp", ["\u00b2", "1" * 4301, "\u0661\u0667\u0660\u0660", "\uff11\uff17\uff10\uff10", " 1700000000"]
+)
+def test_a_timestamp_int_cannot_read_is_refused_as_any_bad_signature(sma_secret, caplog, timestamp):
+    """The probe: X-Sma-Timestamp "²" (str.isdigit() takes it) or 4,301 digits answered 500 with a traceback."""
+    body = json.dumps(_sma_event("NEW_INBOUND_CALL")).encode()
+    headers = {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: signature(SMA_SECRET, timestamp, body)}
+    response = _sma_post(body, headers)
+    assert (response.status_code, response.json()) == (403, _sma_post(body, {}).json())
+    assert not PhoneCall.objects.exists()
+    assert _errors(caplog) == []
+
+
+@pytest.mark.parametrize("given", ["v1=\u00e9", "\u00b2", "v1=" + "\u00ff" * 64])
+def test_a_signature_of_other_than_ascii_is_refused_as_any_bad_signature(sma_secret, caplog, given):
+    """The probe: X-Sma-Signature "v1=é" with a fresh timestamp answered 500 (hmac.compare_digest takes ASCII str
+    only; a WSGI header is Latin-1, so any byte past 127 makes one)."""
+    body = json.dumps(_sma_event("NEW_INBOUND_CALL")).encode()
+    headers = {**signed_headers(SMA_SECRET, body), SIGNATURE_HEADER: given}
+    response = _sma_post(body, headers)
+    assert (response.status_code, response.json()) == (403, _sma_post(body, {}).json())
+    assert not PhoneCall.objects.exists()
+    assert _errors(caplog) == []
+
+
+def _sma_answered(event: dict[str, Any]) -> dict[str, Any]:
+    body = json.dumps(event).encode()  # ensure_ascii: a lone surrogate travels as \ud800, as JSON allows
+    response = _sma_post(body, signed_headers(SMA_SECRET, body))
+    assert response.status_code == 200
+    document = response.json()
+    assert document["SchemaVersion"] == "1.0"
+    assert isinstance(document["Actions"], list)
+    return document
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        _sma_event("NEW_INBOUND_CALL", transaction_id=LONE),
+        _sma_event("NEW_INBOUND_CALL", transaction_id=f"tx-{LONE}"),
+        _sma_event("NEW_INBOUND_CALL", transaction_id="t" * 65),
+        _sma_event("ACTION_FAILED", transaction_id=LONE, ActionData={"Type": "JoinChimeMeeting", "ErrorMessage": LONE}),
+    ],
+    ids=["lone surrogate", "surrogate inside", "65 characters", "failed action"],
+)
+def test_an_unusable_transaction_id_is_answered_and_records_nothing(sma_secret, caplog, event):
+    """The probe: TransactionId "\\ud800" answered 500 (the call's lookup could not encode it)."""
+    _sma_answered(event)
+    assert (PhoneCall.objects.count(), CallInvocation.objects.count()) == (0, 0)
+    assert _errors(caplog) == []
+
+
+@pytest.mark.parametrize("odd", [LONE, "\x00"], ids=["half a surrogate pair", "NUL"])
+def test_event_text_no_column_takes_is_stored_with_replacement_characters(sma_secret, caplog, odd):
+    """The probe: ActionData.ErrorMessage "\\ud800" answered 500 (the call's timeline could not store its note), and
+    so did every other text of the event the handler keeps: the legs, the event and action types. NUL ("\\u0000")
+    left the invocation unrecorded, with a traceback (PostgreSQL's text refuses it)."""
+    _sma_answered(_sma_event("NEW_INBOUND_CALL"))
+    odd_leg = {**CALLER, "Direction": f"In{odd}", "Status": odd, "From": f"+1415{odd}"}
+    failed = {"Type": f"Speak{odd}", "ErrorType": odd, "ErrorMessage": f"no {odd} voice"}
+    document = _sma_answered(_sma_event("ACTION_FAILED", ActionData=failed, details={"Participants": [odd_leg]}))
+    assert document["Actions"] == []
+    odd_attributes = {"stage": odd, "muted": odd}
+    _sma_answered(
+        _sma_event(f"RINGING{odd}", details={"Participants": [odd_leg], "TransactionAttributes": odd_attributes})
+    )
+    call = PhoneCall.objects.get(transaction_id="tx-walk-1")
+    assert call.legs == [{"tag": "LEG-A", "direction": "In\ufffd", "status": "\ufffd", "from": "unknown",
+                          "to": "+1206*****00"}]  # fmt: skip
+    assert list(call.invocations.order_by("id").values_list("event_type", "action_type", "note")) == [
+        ("NEW_INBOUND_CALL", "", "asked for the PIN"),
+        ("ACTION_FAILED", "Speak\ufffd", "Speak\ufffd failed (\ufffd: no \ufffd voice)"),
+        ("RINGING\ufffd", "", "RINGING\ufffd ignored"),
+    ]
+    assert _errors(caplog) == []
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        _sma_event(
+            "NEW_OUTBOUND_CALL", ActionData={"Parameters": {"Arguments": {"call": "\u00b2", "meeting": "\u00b2"}}}
+        ),
+        _sma_event("CALL_ANSWERED", details={"TransactionAttributes": {"stage": "ringing", "meeting": "\u00b2"}}),
+    ],
+    ids=["dial-out's call", "answered call's meeting"],
+)
+def test_a_unicode_digit_in_an_events_id_is_no_id(sma_secret, caplog, event):
+    """The probe: a dial-out's call "²" (str.isdigit() takes it, int() refuses it) answered 500."""
+    _sma_answered(event)
+    assert _errors(caplog) == []
+
+
+@pytest.mark.parametrize("priority", ["26", str(2**31), str(2**63), "9" * 40])
+def test_a_sip_rule_priority_past_25_is_refused_beside_the_field(admin, priority):
+    """The probe: priority 2**31 or more answered 500 (DataError on PostgreSQL, OverflowError on SQLite). A rule lists
+    at most 25 target applications, so 25 priorities order any of them."""
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:f"
+    sma = SipMediaApplication.objects.create(
+        name="dial in", aws_region="us-east-1", sma_id="sma-1", status=Lifecycle.ACTIVE, lambda_arn=arn
+    )
+    form = {"name": "main", "trigger_type": "ToPhoneNumber", "trigger_value": "+12065550100", "target": sma.pk,
+            "priority": priority}  # fmt: skip
+    response = login(admin).post("/calls/wiring/rules/new/", form)
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert f'value="{priority}"' in page
+    assert 'class="error">Ensure this value is less than or equal to 25.</span>' in page
+    assert not SipRule.objects.exists()
+
+
+NO_ROW_IDS = ["\u00b2", "\u0661", str(2**63), "9" * 40, "1" * 4301]  # str.isdigit() takes "\u00b2" and "\u0661"
+
+
+@pytest.mark.django_db(databases=["default", "sqlite"])
+@pytest.mark.parametrize("alias", ["default", "sqlite"])
+@pytest.mark.parametrize(("path", "field"), [("/stages/delete/", "stages"), ("/channels/delete/", "channels")])
+def test_ids_no_row_can_have_choose_nothing_to_delete(views_on, alias, path, field):
+    """The probe: /stages/delete/?stages=² answered 500 (int() refused what str.isdigit() took), and 2**63 did on
+    SQLite (OverflowError), on the page and in the form sent."""
+    views_on(alias)
+    admin = get_user_model().objects.create_superuser("walker", password="x")
+    client = Client()
+    client.force_login(admin)
+    for value in NO_ROW_IDS:
+        page = client.get(path, {field: value})
+        assert (page.status_code, page.context["deletable"], page.context["kept"]) == (200, [], []), value[:20]
+        sent = client.post(path, {field: value, "confirm": "delete 1 stage"})
+        assert sent.status_code == 400, value[:20]
+        assert "can no longer be deleted" in sent.content.decode(), value[:20]
+
+
+def test_a_row_id_of_thousands_of_digits_in_a_query_is_400(admin, rows):
+    """The probe: ?participant= with 4,301 digits answered 500 (int() refuses more than 4,300)."""
+    for value in NO_ROW_IDS:
+        query = {"panel": "row", "participant": value}
+        response = login(admin).get(f"/stages/{rows['stage_id']}/", query, headers={"HX-Request": "true"})
+        assert response.status_code == 400, value[:20]

@@ -286,11 +286,21 @@ def test_admins_create_and_change_policies_audited_with_a_database_schedule(admi
     [
         ({"schedule": "0 3 * *"}, "schedule", "A cron expression has five fields"),
         ({"schedule": "99 3 * * *"}, "schedule", "This cron expression cannot be read"),
+        ({"schedule": "1,,2 3 * * *"}, "schedule", "This cron expression cannot be read"),  # ParseException, a 500
+        ({"schedule": "-1 3 * * *"}, "schedule", "This cron expression cannot be read"),
+        ({"schedule": "*/-1 3 * * *"}, "schedule", "This cron expression cannot be read"),
         ({"kind": "token", "condition": "idle_for"}, "condition", "Participant tokens take one of these conditions"),
         ({"amount": "0"}, "amount", "Say how long"),
         ({"max_actions": "0"}, "max_actions", "at least one resource per run"),
         ({"tag_key": PROTECTION_TAG}, "tag_key", "protects resources"),
         ({"tag_value": "x"}, "tag_key", "A tag value needs its key"),
+        ({"amount": "1000000000"}, "amount", "At most 3,650 days (ten years)"),
+        ({"amount": "3651"}, "amount", "At most 3,650 days (ten years)"),
+        ({"amount": "87601", "unit": "hours"}, "amount", "At most 87,600 hours (ten years)"),
+        ({"amount": "5256001", "unit": "minutes"}, "amount", "At most 5,256,000 minutes (ten years)"),
+        ({"amount": "9" * 40, "unit": "minutes"}, "amount", "At most 5,256,000 minutes (ten years)"),
+        ({"max_actions": "10001"}, "max_actions", "at most 10,000 resources per run"),
+        ({"max_actions": "9" * 40}, "max_actions", "at most 10,000 resources per run"),
     ],
 )
 def test_the_policy_form_refuses_beside_the_field_and_keeps_the_input(admin, change, field, message):
@@ -299,7 +309,33 @@ def test_the_policy_form_refuses_beside_the_field_and_keeps_the_input(admin, cha
     assert response.status_code == 400
     assert message in page.split(f'id="error-{field}"', 1)[1].split("</span>", 1)[0]
     assert 'value="nightly test stages"' in page
+    assert f'value="{(POLICY_FORM | change)[field]}"' in page
     assert not CleanupPolicy.objects.exists()
+
+
+def test_the_policy_form_takes_ten_years_in_any_unit(admin):
+    client = login(admin)
+    for number, (amount, unit) in enumerate([("3650", "days"), ("87600", "hours"), ("5256000", "minutes")]):
+        form = POLICY_FORM | {"name": f"ten years {number}", "amount": amount, "unit": unit, "max_actions": "10000"}
+        assert client.post("/cleanup/new/", form).status_code == 303
+    assert {policy.threshold for policy in CleanupPolicy.objects.all()} == {timedelta(days=3650)}
+
+
+@pytest.mark.parametrize(("amount", "unit"), [(1_000_000_000, "days"), (2**31 - 1, "minutes"), (2**31 - 1, "hours")])
+def test_a_policy_saved_with_a_huge_amount_previews_and_runs_as_ten_years(ivs, admin, amount, unit):
+    """The probe: a policy saved with "older than 1000000000 days" (the form took it) answered its preview and Run
+    now with 500 (OverflowError making its cut-off). Such a row counts as ten years: nothing is that old."""
+    _estate(ivs, ("test-a", {}))
+    policy = _policy(amount=amount, unit=unit)
+    assert policy.threshold == timedelta(days=3650)
+    client = login(admin)
+    preview = client.get(f"/cleanup/{policy.pk}/preview/")
+    assert preview.status_code == 200
+    assert 'data-act="0" data-skip="0"' in preview.content.decode()
+    ran = client.post(f"/cleanup/{policy.pk}/run/")
+    run = CleanupRun.objects.get(policy=policy)
+    assert (ran.status_code, ran["Location"], run.outcome) == (303, f"/cleanup/runs/{run.pk}/", "nothing")
+    assert _in_aws(ivs) == {"test-a"}
 
 
 @pytest.mark.django_db(transaction=True)  # the scheduler closes the database connection between its reads
