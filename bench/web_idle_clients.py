@@ -35,6 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.web_load import (
+    WRK_SCRIPT,
     check_partial,
     cpu_seconds,
     free_port,
@@ -48,21 +49,6 @@ from bench.web_load import (
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/bench_web_idle"
 SLOW_BODY_BYTES = 600
-WRK_SCRIPT = """
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args) non2xx = 0 end
-function response(status, headers, body) if status < 200 or status > 299 then non2xx = non2xx + 1 end end
-function done(summary, latency, requests)
-  local non2xx = 0
-  for _, thread in ipairs(threads) do non2xx = non2xx + thread:get("non2xx") end
-  local e = summary.errors
-  io.write(string.format(
-    '{"requests": %d, "seconds": %f, "p50_ms": %f, "p99_ms": %f, "max_ms": %f, "non2xx": %d, "socket_errors": %d}\\n',
-    summary.requests, summary.duration / 1e6, latency:percentile(50) / 1e3, latency:percentile(99) / 1e3,
-    latency.max / 1e3, non2xx, e.connect + e.read + e.write + e.timeout))
-end
-"""
 
 
 @dataclass

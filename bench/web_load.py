@@ -45,9 +45,10 @@ function done(summary, latency, requests)
   for _, thread in ipairs(threads) do non2xx = non2xx + thread:get("non2xx") end
   local e = summary.errors
   io.write(string.format(
-    '{"requests": %d, "seconds": %f, "p50_ms": %f, "p95_ms": %f, "non2xx": %d, "socket_errors": %d}\\n',
+    '{"requests": %d, "seconds": %f, "p50_ms": %f, "p95_ms": %f, "p99_ms": %f, "max_ms": %f, "non2xx": %d, '
+    .. '"socket_errors": %d}\\n',
     summary.requests, summary.duration / 1e6, latency:percentile(50) / 1e3, latency:percentile(95) / 1e3,
-    non2xx, e.connect + e.read + e.write + e.timeout))
+    latency:percentile(99) / 1e3, latency.max / 1e3, non2xx, e.connect + e.read + e.write + e.timeout))
 end
 """
 

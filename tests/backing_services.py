@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from urllib.parse import urlparse
@@ -25,6 +26,22 @@ def reachable(url: str) -> bool:
     try:
         with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 0), timeout=0.5):
             return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    """A port nothing listens on now, for a server a test starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def page_answers(url: str) -> bool:
+    """The URL answers 200 within 2 s."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
     except OSError:
         return False
 

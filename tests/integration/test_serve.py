@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -16,23 +15,9 @@ from pathlib import Path
 
 import psutil
 
-from tests.backing_services import wait_until
+from tests.backing_services import free_port, page_answers, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def _group_alive(pid: int) -> bool:
@@ -80,7 +65,7 @@ def _healthcheck(name: str, env: dict[str, str]) -> int:
 
 
 def test_serve_runs_every_process_restarts_a_killed_one_and_stops_them_all_on_sigterm(tmp_path):
-    web_port, sandbox_port = _free_port(), _free_port()
+    web_port, sandbox_port = free_port(), free_port()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -106,14 +91,14 @@ def test_serve_runs_every_process_restarts_a_killed_one_and_stops_them_all_on_si
         )
     descendants: set[psutil.Process] = set()
     try:
-        wait_until(lambda: _answers(f"http://127.0.0.1:{web_port}/login/"), timeout=60)
-        wait_until(lambda: _answers(f"http://127.0.0.1:{sandbox_port}/_sandbox/health"), timeout=30)
+        wait_until(lambda: page_answers(f"http://127.0.0.1:{web_port}/login/"), timeout=60)
+        wait_until(lambda: page_answers(f"http://127.0.0.1:{sandbox_port}/_sandbox/health"), timeout=30)
         refreshed = re.compile(r"refresher\.1 +\| .*refresh_run\[.*\] succeeded")
         wait_until(lambda: refreshed.search(log.read_text()) is not None, timeout=60)
         queue = re.compile(r"meeting-events\.1 +\| Meeting events queue: http://127\.0\.0\.1:\d+/\d+/rtc-portal-")
         wait_until(lambda: queue.search(log.read_text()) is not None, timeout=30)
-        assert _answers(f"http://127.0.0.1:{web_port}/healthz")
-        assert _answers(f"http://127.0.0.1:{web_port}/readyz")
+        assert page_answers(f"http://127.0.0.1:{web_port}/healthz")
+        assert page_answers(f"http://127.0.0.1:{web_port}/readyz")
         beating = ("worker", "refresher", "beat", "meeting-events")
         assert {name: _healthcheck(name, env) for name in beating} == dict.fromkeys(beating, 0)
 

@@ -16,23 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.backing_services import wait_until
+from tests.backing_services import free_port, page_answers, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def _accepts(port: int) -> bool:
@@ -49,7 +35,7 @@ def web_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     processes (the test's parameter; 2 by default, this machine's CPUs, as `make run` has them); AWS is an endpoint
     nothing listens on (opening a client calls nothing). Yields the base URL once the server accepts connections:
     its first request is the test's own."""
-    port = _free_port()
+    port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "DATABASE_", "WEB_"))}
     env |= {
         "DJANGO_SETTINGS_MODULE": "portal.settings",
@@ -57,7 +43,7 @@ def web_server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
         "DEBUG": "true",
         "CELERY_BROKER_URL": "filesystem://",
         "WEB_CONCURRENCY": str(getattr(request, "param", 2)),
-        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{_free_port()}",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_EC2_METADATA_DISABLED": "true",
@@ -87,7 +73,7 @@ def test_idle_and_slow_connections_never_hold_back_a_request(web_server):
     so two of them starved a two-worker server. Here many are open, and more that sent a form's headers but not
     yet its body, and pages still answer at once."""
     port = int(web_server.rsplit(":", 1)[1])
-    wait_until(lambda: _answers(f"{web_server}/login/"), timeout=60)  # both workers booted
+    wait_until(lambda: page_answers(f"{web_server}/login/"), timeout=60)  # both workers booted
     with ExitStack() as held:
         for _ in range(20):
             held.enter_context(socket.create_connection(("127.0.0.1", port)))
