@@ -15,7 +15,7 @@ from django.db import connection
 from portal.meetings.models import Attendee, DeadLetter, Meeting
 from tests.backing_services import missing, wait_until
 from tests.conftest import sandbox_boto
-from tests.integration.fault_harness import REPOSITORY, DrillConfig, _terminate, worker_environment
+from tests.integration.fault_harness import REPOSITORY, DrillConfig, terminate, worker_environment
 from tests.unit.test_meeting_events import T0, _event
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -80,4 +80,4 @@ def test_the_consumer_reconnects_after_its_database_connection_is_cut_and_outliv
         wait_until(lambda: _connected("a-4"), timeout=60)
         assert consumer.poll() is None, log_path.read_text()
     finally:
-        _terminate(consumer, timeout=15)
+        terminate(consumer, timeout=15)
