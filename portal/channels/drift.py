@@ -1,7 +1,7 @@
 """Signaling channels as a drift kind: a TTL or tags changed outside the portal is adopted (the registry takes AWS's
 value) or re-applied (an operation puts the portal's value back: UpdateSignalingChannel on the channel's current
 version, or Tag/UntagResource); a found channel is kept as found; a channel gone from AWS is marked gone. Nothing
-here deletes in AWS."""
+here deletes in AWS; a deletion through the portal settles the channel's open drift."""
 
 from __future__ import annotations
 
@@ -20,9 +20,7 @@ COMPARED = ("message_ttl", "tags")
 
 
 def _adopt(row: Model, field: str, aws_value: Any) -> None:
-    """Found ("" field): the row stays, as found. Changed: the row takes AWS's TTL or tags."""
-    if field not in COMPARED:
-        return
+    """The row takes AWS's TTL or tags."""
     channel = Channel.objects.select_for_update().get(pk=row.pk)
     setattr(channel, field, aws_value)
     channel.drifted = [name for name in channel.drifted if name != field]
@@ -49,5 +47,6 @@ CHANNEL_DRIFT = drift_kind_register(
         adopt=_adopt,
         reapply=_reapply,
         mark_gone=_mark_gone,
+        removed_by=("channels.delete",),
     )
 )

@@ -26,6 +26,7 @@ class CoreConfig(AppConfig):
     )
     audit_kinds = {
         "drift.adopt": "Adopt AWS's value",
+        "drift.keep": "Keep in the portal",
         "drift.reapply": "Re-apply the portal's value",
         "drift.mark_gone": "Mark gone",
     }

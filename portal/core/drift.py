@@ -5,8 +5,12 @@ A feature's reconciliation calls `drift_found` (a resource AWS has that the port
 already inserted, origin found), `drift_gone` (the portal's row no longer exists in AWS; the feature has marked it),
 `drift_changed` (a field's value in AWS differs from the portal's; equal values settle it) and `drift_settle`.
 Each feature declares a `DriftKind` in its `drift` module (autodiscovered at start): how to adopt AWS's value into the
-row, how to put the portal's value back in AWS (an operation) and how to mark the row gone. Reconciliation itself
-never deletes anything in AWS; resolving is audited.
+row, how to put the portal's value back in AWS (an operation), how to mark the row gone, and which operation kinds
+remove the row from AWS. Reconciliation itself never deletes anything in AWS; resolving is audited.
+
+A record settles (closes, with its reason) when nothing differs any more: reconciliation sees AWS agree again, or an
+operation that removes the row (a deletion, asked by a person or a cleanup run) succeeds: core settles every open
+record of that row then (`drift_settle_removed`, called by the courier once the operation's local effect is applied).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from portal.core.audit import audit_record
 from portal.core.errors import NotAllowedInState
 from portal.core.models import Drift, Operation
 from portal.core.permissions import SYNC_RESOURCES
+from portal.core.templatetags.display import in_words
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -39,9 +44,10 @@ class DriftKind:
     name: str  # "stage" | "meeting" | "pipeline" | "channel" ...
     label: str  # "Signaling channels"
     model: type[Model]
-    adopt: Callable[[Model, str, Any], None]  # write AWS's value for field into the row
+    adopt: Callable[[Model, str, Any], None] | None  # write AWS's value for a changed field into the row
     reapply: Callable[[Model, str, Any, User], Operation] | None  # queue an operation putting the portal's value back
     mark_gone: Callable[[Model, User], None]  # the row is marked gone (never deletes in AWS)
+    removed_by: tuple[str, ...] = ()  # operation kinds whose success takes the row out of AWS ("channels.delete")
 
 
 _KINDS: dict[str, DriftKind] = {}
@@ -75,6 +81,9 @@ def _kind_of(row: Model) -> DriftKind:
 def _open(row: Model) -> QuerySet[Drift]:
     content_type = ContentType.objects.get_for_model(row)
     return Drift.objects.filter(content_type=content_type, object_id=row.pk, resolved_at__isnull=True)
+
+
+AGREE_AGAIN = "AWS and the portal agree again."
 
 
 def _record(row: Model, change: str, field: str, *, portal: Any = None, aws: Any = None) -> None:
@@ -123,12 +132,27 @@ def drift_open_keys(model: type[Model]) -> set[tuple[int, str, str]]:
     return set(records.values_list("object_id", "change", "field"))
 
 
-def drift_settle(row: Model, field: str | None = None) -> None:
-    """AWS and the portal agree again: the row's open records (or only the field's) are resolved as settled."""
+def drift_settle(row: Model, field: str | None = None, *, reason: str = AGREE_AGAIN) -> int:
+    """Nothing differs any more: the row's open records (or only the field's) are resolved as settled, with why."""
     records = _open(row)
     if field is not None:
         records = records.filter(field=field)
-    records.update(resolved_at=timezone.now(), resolution=Drift.Resolution.SETTLED)
+    return records.update(resolved_at=timezone.now(), resolution=Drift.Resolution.SETTLED, reason=reason[:256])
+
+
+def drift_settle_removed(operation: Operation) -> int:
+    """The operation succeeded: when its kind removes its resource from AWS (as a kind's `removed_by` declares), the
+    row can differ from AWS in nothing any more, and its open records settle, naming the operation."""
+    if operation.resource_type_id is None or operation.status != Operation.Status.SUCCEEDED:
+        return 0
+    model = ContentType.objects.get_for_id(operation.resource_type_id).model_class()
+    if not any(kind.model is model and operation.kind in kind.removed_by for kind in _KINDS.values()):
+        return 0
+    records = Drift.objects.filter(
+        content_type_id=operation.resource_type_id, object_id=operation.resource_id, resolved_at__isnull=True
+    )
+    reason = f"Removed through the portal by {operation.actor_name} (operation {operation.pk})."
+    return records.update(resolved_at=timezone.now(), resolution=Drift.Resolution.SETTLED, reason=reason[:256])
 
 
 # --- what the Drift page lists and resolves --------------------------------------------------------------------------
@@ -152,23 +176,43 @@ def drift_open_by_kind(*, kind: str = "") -> list[DriftGroup]:
 
 
 def drift_actions(record: Drift) -> list[tuple[str, str]]:
-    """What a person may do about an open record: a field changed outside the portal is adopted or re-applied (when
-    the kind can); a found resource is adopted (kept, as found); a row gone from AWS is marked gone."""
+    """What a person may do about an open record: a field changed outside the portal is adopted or re-applied (as
+    the kind can); a found resource is kept in the portal, as found; a row gone from AWS is marked gone."""
     kind = drift_kind_get(record.kind)
     if record.change == Drift.Change.CHANGED:
-        actions = ["adopt", *(["reapply"] if kind.reapply is not None else [])]
-        return [(action, ACTION_WORDS[action]) for action in actions]
-    if record.change == Drift.Change.FOUND:
-        return [("adopt", "Keep in the portal")]
-    return [("mark_gone", ACTION_WORDS["mark_gone"])]
+        actions = [*(["adopt"] if kind.adopt is not None else []), *(["reapply"] if kind.reapply is not None else [])]
+    elif record.change == Drift.Change.FOUND:
+        actions = ["keep"]
+    else:
+        actions = ["mark_gone"]
+    return [(action, ACTION_WORDS[action]) for action in actions]
 
 
-ACTION_WORDS = {"adopt": "Adopt AWS's value", "reapply": "Re-apply the portal's value", "mark_gone": "Mark gone"}
+ACTION_WORDS = {
+    "adopt": "Adopt AWS's value",
+    "keep": "Keep in the portal",
+    "reapply": "Re-apply the portal's value",
+    "mark_gone": "Mark gone",
+}
 ACTION_RESOLUTION = {
     "adopt": Drift.Resolution.ADOPTED,
+    "keep": Drift.Resolution.KEPT,
     "reapply": Drift.Resolution.REAPPLIED,
     "mark_gone": Drift.Resolution.MARKED_GONE,
 }
+
+
+def drift_resolution_words(record: Drift, action: str) -> str:
+    """What resolving did, naming the resource and the choice: the audit entry's summary and the page's message."""
+    field = f" {record.field}" if record.field else ""
+    portal, aws = in_words(record.portal_value) or "none", in_words(record.aws_value) or "none"
+    if action == "adopt":
+        return f"Adopted AWS's{field} for {record.label}: {aws} (the portal had {portal})."
+    if action == "keep":
+        return f"Kept {record.label} in the portal, as found in AWS."
+    if action == "reapply":
+        return f"Re-applying the portal's{field} to {record.label} in AWS: {portal} (AWS had {aws})."
+    return f"Marked {record.label} gone: it no longer exists in AWS."
 
 
 def drift_resolve(*, record: Drift, action: str, actor: User) -> Operation | None:
@@ -189,11 +233,11 @@ def drift_resolve(*, record: Drift, action: str, actor: User) -> Operation | Non
         row = record.row
         if row is None:
             raise NotAllowedInState("The portal no longer has this row.")
-        if action == "adopt":
+        if action == "adopt" and kind.adopt is not None:
             kind.adopt(row, record.field, record.aws_value)
         elif action == "reapply" and kind.reapply is not None:
             operation = kind.reapply(row, record.field, record.portal_value, actor)
-        else:
+        elif action == "mark_gone":
             kind.mark_gone(row, actor)
         resolved = _open(row) if action == "mark_gone" else Drift.objects.filter(pk=record.pk)
         resolved.update(resolved_at=timezone.now(), resolved_by=actor, resolution=ACTION_RESOLUTION[action])
@@ -202,7 +246,7 @@ def drift_resolve(*, record: Drift, action: str, actor: User) -> Operation | Non
             kind=f"drift.{action}",
             target=record.label,
             resource_name=record.label,
-            summary=f"{ACTION_WORDS[action]}: {record}",
+            summary=drift_resolution_words(record, action),
             detail=_values_words(record),
             operation=operation,
         )

@@ -231,6 +231,7 @@ class Drift(models.Model):
 
     class Resolution(models.TextChoices):
         ADOPTED = "adopted", "AWS's value adopted"
+        KEPT = "kept", "Kept in the portal"
         REAPPLIED = "reapplied", "Portal's value re-applied"
         MARKED_GONE = "marked_gone", "Marked gone"
         SETTLED = "settled", "Agree again"
@@ -251,6 +252,9 @@ class Drift(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     resolution = models.CharField(max_length=12, choices=Resolution.choices, blank=True)
+    reason = models.CharField(
+        max_length=256, blank=True, help_text="Why it settled: AWS and the portal agree again, or the row was removed."
+    )
 
     class Meta:
         ordering = ["kind", "-last_seen", "-id"]

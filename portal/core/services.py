@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from portal.aws.clients import aws_run
 from portal.aws.errors import AwsError, AwsUnavailable
+from portal.core.drift import drift_settle_removed
 from portal.core.models import AuditEntry, Operation
 from portal.core.operation_kinds import (
     EFFECT_DATA,
@@ -534,6 +535,7 @@ def operation_apply_effect(operation: Operation) -> bool:
                 return True
             if locked.status == Operation.Status.SUCCEEDED and kind.on_success is not None:
                 kind.on_success(locked, locked.effect_data)
+                drift_settle_removed(locked)
             elif locked.status == Operation.Status.FAILED and kind.on_failure is not None:
                 kind.on_failure(locked, AwsError(locked.error_code, locked.error_message, locked.request_id))
             Operation.objects.filter(pk=operation.pk).update(

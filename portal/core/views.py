@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
@@ -18,7 +19,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from portal.aws.clients import aws_endpoint_configured
 from portal.core.batches import batch_failures_by_code, batch_operations, batch_progress, batch_shown
 from portal.core.downloads import download_response
-from portal.core.drift import drift_actions, drift_kinds, drift_open_by_kind, drift_resolve
+from portal.core.drift import drift_actions, drift_kinds, drift_open_by_kind, drift_resolution_words, drift_resolve
 from portal.core.filters import AuditFilter, OperationFilter
 from portal.core.forms import PersonEndForm, PersonFindForm
 from portal.core.identities import identity_end_everywhere, identity_find
@@ -227,21 +228,27 @@ def audit_export(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 @permission_required(VIEW_RESOURCES, raise_exception=True)
 def drift(request: HttpRequest) -> TemplateResponse:
-    """Open differences between the portal's rows and AWS, by kind, each with what a person may do about it."""
+    """Open differences between the portal's rows and AWS, by kind, each with what a person may do about it. With
+    htmx, the records only: the page polls them, so a difference reconciliation records while it is open shows."""
     kind = request.GET.get("kind", "")
     groups = drift_open_by_kind(kind=kind if kind in {known.name for known in drift_kinds()} else "")
     rows = [(group, [(record, drift_actions(record)) for record in group.records]) for group in groups]
-    return TemplateResponse(request, "core/drift.html", {"groups": rows, "kinds": drift_kinds(), "kind": kind})
+    template = "core/drift.html#drift-records" if request.htmx else "core/drift.html"
+    return TemplateResponse(request, template, {"groups": rows, "kinds": drift_kinds(), "kind": kind})
 
 
 @require_POST
 @permission_required(SYNC_RESOURCES, raise_exception=True)
 def drift_resolve_one(request: HttpRequest, drift_id: int) -> HttpResponse:
-    """Adopt, re-apply (an operation: its page follows it) or mark gone; then back to the list."""
+    """Adopt, keep, re-apply (an operation: its page follows it) or mark gone; then back to the list, which says
+    what was done to which resource."""
     record = get_object_or_404(Drift, pk=drift_id)
-    operation = drift_resolve(record=record, action=request.POST.get("action", ""), actor=request.user)
+    action = request.POST.get("action", "")
+    operation = drift_resolve(record=record, action=action, actor=request.user)
+    messages.success(request, drift_resolution_words(record, action))
     if operation is not None:
         return operation_redirect(operation)
     back = reverse("drift") + (f"?kind={record.kind}" if request.POST.get("kind") else "")

@@ -1,9 +1,8 @@
 """Meetings' drift: AWS has no ListMeetings, so a meeting is found through its events and is gone when GetMeeting
-no longer knows it (AWS ended it). Nothing of a meeting can be changed outside the portal that it reads back."""
+no longer knows it (AWS ended it). Nothing of a meeting can be changed outside the portal that it reads back, so
+there is nothing to adopt or re-apply; a found meeting is kept as found, and ending it through the portal settles it."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Model
@@ -14,10 +13,6 @@ from portal.meetings.models import Meeting
 from portal.meetings.operations import meeting_mark_ended
 
 
-def _adopt(row: Model, field: str, aws_value: Any) -> None:
-    """A meeting found through its events stays, as found: the row already holds what AWS said."""
-
-
 def _mark_gone(row: Model, actor: AbstractBaseUser) -> None:
     meeting = Meeting.objects.select_for_update().get(pk=row.pk)
     if meeting.status != Meeting.Status.ENDED:
@@ -25,5 +20,13 @@ def _mark_gone(row: Model, actor: AbstractBaseUser) -> None:
 
 
 MEETING_DRIFT = drift_kind_register(
-    DriftKind(name="meeting", label="Meetings", model=Meeting, adopt=_adopt, reapply=None, mark_gone=_mark_gone)
+    DriftKind(
+        name="meeting",
+        label="Meetings",
+        model=Meeting,
+        adopt=None,
+        reapply=None,
+        mark_gone=_mark_gone,
+        removed_by=("meetings.end",),
+    )
 )

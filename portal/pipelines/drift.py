@@ -1,10 +1,9 @@
 """Capture pipelines' drift: ListMediaCapturePipelines finds pipelines started outside the portal (added as found) and
 the portal's active ones AWS no longer lists (marked gone). A pipeline has nothing the portal could put back: there
-is no re-apply, and resolving never deletes anything in AWS."""
+is no adopt or re-apply (a found one is kept as found, with the status the refresher reads), resolving never deletes
+anything in AWS, and stopping a capture through the portal settles its open drift."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Model
@@ -12,10 +11,6 @@ from django.utils import timezone
 
 from portal.core.drift import DriftKind, drift_kind_register
 from portal.pipelines.models import CapturePipeline
-
-
-def _adopt(row: Model, field: str, aws_value: Any) -> None:
-    """A pipeline found in AWS stays, as found: the refresher keeps its status as AWS reports it."""
 
 
 def _mark_gone(row: Model, actor: AbstractBaseUser) -> None:
@@ -29,8 +24,9 @@ PIPELINE_DRIFT = drift_kind_register(
         name="pipeline",
         label="Capture pipelines",
         model=CapturePipeline,
-        adopt=_adopt,
+        adopt=None,
         reapply=None,
         mark_gone=_mark_gone,
+        removed_by=("pipelines.stop",),
     )
 )

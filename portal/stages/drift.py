@@ -18,7 +18,7 @@ ADOPTABLE = ("name", "tags")
 
 
 def _adopt(row: Model, field: str, aws_value: Any) -> None:
-    """Found: the row stays, as found. Changed: the row takes AWS's name or tags."""
+    """The row takes AWS's name or tags."""
     if field in ADOPTABLE:
         Stage.objects.filter(pk=row.pk).update(**{field: aws_value}, changed_at=timezone.now())
 
@@ -36,5 +36,13 @@ def _mark_gone(row: Model, actor: AbstractBaseUser) -> None:
 
 
 STAGE_DRIFT = drift_kind_register(
-    DriftKind(name="stage", label="Stages", model=Stage, adopt=_adopt, reapply=_reapply, mark_gone=_mark_gone)
+    DriftKind(
+        name="stage",
+        label="Stages",
+        model=Stage,
+        adopt=_adopt,
+        reapply=_reapply,
+        mark_gone=_mark_gone,
+        removed_by=("stages.delete",),
+    )
 )

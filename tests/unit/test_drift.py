@@ -113,7 +113,7 @@ def test_the_drift_page_adopts_reapplies_and_marks_gone_each_audited(
     assert "Re-apply the portal&#x27;s value" in page
 
     found = _open(change="found", label="shared")[0]
-    assert client.post(f"/drift/{found.pk}/resolve/", {"action": "adopt"}).status_code == 303
+    assert client.post(f"/drift/{found.pk}/resolve/", {"action": "keep"}).status_code == 303
     tags = _open(field="tags")[0]
     assert client.post(f"/drift/{tags.pk}/resolve/", {"action": "adopt"})["Location"] == "/drift/"
     name = _open(field="name")[0]
@@ -129,13 +129,13 @@ def test_the_drift_page_adopts_reapplies_and_marks_gone_each_audited(
     stage = Stage.objects.get(arn=arn)
     assert (stage.name, stage.tags) == ("shared", {"team": "a", "owner": "cli"})
     resolved = {(r.label, r.change, r.field): (r.resolution, r.resolved_by) for r in Drift.objects.exclude(label="")}
-    assert resolved[("shared", "found", "")] == ("adopted", admin)
+    assert resolved[("shared", "found", "")] == ("kept", admin)
     assert resolved[("shared", "changed", "tags")] == ("adopted", admin)
     assert resolved[("shared", "changed", "name")] == ("reapplied", admin)
     assert resolved[("short-lived", "gone", "")] == ("marked_gone", admin)
     entries = AuditEntry.objects.filter(kind__startswith="drift.").order_by("id")
     assert [(e.actor_name, e.kind, e.resource_name) for e in entries] == [
-        (admin.username, "drift.adopt", "shared"),
+        (admin.username, "drift.keep", "shared"),
         (admin.username, "drift.adopt", "shared"),
         (admin.username, "drift.reapply", "shared"),
         (admin.username, "drift.mark_gone", "short-lived"),
