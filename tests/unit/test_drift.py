@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 
 from portal.core.drift import drift_changed, drift_found, drift_gone, drift_settle
 from portal.core.models import AuditEntry, Drift, Operation
+from portal.core.overview import drift_figures
 from portal.meetings.models import Meeting
 from portal.meetings.refresh import meetings_refresh
 from portal.stages.models import Stage
@@ -210,4 +212,177 @@ def test_a_listing_that_agrees_with_the_registry_costs_the_same_queries_for_few_
         return len(queries)
 
     assert reconcile_queries(3) == reconcile_queries(30)
+    assert _open() == []
+
+
+# --- each resolution says what it did; a removed resource's drift settles --------------------------------------------
+
+
+def _resolve(client, record: Drift, action: str, capture) -> str:
+    """Post the resolution as the page's button does and answer the page the person lands on."""
+    with capture(execute=True):
+        response = client.post(f"/drift/{record.pk}/resolve/", {"action": action}, follow=True)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_each_resolution_confirms_it_naming_the_resource_and_its_audit_entry_says_the_same(
+    ivs, admin, django_capture_on_commit_callbacks
+):
+    client = login(admin)
+    arn = ivs.create_stage(name="shared", tags={"team": "a"})["stage"]["arn"]
+    gone_arn = ivs.create_stage(name="short-lived")["stage"]["arn"]
+    _sync(client, django_capture_on_commit_callbacks)
+    ivs.update_stage(arn=arn, name="renamed-outside")
+    ivs.tag_resource(resourceArn=arn, tags={"owner": "cli"})
+    ivs.delete_stage(arn=gone_arn)
+    _sync(client, django_capture_on_commit_callbacks)
+
+    kept = _resolve(client, _open(change="found", label="shared")[0], "keep", django_capture_on_commit_callbacks)
+    assert "Kept shared in the portal, as found in AWS." in kept
+    adopted = _resolve(client, _open(field="tags")[0], "adopt", django_capture_on_commit_callbacks)
+    assert "Adopted AWS&#x27;s tags for shared: team: a · owner: cli (the portal had team: a)." in adopted
+    reapplied = _resolve(client, _open(field="name")[0], "reapply", django_capture_on_commit_callbacks)
+    assert "Re-applying the portal&#x27;s name to shared in AWS: shared (AWS had renamed-outside)." in reapplied
+    marked = _resolve(client, _open(change="gone")[0], "mark_gone", django_capture_on_commit_callbacks)
+    assert "Marked short-lived gone: it no longer exists in AWS." in marked
+
+    entries = AuditEntry.objects.filter(kind__startswith="drift.").order_by("id")
+    assert [(e.kind, e.summary) for e in entries] == [
+        ("drift.keep", "Kept shared in the portal, as found in AWS."),
+        ("drift.adopt", "Adopted AWS's tags for shared: team: a · owner: cli (the portal had team: a)."),
+        ("drift.reapply", "Re-applying the portal's name to shared in AWS: shared (AWS had renamed-outside)."),
+        ("drift.mark_gone", "Marked short-lived gone: it no longer exists in AWS."),
+    ]
+    audit = client.get("/audit/").content.decode()
+    assert "Kept shared in the portal, as found in AWS." in audit
+    assert "Adopt AWS&#x27;s value: shared: found in aws" not in audit
+    assert Drift.objects.get(change="found", label="shared").resolution == Drift.Resolution.KEPT
+
+
+def test_the_drift_page_polls_its_records_and_answers_htmx_with_them_only(viewer):
+    drift_gone(StageFactory(name="vanished", status=Stage.Status.GONE))
+    client = login(viewer)
+    page = client.get("/drift/?kind=stage")
+    assert 'id="drift-records" hx-get="/drift/?kind=stage" hx-trigger="every 10s"' in page.content.decode()
+    assert "HX-Request" in page["Vary"]
+    drift_gone(StageFactory(name="also-vanished", status=Stage.Status.GONE))
+    records = client.get("/drift/?kind=stage", headers={"HX-Request": "true"}).content.decode()
+    assert records.strip().startswith('<div id="drift-records"')
+    assert "also-vanished" in records
+    assert "<html" not in records
+
+
+def _settled_by_the_portal(row: object) -> None:
+    records = list(Drift.objects.filter(content_type=ContentType.objects.get_for_model(row), object_id=row.pk))
+    assert records
+    assert [record for record in records if record.is_open] == []
+    assert {record.resolution for record in records} == {Drift.Resolution.SETTLED}
+    assert all(record.reason.startswith("Removed through the portal by ") for record in records)
+    assert [figure.value for figure in drift_figures()] == [0]
+
+
+def test_a_channel_found_outside_then_deleted_by_a_cleanup_run_is_settled_and_no_longer_counted(
+    admin, aws_endpoint, sandbox, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from portal.channels.models import Channel
+    from portal.channels.refresh import channels_refresh
+    from portal.cleanup.models import CleanupPolicy, CleanupRun
+    from portal.cleanup.services import cleanup_run
+    from portal.core.models import RefresherState
+
+    sandbox.quotas(enabled=False)
+    kvs = sandbox_boto(sandbox.endpoint, "kinesisvideo")
+    kvs.create_signaling_channel(ChannelName="stray-cam")
+    channels_refresh()
+    channel = Channel.objects.get(name="stray-cam")
+    assert [(r.change, r.label) for r in _open()] == [("found", "stray-cam")]
+    sandbox.advance(30)
+    channels_refresh()
+    Channel.objects.filter(pk=channel.pk).update(aws_created_at=timezone.now() - timedelta(days=3))
+    policy = CleanupPolicy.objects.create(name="strays", kind="channel", origin="found", condition="older_than",
+                                          amount=2, unit="days", max_actions=5)  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        run = cleanup_run(policy=policy, actor=None, trigger=CleanupRun.Trigger.SCHEDULED)
+    assert run.items.get().state == "acted"
+    _settled_by_the_portal(channel)
+    sandbox.advance(30)
+    RefresherState.objects.filter(name="channels").update(listed_at=None)
+    channels_refresh()  # AWS finished deleting it: nothing opens again
+    assert Channel.objects.get(pk=channel.pk).status == Channel.Status.DELETED
+    assert _open() == []
+
+
+def test_a_stage_found_and_renamed_outside_then_deleted_through_the_portal_is_settled(
+    ivs, admin, django_capture_on_commit_callbacks
+):
+    from portal.stages.services import stage_delete
+
+    client = login(admin)
+    arn = ivs.create_stage(name="stray")["stage"]["arn"]
+    _sync(client, django_capture_on_commit_callbacks)
+    ivs.update_stage(arn=arn, name="stray-renamed")
+    _sync(client, django_capture_on_commit_callbacks)
+    stage = Stage.objects.get(arn=arn)
+    assert [(r.change, r.field) for r in _open()] == [("changed", "name"), ("found", "")]
+    with django_capture_on_commit_callbacks(execute=True):
+        stage_delete(actor=admin, stage=stage)
+    assert Stage.objects.get(pk=stage.pk).status == Stage.Status.DELETED
+    _settled_by_the_portal(stage)
+    _sync(client, django_capture_on_commit_callbacks)
+    assert _open() == []
+
+
+def test_a_meeting_found_through_its_events_then_ended_through_the_portal_is_settled(
+    admin, aws_endpoint, sandbox, django_capture_on_commit_callbacks
+):
+    import uuid
+
+    from portal.meetings.services import meeting_end
+
+    sandbox.quotas(enabled=False)
+    chime = sandbox_boto(sandbox.endpoint, "chime-sdk-meetings")
+    made = chime.create_meeting(
+        ClientRequestToken=uuid.uuid4().hex, MediaRegion="us-east-1", ExternalMeetingId="stray-room"
+    )
+    meeting = Meeting.objects.create(meeting_id=made["Meeting"]["MeetingId"], external_meeting_id="stray-room",
+                                     media_region="us-east-1", status="active", origin="found")  # fmt: skip
+    drift_found(meeting)  # as the events consumer records a meeting it had not created
+    with django_capture_on_commit_callbacks(execute=True):
+        meeting_end(actor=admin, meeting=meeting, reason="not ours")
+    assert Meeting.objects.get(pk=meeting.pk).status == Meeting.Status.ENDED
+    _settled_by_the_portal(meeting)
+
+
+def test_a_capture_found_in_aws_then_stopped_through_the_portal_is_settled(
+    admin, aws_endpoint, sandbox, django_capture_on_commit_callbacks
+):
+    import uuid
+
+    from portal.pipelines.models import CapturePipeline
+    from portal.pipelines.refresh import pipelines_refresh
+    from portal.pipelines.services import capture_stop
+
+    sandbox.quotas(enabled=False)
+    s3, chime = sandbox_boto(sandbox.endpoint, "s3"), sandbox_boto(sandbox.endpoint, "chime-sdk-meetings")
+    s3.create_bucket(Bucket="elsewhere")
+    made = chime.create_meeting(ClientRequestToken=uuid.uuid4().hex, MediaRegion="us-east-1", ExternalMeetingId="xx")
+    sandbox_boto(sandbox.endpoint, "chime-sdk-media-pipelines").create_media_capture_pipeline(
+        SourceType="ChimeSdkMeeting", SourceArn=made["Meeting"]["MeetingArn"], SinkType="S3Bucket",
+        SinkArn="arn:aws:s3:::elsewhere",
+    )  # fmt: skip
+    pipelines_refresh()
+    sandbox.advance(10)
+    pipelines_refresh()
+    capture = CapturePipeline.objects.get(origin="found")
+    assert capture.status in CapturePipeline.RUNNING
+    with django_capture_on_commit_callbacks(execute=True):
+        capture_stop(actor=admin, capture=capture, why="not ours")
+    _settled_by_the_portal(capture)
+    sandbox.advance(10)
+    pipelines_refresh()
     assert _open() == []
