@@ -196,6 +196,7 @@ def _gone(channel: Channel, now: datetime) -> None:
     """AWS no longer knows the channel: deleted by the portal (it was DELETING), or gone outside the portal."""
     if channel.status == Channel.Status.DELETING:
         Channel.objects.filter(pk=channel.pk).update(status=Channel.Status.DELETED, deleted_at=now, changed_at=now)
+        drift_settle(channel, reason="AWS finished deleting it: neither AWS nor the portal has it any more.")
         return
     Channel.objects.filter(pk=channel.pk).update(status=Channel.Status.GONE, changed_at=now)
     channel.status = Channel.Status.GONE

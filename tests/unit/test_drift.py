@@ -386,3 +386,27 @@ def test_a_capture_found_in_aws_then_stopped_through_the_portal_is_settled(
     sandbox.advance(10)
     pipelines_refresh()
     assert _open() == []
+
+
+def test_a_found_channel_aws_finishes_deleting_is_settled_by_the_listing(aws_endpoint, sandbox):
+    from portal.channels.models import Channel
+    from portal.channels.refresh import channels_refresh
+    from portal.core.models import RefresherState
+
+    sandbox.quotas(enabled=False)
+    kvs = sandbox_boto(sandbox.endpoint, "kinesisvideo")
+    arn = kvs.create_signaling_channel(ChannelName="stray-cam")["ChannelARN"]
+    channels_refresh()
+    sandbox.advance(30)
+    channels_refresh()
+    version = kvs.describe_signaling_channel(ChannelARN=arn)["ChannelInfo"]["Version"]
+    kvs.delete_signaling_channel(ChannelARN=arn, CurrentVersion=version)
+    RefresherState.objects.filter(name="channels").update(listed_at=None)
+    channels_refresh()  # listed as DELETING
+    assert Channel.objects.get(arn=arn).status == Channel.Status.DELETING
+    sandbox.advance(30)
+    RefresherState.objects.filter(name="channels").update(listed_at=None)
+    channels_refresh()  # no longer listed: deleted, and nothing differs
+    assert Channel.objects.get(arn=arn).status == Channel.Status.DELETED
+    assert _open() == []
+    assert Drift.objects.get().reason == "AWS finished deleting it: neither AWS nor the portal has it any more."
