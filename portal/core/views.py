@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from portal.aws.clients import aws_endpoint_configured
 from portal.core.batches import batch_failures_by_code, batch_operations, batch_progress, batch_shown
@@ -96,8 +96,13 @@ def people_end(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         user_id = form.cleaned_data.get("user_id", "")
         context = {"form": PersonFindForm(initial={"user_id": user_id})} | _people_found(user_id, form)
-        template = "core/people.html#results" if request.htmx else "core/people.html"
-        return TemplateResponse(request, template, context, status=400)
+        if not request.htmx:
+            return TemplateResponse(request, "core/people.html", context, status=400)
+        # The form again in its place, with the reason as typed and its error (not the results inside it); the
+        # results again if nothing is left to end.
+        region = "end-form" if context["to_end"] else "results"
+        response = TemplateResponse(request, f"core/people.html#{region}", context, status=400)
+        return reswap(retarget(response, f"#{region}"), "outerHTML")
     batch = identity_end_everywhere(
         actor=request.user, user_id=form.cleaned_data["user_id"], reason=form.cleaned_data["reason"]
     )
