@@ -19,7 +19,7 @@ from portal.aws.clients import aws_endpoint_configured
 from portal.core.batches import batch_failures_by_code, batch_operations, batch_progress, batch_shown
 from portal.core.downloads import download_response
 from portal.core.drift import drift_actions, drift_kinds, drift_open_by_kind, drift_resolve
-from portal.core.filters import AuditFilter, OperationFilter
+from portal.core.filters import AuditFilter, OperationFilter, filter_rows
 from portal.core.forms import PersonEndForm, PersonFindForm
 from portal.core.identities import identity_end_everywhere, identity_find
 from portal.core.models import AuditEntry, Drift, Operation, OperationBatch
@@ -144,7 +144,7 @@ def _live_list_interval(page: Page, in_flight: bool) -> str | None:
 
 def _operations_context(request: HttpRequest) -> dict[str, Any]:
     filters = OperationFilter(request.GET or None, queryset=Operation.objects.all())
-    page = Paginator(filters.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(filter_rows(filters), PAGE_SIZE).get_page(request.GET.get("page"))
     in_flight = any(not operation.is_terminal for operation in page.object_list)
     return {"filters": filters, "page": page, "in_flight": in_flight,
             "poll_interval": _live_list_interval(page, in_flight)}  # fmt: skip
@@ -212,7 +212,7 @@ def operation_check_connection(request: HttpRequest) -> HttpResponse:
 @permission_required(VIEW_RESOURCES, raise_exception=True)
 def audit(request: HttpRequest) -> HttpResponse:
     filters = AuditFilter(request.GET or None, queryset=AuditEntry.objects.all())
-    page = Paginator(filters.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(filter_rows(filters), PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"filters": filters, "page": page, "poll_interval": _live_list_interval(page, in_flight=False)}
     if request.htmx:
         return poll_response(request, "core/audit.html#audit-table", context, done=not context["poll_interval"])
