@@ -164,11 +164,14 @@ def _explain_ttl(operation: Operation) -> DomainError | None:
     channel = Channel.objects.filter(pk=operation.parameters["channel_id"]).first()
     if channel is None:
         return None
+    from portal.channels.selectors import channel_ttl_in_aws
+
     seen = operation.parameters["version"]
+    ttl = channel_ttl_in_aws(channel=channel)
     now = (
-        f"It now has version {channel.version} and a message TTL of {channel.message_ttl} s."
-        if channel.version != seen
-        else "AWS's answer above says what it holds now; the portal is reading it again."
+        f"AWS holds version {channel.version} with a message TTL of {ttl} s."
+        if ttl is not None and channel.version != seen
+        else "AWS's answer above says what it held when it refused; the portal is reading the channel again."
     )
     return Conflict(
         f"Someone changed this channel since you read it (version {seen}). {now} Nothing was overwritten.",

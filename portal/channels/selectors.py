@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
 from portal.aws.kinesis_video import PROTOCOLS, ROLES
 from portal.channels.models import Channel
-from portal.core.models import Operation, OperationBatch
+from portal.core.models import Drift, Operation, OperationBatch
 from portal.core.sections import Figure
 from portal.core.services import operations_of
 
@@ -43,6 +44,35 @@ def channel_endpoints(*, channel: Channel) -> list[Endpoint]:
         for protocol in PROTOCOLS
         if channel.endpoints.get(role, {}).get(protocol)
     ]
+
+
+def channel_ttl_in_aws(*, channel: Channel) -> int | None:
+    """The message TTL AWS holds at the version the portal last read, or None while the portal has not read the
+    channel since its last change. The row keeps the portal's own TTL: one changed outside the portal is AWS's side
+    of the channel's open drift record."""
+    if channel.refreshed_at is None:
+        return None
+    if "message_ttl" not in channel.drifted:
+        return channel.message_ttl
+    aws = (
+        Drift.objects.filter(
+            content_type=ContentType.objects.get_for_model(Channel),
+            object_id=channel.pk,
+            field="message_ttl",
+            resolved_at__isnull=True,
+        )
+        .values_list("aws_value", flat=True)
+        .first()
+    )
+    return aws if isinstance(aws, int) else None
+
+
+def channel_aws_words(*, channel: Channel) -> str:
+    """What AWS holds of the channel, as the portal last read it; or that the portal does not know yet."""
+    ttl = channel_ttl_in_aws(channel=channel)
+    if ttl is None:
+        return "The portal has not read the channel in AWS since it last changed, and is reading it now."
+    return f"AWS holds version {channel.version} with a message TTL of {ttl} s."
 
 
 def channel_fleets_recent() -> list[OperationBatch]:

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.channels.models import Channel
+from portal.channels.selectors import channel_aws_words
 from portal.core.batches import operation_batch_each, operation_batch_record
 from portal.core.errors import Conflict, NotAllowedInState
 from portal.core.models import Operation, OperationBatch
@@ -114,8 +115,8 @@ def channel_update_ttl(*, actor: AbstractBaseUser, channel: Channel, ttl: int, v
     channel_require_active(channel=channel)
     if version != channel.version:
         raise Conflict(
-            f"This channel changed since you opened it: it now has version {channel.version} and a message TTL of "
-            f"{channel.message_ttl} s. Look at it again and apply your change to the new version."
+            f"This channel changed since you opened it (version {version}). {channel_aws_words(channel=channel)} "
+            "Look at it again and apply your change to the new version."
         )
     return operation_request(
         kind="channels.update_ttl",

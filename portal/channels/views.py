@@ -23,6 +23,7 @@ from portal.channels.forms import (
 )
 from portal.channels.models import Channel
 from portal.core.delete_many import DeleteMany, delete_many_view
+from portal.core.filters import filter_rows
 from portal.core.models import Operation
 from portal.core.permissions import MANAGE_RESOURCES, VIEW_RESOURCES
 from portal.core.polling import poll_response
@@ -38,7 +39,7 @@ PAGE_SIZE = 50
 @permission_required(VIEW_RESOURCES, raise_exception=True)
 def channel_list(request: HttpRequest) -> HttpResponse:
     filters = ChannelFilter(request.GET or None, queryset=selectors.channels_listed())
-    page = Paginator(filters.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(filter_rows(filters), PAGE_SIZE).get_page(request.GET.get("page"))
     in_transition = any(channel.in_transition for channel in page.object_list)
     context = {"filters": filters, "page": page, "filtered": bool(request.GET),
                "poll_interval": "normal" if in_transition else None}  # fmt: skip

@@ -16,6 +16,7 @@ from portal.cleanup.kinds import PROTECTION_TAG, cleanup_kind_get
 from portal.cleanup.models import CleanupPolicy, CleanupRun
 from portal.core.batches import batch_operations, batch_progress
 from portal.core.downloads import download_response
+from portal.core.filters import filter_rows
 from portal.core.permissions import MANAGE_RESOURCES, VIEW_RESOURCES
 from portal.core.polling import poll_response
 
@@ -104,7 +105,7 @@ def cleanup_runs_export(request: HttpRequest) -> HttpResponse:
 @permission_required(VIEW_RESOURCES, raise_exception=True)
 def cleanup_runs(request: HttpRequest) -> TemplateResponse:
     filters = CleanupRunFilter(request.GET or None, queryset=selectors.cleanup_runs())
-    page = Paginator(filters.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(filter_rows(filters), PAGE_SIZE).get_page(request.GET.get("page"))
     return TemplateResponse(request, "cleanup/runs.html", {"filters": filters, "page": page})
 
 

@@ -59,6 +59,14 @@ class TagFilter(django_filters.Filter):
         return qs.filter(HasTag(F(self.field_name), value))
 
 
+def filter_rows(filters: django_filters.FilterSet) -> QuerySet[Any]:
+    """The rows a filtered list shows: what its filters select, or none while one of them is wrong (the form says
+    which, beside it): django-filter skips a filter it cannot read, and the list would look as if every row matched."""
+    if filters.is_bound and not filters.is_valid():
+        return filters.queryset.none()
+    return filters.qs
+
+
 def _kind_choices() -> list[tuple[str, str]]:
     return [(kind.name, kind.label) for kind in operation_kinds()]
 

@@ -14,13 +14,13 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from portal.aws.clients import aws_endpoint_configured
 from portal.core.batches import batch_failures_by_code, batch_operations, batch_progress, batch_shown
 from portal.core.downloads import download_response
 from portal.core.drift import drift_actions, drift_kinds, drift_open_by_kind, drift_resolution_words, drift_resolve
-from portal.core.filters import AuditFilter, OperationFilter
+from portal.core.filters import AuditFilter, OperationFilter, filter_rows
 from portal.core.forms import PersonEndForm, PersonFindForm
 from portal.core.identities import identity_end_everywhere, identity_find
 from portal.core.models import AuditEntry, Drift, Operation, OperationBatch
@@ -97,8 +97,13 @@ def people_end(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         user_id = form.cleaned_data.get("user_id", "")
         context = {"form": PersonFindForm(initial={"user_id": user_id})} | _people_found(user_id, form)
-        template = "core/people.html#results" if request.htmx else "core/people.html"
-        return TemplateResponse(request, template, context, status=400)
+        if not request.htmx:
+            return TemplateResponse(request, "core/people.html", context, status=400)
+        # The form again in its place, with the reason as typed and its error (not the results inside it); the
+        # results again if nothing is left to end.
+        region = "end-form" if context["to_end"] else "results"
+        response = TemplateResponse(request, f"core/people.html#{region}", context, status=400)
+        return reswap(retarget(response, f"#{region}"), "outerHTML")
     batch = identity_end_everywhere(
         actor=request.user, user_id=form.cleaned_data["user_id"], reason=form.cleaned_data["reason"]
     )
@@ -140,7 +145,7 @@ def _live_list_interval(page: Page, in_flight: bool) -> str | None:
 
 def _operations_context(request: HttpRequest) -> dict[str, Any]:
     filters = OperationFilter(request.GET or None, queryset=Operation.objects.all())
-    page = Paginator(filters.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(filter_rows(filters), PAGE_SIZE).get_page(request.GET.get("page"))
     in_flight = any(not operation.is_terminal for operation in page.object_list)
     return {"filters": filters, "page": page, "in_flight": in_flight,
             "poll_interval": _live_list_interval(page, in_flight)}  # fmt: skip
@@ -208,7 +213,7 @@ def operation_check_connection(request: HttpRequest) -> HttpResponse:
 @permission_required(VIEW_RESOURCES, raise_exception=True)
 def audit(request: HttpRequest) -> HttpResponse:
     filters = AuditFilter(request.GET or None, queryset=AuditEntry.objects.all())
-    page = Paginator(filters.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(filter_rows(filters), PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"filters": filters, "page": page, "poll_interval": _live_list_interval(page, in_flight=False)}
     if request.htmx:
         return poll_response(request, "core/audit.html#audit-table", context, done=not context["poll_interval"])

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
+from portal.core.filters import filter_rows
 from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, VIEW_RESOURCES
 from portal.core.polling import poll_response
 from portal.core.refresh import refresh_watch
@@ -41,7 +42,7 @@ def _go(request: HttpRequest, url: str) -> HttpResponse:
 @permission_required(VIEW_RESOURCES, raise_exception=True)
 def meeting_list(request: HttpRequest) -> TemplateResponse:
     filters = MeetingFilter(request.GET or None, queryset=Meeting.objects.all())
-    page = Paginator(selectors.meeting_list(meetings=filters.qs), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.meeting_list(meetings=filter_rows(filters)), PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"filters": filters, "page": page, "filtered": bool(request.GET)}
     template = "meetings/list.html#meeting-table" if request.htmx else "meetings/list.html"
     return TemplateResponse(request, template, context)

@@ -17,6 +17,7 @@ from django.views.decorators.vary import vary_on_headers
 from portal.aws import s3
 from portal.aws.clients import aws_run
 from portal.aws.errors import AwsError
+from portal.core.filters import filter_rows
 from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, VIEW_RESOURCES
 from portal.core.polling import poll_response
 from portal.core.refresh import refresh_watch
@@ -41,7 +42,7 @@ def _in_transition(capture: CapturePipeline) -> bool:
 @permission_required(VIEW_RESOURCES, raise_exception=True)
 def pipeline_list(request: HttpRequest) -> HttpResponse:
     filters = CaptureFilter(request.GET or None, queryset=CapturePipeline.objects.all())
-    captures = selectors.capture_list(captures=filters.qs)
+    captures = selectors.capture_list(captures=filter_rows(filters))
     page = Paginator(captures, PAGE_SIZE).get_page(request.GET.get("page"))
     in_transition = any(_in_transition(capture) for capture in page.object_list)
     region = settings.AWS_REGION

@@ -14,6 +14,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap, retarget
 
 from portal.core.delete_many import DeleteMany, delete_many_view
+from portal.core.filters import filter_rows
 from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, SYNC_RESOURCES, VIEW_RESOURCES
 from portal.core.polling import poll_response
 from portal.core.query import query_id
@@ -43,7 +44,7 @@ PAGE_SIZE = 50
 @permission_required(VIEW_RESOURCES, raise_exception=True)
 def stage_list(request: HttpRequest) -> HttpResponse:
     filters = StageFilter(request.GET or None, queryset=Stage.objects.all())
-    page = Paginator(filters.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(filter_rows(filters), PAGE_SIZE).get_page(request.GET.get("page"))
     in_transition = any(stage.status in Stage.IN_TRANSITION for stage in page.object_list)
     context = {"filters": filters, "page": page, "filtered": bool(request.GET),
                "poll_interval": "normal" if in_transition else None}  # fmt: skip
@@ -78,7 +79,7 @@ def stage_create(request: HttpRequest) -> HttpResponse:
 def _stage_context(request: HttpRequest, stage: Stage) -> dict[str, Any]:
     """The sessions panel: a page of sessions (by start date), the chosen one, and its participants as filtered."""
     session_filter = StageSessionFilter(request.GET or None, queryset=selectors.stage_sessions(stage=stage))
-    sessions_page = Paginator(session_filter.qs, PAGE_SIZE).get_page(request.GET.get("sessions_page"))
+    sessions_page = Paginator(filter_rows(session_filter), PAGE_SIZE).get_page(request.GET.get("sessions_page"))
     sessions = list(sessions_page.object_list)
     browsing = any(request.GET.get(key) for key in ("sessions_page", "started_from", "started_to"))
     first = sessions[0].session_id if sessions else ""
@@ -89,7 +90,7 @@ def _stage_context(request: HttpRequest, stage: Stage) -> dict[str, Any]:
     participant_filter = ParticipantFilter(
         request.GET or None, queryset=session.participants.all() if session else Participant.objects.none()
     )
-    participants = list(selectors.stage_participants_of(participant_filter.qs)) if session else []
+    participants = list(selectors.stage_participants_of(filter_rows(participant_filter))) if session else []
     watching = bool(session and session.ended_at is None and stage.is_usable)
     return {
         "stage": stage,

@@ -3,9 +3,11 @@ create a small fleet and delete a selection with the count typed."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -14,7 +16,8 @@ from playwright.sync_api import expect
 from portal.channels.models import Channel
 from portal.channels.refresh import channels_refresh
 from portal.core.roles import Role
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, ChannelFactory
+from tests.functional.conftest import wait_for_htmx
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -103,3 +106,31 @@ def test_fleet_then_delete_a_selection(aws_endpoint, sandbox, redis_broker, real
     sandbox.advance(2)  # and so does DELETING
     page.goto(f"{live_server.url}/channels/?prefix=cam-0")
     expect(page.locator('tr[data-status="deleted"]')).to_have_count(3, timeout=20_000)  # DELETING until gone
+
+
+def test_a_bad_tag_filter_says_so_beside_the_field_and_lists_nothing(make_user, live_server, page, tmp_path):
+    """`team` without `=value`, sent by htmx (only the table is swapped): the error appears beside the filter at once,
+    no channel is listed as if it matched, and a corrected filter lists the matching channel and clears the error."""
+    ChannelFactory(name="media-cam", tags={"team": "media"})
+    ChannelFactory(name="door-cam", tags={"site": "berlin"})
+    _log_in(page, live_server, make_user("vic", Role.VIEWER))
+    page.goto(f"{live_server.url}/channels/")
+    expect(page.locator("#channel-table tbody tr")).to_have_count(2)
+    page.fill("#id_tag", "team")
+    page.get_by_role("button", name="Filter").click()
+    error = page.locator("form.filters #filter-errors [data-filter=tag]")
+    expect(error).to_have_text("Tag: Filter tags as key=value.")
+    wait_for_htmx(page)
+    assert "tag=team" in page.url
+    expect(page.locator("#channel-table tbody tr")).to_have_count(0)
+    expect(page.locator("#channel-table")).to_contain_text("Nothing is listed until the filter above is corrected.")
+    shots = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "channels-bad-tag-filter.png"), full_page=True)
+
+    page.fill("#id_tag", "team=media")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("#channel-table tbody tr")).to_have_count(1)
+    wait_for_htmx(page)
+    expect(page.locator("#channel-table tbody tr")).to_contain_text("media-cam")
+    expect(page.locator("#filter-errors .error")).to_have_count(0)

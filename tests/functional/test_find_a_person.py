@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from portal.core.models import Operation, OperationBatch
@@ -38,9 +41,11 @@ def troublemaker(aws_endpoint, sandbox):
 
 
 def test_support_ends_a_person_everywhere(
-    troublemaker, sandbox, redis_broker, real_worker, make_user, live_server, page
+    troublemaker, sandbox, redis_broker, real_worker, make_user, live_server, page, tmp_path
 ):
     real_worker(redis_broker)
+    shots = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
     support = make_user("sam", Role.SUPPORT)
     page.goto(f"{live_server.url}/login/")
     page.fill("#id_username", support.get_username())
@@ -66,6 +71,17 @@ def test_support_ends_a_person_everywhere(
     end = page.get_by_role("button", name="Disconnect and revoke all 2")
     end.click()
     assert page.locator("#id_reason").evaluate("input => input.validity.valueMissing")
+    assert not Operation.objects.exists()
+    too_long = "t" * 129
+    page.fill("#id_reason", too_long)
+    end.click()
+    page.locator("#end-form .error").wait_for()
+    wait_for_htmx(page)
+    assert "at most 128 characters" in page.locator("#end-form .error").inner_text()
+    assert (page.locator("#id_reason").count(), page.locator("#end-form").count()) == (1, 1)
+    assert page.locator("#results h2").count() == 2  # the result's heading and the form's, once each
+    assert page.locator("#id_reason").input_value() == too_long
+    page.screenshot(path=str(shots / "people-reason-refused.png"), full_page=True)
     assert not Operation.objects.exists()
     page.fill("#id_reason", "trolling the town hall")
     end.click()

@@ -198,7 +198,8 @@ def test_version_mismatch_shows_the_current_values_and_offers_to_apply_to_the_ne
     channel = _active(sandbox)
     assert channel.version == info["Version"]
     progress = client.get(f"/operations/{failed.pk}/").content.decode()
-    assert f"It now has version {channel.version} and a message TTL of" in progress
+    assert f"AWS holds version {channel.version} with a message TTL of 45 s." in progress
+    assert "of 30 s" not in progress  # the portal's own value is not AWS's
     assert f"/channels/{channel.pk}/ttl/{failed.pk}/" in progress
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(f"/channels/{channel.pk}/ttl/{failed.pk}/")
@@ -211,11 +212,36 @@ def test_version_mismatch_shows_the_current_values_and_offers_to_apply_to_the_ne
 
 
 def test_a_version_the_portal_already_knows_is_stale_is_refused_before_aws(admin):
-    channel = ChannelFactory(version="v2", message_ttl=45)
-    with pytest.raises(Conflict, match="it now has version v2 and a message TTL of 45 s"):
+    channel = ChannelFactory(version="v2", message_ttl=45, refreshed_at=timezone.now())
+    with pytest.raises(Conflict, match="AWS holds version v2 with a message TTL of 45 s"):
         channel_update_ttl(actor=admin, channel=channel, ttl=90, version="v1")
     assert not Operation.objects.exists()
     assert not TtlForm({"message_ttl": "90", "version": "v 1"}).is_valid()
+
+
+def test_a_stale_version_is_refused_with_the_ttl_aws_holds_not_the_portals(
+    created, sandbox, kvs, django_capture_on_commit_callbacks
+):
+    """Someone set 77 s outside the portal; the portal read it (drift) and keeps its own 30 s. Submitting 33 on the
+    version the person saw is refused with AWS's 77 s; on a channel not read since its last change, with no TTL."""
+    channel = _active(sandbox)
+    seen = channel.version
+    kvs.update_signaling_channel(
+        ChannelARN=channel.arn, CurrentVersion=seen, SingleMasterConfiguration={"MessageTtlSeconds": 77}
+    )
+    client = created["client"]
+    client.get(f"/channels/{channel.pk}/")  # someone has it open: the refresher reads it every cycle
+    channel = _active(sandbox)
+    assert (channel.message_ttl, channel.drifted) == (30, ["message_ttl"])
+    refused = client.post(f"/channels/{channel.pk}/ttl/", {"message_ttl": "33", "version": seen})
+    text = refused.content.decode()
+    assert f"AWS holds version {channel.version} with a message TTL of 77 s." in text
+    assert "30 s" not in text
+    assert not Operation.objects.filter(kind="channels.update_ttl").exists()
+    Channel.objects.filter(pk=channel.pk).update(refreshed_at=None)  # changed since the portal last read it
+    unknown = client.post(f"/channels/{channel.pk}/ttl/", {"message_ttl": "33", "version": seen}).content.decode()
+    assert "has not read the channel in AWS since it last changed" in unknown
+    assert "message TTL of" not in unknown
 
 
 def test_tags_add_and_remove(created, sandbox, kvs, django_capture_on_commit_callbacks):

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from portal.core.identities import identity_end_everywhere, identity_sources
+from portal.core.identities import REASON_MAX_LENGTH, identity_end_everywhere, identity_sources
 from portal.core.models import AuditEntry, Operation, OperationBatch
 from portal.sandbox.client import SandboxControlError
 from portal.stages import identities as stage_identities
@@ -204,6 +204,24 @@ def test_a_reason_is_required(alice_everywhere, support):
     assert response.status_code == 400
     assert "This field is required." in response.content.decode()
     assert "3 places for" in response.content.decode()
+    assert not Operation.objects.exists()
+
+
+def test_a_refused_reason_re_renders_only_the_form_in_its_place(alice_everywhere, support):
+    """With htmx, a reason one character too long answers the form alone, swapped over itself: one reason field
+    with the text as typed and its error, one button, and not the results a second time inside the form."""
+    reason = "x" * (REASON_MAX_LENGTH + 1)
+    response = login(support).post("/people/end/", {"user_id": "alice", "reason": reason}, headers=HTMX)
+    assert response.status_code == 400
+    assert (response["HX-Retarget"], response["HX-Reswap"]) == ("#end-form", "outerHTML")
+    page = response.content.decode()
+    assert page.count('id="id_reason"') == 1
+    assert page.count('id="end-form"') == 1
+    assert page.count('type="submit"') == 1
+    assert f'value="{reason}"' in page
+    assert f"at most {REASON_MAX_LENGTH} characters" in page
+    assert "places for" not in page
+    assert 'id="results"' not in page
     assert not Operation.objects.exists()
 
 
