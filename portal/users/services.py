@@ -16,6 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
+from portal.core.audit import audit_record
 from portal.core.errors import NotAllowedInState
 from portal.core.models import AuditEntry, OneTimeSecret
 from portal.core.permissions import MANAGE_USERS
@@ -29,10 +30,8 @@ def password_generate() -> str:
     return secrets.token_urlsafe(12)
 
 
-def users_audit(*, actor: Actor, kind: str, target: str, detail: str) -> None:
-    AuditEntry.objects.create(
-        actor_name=actor.get_username(), kind=kind, target=target, event=AuditEntry.Event.SUCCEEDED, detail=detail
-    )
+def users_audit(*, actor: Actor, kind: str, target: str, detail: str) -> AuditEntry:
+    return audit_record(actor=actor, kind=kind, target=target, summary="", detail=detail)
 
 
 def _check_may_manage(actor: Actor, user: AbstractBaseUser | None = None) -> None:
