@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
+from portal.core.audit_kinds import audit_kind_labels
 from portal.core.models import AuditEntry, Operation
 
 
@@ -18,7 +19,10 @@ def audit_record(
     resource_name: str = "",
     operation: Operation | None = None,
 ) -> AuditEntry:
-    """`kind` is declared with its label in the app config's `audit_kinds` (portal.core.audit_kinds)."""
+    """`kind` is declared with its label in the app config's `audit_kinds` (portal.core.audit_kinds): the audit
+    log's Kind filter offers the declared kinds, so an undeclared one is refused here rather than never found."""
+    if kind not in audit_kind_labels():
+        raise ValueError(f"Audit kind {kind!r} is not declared in any app config's audit_kinds.")
     return AuditEntry.objects.create(
         actor_name=actor.get_username(),
         kind=kind,

@@ -12,6 +12,7 @@ from django.db.models import F, JSONField, Q, QuerySet, Value
 from django.db.models.fields.json import DataContains
 from django.utils import timezone
 
+from portal.core.audit_kinds import audit_kind_labels
 from portal.core.models import AuditEntry, Operation
 from portal.core.operation_kinds import operation_kinds
 
@@ -71,6 +72,13 @@ def _kind_choices() -> list[tuple[str, str]]:
     return [(kind.name, kind.label) for kind in operation_kinds()]
 
 
+def _audit_kind_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """Every kind an audit entry can have: the AWS operations, then what changes in the portal alone (users and
+    log-ins, cleanup policies, drift resolutions), each group by its label."""
+    in_the_portal = sorted(audit_kind_labels().items(), key=lambda choice: choice[1])
+    return [("AWS operations", _kind_choices()), ("In the portal", in_the_portal)]
+
+
 def day_range_filters(field_name: str) -> tuple[django_filters.DateFilter, django_filters.DateFilter]:
     """From and To filters on the (UTC) day of a datetime field, with the browser's date picker."""
 
@@ -128,7 +136,7 @@ class AuditFilter(django_filters.FilterSet):
         field_name="actor_name", lookup_expr="icontains", label="Actor", max_length=150,
         widget=forms.TextInput(attrs={"placeholder": "part of a username"}),
     )  # fmt: skip
-    kind = django_filters.ChoiceFilter(choices=_kind_choices, label="Kind", empty_label="Any kind")
+    kind = django_filters.ChoiceFilter(choices=_audit_kind_choices, label="Kind", empty_label="Any kind")
     target = django_filters.CharFilter(
         method="filter_target", label="Target", max_length=512,
         widget=forms.TextInput(attrs={"placeholder": "stage name, ARN or user id"}),

@@ -108,9 +108,12 @@ class Operation(models.Model):
 
 
 class OneTimeSecret(models.Model):
-    """A secret AWS returned (a participant token, a join token): encrypted, shown once to its requester, expiring."""
+    """A secret AWS returned (a participant token, a join token), or one the portal made in a change that is not an
+    operation (a generated password, kept by that change's audit entry): encrypted, shown once to its requester,
+    expiring."""
 
-    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="secrets")
+    operation = models.ForeignKey(Operation, null=True, on_delete=models.CASCADE, related_name="secrets")
+    audit_entry = models.ForeignKey("AuditEntry", null=True, on_delete=models.CASCADE, related_name="secrets")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.CASCADE, related_name="+")
     label = models.CharField(max_length=256, help_text="What the secret belongs to, e.g. a participant id.")
     ciphertext = models.BinaryField()
@@ -119,9 +122,16 @@ class OneTimeSecret(models.Model):
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(operation__isnull=True) ^ models.Q(audit_entry__isnull=True),
+                name="one_time_secret_kept_by_one",
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"secret for {self.label} (operation {self.operation_id})"
+        kept_by = f"operation {self.operation_id}" if self.operation_id else f"audit entry {self.audit_entry_id}"
+        return f"secret for {self.label} ({kept_by})"
 
 
 class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):

@@ -16,12 +16,15 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
+from portal.core.audit import audit_record
 from portal.core.errors import NotAllowedInState
 from portal.core.models import AuditEntry, OneTimeSecret
 from portal.core.permissions import MANAGE_USERS
 from portal.core.roles import Role, role_of
+from portal.core.secrets import secret_keep
 
 Actor = AbstractBaseUser | AnonymousUser
+PASSWORD_KINDS = ("users.create", "users.password")  # the entries whose one-time secret is a generated password
 
 
 def password_generate() -> str:
@@ -29,10 +32,8 @@ def password_generate() -> str:
     return secrets.token_urlsafe(12)
 
 
-def users_audit(*, actor: Actor, kind: str, target: str, detail: str) -> None:
-    AuditEntry.objects.create(
-        actor_name=actor.get_username(), kind=kind, target=target, event=AuditEntry.Event.SUCCEEDED, detail=detail
-    )
+def users_audit(*, actor: Actor, kind: str, target: str, detail: str) -> AuditEntry:
+    return audit_record(actor=actor, kind=kind, target=target, summary="", detail=detail)
 
 
 def _check_may_manage(actor: Actor, user: AbstractBaseUser | None = None) -> None:
@@ -46,15 +47,30 @@ def _check_may_manage(actor: Actor, user: AbstractBaseUser | None = None) -> Non
         raise NotAllowedInState("You cannot change your own account here: ask another Admin.")
 
 
-def user_create(*, username: str, email: str, role: Role, actor: Actor) -> tuple[AbstractBaseUser, str]:
-    """A new user holding `role`, with a generated password returned to show once (it is stored only hashed)."""
+def user_require_changeable(*, user: AbstractBaseUser, actor: Actor) -> None:
+    """Refuse before a confirmation is even asked for what the change itself would refuse."""
+    _check_may_manage(actor, user)
+
+
+def _password_keep(*, user: AbstractBaseUser, entry: AuditEntry, password: str, actor: Actor) -> None:
+    """The generated password, for `actor` to read once on its page; a password of theirs not yet read no longer
+    works, so it is discarded."""
+    earlier = OneTimeSecret.objects.filter(audit_entry__kind__in=PASSWORD_KINDS, audit_entry__target=entry.target)
+    earlier.exclude(audit_entry=entry).delete()
+    secret_keep(entry=entry, owner=actor, label=user.get_username(), secret=password)  # type: ignore[arg-type]
+
+
+def user_create(*, username: str, email: str, role: Role, actor: Actor) -> tuple[AbstractBaseUser, AuditEntry]:
+    """A new user holding `role`, with a generated password kept as a one-time secret of the entry that records
+    the creation, for the actor to read once (the user's row keeps it only hashed)."""
     _check_may_manage(actor)
     password = password_generate()
     with transaction.atomic():
         user = get_user_model().objects.create_user(username=username, email=email, password=password)
         user.groups.set([Group.objects.get(name=role.value)])
-        users_audit(actor=actor, kind="users.create", target=username, detail=f"as {role.value}")
-    return user, password
+        entry = users_audit(actor=actor, kind="users.create", target=username, detail=f"as {role.value}")
+        _password_keep(user=user, entry=entry, password=password, actor=actor)
+    return user, entry
 
 
 def user_set_role(*, user: AbstractBaseUser, role: Role, actor: Actor) -> None:
@@ -80,10 +96,11 @@ def user_set_active(*, user: AbstractBaseUser, active: bool, actor: Actor) -> No
         users_audit(actor=actor, kind=kind, target=user.get_username(), detail="")
 
 
-def user_reset_password(*, user: AbstractBaseUser, actor: Actor) -> str:
-    """A new generated password, returned to show once. Every session the user has ends (the password is part of
-    the session's hash), and the one-time secrets still waiting for them are discarded: whoever learns the new
-    password can log in as them, but can never reveal a token issued to them."""
+def user_reset_password(*, user: AbstractBaseUser, actor: Actor) -> AuditEntry:
+    """A new generated password, kept as a one-time secret of the entry that records the reset, for the actor to
+    read once. Every session the user has ends (the password is part of the session's hash), and the one-time
+    secrets still waiting for them are discarded: whoever learns the new password can log in as them, but can never
+    reveal a token issued to them."""
     _check_may_manage(actor, user)
     password = password_generate()
     with transaction.atomic():
@@ -91,8 +108,9 @@ def user_reset_password(*, user: AbstractBaseUser, actor: Actor) -> str:
         user.save(update_fields=["password"])
         discarded, _ = OneTimeSecret.objects.filter(owner_id=user.pk).delete()
         detail = f"{discarded} unrevealed secret(s) discarded" if discarded else ""
-        users_audit(actor=actor, kind="users.password", target=user.get_username(), detail=detail)
-    return password
+        entry = users_audit(actor=actor, kind="users.password", target=user.get_username(), detail=detail)
+        _password_keep(user=user, entry=entry, password=password, actor=actor)
+    return entry
 
 
 def login_unlock(*, actor: Actor, username: str = "", ip_address: str = "") -> int:

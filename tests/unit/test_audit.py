@@ -12,8 +12,10 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
 from django.http import StreamingHttpResponse
+from django.test import Client
 
 from portal.core.models import AuditEntry
+from portal.core.roles import Role
 from portal.core.selectors import AUDIT_CSV_CHUNK_ROWS, csv_cell
 from portal.core.services import operation_request
 from portal.stages import services
@@ -235,3 +237,61 @@ def test_the_migration_gives_existing_entries_their_summary_and_resource_name():
     ]  # fmt: skip
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def test_the_kind_filter_offers_every_kind_the_audit_records_and_lists_its_entries(admin, support):
+    """Issue 20 item 14: log-ins, user administration, cleanup policies and drift resolutions, not only operations."""
+    from portal.cleanup.models import CleanupPolicy
+    from portal.cleanup.services import cleanup_policy_save
+    from portal.core.audit_kinds import audit_kind_labels
+    from portal.core.drift import ACTION_RESOLUTION, drift_changed, drift_gone, drift_resolve
+    from portal.core.models import Drift
+    from portal.users import services as users
+    from tests.factories import PASSWORD
+
+    browser = Client()
+    browser.post("/login/", {"username": "sam", "password": "wrong"})
+    browser.post("/login/", {"username": "sam", "password": PASSWORD})
+    browser.post("/logout/")
+    users.user_create(username="kim", email="", role=Role.VIEWER, actor=admin)
+    users.user_set_role(user=support, role=Role.VIEWER, actor=admin)
+    users.user_set_active(user=support, active=False, actor=admin)
+    users.user_set_active(user=support, active=True, actor=admin)
+    users.user_reset_password(user=support, actor=admin)
+    users.login_unlock(actor=admin, username="sam")
+    values = {"name": "p", "kind": "stage", "condition": "older_than", "amount": 1, "unit": "days",
+              "schedule": "0 * * * *", "max_actions": 3}  # fmt: skip
+    policy = cleanup_policy_save(policy=CleanupPolicy(), actor=admin, values=values)
+    cleanup_policy_save(policy=policy, actor=admin, values={**values, "max_actions": 4})
+    stage = StageFactory(name="portal-name")
+    drift_changed(stage, "name", portal="portal-name", aws="aws-name")
+    drift_resolve(record=Drift.objects.get(field="name"), action="adopt", actor=admin)
+    drift_gone(stage)
+    drift_resolve(record=Drift.objects.get(change="gone"), action="mark_gone", actor=admin)
+    operation_request(kind="aws.check_connection", actor=admin, target="sts")
+
+    written = set(AuditEntry.objects.values_list("kind", flat=True))
+    assert written >= {"users.login", "users.logout", "users.create", "users.role", "users.deactivate",
+                       "users.reactivate", "users.password", "users.unlock", "cleanup.policy_create",
+                       "cleanup.policy_change", "drift.adopt", "drift.mark_gone", "aws.check_connection"}  # fmt: skip
+    assert {f"drift.{action}" for action in ACTION_RESOLUTION} <= set(audit_kind_labels())
+    client = login(admin)
+    page = client.get("/audit/").content.decode()
+    for kind in written | set(audit_kind_labels()):
+        assert f'<option value="{kind}">' in page, kind
+    assert '<optgroup label="In the portal">' in page
+    for kind in written:
+        listed = client.get("/audit/", {"kind": kind}).content.decode()
+        expected = set(AuditEntry.objects.filter(kind=kind).values_list("pk", flat=True))
+        assert expected
+        shown = {int(row.split('"')[0]) for row in listed.split('<tr id="audit-')[1:]}
+        assert shown == expected, kind
+        assert f'<option value="{kind}" selected>' in listed
+
+
+def test_an_undeclared_audit_kind_is_refused(admin):
+    from portal.core.audit import audit_record
+
+    with pytest.raises(ValueError, match="not declared"):
+        audit_record(actor=admin, kind="drift.keep", target="x", summary="")
+    assert not AuditEntry.objects.exists()

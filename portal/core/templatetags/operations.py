@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.urls import reverse
 
 from portal.aws.errors import (
     AwsAccessDenied,
@@ -19,7 +20,7 @@ from portal.core.audit_kinds import audit_kind_labels
 from portal.core.errors import DomainError
 from portal.core.models import Operation
 from portal.core.operation_kinds import OperationKind, operation_kind_get
-from portal.core.secrets import secrets_waiting
+from portal.core.secrets import SecretsOffer, secrets_waiting
 
 register = template.Library()
 
@@ -98,9 +99,15 @@ def operation_description(operation: Operation) -> str:
 
 
 @register.simple_tag(takes_context=True)
-def secrets_waiting_here(context: template.Context, operation: Operation) -> int:
-    """How many of the operation's one-time secrets the person looking could still read."""
-    return secrets_waiting(operation=operation, user=context["user"])
+def secrets_offer_of(context: template.Context, operation: Operation) -> SecretsOffer:
+    """The operation's one-time secrets as its result offers them: to its requester, once, into its result."""
+    return SecretsOffer(
+        url=reverse("operation_secrets_reveal", args=[operation.pk]),
+        target=f"operation-{operation.pk}-result",
+        owner_id=operation.actor_id,
+        owner_name=operation.actor_name,
+        waiting=secrets_waiting(operation=operation, user=context["user"]),
+    )
 
 
 @register.simple_tag
