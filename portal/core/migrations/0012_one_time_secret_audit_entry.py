@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0010_drift'),
+        ('core', '0011_drift_kept_and_settled_reason'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
