@@ -293,5 +293,5 @@ def test_an_undeclared_audit_kind_is_refused(admin):
     from portal.core.audit import audit_record
 
     with pytest.raises(ValueError, match="not declared"):
-        audit_record(actor=admin, kind="drift.keep", target="x", summary="")
+        audit_record(actor=admin, kind="nobody.declared_this", target="x", summary="")
     assert not AuditEntry.objects.exists()
