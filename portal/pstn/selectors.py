@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from portal.meetings.models import Meeting
 from portal.pstn.models import (
@@ -22,6 +22,12 @@ def calls_live() -> QuerySet[PhoneCall]:
 
 def calls_recent(*, limit: int = 50) -> QuerySet[PhoneCall]:
     return PhoneCall.objects.exclude(state__in=PhoneCall.LIVE_STATES).select_related("meeting")[:limit]
+
+
+def calls_changed_since(*, newest: int) -> bool:
+    """Whether the calls page now differs from one that showed no live call and `newest` as its newest call's id: a
+    call is live, or one started since. One query on two indexes; an ended call does not change."""
+    return PhoneCall.objects.filter(Q(pk__gt=newest) | Q(state__in=PhoneCall.LIVE_STATES)).exists()
 
 
 def calls_of_meeting(*, meeting: Meeting) -> QuerySet[PhoneCall]:
