@@ -165,15 +165,22 @@ def meeting_phone_panel(request: HttpRequest, meeting_pk: int) -> HttpResponse:
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 @permission_required(VIEW_RESOURCES, raise_exception=True)
-def wiring(request: HttpRequest) -> TemplateResponse:
+def wiring(request: HttpRequest) -> HttpResponse:
+    """The wiring; with htmx, its tables, polled while anything on them is in transition (then 286)."""
+    smas, rules, orders = list(selectors.smas()), list(selectors.rules()), list(selectors.number_orders())
+    transition = selectors.wiring_in_transition(smas=smas, rules=rules, orders=orders)
     context = {
-        "smas": list(selectors.smas()),
-        "rules": list(selectors.rules()),
+        "smas": smas,
+        "rules": rules,
         "numbers": selectors.phone_numbers(),
-        "orders": list(selectors.number_orders()),
+        "orders": orders,
         "dial_in_rule": services.dial_in_rule(),
+        "transition": transition,
     }
+    if request.htmx:
+        return poll_response(request, "pstn/wiring.html#wiring-tables", context, done=not transition)
     return TemplateResponse(request, "pstn/wiring.html", context)
 
 
