@@ -297,3 +297,15 @@ def test_idle_live_calls_poll_every_2_s_answered_204_until_a_call_starts(admin, 
     assert f'id="call-{call.pk}" data-state="pin"' in changed.split('id="recent-calls"')[0]
     assert 'hx-get="/calls/" hx-trigger="every 2s"' in changed  # a live call: every poll is the whole tables
     assert client.get("/calls/?newest=12x", headers={"HX-Request": "true"}).status_code == 200
+
+
+def test_the_sip_rule_form_chooses_the_only_sip_media_application(admin, dial_in):
+    client = login(admin)
+    form = client.get("/calls/wiring/rules/new/").content.decode()
+    assert f'<option value="{dial_in.target.pk}" selected>dial in</option>' in form
+    SipMediaApplication.objects.create(
+        name="second", aws_region="us-east-1", sma_id="sma-2", lambda_arn=dial_in.target.lambda_arn,
+        status=Lifecycle.ACTIVE,
+    )  # fmt: skip
+    form = client.get("/calls/wiring/rules/new/").content.decode()
+    assert '<option value="" selected>---------</option>' in form  # two: the Admin chooses
