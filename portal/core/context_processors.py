@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 
 from portal.core.roles import role_of
-from portal.core.sections import sections_for
+from portal.core.sections import AREA_ATTRIBUTE, sections_by_area, sections_for
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -15,8 +15,10 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {}
     items = []
+    area_section = sections_by_area().get(getattr(request, AREA_ATTRIBUTE, ""))
     for section in sections_for(user):
         url = reverse(section.url_name)
-        items.append({"label": section.label, "url": url, "active": request.path.startswith(url)})
+        active = section == area_section if area_section else request.path.startswith(url)
+        items.append({"label": section.label, "url": url, "active": active})
     # Lazy: htmx partials never show the role, and it costs a query.
     return {"nav_items": items, "portal_role": SimpleLazyObject(lambda: role_of(user))}

@@ -29,7 +29,7 @@ from portal.core.overview import refresh_budgets
 from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, SYNC_RESOURCES, VIEW_RESOURCES
 from portal.core.polling import poll_response
 from portal.core.secrets import secrets_take
-from portal.core.sections import sections_for
+from portal.core.sections import operation_area, section_area_set, sections_for
 from portal.core.selectors import audit_csv
 from portal.core.services import operation_request
 
@@ -124,6 +124,9 @@ def operation_batch(request: HttpRequest, batch_id: int) -> HttpResponse:
                "failures": batch_failures_by_code(operations)}  # fmt: skip
     if request.htmx:
         return poll_response(request, "core/operation_batch.html#batch-progress", context, done=progress.done)
+    areas = {operation_area(operation) for operation in operations}
+    if len(areas) == 1:
+        section_area_set(request, areas.pop())
     return TemplateResponse(request, "core/operation_batch.html", context)
 
 
@@ -183,6 +186,7 @@ def operation_detail(request: HttpRequest, operation_id: int) -> HttpResponse:
         return poll_response(
             request, "core/operation_progress.html", context, done=settled, finished=operation if settled else None
         )
+    section_area_set(request, operation_area(operation))
     return TemplateResponse(request, "core/operation_detail.html", _progress_context(operation, history=True))
 
 
@@ -199,6 +203,7 @@ def operation_secrets_reveal(request: HttpRequest, operation_id: int) -> Templat
     context |= {"secrets": secrets_take(operation=operation, user=request.user), "revealed": True}
     if request.htmx and kind.result_template:
         return TemplateResponse(request, kind.result_template, context)
+    section_area_set(request, operation_area(operation))
     return TemplateResponse(request, "core/operation_detail.html", context)
 
 

@@ -53,6 +53,9 @@ class SipRuleForm(UntruncatedForm):
     def __init__(self, *args: Any, editing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["target"].queryset = _usable_smas()
+        usable = list(_usable_smas()[:2])
+        if len(usable) == 1 and "target" not in self.initial:  # the only choice is chosen
+            self.fields["target"].initial = usable[0].pk
         if editing:  # AWS does not change a rule's trigger: delete it and create another
             del self.fields["trigger_type"], self.fields["trigger_value"]
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Q, QuerySet
 
+from portal.core.models import Operation
 from portal.meetings.models import Meeting
 from portal.pstn.models import (
     CallInvocation,
@@ -22,6 +24,12 @@ def calls_live() -> QuerySet[PhoneCall]:
 
 def calls_recent(*, limit: int = 50) -> QuerySet[PhoneCall]:
     return PhoneCall.objects.exclude(state__in=PhoneCall.LIVE_STATES).select_related("meeting")[:limit]
+
+
+def calls_changed_since(*, newest: int) -> bool:
+    """Whether the calls page now differs from one that showed no live call and `newest` as its newest call's id: a
+    call is live, or one started since. One query on two indexes; an ended call does not change."""
+    return PhoneCall.objects.filter(Q(pk__gt=newest) | Q(state__in=PhoneCall.LIVE_STATES)).exists()
 
 
 def calls_of_meeting(*, meeting: Meeting) -> QuerySet[PhoneCall]:
@@ -52,3 +60,15 @@ def phone_numbers() -> list[PhoneNumber]:
 
 def number_orders(*, limit: int = 10) -> QuerySet[PhoneNumberOrder]:
     return PhoneNumberOrder.objects.all()[:limit]
+
+
+def wiring_in_transition(
+    *, smas: list[SipMediaApplication], rules: list[SipRule], orders: list[PhoneNumberOrder]
+) -> bool:
+    """Whether the wiring page shows something that will change by itself: an application or rule being created or
+    deleted, an order AWS has not settled, or an operation on any of its rows not yet ended (one query)."""
+    changing = (Lifecycle.CREATING, Lifecycle.DELETING)
+    if any(row.status in changing for row in [*smas, *rules]) or any(not order.is_settled for order in orders):
+        return True
+    wired = ContentType.objects.get_for_models(SipMediaApplication, SipRule, PhoneNumber, PhoneNumberOrder)
+    return Operation.objects.filter(status__in=Operation.UNFINISHED, resource_type__in=list(wired.values())).exists()

@@ -14,6 +14,7 @@ from portal.pstn.models import Lifecycle, PhoneCall, SipMediaApplication, SipRul
 from tests.backing_services import wait_until
 from tests.conftest import sandbox_boto
 from tests.factories import PASSWORD
+from tests.functional.conftest import wait_for_htmx
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 SECRET = "browser-secret"
@@ -74,3 +75,36 @@ def test_dial_out_from_the_meeting_page_watch_it_live_and_hang_it_up(
     assert page.locator("#live-calls").count() == 0
     entry = AuditEntry.objects.get(kind="pstn.hangup", event="succeeded")
     assert (entry.actor_name, entry.reason) == ("sam", "wrong number dialled")
+
+
+def test_a_call_dialled_in_appears_in_live_calls_within_2_s_without_a_reload(
+    sandbox, settings, make_user, live_server, page
+):
+    sandbox.quotas(enabled=False)
+    settings.SMA_HANDLER_SECRET = SECRET
+    sandbox.sma_endpoint(LAMBDA_ARN, f"{live_server.url}/pstn/sma/", SECRET)
+    voice = sandbox_boto(sandbox.endpoint, "chime-sdk-voice")
+    sma_id = voice.create_sip_media_application(
+        AwsRegion="us-east-1", Name="dial in", Endpoints=[{"LambdaArn": LAMBDA_ARN}]
+    )["SipMediaApplication"]["SipMediaApplicationId"]
+    voice.create_sip_rule(
+        Name="main",
+        TriggerType="ToPhoneNumber",
+        TriggerValue=DIAL_IN,
+        TargetApplications=[{"SipMediaApplicationId": sma_id, "Priority": 1, "AwsRegion": "us-east-1"}],
+    )
+    SipMediaApplication.objects.create(
+        name="dial in", aws_region="us-east-1", lambda_arn=LAMBDA_ARN, sma_id=sma_id, status=Lifecycle.ACTIVE
+    )
+    viewer = make_user("vic", Role.VIEWER)
+    page.goto(f"{live_server.url}/login/?next=/calls/")
+    page.fill("#id_username", viewer.get_username())
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.locator("[data-empty]").wait_for()
+    wait_for_htmx(page)
+
+    dialled = sandbox.call_dial("+14155550123", DIAL_IN)
+    call = PhoneCall.objects.get(transaction_id=dialled["TransactionId"])
+    page.locator(f'#live-calls #call-{call.pk}[data-state="pin"]').wait_for(timeout=2_500)  # the poll is every 2 s
+    assert "+1415*****23" in page.locator(f"#call-{call.pk}").inner_text()

@@ -241,3 +241,27 @@ def test_viewers_see_numbers_but_cannot_search_order_change_or_release(viewer, l
         assert client.post(url).status_code == 403, url
     assert client.post(f"/calls/wiring/numbers/{number.pk}/restore/").status_code == 403
     assert not Operation.objects.exists()
+
+
+def test_the_wiring_tables_poll_while_an_order_is_processing_and_stop_once_it_is_settled(client, listed, sandbox):
+    search = _operation(client.post("/calls/wiring/numbers/search/", SEARCH))
+    found = search.result["numbers"]
+    _operation(client.post(f"/calls/wiring/numbers/search/{search.pk}/order/", {"numbers": found[:1]}))
+    order = PhoneNumberOrder.objects.get()
+    page = client.get("/calls/wiring/").content.decode()
+    assert '<div id="wiring-tables" hx-get="/calls/wiring/" hx-trigger="every 2s"' in page
+    htmx = {"HX-Request": "true"}
+    polled = client.client.get("/calls/wiring/", headers=htmx)
+    assert polled.status_code == 200
+    assert "HX-Request" in polled["Vary"]
+    assert f'id="order-{order.pk}" data-state="Processing"' in polled.content.decode()
+
+    sandbox.advance(5)
+    phone_numbers_refresh()
+    settled = client.client.get("/calls/wiring/", headers=htmx)
+    assert settled.status_code == 286  # nothing left in transition: htmx stops polling
+    tables = settled.content.decode()
+    assert tables.lstrip().startswith('<div id="wiring-tables"')
+    assert "hx-trigger" not in tables.split(">", 1)[0]
+    assert f'id="order-{order.pk}" data-state="Successful"' in tables
+    assert found[0] in tables.split('id="numbers"')[1]

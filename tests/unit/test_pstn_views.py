@@ -282,3 +282,30 @@ def test_aws_slower_than_the_timeout_is_an_apology_a_hangup_and_a_failed_operati
     assert (operation.status, operation.error_code, operation.attempts) == ("failed", "CallTimedOut", 1)
     assert operation.next_attempt_at is None
     assert "CallTimedOut" in PhoneCall.objects.get(transaction_id="tx-unit-1").note
+
+
+def test_idle_live_calls_poll_every_2_s_answered_204_until_a_call_starts(admin, dial_in):
+    ended = PhoneCall.objects.create(direction="inbound", transaction_id="tx-0", sma=dial_in.target, state="ended")
+    client = login(admin)
+    page = client.get("/calls/").content.decode()
+    assert f'hx-get="/calls/?newest={ended.pk}" hx-trigger="every 2s"' in page
+    idle = client.get(f"/calls/?newest={ended.pk}", headers={"HX-Request": "true"})
+    assert (idle.status_code, idle.content) == (204, b"")
+
+    call = PhoneCall.objects.create(direction="inbound", transaction_id="tx-1", sma=dial_in.target, state="pin")
+    changed = client.get(f"/calls/?newest={ended.pk}", headers={"HX-Request": "true"}).content.decode()
+    assert f'id="call-{call.pk}" data-state="pin"' in changed.split('id="recent-calls"')[0]
+    assert 'hx-get="/calls/" hx-trigger="every 2s"' in changed  # a live call: every poll is the whole tables
+    assert client.get("/calls/?newest=12x", headers={"HX-Request": "true"}).status_code == 200
+
+
+def test_the_sip_rule_form_chooses_the_only_sip_media_application(admin, dial_in):
+    client = login(admin)
+    form = client.get("/calls/wiring/rules/new/").content.decode()
+    assert f'<option value="{dial_in.target.pk}" selected>dial in</option>' in form
+    SipMediaApplication.objects.create(
+        name="second", aws_region="us-east-1", sma_id="sma-2", lambda_arn=dial_in.target.lambda_arn,
+        status=Lifecycle.ACTIVE,
+    )  # fmt: skip
+    form = client.get("/calls/wiring/rules/new/").content.decode()
+    assert '<option value="" selected>---------</option>' in form  # two: the Admin chooses

@@ -10,13 +10,16 @@ from django.apps import apps
 from django.utils import timezone
 from django_htmx.http import HttpResponseStopPolling
 
-from portal.core.models import AuditEntry, Operation
+from portal.channels.models import Channel
+from portal.core.models import AuditEntry, Operation, OperationBatch
 from portal.core.operation_kinds import operation_kinds
 from portal.core.roles import Role
 from portal.core.sections import sections
 from portal.core.services import operation_request
+from portal.meetings.models import Meeting
+from portal.pstn.models import PhoneCall
 from tests.conftest import login
-from tests.factories import OperationFactory
+from tests.factories import ChannelFactory, OperationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -212,3 +215,30 @@ def test_login_keeps_the_username_on_error(client, admin):
     page = client.post("/login/", {"username": "ada", "password": "wrong"}).content.decode()
     assert 'value="ada"' in page
     assert "Please enter a correct username and password" in page
+
+
+def _highlighted(page: str) -> list[str]:
+    return re.findall(r'aria-current="page">([^<]*)</a>', page)
+
+
+def test_an_operations_page_highlights_the_section_of_what_it_is_about(admin):
+    meeting = Meeting.objects.create(meeting_id="m-1", external_meeting_id="walk-standup", media_region="us-east-1")
+    created = OperationFactory(kind="meetings.create", target="walk-standup", resource=meeting)
+    call = PhoneCall.objects.create(direction="inbound", transaction_id="tx", state="in_meeting")
+    hangup = OperationFactory(kind="pstn.hangup", target="tx", resource=call)
+    search = OperationFactory(kind="pstn.search_numbers", target="available phone numbers")  # no resource: its kind
+    check = OperationFactory()  # aws.check_connection: no section of its own
+    client = login(admin)
+    assert _highlighted(client.get(f"/operations/{created.pk}/").content.decode()) == ["Meetings"]
+    assert _highlighted(client.get(f"/operations/{hangup.pk}/").content.decode()) == ["Calls"]
+    assert _highlighted(client.get(f"/operations/{search.pk}/").content.decode()) == ["Calls"]
+    assert _highlighted(client.get(f"/operations/{check.pk}/").content.decode()) == ["Operations"]
+    assert _highlighted(client.get("/operations/").content.decode()) == ["Operations"]
+
+    fleet = OperationBatch.objects.create(label="Create 2 channels", actor_name="ada")
+    fleet.operations.set(
+        OperationFactory(kind="channels.create", target=channel.name, resource=channel)
+        for channel in ChannelFactory.create_batch(2)
+    )
+    assert Channel.objects.count() == 2
+    assert _highlighted(client.get(f"/operations/batches/{fleet.pk}/").content.decode()) == ["Channels"]
