@@ -49,5 +49,6 @@ CHANNEL_DRIFT = drift_kind_register(
         adopt=_adopt,
         reapply=_reapply,
         mark_gone=_mark_gone,
+        field_labels={"message_ttl": "Message TTL"},
     )
 )
