@@ -232,7 +232,7 @@ def _added(operation: Operation, effect_data: dict[str, Any]) -> None:
 def _describe_add(p: dict[str, Any], meeting: str) -> str:
     ids = [a["ExternalUserId"] for a in p.get("attendees", [])]
     shown = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
-    return f"Add {len(ids)} attendee{'s' if len(ids) != 1 else ''} to {meeting}: {shown}"
+    return f"Add {len(ids)} {ngettext('attendee', 'attendees', len(ids))} to {meeting}: {shown}"
 
 
 ATTENDEES_ADD = register(
