@@ -185,11 +185,16 @@ def test_a_stopped_capture_says_who_asked(admin, django_capture_on_commit_callba
                                              media_pipeline_id=str(uuid.uuid4()), max_duration_minutes=90)  # fmt: skip
     with django_capture_on_commit_callbacks(execute=False):
         capture_stop(actor=admin, capture=capture)
-    CapturePipeline.objects.filter(pk=capture.pk).update(status="Stopped", ended_at=timezone.now())
-    page = login(admin).get(f"/pipelines/{capture.pk}/").content.decode()
+    ended = timezone.now()
+    CapturePipeline.objects.filter(pk=capture.pk).update(status="Stopped", started_at=ended - timedelta(seconds=3725),
+                                                         ended_at=ended)  # fmt: skip
+    client = login(admin)
+    page = client.get(f"/pipelines/{capture.pk}/").content.decode()
     assert "(asked by ada)" in page
     assert "(asked)" not in page
     assert "stop after 1 hour and 30 minutes" in page
+    assert "<dt>Duration</dt><dd>1 hour and 2 minutes</dd>" in page
+    assert "<td>1 hour and 2 minutes</td>" in client.get("/pipelines/").content.decode()
 
 
 def _meeting_presence(user_id: str) -> None:
