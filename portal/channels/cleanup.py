@@ -9,7 +9,8 @@ from django.db.models import Model, QuerySet
 
 from portal.channels.models import Channel
 from portal.channels.services import channel_delete
-from portal.cleanup.kinds import CleanupKind, Condition, Described, age_words, cleanup_kind_register
+from portal.cleanup.kinds import CleanupKind, Condition, Described, cleanup_kind_register
+from portal.core.durations import duration_in_words
 from portal.core.models import Operation
 
 
@@ -27,7 +28,7 @@ def _evaluate(row: Model, condition: str, threshold: timedelta, now: datetime) -
     if condition != Condition.OLDER_THAN:
         return None
     age = now - (row.aws_created_at or row.created_at)
-    return f"created {age_words(age)} ago" if age >= threshold else None
+    return f"created {duration_in_words(age)} ago" if age >= threshold else None
 
 
 def _busy(row: Model) -> str:

@@ -48,5 +48,6 @@ CHANNEL_DRIFT = drift_kind_register(
         reapply=_reapply,
         mark_gone=_mark_gone,
         removed_by=("channels.delete",),
+        field_labels={"message_ttl": "Message TTL"},
     )
 )

@@ -297,7 +297,11 @@ CHANNEL_DELETE = register(
         call=_delete,
         on_success=_deleted,
         on_failure=_deletion_failed,
-        summary=lambda result: "already gone from AWS" if result.get("already_gone") else "DELETING",
+        summary=lambda result: (
+            "already gone from AWS"
+            if result.get("already_gone")
+            else "deletion accepted: KVS removes the channel within seconds"
+        ),
         explain_failure=_explain_delete,
         describe=lambda p, channel: f"Delete signaling channel {channel} (version {p.get('version')})",
     )

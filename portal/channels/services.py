@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from portal.channels.models import Channel
 from portal.channels.selectors import channel_aws_words
@@ -187,7 +188,7 @@ def channel_delete(*, actor: AbstractBaseUser | None, channel: Channel, reason: 
 
 def channels_delete(*, actor: AbstractBaseUser, channels: list[Channel]) -> OperationBatch:
     """Delete several channels: one operation each, all requested in one transaction or none, on one batch page."""
-    label = f"Delete {len(channels)} signaling channel{'s' if len(channels) != 1 else ''}"
+    label = f"Delete {len(channels)} {ngettext('signaling channel', 'signaling channels', len(channels))}"
     return operation_batch_each(
         label=label, actor=actor, rows=channels, request=lambda channel: channel_delete(actor=actor, channel=channel)
     )

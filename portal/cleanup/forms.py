@@ -11,13 +11,32 @@ from portal.cleanup.kinds import PROTECTION_TAG, Condition, cleanup_kind_get, cl
 from portal.cleanup.models import ACTIONS_MAX, CleanupPolicy
 from portal.cleanup.services import POLICY_FIELDS
 
+# Each cron field: crontab's argument, its name in messages, and the values it takes.
+CRON_FIELDS = (
+    ("minute", "minute", 0, 59),
+    ("hour", "hour", 0, 23),
+    ("day_of_month", "day-of-month", 1, 31),
+    ("month_of_year", "month", 1, 12),
+    ("day_of_week", "day-of-week", 0, 6),
+)
+CRON_ERRORS = (ValueError, KeyError, IndexError, ParseException)
+
 
 def _kind_choices() -> list[tuple[str, str]]:
-    return [(kind.name, f"{kind.label}: {kind.action_label.lower()}") for kind in cleanup_kinds()]
+    """No kind is chosen until the person chooses one: a policy deletes or stops what it selects, so a default would
+    be the portal guessing what to destroy (and the first kind alphabetically was "Capture pipelines: stop the
+    capture", which nobody had picked)."""
+    kinds = [(kind.name, f"{kind.label}: {kind.action_label.lower()}") for kind in cleanup_kinds()]
+    return [("", "Choose the resources and the action"), *kinds]
 
 
 class CleanupPolicyForm(forms.ModelForm):
     kind = forms.ChoiceField(choices=_kind_choices, label="Resources and action")
+    select_everything = forms.BooleanField(
+        required=False,
+        label="Select every resource of this kind",
+        help_text="Needed when no name pattern, tag or origin narrows the selection.",
+    )
     # Bounded in clean() and clean_max_actions() with the domain's limits, not the database column's.
     amount = forms.IntegerField(
         label="For at least", min_value=0, initial=0,
@@ -49,6 +68,11 @@ class CleanupPolicyForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         for field in self.fields.values():
             field.widget.attrs.pop("maxlength", None)
+        order = list(self.fields)
+        order.insert(order.index("origin") + 1, order.pop(order.index("select_everything")))
+        self.order_fields(order)
+        if self.instance.pk and self.instance.selects_everything:
+            self.fields["select_everything"].initial = True
 
     def clean_schedule(self) -> str:
         schedule = " ".join(self.cleaned_data["schedule"].split())
@@ -59,12 +83,18 @@ class CleanupPolicyForm(forms.ModelForm):
             raise forms.ValidationError(
                 "A cron expression has five fields: minute hour day-of-month month day-of-week, e.g. 0 3 * * *."
             )
-        minute, hour, day_of_month, month_of_year, day_of_week = parts
+        for value, (argument, name, low, high) in zip(parts, CRON_FIELDS, strict=True):
+            try:
+                crontab(**{argument: value})
+            except CRON_ERRORS as error:
+                raise forms.ValidationError(
+                    f"This cron expression cannot be read: its {name} field takes {low} to {high} as a number, a "
+                    f"range (a-b), a list (a,b) or a step (*/n), and “{value}” is none of these."
+                ) from error
         try:
-            crontab(minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year,
-                    day_of_week=day_of_week)  # fmt: skip
-        except (ValueError, KeyError, IndexError, ParseException) as error:
-            raise forms.ValidationError(f"This cron expression cannot be read: {error}.") from error
+            crontab(**{argument: value for value, (argument, *_) in zip(parts, CRON_FIELDS, strict=True)})
+        except CRON_ERRORS as error:
+            raise forms.ValidationError(f"This cron expression cannot be read: {str(error).rstrip('.')}.") from error
         return schedule
 
     def clean_tag_key(self) -> str:
@@ -83,8 +113,16 @@ class CleanupPolicyForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        if cleaned.get("tag_value") and not cleaned.get("tag_key"):
+        if cleaned.get("tag_value") and not cleaned.get("tag_key") and "tag_key" not in self.errors:
             self.add_error("tag_key", "A tag value needs its key.")
+        selection = {name: cleaned.get(name, self.data.get(name, "")) for name in ("name_pattern", "tag_key", "origin")}
+        if CleanupPolicy.selects_everything_of(**selection) and not cleaned.get("select_everything"):
+            kind = cleanup_kind_get(cleaned["kind"]).label.lower() if cleaned.get("kind") else "its kind"
+            self.add_error(
+                "select_everything",
+                f"No name pattern, tag or origin: this policy selects every one of the {kind}. Narrow the "
+                "selection, or tick this box to confirm that is meant.",
+            )
         kind_name, condition = cleaned.get("kind"), cleaned.get("condition")
         if kind_name and condition:
             kind = cleanup_kind_get(kind_name)

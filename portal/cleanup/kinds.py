@@ -86,15 +86,3 @@ def cleanup_kind_get(name: str) -> CleanupKind:
         return _KINDS[name]
     except KeyError:
         raise LookupError(f"Unknown cleanup kind {name!r}.") from None
-
-
-def age_words(age: timedelta) -> str:
-    """A duration the way a report says it: "9 days", "3 h 20 min", "45 min", "30 s"."""
-    seconds = int(age.total_seconds())
-    if seconds >= 2 * 86400:
-        return f"{seconds // 86400} days"
-    if seconds >= 3600:
-        return f"{seconds // 3600} h {seconds % 3600 // 60} min"
-    if seconds >= 60:
-        return f"{seconds // 60} min"
-    return f"{seconds} s"

@@ -9,6 +9,7 @@ from django.db import models
 from django.urls import reverse
 
 from portal.cleanup.kinds import Condition
+from portal.core.durations import duration_in_words
 from portal.core.models import Operation, OperationBatch
 
 # The longest a condition can be asked to have held: ten years, longer than any resource a policy selects has existed
@@ -78,10 +79,24 @@ class CleanupPolicy(models.Model):
         counts as THRESHOLD_MAX: nothing it selects is that old either way."""
         return timedelta(**{self.unit: min(self.amount, self.amount_max(self.unit))})
 
+    @staticmethod
+    def selects_everything_of(*, name_pattern: str, tag_key: str, origin: str) -> bool:
+        """No name pattern, tag or origin narrows the selection: every resource of the kind is a candidate."""
+        return not (name_pattern or tag_key or origin)
+
+    @property
+    def selects_everything(self) -> bool:
+        return self.selects_everything_of(name_pattern=self.name_pattern, tag_key=self.tag_key, origin=self.origin)
+
     @property
     def condition_words(self) -> str:
         label = Condition.LABELS.get(self.condition, self.condition)
-        return f"{label} {self.amount} {self.unit}" if self.condition in Condition.TIMED else label
+        return f"{label} {duration_in_words(self.threshold)}" if self.condition in Condition.TIMED else label
+
+
+# What a run that requested operations came to, as its badge says it; other runs say their outcome.
+RUN_STATE_LABELS = {"in_progress": "In progress", "failed": "Failed items", "succeeded": "Succeeded"}
+ITEM_STATE_LABELS = {"acted": "Acted", "in_progress": "In progress", "failed": "Failed", "skipped": "Skipped"}
 
 
 class CleanupRun(models.Model):
@@ -125,6 +140,11 @@ class CleanupRun(models.Model):
             return "in_progress"
         return "failed" if getattr(self, "has_failed", False) else "succeeded"
 
+    @property
+    def state_label(self) -> str:
+        """`state` in words, for its badge."""
+        return RUN_STATE_LABELS.get(self.state) or self.get_outcome_display()
+
 
 class CleanupItem(models.Model):
     """One resource a run looked at: acted on (its operation tells how that went), skipped and why, or refused."""
@@ -161,6 +181,11 @@ class CleanupItem(models.Model):
         if self.operation.status == Operation.Status.FAILED:
             return "failed"
         return "acted" if self.operation.status == Operation.Status.SUCCEEDED else "in_progress"
+
+    @property
+    def state_label(self) -> str:
+        """`state` in words, for its badge."""
+        return ITEM_STATE_LABELS[self.state]
 
     @property
     def failure(self) -> tuple[str, str]:

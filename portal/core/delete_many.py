@@ -19,6 +19,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from portal.core.models import OperationBatch
@@ -45,9 +46,13 @@ class DeleteMany:
     ordering: tuple[str, ...] = ("name", "pk")
     permission: str = MANAGE_RESOURCES
 
+    def nouns(self, count: int) -> str:
+        """The noun for `count` rows: "stage", "stages"."""
+        return ngettext(self.noun, f"{self.noun}s", count)
+
     def phrase(self, count: int) -> str:
         """What a person types to delete `count` rows at once: it names how many."""
-        return f"delete {count} {self.noun}{'s' if count != 1 else ''}"
+        return f"delete {count} {self.nouns(count)}"
 
     def chosen(self, ids: list[str]) -> list[Model]:
         """The rows these ids name, whatever their state, in the declared order."""
@@ -90,7 +95,8 @@ class DeleteManyForm(forms.Form):
             self.add_error(self.delete_many.field, f"At most {self.delete_many.at_most} {noun}s at once.")
         expected = self.delete_many.phrase(len(rows))
         if "confirm" in cleaned and cleaned["confirm"].strip() != expected:
-            self.add_error("confirm", f"Type {expected!r} exactly to delete these {len(rows)} {noun}(s).")
+            these = f"{len(rows)} {self.delete_many.nouns(len(rows))}"
+            self.add_error("confirm", f"Type {expected!r} exactly to delete these {these}.")
         return cleaned
 
 

@@ -15,6 +15,7 @@ record of that row then (`drift_settle_removed`, called by the courier once the 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Model, QuerySet
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from portal.core.audit import audit_record
 from portal.core.errors import NotAllowedInState
@@ -48,6 +50,11 @@ class DriftKind:
     reapply: Callable[[Model, str, Any, User], Operation] | None  # queue an operation putting the portal's value back
     mark_gone: Callable[[Model, User], None]  # the row is marked gone (never deletes in AWS)
     removed_by: tuple[str, ...] = ()  # operation kinds whose success takes the row out of AWS ("channels.delete")
+    field_labels: dict[str, str] = dataclasses.field(default_factory=dict)  # where a field's verbose name will not do
+
+    def field_label(self, name: str) -> str:
+        """What a page calls a compared field: "Message TTL", not message_ttl."""
+        return self.field_labels.get(name) or capfirst(self.model._meta.get_field(name).verbose_name)
 
 
 _KINDS: dict[str, DriftKind] = {}

@@ -31,5 +31,14 @@ class PersonEndForm(UntruncatedForm):
     user_id = forms.CharField(max_length=USER_ID_MAX_LENGTH, widget=forms.HiddenInput)
     reason = forms.CharField(
         max_length=REASON_MAX_LENGTH,
-        help_text=f"Required; up to {REASON_MAX_LENGTH} characters. Sent to IVS and kept in the audit log.",
+        help_text=f"Required; up to {REASON_MAX_LENGTH} characters. Kept in the audit log.",
     )
+
+    def say_where_the_reason_goes(self, services: list[str]) -> None:
+        """The reason's help names the services that receive it ("IVS" for stages); Chime's DeleteAttendee takes
+        none, so for meetings it is only kept in the audit log."""
+        if services:
+            self.fields["reason"].help_text = (
+                f"Required; up to {REASON_MAX_LENGTH} characters. Sent to {' and '.join(services)} and kept in the "
+                "audit log."
+            )

@@ -50,6 +50,7 @@ class IdentitySource:
     label: str  # the heading of its places on the page
     find: Callable[[str], list[Presence]]
     end: Callable[[AbstractBaseUser, str, list[Presence], str], list[Operation]]  # actor, user id, presences, reason
+    reason_sent_to: str = ""  # the service `end` gives the reason to ("IVS"), when it takes one
 
 
 @dataclass(frozen=True)

@@ -284,3 +284,10 @@ class Drift(models.Model):
     @property
     def is_open(self) -> bool:
         return self.resolved_at is None
+
+    @property
+    def field_label(self) -> str:
+        """The differing field as pages name it, from its kind's declaration."""
+        from portal.core.drift import drift_kind_get  # the kinds registry imports this module
+
+        return drift_kind_get(self.kind).field_label(self.field) if self.field else ""

@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from portal.aws.clients import aws_client, aws_run, aws_runtime
 from portal.aws.errors import AwsError
@@ -174,7 +175,8 @@ def refresh_run(name: str) -> dict[str, int] | None:
         summary = refresher.apply(cycle)
         failures = [o.error for o in cycle.observed if o.error is not None]
         if failures:
-            error = f"{len(failures)} item(s) failed; first: {failures[0].code}: {failures[0].message}"
+            failed = ngettext("%d item failed", "%d items failed", len(failures)) % len(failures)
+            error = f"{failed}; first: {failures[0].code}: {failures[0].message}"
     except AwsError as failure:
         error = f"{failure.code}: {failure.message}"
         logger.warning("Refresh %s: %s", name, error)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Model
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from portal.core.operation_kinds import OperationCall, OperationKind, register
 from portal.core.permissions import MANAGE_RESOURCES
@@ -33,7 +34,7 @@ def tag_words(tags: dict[str, str]) -> str:
 
 def _untag_words(parameters: dict[str, Any], name: str) -> str:
     keys = parameters.get("keys", [])
-    return f"Remove tag{'s' if len(keys) > 1 else ''} {', '.join(keys)} from {name}"
+    return f"Remove {ngettext('tag', 'tags', len(keys))} {', '.join(keys)} from {name}"
 
 
 def tag_kinds_register(

@@ -80,6 +80,9 @@ def people(request: HttpRequest) -> TemplateResponse:
 def _people_found(user_id: str, end_form: PersonEndForm) -> dict[str, Any]:
     found = identity_find(user_id=user_id)
     presences = [presence for result in found for presence in result.presences]
+    end_form.say_where_the_reason_goes(
+        sorted({result.source.reason_sent_to for result in found if any(not p.ending for p in result.presences)} - {""})
+    )
     return {
         "user_id": user_id,
         "found": found,

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Max, Model, QuerySet
 
-from portal.cleanup.kinds import CleanupKind, Condition, Described, age_words, cleanup_kind_register
+from portal.cleanup.kinds import CleanupKind, Condition, Described, cleanup_kind_register
+from portal.core.durations import duration_in_words
 from portal.core.models import Operation
 from portal.meetings.models import Meeting
 from portal.meetings.services import meeting_end
@@ -29,13 +30,13 @@ def _evaluate(row: Model, condition: str, threshold: timedelta, now: datetime) -
     assert isinstance(row, Meeting)
     age = now - row.created_at
     if condition == Condition.OLDER_THAN:
-        return f"created {age_words(age)} ago" if age >= threshold else None
+        return f"created {duration_in_words(age)} ago" if age >= threshold else None
     if condition == Condition.RUNNING_LONGER_THAN:
-        return f"running for {age_words(age)}" if age >= threshold else None
+        return f"running for {duration_in_words(age)}" if age >= threshold else None
     if condition == Condition.IDLE_FOR and row.connected_count == 0:
         changed = getattr(row, "last_attendee_change", None)
         idle = now - max(changed or row.created_at, row.created_at)
-        return f"nobody connected for {age_words(idle)}" if idle >= threshold else None
+        return f"nobody connected for {duration_in_words(idle)}" if idle >= threshold else None
     return None
 
 

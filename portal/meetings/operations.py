@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from portal.aws import chime_meetings as chime
 from portal.aws.errors import AwsError, AwsNotFound
@@ -119,11 +120,21 @@ def _creation_failed(operation: Operation, error: AwsError) -> None:
     Meeting.objects.filter(pk=operation.parameters["meeting_pk"]).update(status=Meeting.Status.FAILED)
 
 
+def _attendees(result: dict[str, Any]) -> str:
+    count = len(result.get("attendees", []))
+    return ngettext("%(count)d attendee", "%(count)d attendees", count) % {"count": count}
+
+
+def _errors(result: dict[str, Any]) -> str:
+    count = len(result.get("errors", []))
+    return ngettext("%(count)d error", "%(count)d errors", count) % {"count": count}
+
+
 def _describe_create(p: dict[str, Any], meeting: str) -> str:
     words = f"Create meeting {p.get('external_meeting_id') or meeting} in {p.get('media_region')}"
     attendees = p.get("attendees", [])
     if attendees:
-        words += f" with {len(attendees)} attendee{'s' if len(attendees) > 1 else ''} "
+        words += f" with {len(attendees)} {ngettext('attendee', 'attendees', len(attendees))} "
         words += f"({', '.join(a['ExternalUserId'] for a in attendees)})"
     if p.get("primary_meeting_id"):
         words += f", replica of {p['primary_meeting_id']}"
@@ -138,7 +149,7 @@ MEETING_CREATE = register(
         call=_create,
         on_success=_created,
         on_failure=_creation_failed,
-        summary=lambda r: f"{r.get('meeting', {}).get('MeetingId')} with {len(r.get('attendees', []))} attendee(s)",
+        summary=lambda r: f"{r.get('meeting', {}).get('MeetingId')} with {_attendees(r)}",
         result_template="meetings/attendees_result.html",
         describe=_describe_create,
     )
@@ -221,7 +232,7 @@ def _added(operation: Operation, effect_data: dict[str, Any]) -> None:
 def _describe_add(p: dict[str, Any], meeting: str) -> str:
     ids = [a["ExternalUserId"] for a in p.get("attendees", [])]
     shown = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
-    return f"Add {len(ids)} attendee{'s' if len(ids) != 1 else ''} to {meeting}: {shown}"
+    return f"Add {len(ids)} {ngettext('attendee', 'attendees', len(ids))} to {meeting}: {shown}"
 
 
 ATTENDEES_ADD = register(
@@ -232,7 +243,7 @@ ATTENDEES_ADD = register(
         call=_add,
         on_success=_added,
         serial=False,
-        summary=lambda r: f"{len(r.get('attendees', []))} attendee(s), {len(r.get('errors', []))} error(s)",
+        summary=lambda r: f"{_attendees(r)}, {_errors(r)}",
         result_template="meetings/attendees_result.html",
         describe=_describe_add,
     )

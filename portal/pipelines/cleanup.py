@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Max, Model, QuerySet
 
-from portal.cleanup.kinds import CleanupKind, Condition, Described, age_words, cleanup_kind_register
+from portal.cleanup.kinds import CleanupKind, Condition, Described, cleanup_kind_register
+from portal.core.durations import duration_in_words
 from portal.core.models import Operation
 from portal.pipelines.models import CapturePipeline
 from portal.pipelines.services import capture_stop
@@ -33,14 +34,14 @@ def _evaluate(row: Model, condition: str, threshold: timedelta, now: datetime) -
     started = row.started_at or row.created_at
     if condition == Condition.OLDER_THAN:
         age = now - row.created_at
-        return f"started {age_words(age)} ago" if age >= threshold else None
+        return f"started {duration_in_words(age)} ago" if age >= threshold else None
     if condition == Condition.RUNNING_LONGER_THAN:
         running = now - started
-        return f"recording for {age_words(running)}" if running >= threshold else None
+        return f"recording for {duration_in_words(running)}" if running >= threshold else None
     if condition == Condition.IDLE_FOR and row.meeting is not None and row.meeting.connected_count == 0:
         changed = getattr(row, "last_attendee_change", None)
         idle = now - max(changed or started, started)
-        return f"recording with nobody in the meeting for {age_words(idle)}" if idle >= threshold else None
+        return f"recording with nobody in the meeting for {duration_in_words(idle)}" if idle >= threshold else None
     return None
 
 

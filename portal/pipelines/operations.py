@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from portal.aws import media_pipelines as aws
 from portal.aws.errors import AwsError, AwsNotFound
+from portal.core.durations import minutes_in_words
 from portal.core.models import Operation
 from portal.core.operation_kinds import OperationCall, OperationKind, register
 from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS
@@ -71,9 +72,9 @@ def _describe_create(p: dict[str, Any], meeting: str) -> str:
     words = f"Record meeting {p.get('external_meeting_id') or meeting} into {p.get('sink_arn', '')}"
     policies = []
     if p.get("stop_when_empty_minutes"):
-        policies.append(f"stop if nobody joins within {p['stop_when_empty_minutes']} min")
+        policies.append(f"stop if nobody joins within {minutes_in_words(p['stop_when_empty_minutes'])}")
     if p.get("max_duration_minutes"):
-        policies.append(f"stop after {p['max_duration_minutes']} min")
+        policies.append(f"stop after {minutes_in_words(p['max_duration_minutes'])}")
     return words + (f" ({'; '.join(policies)})" if policies else "")
 
 

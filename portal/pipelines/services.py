@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from portal.core.durations import minutes_in_words
 from portal.core.errors import Conflict, NotAllowedInState, Remedy
 from portal.core.models import Operation
 from portal.core.services import operation_request
@@ -140,7 +141,9 @@ def capture_stop(*, actor: AbstractBaseUser | None, capture: CapturePipeline, wh
             },
             resource=capture,
         )
-        CapturePipeline.objects.filter(pk=capture.pk).update(stop_operation=operation, stop_reason=why or "asked")
+        CapturePipeline.objects.filter(pk=capture.pk).update(
+            stop_operation=operation, stop_reason=why or f"asked by {operation.actor_name}"
+        )
     return operation
 
 
@@ -222,7 +225,9 @@ def captures_due_a_policy_stop(*, now: datetime) -> list[PolicyStop]:
     for capture in running:
         age = now - capture.created_at
         if capture.max_duration_minutes and age >= timedelta(minutes=capture.max_duration_minutes):
-            due.append(PolicyStop(capture, f"policy: maximum duration of {capture.max_duration_minutes} min"))
+            due.append(
+                PolicyStop(capture, f"policy: maximum duration of {minutes_in_words(capture.max_duration_minutes)}")
+            )
             continue
         if capture.stop_when_empty_minutes and age >= timedelta(minutes=capture.stop_when_empty_minutes):
             somebody = any(
@@ -231,7 +236,7 @@ def captures_due_a_policy_stop(*, now: datetime) -> list[PolicyStop]:
                 for meeting_id, joined_at, state in joined
             )
             if not somebody:
-                why = f"policy: nobody joined within {capture.stop_when_empty_minutes} min"
+                why = f"policy: nobody joined within {minutes_in_words(capture.stop_when_empty_minutes)}"
                 due.append(PolicyStop(capture, why))
     return due
 

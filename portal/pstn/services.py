@@ -11,6 +11,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from portal.core.errors import Conflict, NotAllowedInState
 from portal.core.models import Operation
@@ -200,7 +201,7 @@ def numbers_order(*, actor: AbstractBaseUser, numbers: list[str], name: str) -> 
         return operation_request(
             kind="pstn.order_numbers",
             actor=actor,
-            target=f"{len(numbers)} phone number{'s' if len(numbers) > 1 else ''}",
+            target=f"{len(numbers)} {ngettext('phone number', 'phone numbers', len(numbers))}",
             parameters={"order_pk": order.pk, "product_type": product_type, "numbers": numbers, "name": name},
             resource=order,
         )

@@ -10,7 +10,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Exists, Max, Model, OuterRef, QuerySet
 from django.db.models.fields.json import KT
 
-from portal.cleanup.kinds import CleanupKind, Condition, Described, age_words, cleanup_kind_register
+from portal.cleanup.kinds import CleanupKind, Condition, Described, cleanup_kind_register
+from portal.core.durations import duration_in_words
 from portal.core.models import Operation
 from portal.stages.models import ParticipantToken, Stage
 from portal.stages.services import stage_delete, stage_disconnect_participant_id
@@ -31,17 +32,21 @@ def _evaluate_stage(row: Model, condition: str, threshold: timedelta, now: datet
     if condition == Condition.OLDER_THAN:
         age = now - row.created_at
         verb = "found" if row.origin == Stage.Origin.FOUND else "created"
-        return f"{verb} {age_words(age)} ago" if age >= threshold else None
+        return f"{verb} {duration_in_words(age)} ago" if age >= threshold else None
     if condition == Condition.IDLE_FOR:
         if row.active_session_id:
             return None
         ended = getattr(row, "last_session_end", None)
         idle = now - (ended or row.created_at)
         since = "its last session ended" if ended else "no session since it was created or found"
-        return f"idle {age_words(idle)} ({since})" if idle >= threshold else None
+        return f"idle {duration_in_words(idle)} ({since})" if idle >= threshold else None
     if condition == Condition.RUNNING_LONGER_THAN and row.active_session_id and row.active_session_since:
         running = now - row.active_session_since
-        return f"session {row.active_session_id} running for {age_words(running)}" if running >= threshold else None
+        return (
+            f"session {row.active_session_id} running for {duration_in_words(running)}"
+            if running >= threshold
+            else None
+        )
     return None
 
 
@@ -95,10 +100,10 @@ def _describe_token(row: Model) -> Described:
 def _evaluate_token(row: Model, condition: str, threshold: timedelta, now: datetime) -> str | None:
     assert isinstance(row, ParticipantToken)
     if condition == Condition.TOKEN_EXPIRED:
-        return f"expired {age_words(now - row.expires_at)} ago" if row.expires_at <= now else None
+        return f"expired {duration_in_words(now - row.expires_at)} ago" if row.expires_at <= now else None
     if condition == Condition.OLDER_THAN:
         age = now - row.issued_at
-        return f"issued {age_words(age)} ago" if age >= threshold else None
+        return f"issued {duration_in_words(age)} ago" if age >= threshold else None
     return None
 
 

@@ -93,5 +93,7 @@ def stages_end_identity(
 
 
 STAGES = identity_source_register(
-    IdentitySource(name="stages", label="Stages", find=stages_find_identity, end=stages_end_identity)
+    IdentitySource(
+        name="stages", label="Stages", find=stages_find_identity, end=stages_end_identity, reason_sent_to="IVS"
+    )
 )

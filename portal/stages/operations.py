@@ -6,9 +6,11 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import ngettext
 
 from portal.aws import ivs_realtime as ivs
 from portal.aws.errors import AwsError, AwsNotFound, aws_error_class
+from portal.core.durations import minutes_in_words
 from portal.core.errors import DomainError
 from portal.core.models import Operation
 from portal.core.operation_kinds import EFFECT_DATA, SECRETS, OperationCall, OperationKind, register
@@ -74,13 +76,13 @@ def _describe_create(p: dict[str, Any], stage: str) -> str:
     words += f" with tags {tag_words(tags)}" if tags else " with no tags"
     if tokens:
         holders = ", ".join(_holder(spec.get("userId", "")) for spec in tokens)
-        words += f" and {len(tokens)} token{'s' if len(tokens) > 1 else ''} ({holders})"
+        words += f" and {len(tokens)} {ngettext('token', 'tokens', len(tokens))} ({holders})"
     return words
 
 
 def _describe_issue(p: dict[str, Any], stage: str) -> str:
     def terms(spec: dict[str, Any]) -> str:
-        return f"{', '.join(spec.get('capabilities', []))}, {spec.get('duration')} minutes"
+        return f"{', '.join(spec.get('capabilities', []))}, {minutes_in_words(spec['duration'])}"
 
     tokens = p.get("tokens", [])
     if len(tokens) == 1:

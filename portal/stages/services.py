@@ -11,6 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from portal.core.batches import operation_batch_each
 from portal.core.drift import drift_changed, drift_found, drift_gone, drift_open_keys, drift_settle
@@ -171,7 +172,7 @@ def stage_delete(*, actor: AbstractBaseUser | None, stage: Stage, reason: str = 
 
 def stages_delete(*, actor: AbstractBaseUser, stages: list[Stage]) -> OperationBatch:
     """Delete several stages at once: one operation per stage, all or none, followed together on one batch page."""
-    label = f"Delete {len(stages)} stage{'s' if len(stages) != 1 else ''}"
+    label = f"Delete {len(stages)} {ngettext('stage', 'stages', len(stages))}"
     return operation_batch_each(
         label=label, actor=actor, rows=stages, request=lambda stage: stage_delete(actor=actor, stage=stage)
     )

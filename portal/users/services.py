@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils.translation import ngettext
 
 from portal.core.audit import audit_record
 from portal.core.errors import NotAllowedInState
@@ -107,7 +108,12 @@ def user_reset_password(*, user: AbstractBaseUser, actor: Actor) -> AuditEntry:
         user.set_password(password)
         user.save(update_fields=["password"])
         discarded, _ = OneTimeSecret.objects.filter(owner_id=user.pk).delete()
-        detail = f"{discarded} unrevealed secret(s) discarded" if discarded else ""
+        detail = (
+            ngettext("%(n)d unrevealed secret discarded", "%(n)d unrevealed secrets discarded", discarded)
+            % {"n": discarded}
+            if discarded
+            else ""
+        )
         entry = users_audit(actor=actor, kind="users.password", target=user.get_username(), detail=detail)
         _password_keep(user=user, entry=entry, password=password, actor=actor)
     return entry
@@ -120,5 +126,10 @@ def login_unlock(*, actor: Actor, username: str = "", ip_address: str = "") -> i
         raise ValueError("Unlock either a username or an address.")
     with transaction.atomic():
         removed = axes_reset(username=username) if username else axes_reset(ip=ip_address)
-        users_audit(actor=actor, kind="users.unlock", target=username or ip_address, detail=f"{removed} record(s)")
+        users_audit(
+            actor=actor,
+            kind="users.unlock",
+            target=username or ip_address,
+            detail=ngettext("%(n)d record", "%(n)d records", removed) % {"n": removed},
+        )
     return removed

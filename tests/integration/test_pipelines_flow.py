@@ -176,7 +176,7 @@ def test_the_meeting_ending_stops_it_and_an_empty_meeting_is_stopped_by_the_poli
     assert captures_enforce_policies() == 1
     stop = _settled(_latest("pipelines.stop"))
     assert (stop.actor_name, stop.status) == ("scheduler", Operation.Status.SUCCEEDED)
-    assert "nobody joined within 5 min" in AuditEntry.objects.filter(operation=stop).first().summary
+    assert "nobody joined within 5 minutes" in AuditEntry.objects.filter(operation=stop).first().summary
     sandbox.advance(4)
     _follow_until(lambda: _capture(capture.pk).status == CapturePipeline.Status.STOPPED)
     assert captures_enforce_policies() == 0

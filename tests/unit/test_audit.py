@@ -66,7 +66,7 @@ def test_each_stage_entry_says_what_was_asked_and_names_the_stage(
         "Remove tags team, cost from town-hall",
         "Remove tag team from town-hall",
         "Rename town-hall to main-hall",
-        "Issue a token to bob on town-hall: SUBSCRIBE, 60 minutes",
+        "Issue a token to bob on town-hall: SUBSCRIBE, 1 hour",
         "Delete stage town-hall",
     ]
     assert {entry.resource_name for entry in entries} == {"town-hall"}

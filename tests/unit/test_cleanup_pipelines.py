@@ -31,7 +31,7 @@ def test_a_capture_recording_an_empty_meeting_is_stopped(admin, monkeypatch):
                                           unit="minutes", max_actions=5)  # fmt: skip
     plan = cleanup_plan(policy=policy, now=timezone.now())
     assert [(entry.label, entry.why) for entry in plan.act] == [
-        ("standup", "recording with nobody in the meeting for 30 min")
+        ("standup", "recording with nobody in the meeting for 30 minutes")
     ]
     run = cleanup_run(policy=policy, actor=admin, trigger=CleanupRun.Trigger.MANUAL)
     operation = Operation.objects.get(kind="pipelines.stop")

@@ -155,8 +155,8 @@ def test_policies_stop_empty_and_overlong_captures(meeting):
     Attendee.objects.create(meeting=other, attendee_id="a-1", external_user_id="alice", joined_at=now)
     due = {stop.capture.pk: stop.why for stop in captures_due_a_policy_stop(now=now)}
     assert due == {
-        empty.pk: "policy: nobody joined within 5 min",
-        long.pk: "policy: maximum duration of 60 min",
+        empty.pk: "policy: nobody joined within 5 minutes",
+        long.pk: "policy: maximum duration of 1 hour",
     }
     assert joined.pk not in due
 

@@ -50,8 +50,7 @@ def test_issuing_tokens_redirects_to_the_operation_and_a_reload_issues_nothing(
     assert Operation.objects.filter(kind="stages.issue_token").count() == 1
     assert sorted(ParticipantToken.objects.values_list("user_id", flat=True)) == ["", "host"]
     assert operation.audit_entries.get(event="requested").summary == (
-        "Issue 2 tokens on town-hall: no user id (PUBLISH, SUBSCRIBE, 720 minutes); "
-        "host (PUBLISH, SUBSCRIBE, 720 minutes)"
+        "Issue 2 tokens on town-hall: no user id (PUBLISH, SUBSCRIBE, 12 hours); host (PUBLISH, SUBSCRIBE, 12 hours)"
     )
     page = client.post(f"/operations/{operation.pk}/secrets/", headers=HTMX).content.decode()
     assert page.count('class="token"') == 2  # one reveal for every token asked, with one "Copy all as JSON"

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django import template
-from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from portal.core.durations import duration_in_words
 from portal.core.protection import PROTECTION_TAG
 
 register = template.Library()
@@ -43,17 +43,30 @@ def utc(value: datetime | str | None, precision: str = "second") -> SafeString |
 
 @register.filter
 def ago(value: datetime | str | None) -> SafeString | str:
-    """`{{ operation.created_at|ago }}` → "just now", "3 minutes ago", "in 2 hours", with the UTC time on hover."""
+    """`{{ operation.created_at|ago }}` → "just now", "3 minutes ago", "in 10 hours", with the UTC time on hover."""
     moment = _moment(value)
     if moment is None:
         return "—"
-    words = "just now" if abs(timezone.now() - moment) < JUST_NOW else naturaltime(moment)
+    delta = moment - timezone.now()
+    if abs(delta) < JUST_NOW:
+        words = "just now"
+    else:
+        words = f"in {duration_in_words(delta)}" if delta > timedelta(0) else f"{duration_in_words(delta)} ago"
     return format_html(
         '<time class="nowrap" datetime="{}" title="{} UTC">{}</time>',
         moment.isoformat(),
         moment.strftime(FORMATS["second"]),
         words,
     )
+
+
+@register.filter
+def duration(value: timedelta | float | None, unit: str = "seconds") -> str:
+    """A duration in words: `{{ run.elapsed|duration }}` (a timedelta or seconds), `{{ capture.max_duration_minutes|
+    duration:"minutes" }}` → "1 hour and 30 minutes"."""
+    if value is None or value == "":
+        return "—"
+    return duration_in_words(value if isinstance(value, timedelta) else timedelta(**{unit: float(value)}))
 
 
 @register.filter
