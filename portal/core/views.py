@@ -138,7 +138,7 @@ def _live_list_interval(page: Page, in_flight: bool) -> str | None:
 
 
 def _operations_context(request: HttpRequest) -> dict[str, Any]:
-    filters = OperationFilter(request.GET or None, queryset=Operation.objects.all())
+    filters = OperationFilter(request.GET or None, queryset=Operation.objects.prefetch_related("resource"))
     page = Paginator(filters.qs, PAGE_SIZE).get_page(request.GET.get("page"))
     in_flight = any(not operation.is_terminal for operation in page.object_list)
     return {"filters": filters, "page": page, "in_flight": in_flight,
