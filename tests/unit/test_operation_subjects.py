@@ -10,6 +10,7 @@ import pytest
 from django.db.models import Model
 from django.urls import reverse
 
+from portal.channels.services import ChannelSpec, channels_create_fleet
 from portal.core.operation_kinds import operation_kind_get, operation_kinds
 from portal.core.roles import Role
 from portal.meetings.models import Meeting
@@ -94,7 +95,10 @@ def _order() -> Case:
 
 def _call() -> Case:
     call = PhoneCall.objects.create(
-        direction=PhoneCall.Direction.INBOUND, from_masked="+1 ••• 0142", to_masked="+1 ••• 0100", meeting=_meeting_row()
+        direction=PhoneCall.Direction.INBOUND,
+        from_masked="+1 ••• 0142",
+        to_masked="+1 ••• 0100",
+        meeting=_meeting_row(),
     )
     return call, {"call_pk": call.pk}, "Dial-in +1 ••• 0142 → +1 ••• 0100", reverse("pstn_call", args=[call.pk])
 
@@ -154,3 +158,22 @@ def test_every_operation_page_links_what_it_changed_by_name(kind_name, make_user
     assert page.count(link) == 2  # in the progress headline and in the facts
     assert link in progress.content.decode()
     assert link in listed
+
+
+def test_a_fleet_is_found_again_from_the_operations_list_and_each_of_its_operations(
+    admin, viewer, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        batch = channels_create_fleet(
+            actor=admin,
+            specs=[ChannelSpec(name=f"cam-{n}", channel_type="SINGLE_MASTER", ttl=60, tags={}) for n in (1, 2)],
+            label="Create 2 signaling channels (cam-1 … cam-2)",
+        )
+    client = login(viewer)
+    link = f'<a href="{reverse("operation_batch", args=[batch.pk])}">Create 2 signaling channels (cam-1 … cam-2)</a>'
+
+    listed = client.get(reverse("operations")).content.decode()
+    detail = client.get(reverse("operation_detail", args=[batch.operations.first().pk])).content.decode()
+
+    assert link in listed.split('id="recent-batches"', 1)[1].split("</p>", 1)[0]
+    assert f"<dt>Requested together</dt><dd>{link}</dd>" in detail
