@@ -20,7 +20,14 @@ from portal.aws.errors import AwsConflict, AwsError, AwsNotFound, aws_error_clas
 from portal.channels.models import Channel
 from portal.core.errors import Conflict, DomainError, NotAllowedInState, Remedy
 from portal.core.models import Operation
-from portal.core.operation_kinds import SECRETS, OperationCall, OperationKind, register
+from portal.core.operation_kinds import (
+    SECRETS,
+    OperationCall,
+    OperationKind,
+    OperationSubject,
+    register,
+    resource_subject,
+)
 from portal.core.permissions import MANAGE_RESOURCES
 from portal.core.tagging import tag_kinds_register, tag_words
 
@@ -48,6 +55,10 @@ def _refusal_now(operation: Operation) -> DomainError | None:
     except DomainError as refusal:
         return refusal
     return None
+
+
+def _channel(operation: Operation) -> OperationSubject:
+    return resource_subject(operation, "channel_detail")
 
 
 # --- create ---------------------------------------------------------------------------------------------------------
@@ -107,6 +118,7 @@ def _describe_create(p: dict[str, Any], channel: str) -> str:
 CHANNEL_CREATE = register(
     OperationKind(
         name="channels.create",
+        subject=_channel,
         label="Create signaling channel",
         permission=MANAGE_RESOURCES,
         call=_create,
@@ -187,6 +199,7 @@ def _explain_ttl(operation: Operation) -> DomainError | None:
 CHANNEL_UPDATE_TTL = register(
     OperationKind(
         name="channels.update_ttl",
+        subject=_channel,
         label="Update message TTL",
         permission=MANAGE_RESOURCES,
         call=_update_ttl,
@@ -211,6 +224,7 @@ CHANNEL_TAG, CHANNEL_UNTAG = tag_kinds_register(
     tags_remove=kvs.tags_remove,
     on_failure=_channel_missing,
     explain_failure=_refusal_now,
+    subject=_channel,
 )
 
 
@@ -241,6 +255,7 @@ def _summary_tags_set(result: dict[str, Any]) -> str:
 CHANNEL_TAGS_SET = register(
     OperationKind(
         name="channels.tags_set",
+        subject=_channel,
         label="Re-apply the portal's tags",
         permission=MANAGE_RESOURCES,
         call=_tags_set,
@@ -292,6 +307,7 @@ def _explain_delete(operation: Operation) -> DomainError | None:
 CHANNEL_DELETE = register(
     OperationKind(
         name="channels.delete",
+        subject=_channel,
         label="Delete signaling channel",
         permission=MANAGE_RESOURCES,
         call=_delete,
@@ -321,6 +337,7 @@ async def _ice_servers(call: OperationCall) -> dict[str, Any]:
 CHANNEL_ICE_SERVERS = register(
     OperationKind(
         name="channels.ice_servers",
+        subject=_channel,
         label="Get ICE servers",
         permission=MANAGE_RESOURCES,
         call=_ice_servers,

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Count, Q, QuerySet
 from django.urls import reverse
-from django.utils import timezone
 
 from portal.aws.kinesis_video import PROTOCOLS, ROLES
 from portal.channels.models import Channel
+from portal.core.batches import batches_recent
 from portal.core.models import Drift, Operation, OperationBatch
 from portal.core.sections import Figure
 from portal.core.services import operations_of
@@ -77,12 +76,7 @@ def channel_aws_words(*, channel: Channel) -> str:
 
 def channel_fleets_recent() -> list[OperationBatch]:
     """Fleets requested in the last day, newest first (their pages can be left and come back to): one query."""
-    since = timezone.now() - timedelta(days=1)
-    return list(
-        OperationBatch.objects.filter(created_at__gte=since, operations__kind="channels.create")
-        .distinct()
-        .order_by("-created_at")[:5]
-    )
+    return batches_recent(kind="channels.create")
 
 
 def channel_operations(*, channel: Channel) -> QuerySet[Operation]:

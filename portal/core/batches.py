@@ -8,10 +8,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 
 from portal.core.errors import DomainError
 from portal.core.models import Operation, OperationBatch
@@ -68,6 +70,15 @@ def operation_batch_each(
             except DomainError as refused:
                 raise type(refused)(f"{row}: {refused.message}", remedy=refused.remedy) from refused
         return operation_batch_record(label=label, actor=actor, reason="", operations=operations)
+
+
+def batches_recent(*, kind: str = "") -> list[OperationBatch]:
+    """Batches requested in the last day, newest first, at most 5 (their pages can be left and come back to), only
+    those with operations of `kind` when given: one query."""
+    batches = OperationBatch.objects.filter(created_at__gte=timezone.now() - timedelta(days=1))
+    if kind:
+        batches = batches.filter(operations__kind=kind).distinct()
+    return list(batches.order_by("-created_at")[:5])
 
 
 def batch_operations(*, batch: OperationBatch) -> list[Operation]:

@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from django.urls import reverse
+
 if TYPE_CHECKING:
     from portal.aws.errors import AwsError
     from portal.core.errors import DomainError
@@ -37,6 +39,28 @@ class OperationCall:
 
 
 @dataclass(frozen=True)
+class OperationSubject:
+    """What an operation changed, named as people know it ("bob in walk-standup", a channel's name, a phone number),
+    and the page it was started from, where that thing is seen."""
+
+    name: str
+    url: str
+
+
+def resource_subject(operation: Operation, url_name: str, *, name: str = "") -> OperationSubject:
+    """The operation's row, named `name` (by default the row's own name), linked to its page `url_name`."""
+    return OperationSubject(
+        name=name or operation.resource_name or operation.target,
+        url=reverse(url_name, args=[operation.resource_id]) if operation.resource_id is not None else "",
+    )
+
+
+def page_subject(name: str, url_name: str) -> OperationSubject:
+    """What a list page shows (the available numbers, the stages of a region), linked to that page."""
+    return OperationSubject(name=name, url=reverse(url_name))
+
+
+@dataclass(frozen=True)
 class OperationKind:
     name: str
     label: str
@@ -55,6 +79,14 @@ class OperationKind:
     # What the operation asks, in words, from its parameters and the name of the row it is about (e.g. "Disconnect
     # participant alice (p-123) from town-hall, token revoked"); every audit entry keeps it. None: label and name.
     describe: Callable[[dict[str, Any], str], str] | None = None
+    # What the operation changed, named and linked to the page it was started from: every operation page and the
+    # operations list show it instead of an AWS id. Every kind declares it; None shows the target, unlinked.
+    subject: Callable[[Operation], OperationSubject] | None = None
+
+    def subject_of(self, operation: Operation) -> OperationSubject:
+        if self.subject is None:
+            return OperationSubject(name=operation.target, url="")
+        return self.subject(operation)
 
     def audit_summary(self, *, parameters: dict[str, Any], resource_name: str) -> str:
         if self.describe is not None:

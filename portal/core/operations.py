@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from portal.aws import sts
-from portal.core.operation_kinds import OperationCall, OperationKind, register
+from portal.core.operation_kinds import OperationCall, OperationKind, page_subject, register
 from portal.core.permissions import MANAGE_RESOURCES
 
 
@@ -17,6 +17,7 @@ async def _check(call: OperationCall) -> dict[str, Any]:
 CHECK_CONNECTION = register(
     OperationKind(
         name="aws.check_connection",
+        subject=lambda operation: page_subject("AWS connection", "operations"),
         label="Check AWS connection",
         permission=MANAGE_RESOURCES,
         call=_check,

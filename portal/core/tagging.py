@@ -18,7 +18,7 @@ from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import ngettext
 
-from portal.core.operation_kinds import OperationCall, OperationKind, register
+from portal.core.operation_kinds import OperationCall, OperationKind, OperationSubject, register
 from portal.core.permissions import MANAGE_RESOURCES
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ def tag_kinds_register(
     tags_remove: Callable[..., Awaitable[None]],
     on_failure: Callable[[Operation, AwsError], None] | None = None,
     explain_failure: Callable[[Operation], DomainError | None] | None = None,
+    subject: Callable[[Operation], OperationSubject],
     result_template: str = "",
     permission: str = MANAGE_RESOURCES,
 ) -> tuple[OperationKind, OperationKind]:
@@ -79,6 +80,7 @@ def tag_kinds_register(
         "on_failure": on_failure,
         "explain_failure": explain_failure,
         "result_template": result_template,
+        "subject": subject,
     }
     return (
         register(

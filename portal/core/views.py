@@ -17,7 +17,13 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from portal.aws.clients import aws_endpoint_configured
-from portal.core.batches import batch_failures_by_code, batch_operations, batch_progress, batch_shown
+from portal.core.batches import (
+    batch_failures_by_code,
+    batch_operations,
+    batch_progress,
+    batch_shown,
+    batches_recent,
+)
 from portal.core.downloads import download_response
 from portal.core.drift import drift_actions, drift_kinds, drift_open_by_kind, drift_resolution_words, drift_resolve
 from portal.core.filters import AuditFilter, OperationFilter, filter_rows
@@ -42,7 +48,7 @@ def home(request: HttpRequest) -> TemplateResponse:
     """The state of the estate in a constant number of queries: each section's figures, the refresh's API budget."""
     visible = sections_for(request.user)
     context = {
-        "recent_operations": Operation.objects.all()[:5],
+        "recent_operations": Operation.objects.prefetch_related("resource")[:5],
         "endpoint_configured": aws_endpoint_configured(),
         "tiles": [section for section in visible if section.summary],
         "figures": [figure for section in visible for figure in section.figures_now()],
@@ -150,7 +156,7 @@ def _live_list_interval(page: Page, in_flight: bool) -> str | None:
 
 
 def _operations_context(request: HttpRequest) -> dict[str, Any]:
-    filters = OperationFilter(request.GET or None, queryset=Operation.objects.all())
+    filters = OperationFilter(request.GET or None, queryset=Operation.objects.prefetch_related("resource"))
     page = Paginator(filter_rows(filters), PAGE_SIZE).get_page(request.GET.get("page"))
     in_flight = any(not operation.is_terminal for operation in page.object_list)
     return {"filters": filters, "page": page, "in_flight": in_flight,
@@ -166,7 +172,9 @@ def operations(request: HttpRequest) -> HttpResponse:
         template = "core/operations.html#operation-table"
         return poll_response(request, template, context, done=not context["poll_interval"])
     return TemplateResponse(
-        request, "core/operations.html", dict(context, endpoint_configured=aws_endpoint_configured())
+        request,
+        "core/operations.html",
+        dict(context, endpoint_configured=aws_endpoint_configured(), batches=batches_recent()),
     )
 
 

@@ -17,7 +17,14 @@ from django.utils.translation import ngettext
 from portal.aws import chime_meetings as chime
 from portal.aws.errors import AwsError, AwsNotFound
 from portal.core.models import Operation
-from portal.core.operation_kinds import SECRETS, OperationCall, OperationKind, register
+from portal.core.operation_kinds import (
+    SECRETS,
+    OperationCall,
+    OperationKind,
+    OperationSubject,
+    register,
+    resource_subject,
+)
 from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS
 from portal.core.statements import statement_run
 from portal.meetings.models import Attendee, Meeting
@@ -73,6 +80,16 @@ def _who(p: dict[str, Any]) -> str:
 
 def _capability_words(capabilities: dict[str, str]) -> str:
     return ", ".join(f"{media} {value}" for media, value in capabilities.items())
+
+
+def _meeting(operation: Operation) -> OperationSubject:
+    return resource_subject(operation, "meeting_detail")
+
+
+def _attendee(operation: Operation) -> OperationSubject:
+    """The attendee by the name people know ("bob in walk-standup"), linked to the meeting's page."""
+    name = f"{operation.parameters.get('external_user_id')} in {operation.resource_name or operation.target}"
+    return resource_subject(operation, "meeting_detail", name=name)
 
 
 # --- create ---------------------------------------------------------------------------------------------------------
@@ -144,6 +161,7 @@ def _describe_create(p: dict[str, Any], meeting: str) -> str:
 MEETING_CREATE = register(
     OperationKind(
         name="meetings.create",
+        subject=_meeting,
         label="Create meeting",
         permission=MANAGE_RESOURCES,
         call=_create,
@@ -198,6 +216,7 @@ def _end_failed(operation: Operation, error: AwsError) -> None:
 MEETING_END = register(
     OperationKind(
         name="meetings.end",
+        subject=_meeting,
         label="End meeting",
         permission=MANAGE_RESOURCES,
         call=_end,
@@ -238,6 +257,7 @@ def _describe_add(p: dict[str, Any], meeting: str) -> str:
 ATTENDEES_ADD = register(
     OperationKind(
         name="meetings.add_attendees",
+        subject=_meeting,
         label="Add attendees",
         permission=MANAGE_RESOURCES,
         call=_add,
@@ -271,6 +291,7 @@ def _revoked(operation: Operation, effect_data: dict[str, Any]) -> None:
 ATTENDEE_REVOKE = register(
     OperationKind(
         name="meetings.revoke_attendee",
+        subject=_attendee,
         label="Revoke attendee",
         permission=REVOKE_PARTICIPANTS,
         call=_revoke,
@@ -301,6 +322,7 @@ def _capabilities_updated(operation: Operation, effect_data: dict[str, Any]) -> 
 CAPABILITIES_UPDATE = register(
     OperationKind(
         name="meetings.update_capabilities",
+        subject=_attendee,
         label="Change attendee capabilities",
         permission=MANAGE_RESOURCES,
         call=_update_capabilities,
@@ -330,6 +352,7 @@ def _updated_except(operation: Operation, effect_data: dict[str, Any]) -> None:
 CAPABILITIES_UPDATE_EXCEPT = register(
     OperationKind(
         name="meetings.update_capabilities_except",
+        subject=_meeting,
         label="Change everyone's capabilities except some",
         permission=MANAGE_RESOURCES,
         call=_update_except,

@@ -16,7 +16,7 @@ from portal.aws import media_pipelines as aws
 from portal.aws.errors import AwsError, AwsNotFound
 from portal.core.durations import minutes_in_words
 from portal.core.models import Operation
-from portal.core.operation_kinds import OperationCall, OperationKind, register
+from portal.core.operation_kinds import OperationCall, OperationKind, OperationSubject, register, resource_subject
 from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS
 from portal.pipelines.models import CapturePipeline, Concatenation
 
@@ -31,6 +31,12 @@ def _facts(pipeline: dict[str, Any]) -> dict[str, Any]:
 
 def _failure_words(error: AwsError) -> str:
     return f"{error.code}: {error.message}"
+
+
+def _capture(operation: Operation) -> OperationSubject:
+    """The capture as the recording of its meeting, linked to the capture's page."""
+    meeting = operation.parameters.get("external_meeting_id")
+    return resource_subject(operation, "pipeline_detail", name=f"recording of {meeting}" if meeting else "")
 
 
 # --- start ----------------------------------------------------------------------------------------------------------
@@ -81,6 +87,7 @@ def _describe_create(p: dict[str, Any], meeting: str) -> str:
 CAPTURE_START = register(
     OperationKind(
         name="pipelines.start",
+        subject=_capture,
         label="Record meeting",
         permission=MANAGE_RESOURCES,
         call=_create,
@@ -119,6 +126,7 @@ def _stop_failed(operation: Operation, error: AwsError) -> None:
 CAPTURE_STOP = register(
     OperationKind(
         name="pipelines.stop",
+        subject=_capture,
         label="Stop recording",
         permission=REVOKE_PARTICIPANTS,
         call=_stop,
@@ -163,6 +171,7 @@ def _concatenation_failed(operation: Operation, error: AwsError) -> None:
 CAPTURE_CONCATENATE = register(
     OperationKind(
         name="pipelines.concatenate",
+        subject=_capture,
         label="Make one file",
         permission=MANAGE_RESOURCES,
         call=_concatenate,

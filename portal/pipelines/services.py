@@ -164,6 +164,7 @@ def capture_concatenate(*, actor: AbstractBaseUser, capture: CapturePipeline, bu
             parameters={
                 "capture_pk": capture.pk,
                 "concatenation_pk": concatenation.pk,
+                "external_meeting_id": capture.meeting.external_meeting_id if capture.meeting else "",
                 "media_pipeline_id": capture.media_pipeline_id,
                 "capture_arn": capture.arn,
                 "sink_arn": concatenation.sink_arn,

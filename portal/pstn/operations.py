@@ -11,18 +11,41 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from portal.aws import chime_meetings as chime
 from portal.aws import chime_voice as voice
 from portal.aws.errors import AwsError, AwsNotFound
 from portal.core.models import Operation
-from portal.core.operation_kinds import SECRETS, OperationCall, OperationKind, register
+from portal.core.operation_kinds import (
+    SECRETS,
+    OperationCall,
+    OperationKind,
+    OperationSubject,
+    page_subject,
+    register,
+    resource_subject,
+)
 from portal.core.permissions import HANGUP_CALLS, MANAGE_RESOURCES
 from portal.meetings.models import Attendee
 from portal.meetings.operations import meeting_recount
 from portal.pstn.models import Lifecycle, PhoneCall, PhoneNumber, PhoneNumberOrder, SipMediaApplication, SipRule
 from portal.pstn.refresh import number_fields
+
+
+def _on_wiring(operation: Operation, row: str, *, name: str = "") -> OperationSubject:
+    """A SIP media application, rule, number or order by its name, linked to its row on the wiring page."""
+    return OperationSubject(
+        name=name or operation.resource_name or operation.target,
+        url=f"{reverse('pstn_wiring')}#{row}-{operation.resource_id}",
+    )
+
+
+def _in_meeting(operation: Operation, who: str) -> OperationSubject:
+    """Someone on the phone in a meeting ("+1 ••• 0123 in walk-standup"), linked to the meeting's page."""
+    return resource_subject(operation, "meeting_detail", name=f"{who} in {operation.resource_name or operation.target}")
+
 
 # --- SIP media applications and SIP rules: created, updated and deleted the same way ---------------------------------
 
@@ -78,8 +101,12 @@ def _wiring_kinds(
     def delete_failed(operation: Operation, error: AwsError) -> None:
         rows(operation).filter(status=Lifecycle.DELETING).update(status=Lifecycle.ACTIVE)
 
+    def subject(operation: Operation) -> OperationSubject:
+        return _on_wiring(operation, short)
+
     create_kind = OperationKind(
         name=f"pstn.create_{short}",
+        subject=subject,
         label=f"Create {noun}",
         permission=MANAGE_RESOURCES,
         call=create_call,
@@ -90,6 +117,7 @@ def _wiring_kinds(
     )
     update_kind = OperationKind(
         name=f"pstn.update_{short}",
+        subject=subject,
         label=f"Update {noun}",
         permission=MANAGE_RESOURCES,
         call=update_call,
@@ -98,6 +126,7 @@ def _wiring_kinds(
     )
     delete_kind = OperationKind(
         name=f"pstn.delete_{short}",
+        subject=subject,
         label=f"Delete {noun}",
         permission=MANAGE_RESOURCES,
         call=delete_call,
@@ -187,6 +216,7 @@ async def _numbers_search(call: OperationCall) -> dict[str, Any]:
 NUMBERS_SEARCH = register(
     OperationKind(
         name="pstn.search_numbers",
+        subject=lambda operation: page_subject("available phone numbers", "pstn_wiring"),
         label="Search phone numbers to order",
         permission=MANAGE_RESOURCES,
         call=_numbers_search,
@@ -226,6 +256,7 @@ def _numbers_order_failed(operation: Operation, error: AwsError) -> None:
 NUMBERS_ORDER = register(
     OperationKind(
         name="pstn.order_numbers",
+        subject=lambda operation: _on_wiring(operation, "order", name=", ".join(operation.parameters["numbers"])),
         label="Order phone numbers",
         permission=MANAGE_RESOURCES,
         call=_numbers_order,
@@ -257,6 +288,7 @@ def _number_updated(operation: Operation, effect_data: dict[str, Any]) -> None:
 NUMBER_UPDATE = register(
     OperationKind(
         name="pstn.update_number",
+        subject=lambda operation: _on_wiring(operation, "number"),
         label="Update phone number",
         permission=MANAGE_RESOURCES,
         call=_number_update,
@@ -288,6 +320,7 @@ def _number_released(operation: Operation, effect_data: dict[str, Any]) -> None:
 NUMBER_RELEASE = register(
     OperationKind(
         name="pstn.release_number",
+        subject=lambda operation: _on_wiring(operation, "number"),
         label="Release phone number",
         permission=MANAGE_RESOURCES,
         call=_number_release,
@@ -308,6 +341,7 @@ async def _number_restore(call: OperationCall) -> dict[str, Any]:
 NUMBER_RESTORE = register(
     OperationKind(
         name="pstn.restore_number",
+        subject=lambda operation: _on_wiring(operation, "number"),
         label="Restore phone number",
         permission=MANAGE_RESOURCES,
         call=_number_restore,
@@ -347,6 +381,7 @@ def _dial_failed(operation: Operation, error: AwsError) -> None:
 DIAL_OUT = register(
     OperationKind(
         name="pstn.dial_out",
+        subject=lambda operation: _in_meeting(operation, f"a call to {operation.parameters.get('to_masked')}"),
         label="Call a phone into a meeting",
         permission=HANGUP_CALLS,
         call=_dial_out,
@@ -371,6 +406,7 @@ async def _hangup(call: OperationCall) -> dict[str, Any]:
 CALL_HANGUP = register(
     OperationKind(
         name="pstn.hangup",
+        subject=lambda operation: resource_subject(operation, "pstn_call"),
         label="Hang up call",
         permission=HANGUP_CALLS,
         call=_hangup,
@@ -419,6 +455,7 @@ def _attendee_created(operation: Operation, effect_data: dict[str, Any]) -> None
 CALLER_ATTENDEE_CREATE = register(
     OperationKind(
         name="pstn.create_caller_attendee",
+        subject=lambda operation: _in_meeting(operation, operation.parameters.get("external_user_id", "")),
         label="Add a phone caller to a meeting",
         permission=MANAGE_RESOURCES,
         call=_attendee_create,
@@ -451,6 +488,7 @@ def _attendee_deleted(operation: Operation, effect_data: dict[str, Any]) -> None
 CALLER_ATTENDEE_DELETE = register(
     OperationKind(
         name="pstn.delete_caller_attendee",
+        subject=lambda operation: _in_meeting(operation, operation.parameters.get("external_user_id", "")),
         label="Remove a phone caller from a meeting",
         permission=MANAGE_RESOURCES,
         call=_attendee_delete,

@@ -13,7 +13,16 @@ from portal.aws.errors import AwsError, AwsNotFound, aws_error_class
 from portal.core.durations import minutes_in_words
 from portal.core.errors import DomainError
 from portal.core.models import Operation
-from portal.core.operation_kinds import EFFECT_DATA, SECRETS, OperationCall, OperationKind, register
+from portal.core.operation_kinds import (
+    EFFECT_DATA,
+    SECRETS,
+    OperationCall,
+    OperationKind,
+    OperationSubject,
+    page_subject,
+    register,
+    resource_subject,
+)
 from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, SYNC_RESOURCES
 from portal.core.tagging import tag_kinds_register, tag_words
 from portal.stages.models import Participant, ParticipantToken, Stage
@@ -143,6 +152,10 @@ def _stage_refusal(operation: Operation) -> DomainError | None:
     return None
 
 
+def _stage(operation: Operation) -> OperationSubject:
+    return resource_subject(operation, "stage_detail")
+
+
 # --- create ---------------------------------------------------------------------------------------------------------
 
 
@@ -195,6 +208,7 @@ def _creation_failed(operation: Operation, error: AwsError) -> None:
 STAGE_CREATE = register(
     OperationKind(
         name="stages.create",
+        subject=_stage,
         label="Create stage",
         permission=MANAGE_RESOURCES,
         call=_create,
@@ -223,6 +237,7 @@ def _issued(operation: Operation, effect_data: dict[str, Any]) -> None:
 TOKEN_ISSUE = register(
     OperationKind(
         name="stages.issue_token",
+        subject=_stage,
         label="Issue participant tokens",
         permission=MANAGE_RESOURCES,
         call=_issue,
@@ -260,6 +275,7 @@ def _disconnected(operation: Operation, effect_data: dict[str, Any]) -> None:
 PARTICIPANT_DISCONNECT = register(
     OperationKind(
         name="stages.disconnect_participant",
+        subject=_stage,
         label="Disconnect participant",
         permission=REVOKE_PARTICIPANTS,
         call=_disconnect,
@@ -288,6 +304,7 @@ def _renamed(operation: Operation, effect_data: dict[str, Any]) -> None:
 STAGE_RENAME = register(
     OperationKind(
         name="stages.rename",
+        subject=_stage,
         label="Rename stage",
         permission=MANAGE_RESOURCES,
         call=_rename,
@@ -311,6 +328,7 @@ STAGE_TAG, STAGE_UNTAG = tag_kinds_register(
     on_failure=_stage_missing,
     explain_failure=_stage_refusal,
     result_template="stages/stage_result.html",
+    subject=_stage,
 )
 
 
@@ -335,6 +353,7 @@ def _tags_put_done(operation: Operation, effect_data: dict[str, Any]) -> None:
 STAGE_TAGS_PUT = register(
     OperationKind(
         name="stages.tags_put",
+        subject=_stage,
         label="Re-apply stage tags",
         permission=MANAGE_RESOURCES,
         call=_tags_put,
@@ -377,6 +396,7 @@ def _deletion_failed(operation: Operation, error: AwsError) -> None:
 STAGE_DELETE = register(
     OperationKind(
         name="stages.delete",
+        subject=_stage,
         label="Delete stage",
         permission=MANAGE_RESOURCES,
         call=_delete,
@@ -408,6 +428,7 @@ def _synced(operation: Operation, effect_data: dict[str, Any]) -> None:
 STAGES_SYNC = register(
     OperationKind(
         name="stages.sync",
+        subject=lambda operation: page_subject(f"stages in {operation.parameters.get('region')}", "stages"),
         label="Sync stages from AWS",
         permission=SYNC_RESOURCES,
         call=_sync,

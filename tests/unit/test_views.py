@@ -71,14 +71,14 @@ def test_the_audit_log_watches_for_new_entries_on_its_first_page(admin, viewer, 
 
 
 def test_operations_filter_by_status_and_kind_and_keep_the_filter_in_the_poll(admin):
-    OperationFactory(actor=admin, target="first")
-    OperationFactory(actor=admin, target="second", status=Operation.Status.SUCCEEDED)
-    OperationFactory(actor=admin, kind="stages.sync", target="third")
+    first = OperationFactory(actor=admin, target="first")
+    second = OperationFactory(actor=admin, target="second", status=Operation.Status.SUCCEEDED)
+    third = OperationFactory(actor=admin, kind="stages.sync", target="third")
     client = login(admin)
     queued = client.get("/operations/", {"status": "queued", "kind": "aws.check_connection"}).content.decode()
-    assert ">first<" in queued
-    assert ">second<" not in queued
-    assert ">third<" not in queued
+    assert f'<tr id="operation-{first.pk}">' in queued
+    assert f'<tr id="operation-{second.pk}">' not in queued
+    assert f'<tr id="operation-{third.pk}">' not in queued
     assert 'hx-get="/operations/?status=queued&amp;kind=aws.check_connection"' in queued
     assert '<option value="stages.sync">Sync stages from AWS</option>' in queued
     assert re.search(r'<label>Status <select name="status"', queued)

@@ -19,7 +19,7 @@ from portal.aws.errors import (
 from portal.core.audit_kinds import audit_kind_labels
 from portal.core.errors import DomainError
 from portal.core.models import Operation
-from portal.core.operation_kinds import OperationKind, operation_kind_get
+from portal.core.operation_kinds import OperationKind, OperationSubject, operation_kind_get
 from portal.core.secrets import SecretsOffer, secrets_waiting
 
 register = template.Library()
@@ -40,6 +40,14 @@ def kind_label(kind: str) -> str:
         return operation_kind_get(kind).label
     except LookupError:
         return audit_kind_labels().get(kind, kind)
+
+
+@register.inclusion_tag("core/operation_subject.html")
+def operation_subject(operation: Operation) -> dict[str, OperationSubject]:
+    """What the operation changed, by name, linked to the page it was started from: `{% operation_subject op %}`."""
+    kind = operation_kind(operation)
+    subject = kind.subject_of(operation) if kind is not None else OperationSubject(name=operation.target, url="")
+    return {"subject": subject, "operation": operation}
 
 
 @register.filter
