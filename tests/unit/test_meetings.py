@@ -184,7 +184,7 @@ def test_detail_shows_facts_placement_attendees_and_operations(created):
     assert "alice" in page
     assert "carol" in page
     assert "Create meeting" in page
-    roster = created["client"].get(f"/meetings/{meeting.pk}/?panel=roster", HTTP_HX_REQUEST="true")
+    roster = created["client"].get(f"/meetings/{meeting.pk}/?panel=people", HTTP_HX_REQUEST="true")
     assert roster.status_code == 200
     assert "Nobody is connected" in roster.content.decode()
     assert created["client"].get(f"/meetings/{meeting.pk}/?panel=nope", HTTP_HX_REQUEST="true").status_code == 400
@@ -198,14 +198,14 @@ def test_the_attendees_table_refreshes_when_an_operation_on_the_meeting_ends(cre
     alice = Attendee.objects.get(external_user_id="alice")
     client = login(support)
     page = client.get(f"/meetings/{meeting.pk}/").content.decode()
-    follows = f'hx-trigger="resource-changed" data-follows="{subject}"'
-    assert f'id="attendees" hx-get="/meetings/{meeting.pk}/?panel=attendees" {follows}' in page
+    follows = f'hx-trigger="every 1s, resource-changed" data-follows="{subject}"'  # live: events change it as well
+    assert f'id="people" hx-get="/meetings/{meeting.pk}/?panel=people" {follows}' in page
 
     client.post(f"/meetings/{meeting.pk}/attendees/{alice.pk}/revoke/", {"reason": "left the company"})  # queued
     operation = Operation.objects.get(kind="meetings.revoke_attendee")
     panel = client.get(f"/meetings/{meeting.pk}/?panel=operations", HTTP_HX_REQUEST="true").content.decode()
     assert f'id="operation-{operation.pk}-progress"' in panel
-    attendees = client.get(f"/meetings/{meeting.pk}/?panel=attendees", HTTP_HX_REQUEST="true").content.decode()
+    attendees = client.get(f"/meetings/{meeting.pk}/?panel=people", HTTP_HX_REQUEST="true").content.decode()
     assert f'id="attendee-{alice.pk}" data-state="revoking"' in attendees
     assert f'hx-trigger="every 1s, resource-changed" data-follows="{subject}"' in attendees  # until it has ended
 
@@ -214,7 +214,7 @@ def test_the_attendees_table_refreshes_when_an_operation_on_the_meeting_ends(cre
     assert progress.status_code == 286
     finished = json.loads(progress["HX-Trigger"])["operation-finished"]
     assert subject in finished["subjects"]
-    attendees = client.get(f"/meetings/{meeting.pk}/?panel=attendees", HTTP_HX_REQUEST="true").content.decode()
+    attendees = client.get(f"/meetings/{meeting.pk}/?panel=people", HTTP_HX_REQUEST="true").content.decode()
     assert f'id="attendee-{alice.pk}" data-state="deleted"' in attendees
     panel = client.get(f"/meetings/{meeting.pk}/?panel=operations", HTTP_HX_REQUEST="true").content.decode()
     assert "-progress" not in panel
