@@ -94,6 +94,7 @@ def meeting_detail(request: HttpRequest, meeting_pk: int) -> HttpResponse:
         context["attendees"] = list(selectors.meeting_attendees(meeting=meeting))
         context["roster"] = selectors.meeting_roster(attendees=context["attendees"])
         context["attendee_seconds"] = sum(a.connected_seconds_now for a in context["attendees"])
+        context["attendee_count"] = sum(a.state != Attendee.State.DELETED for a in context["attendees"])
         context["people_polls"] = live or any(attendee.is_revoking for attendee in context["attendees"])
     if panel in ("", "timeline"):
         context["timeline"] = selectors.meeting_timeline(meeting=meeting)

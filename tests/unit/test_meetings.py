@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from portal.core.models import AuditEntry, OneTimeSecret, Operation
 from portal.core.services import operation_execute
 from portal.meetings.models import Attendee, Meeting
+from portal.pipelines.models import CapturePipeline
 from tests.conftest import login, sandbox_boto
 
 pytestmark = pytest.mark.django_db
@@ -218,6 +221,42 @@ def test_the_attendees_table_refreshes_when_an_operation_on_the_meeting_ends(cre
     assert f'id="attendee-{alice.pk}" data-state="deleted"' in attendees
     panel = client.get(f"/meetings/{meeting.pk}/?panel=operations", HTTP_HX_REQUEST="true").content.decode()
     assert "-progress" not in panel
+
+
+def _bare_meeting(status: str = "active") -> Meeting:
+    meeting = Meeting.objects.create(meeting_id=str(uuid.uuid4()), external_meeting_id="walk-standup",
+                                     media_region="us-east-1", status=status)  # fmt: skip
+    Attendee.objects.create(meeting=meeting, attendee_id=str(uuid.uuid4()), external_user_id="alice",
+                            state=Attendee.State.CONNECTED, joined_at=timezone.now())  # fmt: skip
+    return meeting
+
+
+def test_the_people_come_first_and_one_panel_shows_the_roster_the_table_and_the_counts(viewer):
+    meeting = _bare_meeting()
+    page = login(viewer).get(f"/meetings/{meeting.pk}/").content.decode()
+    order = [page.index(mark) for mark in ('id="people"', 'id="roster"', 'id="attendees"', "<h2>Media placement</h2>")]
+    assert order == sorted(order)
+    panel = login(viewer).get(f"/meetings/{meeting.pk}/?panel=people", HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-user="alice"' in panel  # the roster
+    assert 'data-state="connected"' in panel  # the attendees table, from the same read
+    assert '<span id="connected-count">1</span> connected · 1 attendee · <span id="attendee-minutes">' in panel
+
+
+@pytest.mark.parametrize(
+    ("role", "status", "card"),
+    [("admin", "active", True), ("support", "active", False), ("viewer", "active", False), ("admin", "ended", False)],
+)
+def test_a_recording_card_shows_only_where_there_is_a_capture_or_a_way_to_start_one(request, role, status, card):
+    meeting = _bare_meeting(status)
+    client = login(request.getfixturevalue(role))
+    page = client.get(f"/meetings/{meeting.pk}/").content.decode()
+    assert ("<h2>Recording</h2>" in page) is card
+    assert ('id="capture-start"' in page) is card  # an Admin's card is there for its action
+    assert 'id="meeting-capture"' in page  # the place a capture started by someone else appears in
+    CapturePipeline.objects.create(meeting=meeting, status="InProgress", sink_bucket="recordings",
+                                   media_pipeline_id=str(uuid.uuid4()))  # fmt: skip
+    assert "<h2>Recording</h2>" in client.get(f"/pipelines/meetings/{meeting.pk}/capture/").content.decode()
+    assert "<h2>Recording</h2>" in client.get(f"/meetings/{meeting.pk}/").content.decode()
 
 
 def test_end_meeting_needs_typed_confirmation_and_keeps_the_row(created, sandbox, django_capture_on_commit_callbacks):
