@@ -73,7 +73,8 @@ def meeting_create(request: HttpRequest) -> HttpResponse:
 # an operation on the meeting ends, which the in-flight operations' progress in the operations panel announces. The
 # people (who is connected now, every attendee and the counts: one panel, so they never disagree) and the event
 # timeline also poll while the meeting is live, since events arrive without any operation; the people also while a
-# revoke is under way (it may end between the page's queries).
+# revoke is under way (it may end between the page's queries). The people's answer carries the heading (its status and
+# actions) out of band: an event may end the meeting.
 PANELS = ("people", "timeline", "operations")
 LIVE_PANELS = ("people", "timeline")
 
@@ -89,7 +90,7 @@ def meeting_detail(request: HttpRequest, meeting_pk: int) -> HttpResponse:
     live = meeting.status in (Meeting.Status.CREATING, Meeting.Status.ACTIVE, Meeting.Status.ENDING)
     if meeting.is_usable:
         refresh_watch(refresher="meetings", key=meeting.pk)  # someone is looking: reconcile it every cycle
-    context: dict[str, Any] = {"meeting": meeting, "live": live}
+    context: dict[str, Any] = {"meeting": meeting, "live": live, "panel": panel}
     if panel in ("", "people"):
         context["attendees"] = list(selectors.meeting_attendees(meeting=meeting))
         context["roster"] = selectors.meeting_roster(attendees=context["attendees"])

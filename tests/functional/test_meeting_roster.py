@@ -118,3 +118,10 @@ def test_the_attendees_table_and_counts_follow_the_events_with_the_roster(
     assert page.locator('#roster tr[data-user="alice"]').count() == 1
     assert page.locator("#connected-count").inner_text() == "1"
     page.screenshot(path=str(tmp_path / "meeting-alice-joined.png"), full_page=True)
+
+    chime.delete_meeting(MeetingId=meeting.meeting_id)  # ended outside the portal: only events tell
+    drain(settings.MEETING_EVENTS_QUEUE_URL)
+    page.locator("#meeting-heading .status", has_text="Ended").wait_for(timeout=5_000)  # the heading follows too
+    assert page.locator(f"#attendee-{alice.pk}").get_attribute("data-state") != "connected"
+    assert page.locator("#roster [data-empty]").count() == 1
+    page.screenshot(path=str(tmp_path / "meeting-ended.png"), full_page=True)

@@ -240,6 +240,14 @@ def test_the_people_come_first_and_one_panel_shows_the_roster_the_table_and_the_
     assert 'data-user="alice"' in panel  # the roster
     assert 'data-state="connected"' in panel  # the attendees table, from the same read
     assert '<span id="connected-count">1</span> connected · 1 attendee · <span id="attendee-minutes">' in panel
+    assert 'id="meeting-heading" hx-swap-oob="true"' in panel  # with the heading, whose status events change too
+    Meeting.objects.filter(pk=meeting.pk).update(status=Meeting.Status.ENDED)  # MeetingEnded, say
+    Attendee.objects.update(state=Attendee.State.LEFT)
+    ended = login(viewer).get(f"/meetings/{meeting.pk}/?panel=people", HTTP_HX_REQUEST="true")
+    assert ended.status_code == 286  # nothing more will change: it stops polling
+    heading = ended.content.decode().split('id="meeting-heading"', 1)[1]
+    assert ">Ended<" in heading
+    assert 'data-state="left"' in ended.content.decode()
 
 
 @pytest.mark.parametrize(
