@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from datetime import timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, prefetch_related_objects
 from django.urls import reverse
 from django.utils import timezone
 
@@ -46,6 +46,18 @@ def cleanup_policies() -> QuerySet[CleanupPolicy]:
 
 def cleanup_run_items(*, run: CleanupRun) -> QuerySet[CleanupItem]:
     return run.items.select_related("operation", "retry_of").prefetch_related("resource").order_by("outcome", "id")
+
+
+def cleanup_run_report(*, run: CleanupRun) -> tuple[list[CleanupItem], list[Operation]]:
+    """A run's items and their operations (the run's batch, in the order requested, with their resources) from one
+    read of the items; the run's state (`in_progress`, `failed`) is set from the same rows. A report built from them
+    never says "0 of 8 done" beside items marked Acted."""
+    items = list(cleanup_run_items(run=run))
+    operations = sorted((item.operation for item in items if item.operation is not None), key=lambda op: op.pk)
+    prefetch_related_objects(operations, "resource")
+    run.has_failed = any(item.state == "failed" for item in items)
+    run.has_in_flight = any(item.state == "in_progress" for item in items)
+    return items, operations
 
 
 def cleanup_figures() -> list[Figure]:

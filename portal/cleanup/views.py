@@ -14,7 +14,7 @@ from portal.cleanup.filters import CleanupRunFilter
 from portal.cleanup.forms import CleanupPolicyForm
 from portal.cleanup.kinds import PROTECTION_TAG, cleanup_kind_get
 from portal.cleanup.models import CleanupPolicy, CleanupRun
-from portal.core.batches import batch_operations, batch_progress
+from portal.core.batches import batch_progress
 from portal.core.downloads import download_response
 from portal.core.filters import filter_rows
 from portal.core.permissions import MANAGE_RESOURCES, VIEW_RESOURCES
@@ -113,16 +113,12 @@ def cleanup_runs(request: HttpRequest) -> TemplateResponse:
 @vary_on_headers("HX-Request")
 @permission_required(VIEW_RESOURCES, raise_exception=True)
 def cleanup_run(request: HttpRequest, run_id: int) -> HttpResponse:
-    """A run's report: its progress while its operations run, then every item and what became of it."""
+    """A run's report: its progress while its operations run, then every item and what became of it. The progress
+    and the items are one panel read at one moment, refreshed together while the run is in progress."""
     run = get_object_or_404(selectors.cleanup_runs(), pk=run_id)
-    operations = batch_operations(batch=run.batch) if run.batch else []
-    context = {
-        "run": run,
-        "items": selectors.cleanup_run_items(run=run),
-        "batch": run.batch,
-        "operations": operations,
-        "progress": batch_progress(operations),
-    }
+    items, operations = selectors.cleanup_run_report(run=run)
+    context = {"run": run, "items": items, "batch": run.batch, "operations": operations,
+               "progress": batch_progress(operations)}  # fmt: skip
     if request.htmx:
-        return poll_response(request, "cleanup/run.html#items", context, done=run.state != "in_progress")
+        return poll_response(request, "cleanup/run.html#report", context, done=run.state != "in_progress")
     return TemplateResponse(request, "cleanup/run.html", context)

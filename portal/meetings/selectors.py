@@ -19,9 +19,11 @@ def meeting_attendees(*, meeting: Meeting) -> QuerySet[Attendee]:
     return meeting.attendees.select_related("revoke_operation", "created_by").order_by("created_at", "id")
 
 
-def meeting_roster(*, meeting: Meeting) -> QuerySet[Attendee]:
-    """Who is connected now, from meeting events."""
-    return meeting.attendees.filter(state=Attendee.State.CONNECTED).order_by("joined_at", "id")
+def meeting_roster(*, attendees: list[Attendee]) -> list[Attendee]:
+    """Who is connected now, from meeting events: read from the attendees just read (the same query), so the roster
+    and the attendees table always show the same moment."""
+    connected = [attendee for attendee in attendees if attendee.state == Attendee.State.CONNECTED]
+    return sorted(connected, key=lambda attendee: (attendee.joined_at or attendee.created_at, attendee.pk))
 
 
 def meeting_timeline(*, meeting: Meeting) -> list[MeetingEvent]:

@@ -72,10 +72,12 @@ def meeting_create(request: HttpRequest) -> HttpResponse:
 
 # The detail page's panels. Each follows the meeting (`{% poll None follows=meeting %}`): it fetches itself again when
 # an operation on the meeting ends, which the in-flight operations' progress in the operations panel announces. The
-# roster and the event timeline also poll while the meeting is live, since events arrive without any operation, and
-# the attendees table while a revoke is under way (it may end between the page's queries).
-PANELS = ("roster", "attendees", "timeline", "operations")
-LIVE_PANELS = ("roster", "timeline")
+# people (who is connected now, every attendee and the counts: one panel, so they never disagree) and the event
+# timeline also poll while the meeting is live, since events arrive without any operation; the people also while a
+# revoke is under way (it may end between the page's queries). The people's answer carries the heading (its status and
+# actions) out of band: an event may end the meeting.
+PANELS = ("people", "timeline", "operations")
+LIVE_PANELS = ("people", "timeline")
 
 
 @require_GET
@@ -89,19 +91,20 @@ def meeting_detail(request: HttpRequest, meeting_pk: int) -> HttpResponse:
     live = meeting.status in (Meeting.Status.CREATING, Meeting.Status.ACTIVE, Meeting.Status.ENDING)
     if meeting.is_usable:
         refresh_watch(refresher="meetings", key=meeting.pk)  # someone is looking: reconcile it every cycle
-    context: dict[str, Any] = {"meeting": meeting, "live": live}
-    if panel in ("", "roster"):
-        context["roster"] = list(selectors.meeting_roster(meeting=meeting))
-    if panel in ("", "attendees"):
+    context: dict[str, Any] = {"meeting": meeting, "live": live, "panel": panel}
+    if panel in ("", "people"):
         context["attendees"] = list(selectors.meeting_attendees(meeting=meeting))
+        context["roster"] = selectors.meeting_roster(attendees=context["attendees"])
         context["attendee_seconds"] = sum(a.connected_seconds_now for a in context["attendees"])
-        context["revoking"] = any(attendee.is_revoking for attendee in context["attendees"])
+        context["attendee_count"] = sum(a.state != Attendee.State.DELETED for a in context["attendees"])
+        context["people_polls"] = live or any(attendee.is_revoking for attendee in context["attendees"])
     if panel in ("", "timeline"):
         context["timeline"] = selectors.meeting_timeline(meeting=meeting)
     if panel in ("", "operations"):
         context["operations"] = list(selectors.meeting_operations(meeting=meeting))
     if panel in LIVE_PANELS:
-        return poll_response(request, f"meetings/detail.html#{panel}", context, done=not live)
+        done = not context.get("people_polls", live)
+        return poll_response(request, f"meetings/detail.html#{panel}", context, done=done)
     if panel:
         return TemplateResponse(request, f"meetings/detail.html#{panel}", context)
     context["replicas"] = selectors.meeting_replicas(meeting=meeting)

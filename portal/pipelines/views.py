@@ -173,12 +173,14 @@ def capture_concatenate(request: HttpRequest, capture_pk: int) -> HttpResponse:
 
 
 def meeting_capture_context(request: HttpRequest, meeting: Meeting) -> dict[str, Any] | None:
-    """The meeting page's capture panel: the running (or latest) capture, in two queries."""
+    """The meeting page's capture panel: the running (or latest) capture, in two queries. Its card shows when there is
+    a capture or the user may start one (`may_start`); otherwise only the empty place where a capture would appear."""
     if not request.user.has_perm(VIEW_RESOURCES):
         return None
     capture = selectors.capture_of_meeting(meeting_pk=meeting.pk)
     transition = capture is not None and _in_transition(capture)
-    return {"meeting": meeting, "capture": capture, "transition": transition}
+    may_start = meeting.is_usable and request.user.has_perm(MANAGE_RESOURCES)
+    return {"meeting": meeting, "capture": capture, "transition": transition, "may_start": may_start}
 
 
 @require_GET

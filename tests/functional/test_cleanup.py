@@ -5,17 +5,22 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from portal.cleanup.models import CleanupPolicy, CleanupRun
+from portal.cleanup.services import cleanup_run
+from portal.core.models import Operation
 from portal.core.protection import PROTECTION_TAG
 from portal.core.roles import Role
 from portal.stages.models import Stage
+from tests.backing_services import celery_app_sending_to
 from tests.conftest import sandbox_boto
 from tests.factories import PASSWORD
 from tests.functional.conftest import wait_for_htmx
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+User = get_user_model()
 
 
 @pytest.fixture
@@ -78,3 +83,38 @@ def test_an_admin_creates_previews_runs_and_reads_the_report(page, live_server, 
 
     page.goto(f"{live_server.url}/cleanup/runs/?policy={policy.pk}")
     assert page.locator(f'#run-{run.pk}[data-state="succeeded"]').count() == 1
+
+
+REPORT_AGREES = """() => {
+    const summary = document.querySelector('#batch-progress .batch-summary strong');
+    const acted = document.querySelectorAll('#run-items tr[data-state="acted"]').length;
+    return summary !== null && summary.textContent.startsWith(`${acted} of 2 done`) ? summary.textContent : null;
+}"""
+
+
+@pytest.mark.redis
+def test_a_run_reports_progress_and_items_that_agree_as_its_operations_end(
+    page, live_server, estate, redis_broker, tmp_path
+):
+    """The progress and the item list refresh as one: whenever "n of 2 done" shows, n items are marked Acted."""
+    Stage.objects.filter(name="prod-old").update(name="test-older")  # it and test-old match; test-kept is protected
+    policy = CleanupPolicy.objects.create(name="old test stages", kind="stage", name_pattern="test-*",
+                                          condition="older_than", amount=2, unit="days", max_actions=5)  # fmt: skip
+    with celery_app_sending_to(redis_broker):  # queued, with no worker: the test ends the operations itself
+        run = cleanup_run(policy=policy, actor=User.objects.get(username="ada"), trigger=CleanupRun.Trigger.MANUAL)
+    operations = list(Operation.objects.filter(pk__in=run.items.values("operation")).order_by("pk"))
+    assert len(operations) == 2
+    page.goto(f"{live_server.url}/login/?next=/cleanup/runs/{run.pk}/")
+    page.fill("#id_username", "ada")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/cleanup/runs/{run.pk}/")
+    assert page.evaluate(REPORT_AGREES).startswith("0 of 2 done")
+
+    for done, operation in enumerate(operations, start=1):
+        Operation.objects.filter(pk=operation.pk).update(status=Operation.Status.SUCCEEDED, finished_at=timezone.now())
+        page.wait_for_function(f"() => document.querySelector('#batch-progress strong').textContent"
+                               f".startsWith('{done} of 2 done')")  # fmt: skip
+        assert page.evaluate(REPORT_AGREES).startswith(f"{done} of 2 done")  # the items moved in the same swap
+    page.locator('#run-items[data-state="succeeded"]').wait_for()
+    page.screenshot(path=str(tmp_path / "run-report.png"), full_page=True)

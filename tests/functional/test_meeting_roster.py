@@ -13,6 +13,7 @@ from portal.core.models import AuditEntry
 from portal.core.roles import Role
 from portal.meetings.events import meeting_events_consume
 from portal.meetings.models import Attendee, Meeting
+from portal.meetings.services import AttendeeSpec, meeting_create
 from tests.conftest import sandbox_boto
 from tests.factories import PASSWORD
 
@@ -77,3 +78,50 @@ def test_create_watch_the_roster_and_revoke(
     assert page.locator(f"#attendee-{row.pk}").get_attribute("data-state") == "deleted"
     entry = AuditEntry.objects.get(kind="meetings.revoke_attendee", event="succeeded")
     assert (entry.actor_name, entry.reason) == ("ada", "left the laptop unlocked")
+
+
+def _log_in(page, live_server, username: str, next_url: str) -> None:
+    page.goto(f"{live_server.url}/login/?next={next_url}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}{next_url}")
+
+
+def test_the_attendees_table_and_counts_follow_the_events_with_the_roster(
+    aws_endpoint, sandbox, settings, make_user, live_server, page, tmp_path
+):
+    """alice joins: "Connected now", the Attendees table and the counts all show her, without a reload."""
+    sandbox.quotas(enabled=False)
+    sqs = sandbox_boto(sandbox.endpoint, "sqs")
+    settings.MEETING_EVENTS_QUEUE_URL = sqs.create_queue(QueueName=f"events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    admin = make_user("ada", Role.ADMIN)
+    make_user("sam", Role.SUPPORT)
+    meeting_create(actor=admin, external_meeting_id="walk-standup", media_region="us-east-1", features={},
+                   tenant_ids=[], tags={}, primary=None,
+                   attendees=[AttendeeSpec("alice"), AttendeeSpec("bob")])  # fmt: skip
+    meeting = Meeting.objects.get()
+    alice = Attendee.objects.get(external_user_id="alice")
+    drain(settings.MEETING_EVENTS_QUEUE_URL)  # MeetingStarted and the AttendeeAdded events
+    url = f"/meetings/{meeting.pk}/"
+    _log_in(page, live_server, "sam", url)
+    assert page.locator(f"#attendee-{alice.pk}").get_attribute("data-state") == "added"
+    assert page.locator("#connected-count").inner_text() == "0"
+
+    chime = sandbox_boto(sandbox.endpoint, "chime-sdk-meetings")
+    token = next(a for a in chime.list_attendees(MeetingId=meeting.meeting_id)["Attendees"]
+                 if a["ExternalUserId"] == "alice")["JoinToken"]  # fmt: skip
+    sandbox.meeting_join(token)
+    drain(settings.MEETING_EVENTS_QUEUE_URL)
+    page.locator(f'#attendee-{alice.pk}[data-state="connected"]').wait_for(timeout=5_000)  # no reload
+    assert "Connected" in page.locator(f"#attendee-{alice.pk}").inner_text()
+    assert page.locator('#roster tr[data-user="alice"]').count() == 1
+    assert page.locator("#connected-count").inner_text() == "1"
+    page.screenshot(path=str(tmp_path / "meeting-alice-joined.png"), full_page=True)
+
+    chime.delete_meeting(MeetingId=meeting.meeting_id)  # ended outside the portal: only events tell
+    drain(settings.MEETING_EVENTS_QUEUE_URL)
+    page.locator("#meeting-heading .status", has_text="Ended").wait_for(timeout=5_000)  # the heading follows too
+    assert page.locator(f"#attendee-{alice.pk}").get_attribute("data-state") != "connected"
+    assert page.locator("#roster [data-empty]").count() == 1
+    page.screenshot(path=str(tmp_path / "meeting-ended.png"), full_page=True)

@@ -44,7 +44,7 @@ def _consume_until(check) -> None:
 
 
 def _roster(client, meeting: Meeting) -> str:
-    return client.get(f"/meetings/{meeting.pk}/?panel=roster", headers=HTMX).content.decode()
+    return client.get(f"/meetings/{meeting.pk}/?panel=people", headers=HTMX).content.decode()
 
 
 def test_create_join_roster_revoke_refused_and_audited(
@@ -88,7 +88,7 @@ def test_create_join_roster_revoke_refused_and_audited(
     roster = _roster(support_client, meeting)
     assert 'data-user="alice"' not in roster
     assert 'data-user="bob"' in roster
-    attendees = support_client.get(f"/meetings/{meeting.pk}/?panel=attendees", headers=HTMX).content.decode()
+    attendees = support_client.get(f"/meetings/{meeting.pk}/?panel=people", headers=HTMX).content.decode()
     assert f'id="attendee-{alice.pk}" data-state="deleted"' in attendees
     timeline = support_client.get(f"/meetings/{meeting.pk}/?panel=timeline", headers=HTMX).content.decode()
     assert "AttendeeDeleted</strong> alice" in timeline

@@ -106,7 +106,7 @@ def test_dial_in_pin_roster_mute_hangup_by_support_and_dial_out(
 
     support_client = login(support)
     _consume_until(lambda: Attendee.objects.filter(meeting=meeting, state=Attendee.State.CONNECTED).count() == 1)
-    roster = support_client.get(f"/meetings/{meeting.pk}/?panel=roster", headers=HTMX).content.decode()
+    roster = support_client.get(f"/meetings/{meeting.pk}/?panel=people", headers=HTMX).content.decode()
     assert f'data-user="{row.external_user_id}"' in roster
 
     sandbox.call_press(call["TransactionId"], "*6")
@@ -127,7 +127,7 @@ def test_dial_in_pin_roster_mute_hangup_by_support_and_dial_out(
     assert row.attendee_id not in sandbox.state()["state"]["chime.meetings"][meeting.meeting_id]["attendees"]
     _consume_until(
         lambda: (
-            "data-empty" in support_client.get(f"/meetings/{meeting.pk}/?panel=roster", headers=HTMX).content.decode()
+            "data-empty" in support_client.get(f"/meetings/{meeting.pk}/?panel=people", headers=HTMX).content.decode()
         )
     )
     hangups = AuditEntry.objects.filter(kind="pstn.hangup").order_by("id")

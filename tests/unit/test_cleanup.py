@@ -377,6 +377,33 @@ def test_the_pages_list_policies_runs_and_items(ivs, viewer, admin, django_captu
     assert client.get(f"/cleanup/runs/?policy={policy.pk}").content.decode().count('<tr id="run-') == 1
 
 
+def test_a_run_report_refreshes_its_progress_and_its_items_together(ivs, admin, viewer):
+    """One element polls while the run is in progress and its answer holds both the progress and the items, read at
+    one moment: never "0 of 2 done" beside an item marked Acted."""
+    _estate(ivs, ("test-a", {}), ("test-b", {}))
+    run = cleanup_run(policy=_policy(), actor=admin, trigger=CleanupRun.Trigger.MANUAL)  # operations left queued
+    client = login(viewer)
+    page = client.get(f"/cleanup/runs/{run.pk}/").content.decode()
+    assert f'id="run-report" hx-get="/cleanup/runs/{run.pk}/" hx-trigger="every 1s"' in page
+    assert page.count("hx-get=") == 1  # the progress inside no longer polls on its own
+    assert "0 of 2 done" in page
+
+    first = CleanupItem.objects.filter(run=run).order_by("pk").first()
+    Operation.objects.filter(pk=first.operation_id).update(status=Operation.Status.SUCCEEDED)
+    partial = client.get(f"/cleanup/runs/{run.pk}/", headers={"HX-Request": "true"})
+    assert partial.status_code == 200  # one still in flight: it goes on polling
+    answer = partial.content.decode()
+    assert "1 of 2 done" in answer  # the progress ...
+    assert f'id="item-{first.pk}" data-state="acted"' in answer  # ... and the items, in the same answer
+    assert answer.count('data-state="in_progress"') == 2  # the other item, and the report's state
+
+    Operation.objects.update(status=Operation.Status.SUCCEEDED)
+    done = client.get(f"/cleanup/runs/{run.pk}/", headers={"HX-Request": "true"})
+    assert done.status_code == 286
+    assert "2 of 2 done" in done.content.decode()
+    assert 'id="run-items" data-state="succeeded"' in done.content.decode()
+
+
 def _queries(client, url: str) -> int:
     with CaptureQueriesContext(connection) as queries:
         assert client.get(url).status_code == 200

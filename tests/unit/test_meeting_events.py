@@ -150,7 +150,7 @@ def test_the_queue_end_to_end_through_the_sandbox(
             break
         counts = {key: counts[key] + batch[key] for key in counts}
     assert counts == {"applied": 6, "dead-letter": 1}  # started, 3 added, 2 joined
-    roster = client.get(f"/meetings/{meeting.pk}/?panel=roster", HTTP_HX_REQUEST="true").content.decode()
+    roster = client.get(f"/meetings/{meeting.pk}/?panel=people", HTTP_HX_REQUEST="true").content.decode()
     assert 'data-user="alice"' in roster
     assert 'data-user="bob"' in roster
     assert 'data-user="carol"' not in roster

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from portal.core.models import AuditEntry, OneTimeSecret, Operation
 from portal.core.services import operation_execute
 from portal.meetings.models import Attendee, Meeting
+from portal.pipelines.models import CapturePipeline
 from tests.conftest import login, sandbox_boto
 
 pytestmark = pytest.mark.django_db
@@ -184,7 +187,7 @@ def test_detail_shows_facts_placement_attendees_and_operations(created):
     assert "alice" in page
     assert "carol" in page
     assert "Create meeting" in page
-    roster = created["client"].get(f"/meetings/{meeting.pk}/?panel=roster", HTTP_HX_REQUEST="true")
+    roster = created["client"].get(f"/meetings/{meeting.pk}/?panel=people", HTTP_HX_REQUEST="true")
     assert roster.status_code == 200
     assert "Nobody is connected" in roster.content.decode()
     assert created["client"].get(f"/meetings/{meeting.pk}/?panel=nope", HTTP_HX_REQUEST="true").status_code == 400
@@ -198,14 +201,14 @@ def test_the_attendees_table_refreshes_when_an_operation_on_the_meeting_ends(cre
     alice = Attendee.objects.get(external_user_id="alice")
     client = login(support)
     page = client.get(f"/meetings/{meeting.pk}/").content.decode()
-    follows = f'hx-trigger="resource-changed" data-follows="{subject}"'
-    assert f'id="attendees" hx-get="/meetings/{meeting.pk}/?panel=attendees" {follows}' in page
+    follows = f'hx-trigger="every 1s, resource-changed" data-follows="{subject}"'  # live: events change it as well
+    assert f'id="people" hx-get="/meetings/{meeting.pk}/?panel=people" {follows}' in page
 
     client.post(f"/meetings/{meeting.pk}/attendees/{alice.pk}/revoke/", {"reason": "left the company"})  # queued
     operation = Operation.objects.get(kind="meetings.revoke_attendee")
     panel = client.get(f"/meetings/{meeting.pk}/?panel=operations", HTTP_HX_REQUEST="true").content.decode()
     assert f'id="operation-{operation.pk}-progress"' in panel
-    attendees = client.get(f"/meetings/{meeting.pk}/?panel=attendees", HTTP_HX_REQUEST="true").content.decode()
+    attendees = client.get(f"/meetings/{meeting.pk}/?panel=people", HTTP_HX_REQUEST="true").content.decode()
     assert f'id="attendee-{alice.pk}" data-state="revoking"' in attendees
     assert f'hx-trigger="every 1s, resource-changed" data-follows="{subject}"' in attendees  # until it has ended
 
@@ -214,10 +217,54 @@ def test_the_attendees_table_refreshes_when_an_operation_on_the_meeting_ends(cre
     assert progress.status_code == 286
     finished = json.loads(progress["HX-Trigger"])["operation-finished"]
     assert subject in finished["subjects"]
-    attendees = client.get(f"/meetings/{meeting.pk}/?panel=attendees", HTTP_HX_REQUEST="true").content.decode()
+    attendees = client.get(f"/meetings/{meeting.pk}/?panel=people", HTTP_HX_REQUEST="true").content.decode()
     assert f'id="attendee-{alice.pk}" data-state="deleted"' in attendees
     panel = client.get(f"/meetings/{meeting.pk}/?panel=operations", HTTP_HX_REQUEST="true").content.decode()
     assert "-progress" not in panel
+
+
+def _bare_meeting(status: str = "active") -> Meeting:
+    meeting = Meeting.objects.create(meeting_id=str(uuid.uuid4()), external_meeting_id="walk-standup",
+                                     media_region="us-east-1", status=status)  # fmt: skip
+    Attendee.objects.create(meeting=meeting, attendee_id=str(uuid.uuid4()), external_user_id="alice",
+                            state=Attendee.State.CONNECTED, joined_at=timezone.now())  # fmt: skip
+    return meeting
+
+
+def test_the_people_come_first_and_one_panel_shows_the_roster_the_table_and_the_counts(viewer):
+    meeting = _bare_meeting()
+    page = login(viewer).get(f"/meetings/{meeting.pk}/").content.decode()
+    order = [page.index(mark) for mark in ('id="people"', 'id="roster"', 'id="attendees"', "<h2>Media placement</h2>")]
+    assert order == sorted(order)
+    panel = login(viewer).get(f"/meetings/{meeting.pk}/?panel=people", HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-user="alice"' in panel  # the roster
+    assert 'data-state="connected"' in panel  # the attendees table, from the same read
+    assert '<span id="connected-count">1</span> connected · 1 attendee · <span id="attendee-minutes">' in panel
+    assert 'id="meeting-heading" hx-swap-oob="true"' in panel  # with the heading, whose status events change too
+    Meeting.objects.filter(pk=meeting.pk).update(status=Meeting.Status.ENDED)  # MeetingEnded, say
+    Attendee.objects.update(state=Attendee.State.LEFT)
+    ended = login(viewer).get(f"/meetings/{meeting.pk}/?panel=people", HTTP_HX_REQUEST="true")
+    assert ended.status_code == 286  # nothing more will change: it stops polling
+    heading = ended.content.decode().split('id="meeting-heading"', 1)[1]
+    assert ">Ended<" in heading
+    assert 'data-state="left"' in ended.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("role", "status", "card"),
+    [("admin", "active", True), ("support", "active", False), ("viewer", "active", False), ("admin", "ended", False)],
+)
+def test_a_recording_card_shows_only_where_there_is_a_capture_or_a_way_to_start_one(request, role, status, card):
+    meeting = _bare_meeting(status)
+    client = login(request.getfixturevalue(role))
+    page = client.get(f"/meetings/{meeting.pk}/").content.decode()
+    assert ("<h2>Recording</h2>" in page) is card
+    assert ('id="capture-start"' in page) is card  # an Admin's card is there for its action
+    assert 'id="meeting-capture"' in page  # the place a capture started by someone else appears in
+    CapturePipeline.objects.create(meeting=meeting, status="InProgress", sink_bucket="recordings",
+                                   media_pipeline_id=str(uuid.uuid4()))  # fmt: skip
+    assert "<h2>Recording</h2>" in client.get(f"/pipelines/meetings/{meeting.pk}/capture/").content.decode()
+    assert "<h2>Recording</h2>" in client.get(f"/meetings/{meeting.pk}/").content.decode()
 
 
 def test_end_meeting_needs_typed_confirmation_and_keeps_the_row(created, sandbox, django_capture_on_commit_callbacks):
