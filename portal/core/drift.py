@@ -91,6 +91,7 @@ def _open(row: Model) -> QuerySet[Drift]:
 
 
 AGREE_AGAIN = "AWS and the portal agree again."
+ENDED = "It has ended in AWS and in the portal: nothing about it can differ any more."
 
 
 def _record(row: Model, change: str, field: str, *, portal: Any = None, aws: Any = None) -> None:

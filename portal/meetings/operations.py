@@ -16,6 +16,8 @@ from django.utils.translation import ngettext
 
 from portal.aws import chime_meetings as chime
 from portal.aws.errors import AwsError, AwsNotFound
+from portal.core.drift import ENDED as DRIFT_ENDED
+from portal.core.drift import drift_settle
 from portal.core.models import Operation
 from portal.core.operation_kinds import (
     SECRETS,
@@ -192,6 +194,8 @@ def meeting_mark_ended(*, meeting: Meeting, reason: str, at: Any) -> None:
     Meeting.objects.filter(pk=meeting.pk).update(
         status=Meeting.Status.ENDED, end_reason=reason, ended_at=at, changed_at=timezone.now()
     )
+    if reason != Meeting.EndReason.DELETED:  # the portal's own end settles its records naming the operation
+        drift_settle(meeting, reason=DRIFT_ENDED)  # a meeting found in AWS, then ended there, differs in nothing
     for replica in replicas:
         meeting_mark_ended(meeting=replica, reason=Meeting.EndReason.PRIMARY_ENDED, at=at)
         ended.append(replica.pk)

@@ -12,6 +12,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from portal.core.drift import ENDED as DRIFT_ENDED
+from portal.core.drift import drift_settle
 from portal.core.durations import minutes_in_words
 from portal.core.errors import Conflict, NotAllowedInState, Remedy
 from portal.core.models import Operation
@@ -199,6 +201,8 @@ def capture_status_apply(*, capture: CapturePipeline, status: str, at: datetime,
     CapturePipeline.objects.filter(pk=capture.pk).update(**changes)
     for name, value in changes.items():
         setattr(capture, name, value)
+    if status in (CapturePipeline.Status.STOPPED, CapturePipeline.Status.FAILED):
+        drift_settle(capture, reason=DRIFT_ENDED)  # a capture found in AWS, then stopped there, differs in nothing
     return True
 
 

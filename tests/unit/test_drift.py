@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
 
+from portal.core.drift import ENDED as DRIFT_ENDED
 from portal.core.drift import drift_changed, drift_found, drift_gone, drift_settle
 from portal.core.models import AuditEntry, Drift, Operation
 from portal.core.overview import drift_figures
@@ -410,3 +414,29 @@ def test_a_found_channel_aws_finishes_deleting_is_settled_by_the_listing(aws_end
     assert Channel.objects.get(arn=arn).status == Channel.Status.DELETED
     assert _open() == []
     assert Drift.objects.get().reason == "AWS finished deleting it: neither AWS nor the portal has it any more."
+
+
+def test_a_meeting_found_through_its_events_then_ended_by_aws_is_settled():
+    from portal.meetings.events import meeting_event_apply
+
+    meeting = Meeting.objects.create(meeting_id="m-stray", external_meeting_id="stray-room", media_region="us-east-1",
+                                     status="active", origin="found")  # fmt: skip
+    drift_found(meeting)
+    body = json.dumps({"id": "ended-1", "detail-type": "Chime Meeting State Change", "source": "aws.chime",
+                       "detail": {"eventType": "chime:MeetingEnded", "timestamp": 1_800_000_000_000,
+                                  "meetingId": "m-stray", "externalMeetingId": "stray-room"}})  # fmt: skip
+    assert meeting_event_apply(body=body) == "applied"
+    record = Drift.objects.get(object_id=meeting.pk)
+    assert (record.resolution, record.reason) == (Drift.Resolution.SETTLED, DRIFT_ENDED)
+    assert drift_figures()[0].value == 0
+
+
+def test_a_capture_found_in_aws_that_stops_there_is_settled():
+    from portal.pipelines.models import CapturePipeline
+    from portal.pipelines.services import capture_status_apply
+
+    capture = CapturePipeline.objects.create(media_pipeline_id="p-stray", status="InProgress", origin="found")
+    drift_found(capture)
+    assert capture_status_apply(capture=capture, status="Stopped", at=timezone.now())
+    record = Drift.objects.get(object_id=capture.pk)
+    assert (record.resolution, record.reason) == (Drift.Resolution.SETTLED, DRIFT_ENDED)
