@@ -68,7 +68,7 @@ def test_support_ends_a_person_everywhere(
     page.go_back()
     page.get_by_text("2 places for").wait_for()
 
-    end = page.get_by_role("button", name="Disconnect and revoke all 2")
+    end = page.get_by_role("button", name="Disconnect and revoke in all 2 places")
     end.click()
     assert page.locator("#id_reason").evaluate("input => input.validity.valueMissing")
     assert not Operation.objects.exists()

@@ -72,7 +72,7 @@ def test_support_sees_every_stage_where_the_user_id_is(alice_everywhere, support
     unused = f'data-reference="{backstage["stage"].pk}/{backstage["tokens"]["alice"]["participantId"]}" '
     assert unused + 'data-connected="false"' in page
     assert town_hall["tokens"]["bob"]["participantId"] not in page
-    assert "Disconnect and revoke all 3" in page
+    assert "Disconnect and revoke in all 3 places" in page
     assert (
         login(support)
         .get("/people/", {"user_id": "alice"}, headers=HTMX)
@@ -232,7 +232,7 @@ def test_a_presence_already_being_disconnected_is_not_asked_twice(support):
     Participant.objects.filter(pk=busy.pk).update(disconnect_operation=OperationFactory(kind="stages.rename"))
     page = login(support).get("/people/", {"user_id": "alice"}).content.decode()
     assert "disconnecting…" in page
-    assert "Disconnect and revoke all 1" in page
+    assert "Disconnect and revoke in the one place" in page
 
 
 def test_the_batch_page_polls_until_every_operation_ends(support, viewer):
