@@ -60,8 +60,9 @@ class MotoApplication:
                 message = "The XML you provided was not well-formed or did not validate against our published schema"
                 refusal = "400 Bad Request", "application/xml", _s3_error("MalformedXML", message, "")
             except UnicodeDecodeError:  # moto reads every body as UTF-8 without a guard (a UTF-16 JSON body)
-                document = {"__type": "SerializationException", "message": "The request body is not valid UTF-8."}
-                refusal = "400 Bad Request", "application/x-amz-json-1.0", json.dumps(document).encode()
+                refusal = _unreadable_body(service, "The request body is not valid UTF-8.")
+            except RecursionError:  # moto's json.loads of a body nested deeper than Python's recursion limit
+                refusal = _unreadable_body(service, "The request body is nested too deeply to be read.")
         status, content_type, body = refusal
         start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
         return [body]
@@ -119,6 +120,14 @@ def _s3_refusal(environ: dict[str, Any]) -> Refusal | None:
         )
         return "400 Bad Request", "application/xml", _s3_error("InvalidArgument", message, "")
     return None
+
+
+def _unreadable_body(service: str, message: str) -> Refusal:
+    """400 for a body moto could not read: S3's XML error, the JSON services' SerializationException."""
+    if service == "s3":
+        return "400 Bad Request", "application/xml", _s3_error("InvalidRequest", message, "")
+    document = {"__type": "SerializationException", "message": message}
+    return "400 Bad Request", "application/x-amz-json-1.0", json.dumps(document).encode()
 
 
 def _s3_error(code: str, message: str, extra: str) -> bytes:

@@ -211,6 +211,7 @@ def test_an_unknown_sqs_json_target_is_an_unknown_operation(sandbox):
         ("POST", "/a-bucket", "application/json", b"{}", 412, "PreconditionFailed"),
         ("POST", "/a-bucket", "multipart/form-data; boundary=x", b"--x--\r\n", 400, "InvalidArgument"),
         ("PUT", "/a-new-bucket", "application/xml", b"[1, 2]", 400, "MalformedXML"),
+        ("POST", "/", "application/json", b"[" * 100_000, 400, "InvalidRequest"),
     ],
 )
 def test_requests_no_s3_operation_matches_get_s3s_errors(sandbox, method, path, content_type, body, status, code):
