@@ -106,6 +106,9 @@ def _stage_context(request: HttpRequest, stage: Stage) -> dict[str, Any]:
         "poll_interval": ("fast" if any(p.is_disconnecting for p in participants) else "normal")
         if watching or (session is None and stage.is_usable)
         else None,
+        # While the participants panel polls, the panels an operation's end refreshes poll slowly too: the panel's
+        # own refresh can replace a settling row before the row's answer brings the operation-finished event.
+        "follow_interval": "slow" if watching else None,
     }
 
 
