@@ -26,9 +26,12 @@ run: $(RUN_DEPS)
 	DEBUG=$${DEBUG:-true} $(PY) manage.py create_demo_users
 	DEBUG=$${DEBUG:-true} exec $(PY) manage.py serve
 
+# The suite in two passes: everything but the process drills on one pytest-xdist worker per core, then the drills
+# (marked serial) alone, as their timings assume a machine they do not share.
 test: $(DEV_DEPS)
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist worksteal -m "not serial"
+	$(PY) -m pytest -m serial
 
 lint: $(DEV_DEPS)
 	$(PY) -m ruff check .

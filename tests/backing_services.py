@@ -13,7 +13,12 @@ from urllib.parse import urlparse
 import pytest
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+_REDIS_URL = urlparse(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
+# Under pytest-xdist each worker has a Redis database of its own (gw0 the given one, gw1 the one below, ...): the
+# tests' real Celery workers take tasks from it, and would take each other's.
+_XDIST_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+_REDIS_DB = (int(_REDIS_URL.path.strip("/") or 0) - _XDIST_WORKER) % 16
+TEST_REDIS_URL = _REDIS_URL._replace(path=f"/{_REDIS_DB}").geturl()
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 

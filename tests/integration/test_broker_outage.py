@@ -26,7 +26,7 @@ from tests.conftest import login
 from tests.factories import StageFactory
 from tests.integration.fault_harness import CeleryBeat, CeleryWorker, DrillConfig, RedisServer, worker_environment
 
-pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.serial, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 OUTAGE_SECONDS = 20
 # The refresher's first cycle lists every stage, and the worker creates one: both are in the middle of their call

@@ -15,7 +15,7 @@ from tests.backing_services import missing
 from tests.integration.chaos_drill import CHECKS, POSTGRES_BIN, ChaosDrill, figures_text
 from tests.integration.fault_harness import REDIS_SERVER
 
-pytestmark = [pytest.mark.redis]
+pytestmark = [pytest.mark.serial, pytest.mark.redis]
 
 
 def test_the_portal_stays_up_and_every_effect_happens_once_through_chaos(subtests, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from tests.integration.stage_drill import CHECKS, StageDrill
 
-pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.serial, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 
 def test_stage_operations_take_effect_exactly_once_through_faults(

@@ -18,6 +18,8 @@ import pytest
 
 from tests.backing_services import free_port, page_answers, wait_until
 
+pytestmark = pytest.mark.serial
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
