@@ -36,6 +36,14 @@ async def meeting_delete(*, meeting_id: str) -> None:
         await chime.delete_meeting(MeetingId=meeting_id)
 
 
+async def meeting_tags(*, arn: str) -> dict[str, str]:
+    """ListTagsForResource on the meeting's ARN: every tag it has in AWS.
+    https://docs.aws.amazon.com/chime-sdk/latest/APIReference/API_meeting-chime_ListTagsForResource.html"""
+    async with aws_client(SERVICE) as chime:
+        response = await chime.list_tags_for_resource(ResourceARN=arn)
+    return {tag["Key"]: tag["Value"] for tag in response.get("Tags", [])}
+
+
 async def attendees_create(*, meeting_id: str, attendees: list[dict[str, Any]]) -> dict[str, Any]:
     """BatchCreateAttendee for at most BATCH_CREATE_MAX attendees: {"Attendees": [...], "Errors": [...]}."""
     async with aws_client(SERVICE, mutating=True) as chime:

@@ -60,6 +60,13 @@ async def tags_remove(*, arn: str, keys: list[str]) -> None:
         await ivs.untag_resource(resourceArn=arn, tagKeys=keys)
 
 
+async def tags_of(*, arn: str) -> dict[str, str]:
+    """ListTagsForResource: every tag the resource has in AWS.
+    https://docs.aws.amazon.com/ivs/latest/RealTimeAPIReference/API_ListTagsForResource.html"""
+    async with aws_client(SERVICE) as ivs:
+        return dict((await ivs.list_tags_for_resource(resourceArn=arn))["tags"])
+
+
 # Listings for the refresh, which uses one client for many calls. The shared rate limiter paces every page.
 
 

@@ -73,7 +73,8 @@ async def channel_endpoints(*, arn: str) -> dict[str, dict[str, str]]:
 
 
 async def channel_tags(*, arn: str) -> dict[str, str]:
-    """ListTagsForResource, every page."""
+    """ListTagsForResource, every page.
+    https://docs.aws.amazon.com/kinesisvideostreams/latest/dg/API_ListTagsForResource.html"""
     tags: dict[str, str] = {}
     token = ""
     async with aws_client(SERVICE) as kvs:

@@ -30,6 +30,14 @@ async def capture_delete(*, pipeline_id: str) -> None:
         await pipelines.delete_media_capture_pipeline(MediaPipelineId=pipeline_id)
 
 
+async def pipeline_tags(*, arn: str) -> dict[str, str]:
+    """ListTagsForResource on the media pipeline's ARN: every tag it has in AWS.
+    https://docs.aws.amazon.com/chime-sdk/latest/APIReference/API_media-pipelines-chime_ListTagsForResource.html"""
+    async with aws_client(SERVICE) as pipelines:
+        response = await pipelines.list_tags_for_resource(ResourceARN=arn)
+    return {tag["Key"]: tag["Value"] for tag in response.get("Tags", [])}
+
+
 async def captures_list(client: Any) -> list[dict[str, Any]]:
     """Every capture pipeline in the region (id and ARN): ListMediaCapturePipelines, every page."""
     found: list[dict[str, Any]] = []

@@ -10,17 +10,20 @@ from django.db.models import Model, QuerySet
 from portal.channels.models import Channel
 from portal.channels.services import channel_delete
 from portal.cleanup.kinds import CleanupKind, Condition, Described, cleanup_kind_register
+from portal.core.drift import drift_aws_value
 from portal.core.durations import duration_in_words
 from portal.core.models import Operation
 
 
 def _channels() -> QuerySet[Model]:
-    return Channel.objects.filter(status__in=Channel.IN_AWS, arn__isnull=False)
+    return Channel.objects.filter(status__in=Channel.IN_AWS, arn__isnull=False).annotate(
+        aws_tags=drift_aws_value(Channel, "tags")
+    )
 
 
 def _describe(row: Model) -> Described:
     assert isinstance(row, Channel)
-    return Described(name=row.name, tags=row.tags, origin=row.origin)
+    return Described(name=row.name, tags=row.tags, origin=row.origin, aws_tags=getattr(row, "aws_tags", None) or {})
 
 
 def _evaluate(row: Model, condition: str, threshold: timedelta, now: datetime) -> str | None:
@@ -39,7 +42,7 @@ def _busy(row: Model) -> str:
 
 def _delete(row: Model, actor: AbstractBaseUser | None, reason: str) -> Operation:
     assert isinstance(row, Channel)
-    return channel_delete(actor=actor, channel=row, reason=reason)
+    return channel_delete(actor=actor, channel=row, reason=reason, keep_if_protected=True)
 
 
 CHANNEL_CLEANUP = cleanup_kind_register(

@@ -29,6 +29,7 @@ from portal.core.operation_kinds import (
     resource_subject,
 )
 from portal.core.permissions import MANAGE_RESOURCES
+from portal.core.protection import protected_tags, protection_in_aws
 from portal.core.tagging import tag_kinds_register, tag_words
 
 IN_USE = "ResourceInUseException"
@@ -272,8 +273,11 @@ CHANNEL_TAGS_SET = register(
 
 
 async def _delete(call: OperationCall) -> dict[str, Any]:
+    arn = call.parameters["arn"]
     try:
-        await kvs.channel_delete(arn=call.parameters["arn"], version=call.parameters["version"])
+        if kept := await protection_in_aws(call, lambda: kvs.channel_tags(arn=arn)):
+            return kept
+        await kvs.channel_delete(arn=arn, version=call.parameters["version"])
     except AwsNotFound:
         return {"already_gone": True}  # deleted by an earlier attempt, or outside the portal
     return {}
@@ -281,16 +285,27 @@ async def _delete(call: OperationCall) -> dict[str, Any]:
 
 def _deleted(operation: Operation, effect_data: dict[str, Any]) -> None:
     now = timezone.now()
+    if (tags := protected_tags(operation)) is not None:
+        from portal.channels.refresh import channel_tags_seen
+
+        _deletion_undone(operation)
+        channel = Channel.objects.select_for_update().get(pk=operation.parameters["channel_id"])
+        channel.save(update_fields=channel_tags_seen(channel, tags, now))
+        return
     status = Channel.Status.DELETED if operation.result.get("already_gone") else Channel.Status.DELETING
     Channel.objects.filter(pk=operation.parameters["channel_id"]).update(
         status=status, changed_at=now, refreshed_at=None, **({"deleted_at": now} if status == "deleted" else {})
     )
 
 
-def _deletion_failed(operation: Operation, error: AwsError) -> None:
+def _deletion_undone(operation: Operation) -> None:
     Channel.objects.filter(pk=operation.parameters["channel_id"], status=Channel.Status.DELETING).update(
         status=Channel.Status.ACTIVE, changed_at=timezone.now(), refreshed_at=None
     )
+
+
+def _deletion_failed(operation: Operation, error: AwsError) -> None:
+    _deletion_undone(operation)
 
 
 def _explain_delete(operation: Operation) -> DomainError | None:

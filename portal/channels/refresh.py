@@ -220,14 +220,21 @@ def _apply_one(observed: Observed[ChannelItem], now: datetime) -> None:
         channel.endpoints = seen.endpoints
         fields = [*fields, "endpoints"]
     if seen.tags is not None:
-        if channel.origin == Channel.Origin.FOUND and channel.tags_read_at is None:
-            channel.tags = seen.tags  # first read of a found channel: its tags are what it has, nothing drifted
-            fields = [*fields, "tags"]
-        else:
-            _compare(channel, "tags", seen.tags)
-        channel.tags_read_at = now
-        fields = [*fields, "tags_read_at", "drifted"]
+        fields = [*fields, *channel_tags_seen(channel, seen.tags, now)]
     channel.save(update_fields=fields)
+
+
+def channel_tags_seen(channel: Channel, tags: dict[str, str], now: datetime) -> list[str]:
+    """Tags read from AWS (ListTagsForResource, by this refresh or by an operation): the first read of a found
+    channel's are its tags, nothing drifted; after that a difference is drift. The fields of the row it changed."""
+    fields = ["tags_read_at", "drifted"]
+    if channel.origin == Channel.Origin.FOUND and channel.tags_read_at is None:
+        channel.tags = tags
+        fields.append("tags")
+    else:
+        _compare(channel, "tags", tags)
+    channel.tags_read_at = now
+    return fields
 
 
 def _apply(cycle: Cycle[ChannelItem]) -> dict[str, int]:

@@ -16,6 +16,7 @@ from portal.channels.selectors import channel_aws_words
 from portal.core.batches import operation_batch_each, operation_batch_record
 from portal.core.errors import Conflict, NotAllowedInState
 from portal.core.models import Operation, OperationBatch
+from portal.core.protection import protection_parameters
 from portal.core.services import OperationAsked, operation_request, operations_request_together
 
 MAX_TAGS = 50
@@ -172,7 +173,11 @@ def channel_ice_servers(*, actor: AbstractBaseUser, channel: Channel) -> Operati
     )
 
 
-def channel_delete(*, actor: AbstractBaseUser | None, channel: Channel, reason: str = "") -> Operation:
+def channel_delete(
+    *, actor: AbstractBaseUser | None, channel: Channel, reason: str = "", keep_if_protected: bool = False
+) -> Operation:
+    """DeleteSignalingChannel on the version the portal holds. `keep_if_protected` (a cleanup run): not when AWS
+    holds the channel tagged PROTECTION_TAG as the worker acts; a person's deletion is not refused by the tag."""
     channel_require_active(channel=channel)
     with transaction.atomic():
         Channel.objects.filter(pk=channel.pk).update(status=Channel.Status.DELETING, changed_at=timezone.now())
@@ -181,7 +186,12 @@ def channel_delete(*, actor: AbstractBaseUser | None, channel: Channel, reason: 
             actor=actor,
             target=channel.arn or "",
             reason=reason,
-            parameters={"channel_id": channel.pk, "arn": channel.arn, "version": channel.version},
+            parameters={
+                "channel_id": channel.pk,
+                "arn": channel.arn,
+                "version": channel.version,
+                **protection_parameters(keep_if_protected),
+            },
             resource=channel,
         )
 

@@ -9,7 +9,7 @@ called, tagged and where it came from (`describe`), whether and why it meets a c
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 
     from portal.core.models import Operation
 
-# No policy ever touches a resource carrying PROTECTION_TAG (any value); a participant token follows its stage's tags.
+# No policy ever touches a resource carrying PROTECTION_TAG (any value), in the portal's tags or in those the portal
+# last saw in AWS; a participant token follows its stage's tags. The run's operations read AWS's tags once more just
+# before acting (portal.core.protection): `act` requests them so.
 
 
 class Condition:
@@ -49,6 +51,8 @@ class Described:
     name: str
     tags: dict[str, str]
     origin: str  # "portal" or "found"
+    # The tags reconciliation last saw in AWS where they differ from the portal's (an open drift record, not adopted).
+    aws_tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,8 @@ class CleanupKind:
     # Why the row meets the condition at `now`, in words ("created 9 days ago"), or None when it does not.
     evaluate: Callable[[Model, str, timedelta, datetime], str | None]
     busy: Callable[[Model], str]  # why the row is in transition now ("being deleted"), or ""
-    act: Callable[[Model, AbstractBaseUser | None, str], Operation]  # request the action's operation, with a reason
+    # Request the action's operation, with a reason, as keeping the resource if AWS holds it protected by then.
+    act: Callable[[Model, AbstractBaseUser | None, str], Operation]
 
 
 _KINDS: dict[str, CleanupKind] = {}

@@ -11,6 +11,7 @@ from django.urls import reverse
 from portal.cleanup.kinds import Condition
 from portal.core.durations import duration_in_words
 from portal.core.models import Operation, OperationBatch
+from portal.core.protection import protected_tags, protected_words
 
 # The longest a condition can be asked to have held: ten years, longer than any resource a policy selects has existed
 # (IVS real-time stages, Chime SDK meetings and media pipelines, KVS signaling channels). A datetime.timedelta holds
@@ -96,7 +97,8 @@ class CleanupPolicy(models.Model):
 
 # What a run that requested operations came to, as its badge says it; other runs say their outcome.
 RUN_STATE_LABELS = {"in_progress": "In progress", "failed": "Failed items", "succeeded": "Succeeded"}
-ITEM_STATE_LABELS = {"acted": "Acted", "in_progress": "In progress", "failed": "Failed", "skipped": "Skipped"}
+ITEM_STATE_LABELS = {"acted": "Acted", "in_progress": "In progress", "failed": "Failed", "skipped": "Skipped",
+                     "protected": "Kept: protected in AWS"}  # fmt: skip
 
 
 class CleanupRun(models.Model):
@@ -175,17 +177,26 @@ class CleanupItem(models.Model):
 
     @property
     def state(self) -> str:
-        """What became of it: acted / in_progress / failed / skipped. An acted item's operation has the last word."""
+        """What became of it: acted / in_progress / failed / skipped, or protected: its operation found AWS holding
+        the protection tag when it ran, and did nothing. An acted item's operation has the last word."""
         if self.outcome != self.Outcome.ACTED or self.operation is None:
             return self.outcome
         if self.operation.status == Operation.Status.FAILED:
             return "failed"
+        if protected_tags(self.operation) is not None:
+            return "protected"
         return "acted" if self.operation.status == Operation.Status.SUCCEEDED else "in_progress"
 
     @property
     def state_label(self) -> str:
         """`state` in words, for its badge."""
         return ITEM_STATE_LABELS[self.state]
+
+    @property
+    def why_now(self) -> str:
+        """Why it matched, and for an item kept at run time what its operation found in AWS first."""
+        tags = protected_tags(self.operation) if self.operation is not None else None
+        return f"{protected_words(tags)} (matched: {self.why})" if tags is not None else self.why
 
     @property
     def failure(self) -> tuple[str, str]:

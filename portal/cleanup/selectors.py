@@ -13,6 +13,7 @@ from django.utils import timezone
 from portal.cleanup.filters import CleanupRunFilter
 from portal.cleanup.models import CleanupItem, CleanupPolicy, CleanupRun
 from portal.core.models import Operation
+from portal.core.protection import PROTECTED
 from portal.core.sections import Figure
 from portal.core.selectors import csv_stream
 
@@ -20,17 +21,21 @@ FAILED_ITEM = Q(outcome=CleanupItem.Outcome.FAILED) | Q(
     outcome=CleanupItem.Outcome.ACTED, operation__status=Operation.Status.FAILED
 )
 IN_FLIGHT_ITEM = Q(outcome=CleanupItem.Outcome.ACTED, operation__status__in=Operation.UNFINISHED)
+# Acted on, but its operation found the resource protected in AWS and did nothing: counted as skipped.
+KEPT = Q(items__outcome=CleanupItem.Outcome.ACTED, items__operation__status=Operation.Status.SUCCEEDED,
+         items__operation__result__has_key=PROTECTED)  # fmt: skip
 
 
 def cleanup_runs() -> QuerySet[CleanupRun]:
-    """Runs, newest first, each with how many items it acted on, skipped, failed, and has in flight."""
+    """Runs, newest first, each with how many items it acted on, skipped (kept as protected in AWS at run time too),
+    failed, and has in flight."""
     failed = CleanupItem.objects.filter(FAILED_ITEM, run=OuterRef("pk"))
     in_flight = CleanupItem.objects.filter(IN_FLIGHT_ITEM, run=OuterRef("pk"))
     return (
         CleanupRun.objects.select_related("policy")
         .annotate(
-            acted=Count("items", filter=Q(items__outcome=CleanupItem.Outcome.ACTED)),
-            skipped=Count("items", filter=Q(items__outcome=CleanupItem.Outcome.SKIPPED)),
+            acted=Count("items", filter=Q(items__outcome=CleanupItem.Outcome.ACTED) & ~KEPT),
+            skipped=Count("items", filter=Q(items__outcome=CleanupItem.Outcome.SKIPPED) | KEPT),
             has_failed=Exists(failed),
             has_in_flight=Exists(in_flight),
         )
@@ -81,7 +86,7 @@ def cleanup_runs_csv(runs: QuerySet[CleanupRun]) -> Generator[str, None, None]:
     )
     rows = (
         [item.run_id, item.run.policy.name, item.run.started_at.isoformat(), item.run.trigger, item.run.outcome,
-         item.label, item.state, item.why, item.operation_id or "", *item.failure]
+         item.label, item.state, item.why_now, item.operation_id or "", *item.failure]
         for item in items.iterator(chunk_size=2000)
     )  # fmt: skip
     return csv_stream(CSV_COLUMNS, rows)

@@ -4,7 +4,9 @@ clock and data agree.
 
 A run never overlaps itself: it plans while holding its policy's row lock, and a policy whose previous run still has
 operations in flight does not run (a scheduled run records that it did not; Run now is refused with the reason).
-A run that would act on more resources than the policy's cap acts on none. Every resource looked at is an item:
+A run that would act on more resources than the policy's cap acts on none. Protection is the portal's tags and
+those it last saw in AWS here; each operation a run requests reads AWS's tags again just before acting, and keeps a
+resource AWS holds protected by then (its item says so: see `CleanupItem.state`). Every resource looked at is an item:
 acted (its operation says how that went), skipped (why) or refused before any call; items that failed are tried
 again by the next run when they still match, and said when they no longer do.
 """
@@ -100,6 +102,9 @@ def cleanup_plan(*, policy: CleanupPolicy, now: datetime) -> Plan:
             continue
         if PROTECTION_TAG in described.tags:
             plan.skip.append(Entry(row, described.name, f"protected: tagged {PROTECTION_TAG} ({why})"))
+        elif PROTECTION_TAG in described.aws_tags:
+            protected = f"protected in AWS: tagged {PROTECTION_TAG}, not adopted"
+            plan.skip.append(Entry(row, described.name, f"{protected} ({why})"))
         elif busy := kind.busy(row):
             plan.skip.append(Entry(row, described.name, f"in transition: {busy}"))
         else:

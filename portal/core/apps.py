@@ -29,6 +29,7 @@ class CoreConfig(AppConfig):
         "drift.keep": "Keep in the portal",
         "drift.reapply": "Re-apply the portal's value",
         "drift.mark_gone": "Mark gone",
+        "protection.kept": "Kept: protected in AWS",
     }
 
     def ready(self) -> None:

@@ -11,20 +11,22 @@ from portal.core.models import AuditEntry, Operation
 
 def audit_record(
     *,
-    actor: AbstractBaseUser | AnonymousUser,
+    actor: AbstractBaseUser | AnonymousUser | None,
     kind: str,
     target: str,
     summary: str,
     detail: str = "",
     resource_name: str = "",
     operation: Operation | None = None,
+    system_actor: str = "",
 ) -> AuditEntry:
     """`kind` is declared with its label in the app config's `audit_kinds` (portal.core.audit_kinds): the audit
-    log's Kind filter offers the declared kinds, so an undeclared one is refused here rather than never found."""
+    log's Kind filter offers the declared kinds, so an undeclared one is refused here rather than never found.
+    `actor` None is the portal itself, named `system_actor` (as an operation it requested is)."""
     if kind not in audit_kind_labels():
         raise ValueError(f"Audit kind {kind!r} is not declared in any app config's audit_kinds.")
     return AuditEntry.objects.create(
-        actor_name=actor.get_username(),
+        actor_name=actor.get_username() if actor is not None else system_actor,
         kind=kind,
         target=target[:512],
         resource_name=resource_name[:256],

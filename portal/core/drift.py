@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
-from django.db.models import Model, QuerySet
+from django.db.models import Model, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.text import capfirst
 
@@ -31,6 +31,7 @@ from portal.core.audit import audit_record
 from portal.core.errors import NotAllowedInState
 from portal.core.models import Drift, Operation
 from portal.core.permissions import SYNC_RESOURCES
+from portal.core.protection import protected_tags
 from portal.core.templatetags.display import in_words
 
 if TYPE_CHECKING:
@@ -140,6 +141,20 @@ def drift_open_keys(model: type[Model]) -> set[tuple[int, str, str]]:
     return set(records.values_list("object_id", "change", "field"))
 
 
+def drift_aws_value(model: type[Model], field: str, *, row: str = "pk") -> Subquery:
+    """AWS's value of the field where reconciliation last saw it differ from the row's (its open record), as an
+    annotation: a queryset of many rows reads it in its one query. None where AWS agrees. `row` names the row's id
+    in the annotated query ("stage_id" for a participant token that follows its stage)."""
+    records = Drift.objects.filter(
+        content_type=ContentType.objects.get_for_model(model),
+        object_id=OuterRef(row),
+        change=Drift.Change.CHANGED,
+        field=field,
+        resolved_at__isnull=True,
+    )
+    return Subquery(records.values("aws_value")[:1])
+
+
 def drift_settle(row: Model, field: str | None = None, *, reason: str = AGREE_AGAIN) -> int:
     """Nothing differs any more: the row's open records (or only the field's) are resolved as settled, with why."""
     records = _open(row)
@@ -152,6 +167,8 @@ def drift_settle_removed(operation: Operation) -> int:
     """The operation succeeded: when its kind removes its resource from AWS (as a kind's `removed_by` declares), the
     row can differ from AWS in nothing any more, and its open records settle, naming the operation."""
     if operation.resource_type_id is None or operation.status != Operation.Status.SUCCEEDED:
+        return 0
+    if protected_tags(operation) is not None:  # it found the resource protected in AWS and left it there
         return 0
     model = ContentType.objects.get_for_id(operation.resource_type_id).model_class()
     if not any(kind.model is model and operation.kind in kind.removed_by for kind in _KINDS.values()):

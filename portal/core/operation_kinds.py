@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.urls import reverse
 
+from portal.core.protection import PROTECTED, protected_words
+
 if TYPE_CHECKING:
     from portal.aws.errors import AwsError
     from portal.core.errors import DomainError
@@ -87,6 +89,11 @@ class OperationKind:
         if self.subject is None:
             return OperationSubject(name=operation.target, url="")
         return self.subject(operation)
+
+    def summary_of(self, result: dict[str, Any]) -> str:
+        """The outcome in words: the kind's summary, or that it kept a resource protected in AWS."""
+        tags = result.get(PROTECTED)
+        return protected_words(tags) if isinstance(tags, dict) else self.summary(result)
 
     def audit_summary(self, *, parameters: dict[str, Any], resource_name: str) -> str:
         if self.describe is not None:

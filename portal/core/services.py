@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from portal.aws.clients import aws_run
 from portal.aws.errors import AwsError, AwsUnavailable
+from portal.core.audit import audit_record
 from portal.core.drift import drift_settle_removed
 from portal.core.models import AuditEntry, Operation
 from portal.core.operation_kinds import (
@@ -45,7 +46,9 @@ from portal.core.operation_kinds import (
     operation_kind_get,
     operation_kinds,
 )
+from portal.core.protection import protected_tags, protected_words
 from portal.core.secrets import secrets_store
+from portal.core.tagging import tag_words
 
 logger = logging.getLogger(__name__)
 
@@ -469,9 +472,30 @@ def _record_success(
             secrets_to.extend(secrets)
         elif secrets:
             secrets_store(operation=operation, secrets=secrets)
-        _audit(operation, AuditEntry.Event.SUCCEEDED, kind.summary(result))
+        _audit(operation, AuditEntry.Event.SUCCEEDED, kind.summary_of(result))
+        if (kept := protected_tags(operation)) is not None:
+            _audit_protected(operation, kept)
     operation_apply_effect(operation)
     _hand_over(operation)
+
+
+def _audit_protected(operation: Operation, tags: dict[str, str]) -> None:
+    """The operation found its resource protected in AWS and did nothing: an entry of its own, so the audit log's
+    Kind filter finds every resource a cleanup run kept this way."""
+    resource_name = operation.resource_name
+    asked = operation_kind_get(operation.kind).audit_summary(
+        parameters=operation.parameters, resource_name=resource_name
+    )
+    audit_record(
+        actor=operation.actor,
+        system_actor=operation.actor_name,
+        kind="protection.kept",
+        target=operation.target,
+        resource_name=resource_name,
+        summary=f"Not done: {asked}",
+        detail=f"{protected_words(tags)}; AWS's tags: {tag_words(tags)}",
+        operation=operation,
+    )
 
 
 def _record_error(operation: Operation, error: AwsError, *, retry: bool = True) -> None:

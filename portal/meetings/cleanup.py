@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Max, Model, QuerySet
 
 from portal.cleanup.kinds import CleanupKind, Condition, Described, cleanup_kind_register
+from portal.core.drift import drift_aws_value
 from portal.core.durations import duration_in_words
 from portal.core.models import Operation
 from portal.meetings.models import Meeting
@@ -17,13 +18,15 @@ from portal.meetings.services import meeting_end
 def _meetings() -> QuerySet[Model]:
     live = (Meeting.Status.CREATING, Meeting.Status.ACTIVE, Meeting.Status.ENDING)
     return Meeting.objects.filter(status__in=live, meeting_id__isnull=False).annotate(
-        last_attendee_change=Max("attendees__state_at")
+        last_attendee_change=Max("attendees__state_at"), aws_tags=drift_aws_value(Meeting, "tags")
     )
 
 
 def _describe(row: Model) -> Described:
     assert isinstance(row, Meeting)
-    return Described(name=row.external_meeting_id, tags=row.tags, origin=row.origin)
+    return Described(
+        name=row.external_meeting_id, tags=row.tags, origin=row.origin, aws_tags=getattr(row, "aws_tags", None) or {}
+    )
 
 
 def _evaluate(row: Model, condition: str, threshold: timedelta, now: datetime) -> str | None:
@@ -47,7 +50,7 @@ def _busy(row: Model) -> str:
 
 def _end(row: Model, actor: AbstractBaseUser | None, reason: str) -> Operation:
     assert isinstance(row, Meeting)
-    return meeting_end(actor=actor, meeting=row, reason=reason)
+    return meeting_end(actor=actor, meeting=row, reason=reason, keep_if_protected=True)
 
 
 MEETING_CLEANUP = cleanup_kind_register(

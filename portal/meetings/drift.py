@@ -1,8 +1,11 @@
 """Meetings' drift: AWS has no ListMeetings, so a meeting is found through its events and is gone when GetMeeting
-no longer knows it (AWS ended it). Nothing of a meeting can be changed outside the portal that it reads back, so
-there is nothing to adopt or re-apply; a found meeting is kept as found, and ending it through the portal settles it."""
+no longer knows it (AWS ended it). The one field read back is its tags, when a cleanup run's end reads them just
+before acting and finds them protected (portal.core.protection): AWS's tags may be adopted, not re-applied. A found
+meeting is kept as found, and ending it through the portal settles it."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Model
@@ -11,6 +14,12 @@ from django.utils import timezone
 from portal.core.drift import DriftKind, drift_kind_register
 from portal.meetings.models import Meeting
 from portal.meetings.operations import meeting_mark_ended
+
+
+def _adopt(row: Model, field: str, aws_value: Any) -> None:
+    """The row takes AWS's tags."""
+    if field == "tags":
+        Meeting.objects.filter(pk=row.pk).update(tags=aws_value, changed_at=timezone.now())
 
 
 def _mark_gone(row: Model, actor: AbstractBaseUser) -> None:
@@ -24,7 +33,7 @@ MEETING_DRIFT = drift_kind_register(
         name="meeting",
         label="Meetings",
         model=Meeting,
-        adopt=None,
+        adopt=_adopt,
         reapply=None,
         mark_gone=_mark_gone,
         removed_by=("meetings.end",),

@@ -17,7 +17,7 @@ from django.utils.translation import ngettext
 from portal.aws import chime_meetings as chime
 from portal.aws.errors import AwsError, AwsNotFound
 from portal.core.drift import ENDED as DRIFT_ENDED
-from portal.core.drift import drift_settle
+from portal.core.drift import drift_changed, drift_settle
 from portal.core.models import Operation
 from portal.core.operation_kinds import (
     SECRETS,
@@ -28,6 +28,7 @@ from portal.core.operation_kinds import (
     resource_subject,
 )
 from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS
+from portal.core.protection import protected_tags, protection_in_aws
 from portal.core.statements import statement_run
 from portal.meetings.models import Attendee, Meeting
 
@@ -180,11 +181,24 @@ MEETING_CREATE = register(
 
 
 async def _end(call: OperationCall) -> dict[str, Any]:
+    meeting_id = call.parameters["meeting_id"]
     try:
-        await chime.meeting_delete(meeting_id=call.parameters["meeting_id"])
+        if kept := await protection_in_aws(call, lambda: _meeting_tags(call)):
+            return kept
+        await chime.meeting_delete(meeting_id=meeting_id)
     except AwsNotFound:
         return {"already_ended": True}  # ended by an earlier attempt, or by AWS
     return {}
+
+
+async def _meeting_tags(call: OperationCall) -> dict[str, str]:
+    """The meeting's tags in AWS, by its ARN (GetMeeting's, when the portal has none: a meeting found through
+    events)."""
+    arn = (
+        call.parameters.get("meeting_arn")
+        or (await chime.meeting_get(meeting_id=call.parameters["meeting_id"]))["MeetingArn"]
+    )
+    return await chime.meeting_tags(arn=arn)
 
 
 def meeting_mark_ended(*, meeting: Meeting, reason: str, at: Any) -> None:
@@ -207,14 +221,22 @@ def meeting_mark_ended(*, meeting: Meeting, reason: str, at: Any) -> None:
 
 def _ended(operation: Operation, effect_data: dict[str, Any]) -> None:
     meeting = Meeting.objects.select_for_update().get(pk=operation.parameters["meeting_pk"])
+    if (tags := protected_tags(operation)) is not None:
+        _end_undone(operation)
+        drift_changed(meeting, "tags", portal=meeting.tags, aws=tags)  # adopted or not on the Drift page
+        return
     if meeting.status != Meeting.Status.ENDED:
         meeting_mark_ended(meeting=meeting, reason=Meeting.EndReason.DELETED, at=timezone.now())
 
 
-def _end_failed(operation: Operation, error: AwsError) -> None:
+def _end_undone(operation: Operation) -> None:
     Meeting.objects.filter(pk=operation.parameters["meeting_pk"], status=Meeting.Status.ENDING).update(
         status=Meeting.Status.ACTIVE
     )
+
+
+def _end_failed(operation: Operation, error: AwsError) -> None:
+    _end_undone(operation)
 
 
 MEETING_END = register(

@@ -12,6 +12,7 @@ from django.db import transaction
 from portal.aws.sqs import sqs_queue_arn
 from portal.core.errors import Conflict, NotAllowedInState
 from portal.core.models import Operation
+from portal.core.protection import protection_parameters
 from portal.core.services import operation_request
 from portal.meetings.models import Attendee, Meeting
 
@@ -105,7 +106,11 @@ def meeting_create(
         )
 
 
-def meeting_end(*, actor: AbstractBaseUser | None, meeting: Meeting, reason: str = "") -> Operation:
+def meeting_end(
+    *, actor: AbstractBaseUser | None, meeting: Meeting, reason: str = "", keep_if_protected: bool = False
+) -> Operation:
+    """DeleteMeeting. `keep_if_protected` (a cleanup run): not when AWS holds the meeting tagged PROTECTION_TAG as
+    the worker acts (its ARN is read with GetMeeting when the portal has none: one found through events)."""
     meeting_require_usable(meeting=meeting)
     with transaction.atomic():
         Meeting.objects.filter(pk=meeting.pk).update(status=Meeting.Status.ENDING)
@@ -114,7 +119,12 @@ def meeting_end(*, actor: AbstractBaseUser | None, meeting: Meeting, reason: str
             actor=actor,
             target=meeting.meeting_id or "",
             reason=reason,
-            parameters={"meeting_pk": meeting.pk, "meeting_id": meeting.meeting_id},
+            parameters={
+                "meeting_pk": meeting.pk,
+                "meeting_id": meeting.meeting_id,
+                "meeting_arn": meeting.meeting_arn,
+                **protection_parameters(keep_if_protected),
+            },
             resource=meeting,
         )
 

@@ -9,6 +9,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Max, Model, QuerySet
 
 from portal.cleanup.kinds import CleanupKind, Condition, Described, cleanup_kind_register
+from portal.core.drift import drift_aws_value
 from portal.core.durations import duration_in_words
 from portal.core.models import Operation
 from portal.pipelines.models import CapturePipeline
@@ -19,14 +20,16 @@ def _captures() -> QuerySet[Model]:
     return (
         CapturePipeline.objects.filter(status__in=CapturePipeline.ACTIVE, media_pipeline_id__isnull=False)
         .select_related("meeting")
-        .annotate(last_attendee_change=Max("meeting__attendees__state_at"))
+        .annotate(
+            last_attendee_change=Max("meeting__attendees__state_at"), aws_tags=drift_aws_value(CapturePipeline, "tags")
+        )
     )
 
 
 def _describe(row: Model) -> Described:
     assert isinstance(row, CapturePipeline)
     name = row.meeting.external_meeting_id if row.meeting else row.media_pipeline_id or ""
-    return Described(name=name, tags=row.tags, origin=row.origin)
+    return Described(name=name, tags=row.tags, origin=row.origin, aws_tags=getattr(row, "aws_tags", None) or {})
 
 
 def _evaluate(row: Model, condition: str, threshold: timedelta, now: datetime) -> str | None:
@@ -56,7 +59,7 @@ def _busy(row: Model) -> str:
 
 def _stop(row: Model, actor: AbstractBaseUser | None, reason: str) -> Operation:
     assert isinstance(row, CapturePipeline)
-    return capture_stop(actor=actor, capture=row, why=reason[:256])
+    return capture_stop(actor=actor, capture=row, why=reason[:256], keep_if_protected=True)
 
 
 CAPTURE_CLEANUP = cleanup_kind_register(

@@ -14,10 +14,12 @@ from django.utils import timezone
 
 from portal.aws import media_pipelines as aws
 from portal.aws.errors import AwsError, AwsNotFound
+from portal.core.drift import drift_changed
 from portal.core.durations import minutes_in_words
 from portal.core.models import Operation
 from portal.core.operation_kinds import OperationCall, OperationKind, OperationSubject, register, resource_subject
 from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS
+from portal.core.protection import protected_tags, protection_in_aws
 from portal.pipelines.models import CapturePipeline, Concatenation
 
 
@@ -105,13 +107,29 @@ CAPTURE_START = register(
 
 async def _stop(call: OperationCall) -> dict[str, Any]:
     try:
+        if kept := await protection_in_aws(call, lambda: _pipeline_tags(call)):
+            return kept
         await aws.capture_delete(pipeline_id=call.parameters["media_pipeline_id"])
     except AwsNotFound:
         return {"already_gone": True}
     return {}
 
 
+async def _pipeline_tags(call: OperationCall) -> dict[str, str]:
+    """The pipeline's tags in AWS, by its ARN (GetMediaCapturePipeline's, when the portal has none)."""
+    pipeline_id = call.parameters["media_pipeline_id"]
+    arn = call.parameters.get("arn") or (await aws.capture_get(pipeline_id=pipeline_id))["MediaPipelineArn"]
+    return await aws.pipeline_tags(arn=arn)
+
+
 def _stopped(operation: Operation, effect_data: dict[str, Any]) -> None:
+    if (tags := protected_tags(operation)) is not None:  # not stopped: nor is the stop why it will end
+        CapturePipeline.objects.filter(pk=operation.parameters["capture_pk"], stop_operation=operation).update(
+            stop_operation=None, stop_reason=""
+        )
+        capture = CapturePipeline.objects.get(pk=operation.parameters["capture_pk"])
+        drift_changed(capture, "tags", portal=capture.tags, aws=tags)  # adopted or not on the Drift page
+        return
     CapturePipeline.objects.filter(pk=operation.parameters["capture_pk"], status__in=CapturePipeline.RUNNING).update(
         status=CapturePipeline.Status.STOPPING, status_at=timezone.now(), changed_at=timezone.now()
     )

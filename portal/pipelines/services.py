@@ -17,6 +17,7 @@ from portal.core.drift import drift_settle
 from portal.core.durations import minutes_in_words
 from portal.core.errors import Conflict, NotAllowedInState, Remedy
 from portal.core.models import Operation
+from portal.core.protection import protection_parameters
 from portal.core.services import operation_request
 from portal.meetings.models import Attendee, Meeting
 from portal.meetings.services import meeting_require_usable
@@ -118,9 +119,12 @@ def capture_source_arn(*, meeting: Meeting) -> str:
     return f"arn:aws:chime::{parts[4]}:meeting:{meeting.meeting_id}"
 
 
-def capture_stop(*, actor: AbstractBaseUser | None, capture: CapturePipeline, why: str = "") -> Operation:
+def capture_stop(
+    *, actor: AbstractBaseUser | None, capture: CapturePipeline, why: str = "", keep_if_protected: bool = False
+) -> Operation:
     """DeleteMediaCapturePipeline: AWS answers at once, the pipeline goes Stopping, and Stopped some seconds later.
-    `actor` None is the scheduler (a policy); `why` says which."""
+    `actor` None is the scheduler (a policy); `why` says which. `keep_if_protected` (a cleanup run): not when AWS
+    holds the pipeline tagged PROTECTION_TAG as the worker acts."""
     if capture.status not in CapturePipeline.RUNNING or not capture.media_pipeline_id:
         states = {
             CapturePipeline.Status.REQUESTED: "This capture is still being created; stop it once AWS has answered.",
@@ -140,6 +144,8 @@ def capture_stop(*, actor: AbstractBaseUser | None, capture: CapturePipeline, wh
                 "media_pipeline_id": capture.media_pipeline_id,
                 "external_meeting_id": meeting.external_meeting_id if meeting else "",
                 "why": why,
+                "arn": capture.arn,
+                **protection_parameters(keep_if_protected),
             },
             resource=capture,
         )

@@ -11,6 +11,7 @@ from django.db.models import Exists, Max, Model, OuterRef, QuerySet
 from django.db.models.fields.json import KT
 
 from portal.cleanup.kinds import CleanupKind, Condition, Described, cleanup_kind_register
+from portal.core.drift import drift_aws_value
 from portal.core.durations import duration_in_words
 from portal.core.models import Operation
 from portal.stages.models import ParticipantToken, Stage
@@ -19,12 +20,14 @@ from portal.stages.services import stage_delete, stage_disconnect_participant_id
 
 def _stages() -> QuerySet[Model]:
     live = (Stage.Status.ACTIVE, *Stage.IN_TRANSITION)
-    return Stage.objects.filter(status__in=live, arn__isnull=False).annotate(last_session_end=Max("sessions__ended_at"))
+    return Stage.objects.filter(status__in=live, arn__isnull=False).annotate(
+        last_session_end=Max("sessions__ended_at"), aws_tags=drift_aws_value(Stage, "tags")
+    )
 
 
 def _describe_stage(row: Model) -> Described:
     assert isinstance(row, Stage)
-    return Described(name=row.name, tags=row.tags, origin=row.origin)
+    return Described(name=row.name, tags=row.tags, origin=row.origin, aws_tags=getattr(row, "aws_tags", None) or {})
 
 
 def _evaluate_stage(row: Model, condition: str, threshold: timedelta, now: datetime) -> str | None:
@@ -57,7 +60,7 @@ def _stage_busy(row: Model) -> str:
 
 def _delete(row: Model, actor: AbstractBaseUser | None, reason: str) -> Operation:
     assert isinstance(row, Stage)
-    return stage_delete(actor=actor, stage=row, reason=reason)
+    return stage_delete(actor=actor, stage=row, reason=reason, keep_if_protected=True)
 
 
 STAGE_CLEANUP = cleanup_kind_register(
@@ -88,13 +91,14 @@ def _tokens() -> QuerySet[Model]:
     return (
         ParticipantToken.objects.filter(revoked_at__isnull=True, stage__status=Stage.Status.ACTIVE)
         .select_related("stage")
-        .annotate(revoking=Exists(revoking))
+        .annotate(revoking=Exists(revoking), aws_tags=drift_aws_value(Stage, "tags", row="stage_id"))
     )
 
 
 def _describe_token(row: Model) -> Described:
     assert isinstance(row, ParticipantToken)
-    return Described(name=row.user_id or row.participant_id, tags=row.stage.tags, origin=Stage.Origin.PORTAL)
+    return Described(name=row.user_id or row.participant_id, tags=row.stage.tags, origin=Stage.Origin.PORTAL,
+                     aws_tags=getattr(row, "aws_tags", None) or {})  # fmt: skip
 
 
 def _evaluate_token(row: Model, condition: str, threshold: timedelta, now: datetime) -> str | None:
@@ -120,6 +124,7 @@ def _revoke(row: Model, actor: AbstractBaseUser | None, reason: str) -> Operatio
         user_id=row.user_id,
         reason=reason[:128],
         revoke_token=True,
+        keep_if_protected=True,
     )
 
 

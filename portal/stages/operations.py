@@ -10,6 +10,7 @@ from django.utils.translation import ngettext
 
 from portal.aws import ivs_realtime as ivs
 from portal.aws.errors import AwsError, AwsNotFound, aws_error_class
+from portal.core.drift import drift_changed
 from portal.core.durations import minutes_in_words
 from portal.core.errors import DomainError
 from portal.core.models import Operation
@@ -24,6 +25,7 @@ from portal.core.operation_kinds import (
     resource_subject,
 )
 from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, SYNC_RESOURCES
+from portal.core.protection import protected_tags, protection_in_aws
 from portal.core.tagging import tag_kinds_register, tag_words
 from portal.stages.models import Participant, ParticipantToken, Stage
 
@@ -152,6 +154,13 @@ def _stage_refusal(operation: Operation) -> DomainError | None:
     return None
 
 
+def _stage_tags_seen(stage_id: int, tags: dict[str, str]) -> None:
+    """Tags an operation read from AWS: where they differ from the stage's, the difference is drift, as a listing
+    records it (the row keeps the portal's tags until someone adopts AWS's)."""
+    stage = Stage.objects.get(pk=stage_id)
+    drift_changed(stage, "tags", portal=stage.tags, aws=visible_tags(tags))
+
+
 def _stage(operation: Operation) -> OperationSubject:
     return resource_subject(operation, "stage_detail")
 
@@ -257,12 +266,18 @@ TOKEN_ISSUE = register(
 
 async def _disconnect(call: OperationCall) -> dict[str, Any]:
     p = call.parameters
+    if kept := await protection_in_aws(call, lambda: ivs.tags_of(arn=p["arn"])):  # a token follows its stage
+        return kept
     await ivs.participant_disconnect(stage_arn=p["arn"], participant_id=p["participant_id"], reason=p["reason"])
     return {"participant_id": p["participant_id"]}
 
 
 def _disconnected(operation: Operation, effect_data: dict[str, Any]) -> None:
     p = operation.parameters
+    if (tags := protected_tags(operation)) is not None:
+        Participant.objects.filter(disconnect_operation=operation).update(disconnect_operation=None)
+        _stage_tags_seen(p["stage_id"], tags)
+        return
     Participant.objects.filter(
         session__stage_id=p["stage_id"], participant_id=p["participant_id"], state=Participant.State.CONNECTED
     ).update(state=Participant.State.DISCONNECTED, published=False, changed_at=timezone.now())
@@ -368,14 +383,21 @@ STAGE_TAGS_PUT = register(
 
 
 async def _delete(call: OperationCall) -> dict[str, Any]:
+    arn = call.parameters["arn"]
     try:
-        await ivs.stage_delete(arn=call.parameters["arn"])
+        if kept := await protection_in_aws(call, lambda: ivs.tags_of(arn=arn)):
+            return kept
+        await ivs.stage_delete(arn=arn)
     except AwsNotFound:
         return {"already_gone": True}  # deleted by an earlier attempt, or outside the portal
     return {}
 
 
 def _deleted(operation: Operation, effect_data: dict[str, Any]) -> None:
+    if (tags := protected_tags(operation)) is not None:
+        _deletion_undone(operation)
+        _stage_tags_seen(operation.parameters["stage_id"], tags)
+        return
     now = timezone.now()
     stage = Stage.objects.select_for_update().get(pk=operation.parameters["stage_id"])
     Participant.objects.filter(session__stage=stage, state=Participant.State.CONNECTED).update(
@@ -387,10 +409,14 @@ def _deleted(operation: Operation, effect_data: dict[str, Any]) -> None:
     )
 
 
-def _deletion_failed(operation: Operation, error: AwsError) -> None:
+def _deletion_undone(operation: Operation) -> None:
     Stage.objects.filter(pk=operation.parameters["stage_id"], status=Stage.Status.DELETING).update(
         status=Stage.Status.ACTIVE
     )
+
+
+def _deletion_failed(operation: Operation, error: AwsError) -> None:
+    _deletion_undone(operation)
 
 
 STAGE_DELETE = register(

@@ -18,6 +18,7 @@ from portal.core.drift import drift_changed, drift_found, drift_gone, drift_open
 from portal.core.errors import Conflict, NotAllowedInState, Remedy
 from portal.core.models import Drift, Operation, OperationBatch
 from portal.core.permissions import SYNC_RESOURCES
+from portal.core.protection import protection_parameters
 from portal.core.services import operation_request
 from portal.stages.models import Participant, Stage
 from portal.stages.operations import MAX_TAGS, visible_tags
@@ -102,9 +103,11 @@ def stage_disconnect_participant_id(
     user_id: str,
     reason: str,
     revoke_token: bool,
+    keep_if_protected: bool = False,
 ) -> Operation:
     """Disconnect a participant id from the stage: IVS drops it if connected, and its token cannot join again (also a
-    token that never joined). Its connected rows show the disconnect in progress."""
+    token that never joined). Its connected rows show the disconnect in progress. `keep_if_protected` (a cleanup
+    run): not when AWS holds the stage tagged PROTECTION_TAG as the worker acts."""
     with transaction.atomic():
         operation = operation_request(
             kind="stages.disconnect_participant",
@@ -118,6 +121,7 @@ def stage_disconnect_participant_id(
                 "user_id": user_id,
                 "reason": reason,
                 "revoke_token": revoke_token,
+                **protection_parameters(keep_if_protected),
             },
             resource=stage,
         )
@@ -156,7 +160,11 @@ def stage_tags_put(*, actor: AbstractBaseUser, stage: Stage, tags: dict[str, str
     return _stage_change("stages.tags_put", actor=actor, stage=stage, tags=tags)
 
 
-def stage_delete(*, actor: AbstractBaseUser | None, stage: Stage, reason: str = "") -> Operation:
+def stage_delete(
+    *, actor: AbstractBaseUser | None, stage: Stage, reason: str = "", keep_if_protected: bool = False
+) -> Operation:
+    """DeleteStage. `keep_if_protected` (a cleanup run): not when AWS holds the stage tagged PROTECTION_TAG as the
+    worker acts; a person's deletion is not refused by the tag."""
     stage_require_changeable(stage=stage)
     with transaction.atomic():
         Stage.objects.filter(pk=stage.pk).update(status=Stage.Status.DELETING)
@@ -165,7 +173,12 @@ def stage_delete(*, actor: AbstractBaseUser | None, stage: Stage, reason: str = 
             actor=actor,
             target=stage.arn or "",
             reason=reason,
-            parameters={"stage_id": stage.pk, "arn": stage.arn, "name": stage.name},
+            parameters={
+                "stage_id": stage.pk,
+                "arn": stage.arn,
+                "name": stage.name,
+                **protection_parameters(keep_if_protected),
+            },
             resource=stage,
         )
 

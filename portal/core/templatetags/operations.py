@@ -53,7 +53,7 @@ def operation_subject(operation: Operation) -> dict[str, OperationSubject]:
 @register.filter
 def operation_summary(operation: Operation) -> str:
     kind = operation_kind(operation)
-    return kind.summary(operation.result) if kind is not None else ""
+    return kind.summary_of(operation.result) if kind is not None else ""
 
 
 # What a person can do about a failed operation, by the kind of error AWS gave, most specific first.
