@@ -750,7 +750,9 @@ def _event(world: World, call: dict[str, Any], event_type: str, action_data: dic
         "TransactionId": call["TransactionId"],
         "AwsAccountId": world.account,
         "AwsRegion": call["region"],
-        "SipRuleId": call["SipRuleId"],
+        # An outbound call has no rule: AWS's NEW_OUTBOUND_CALL example carries no SipRuleId at all
+        # (https://docs.aws.amazon.com/chime-sdk/latest/dg/use-create-call-api.html).
+        **({"SipRuleId": call["SipRuleId"]} if call["SipRuleId"] else {}),
         "SipMediaApplicationId": call["SipMediaApplicationId"],
         "Participants": [dict(participant) for participant in call["participants"]],
     }

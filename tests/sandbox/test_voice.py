@@ -288,14 +288,21 @@ def test_three_wrong_pins_hang_up(voice, sandbox, served):
     assert served["events"][-1]["ActionData"]["Parameters"]["ParticipantTag"] == "LEG-A"
 
 
-def test_dial_out_is_answered_and_joins_then_hung_up_by_update(voice, sandbox, served):
-    sma_id, _ = _wire(voice)
+def _ringing_outbound_call(voice, served: dict[str, Any], sma_id: str) -> tuple[str, float]:
+    """CreateSipMediaApplicationCall for meeting "1", once the handler has heard RINGING: the transaction id, and the
+    deadline the test waits for the call's events by."""
     transaction = voice.create_sip_media_application_call(
         FromPhoneNumber=DIAL_IN, ToPhoneNumber=CALLER, SipMediaApplicationId=sma_id, ArgumentsMap={"meeting": "1"}
     )["SipMediaApplicationCall"]["TransactionId"]
     deadline = time.monotonic() + 5
     while "RINGING" not in _types(served) and time.monotonic() < deadline:
         time.sleep(0.05)
+    return transaction, deadline
+
+
+def test_dial_out_is_answered_and_joins_then_hung_up_by_update(voice, sandbox, served):
+    sma_id, _ = _wire(voice)
+    transaction, deadline = _ringing_outbound_call(voice, served, sma_id)
     assert served["events"][0]["ActionData"]["Parameters"]["Arguments"] == {"meeting": "1"}
     call = sandbox.call_answer(transaction)
     assert call["meeting"]["MeetingId"] == served["meeting"]["MeetingId"]
@@ -306,6 +313,19 @@ def test_dial_out_is_answered_and_joins_then_hung_up_by_update(voice, sandbox, s
         time.sleep(0.05)  # the call is ended first, then the handler hears HANGUP
     assert sandbox.call_get(transaction)["state"] == "ended"
     assert _types(served)[-2:] == ["CALL_UPDATE_REQUESTED", "HANGUP"]
+
+
+def test_outbound_call_events_name_no_sip_rule_and_inbound_ones_their_rule(voice, sandbox, served):
+    """AWS's documented NEW_OUTBOUND_CALL event has no SipRuleId: no rule placed the call. The portal's handler
+    answers such a call all the same (it joins the meeting)."""
+    sma_id, rule_id = _wire(voice)
+    transaction, _ = _ringing_outbound_call(voice, served, sma_id)
+    assert sandbox.call_answer(transaction)["meeting"]["MeetingId"] == served["meeting"]["MeetingId"]
+    outbound = [event["CallDetails"] for event in served["events"]]
+    assert [details.get("SipRuleId", "absent") for details in outbound] == ["absent"] * len(outbound)
+    served["events"].clear()
+    sandbox.call_dial(CALLER, DIAL_IN)
+    assert {event["CallDetails"]["SipRuleId"] for event in served["events"]} == {rule_id}
 
 
 def test_an_invalid_answer_is_reported_as_invalid_lambda_response_then_the_call_drops(voice, sandbox, served):
@@ -354,12 +374,7 @@ def test_with_an_answer_delay_a_dialled_phone_picks_up_by_itself(voice, sandbox,
 
 def test_an_outbound_call_hung_up_while_ringing_ends(voice, sandbox, served):
     sma_id, _ = _wire(voice)
-    transaction = voice.create_sip_media_application_call(
-        FromPhoneNumber=DIAL_IN, ToPhoneNumber=CALLER, SipMediaApplicationId=sma_id, ArgumentsMap={"meeting": "1"}
-    )["SipMediaApplicationCall"]["TransactionId"]
-    deadline = time.monotonic() + 5
-    while "RINGING" not in _types(served) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    transaction, deadline = _ringing_outbound_call(voice, served, sma_id)
     voice.update_sip_media_application_call(
         SipMediaApplicationId=sma_id, TransactionId=transaction, Arguments={"Operation": "Hangup"}
     )
