@@ -1,7 +1,8 @@
 """The sandbox endpoint as one WSGI application.
 
 /_sandbox/...           control API (simulate the world; no signature)
-signed as chime, ivs, kinesisvideo  ->  the simulated services, driven by botocore's models
+signed as chime, ivs, kinesisvideo  ->  the simulated services, driven by botocore's models (a route two services
+                                       share goes to the one whose resource the request's ARN names)
 signed as s3, sqs, sns, sts         ->  moto's server application
 anything else                       ->  UnknownOperationException, as AWS answers
 """
@@ -49,6 +50,20 @@ SERVICE_NAMES = (
     "kinesisvideo",
     "kinesis-video-signaling",
 )
+# The Chime SDK services all sign as "chime" and share the /tags routes. A Chime ARN names its resource type
+# (arn:PARTITION:chime:REGION:ACCOUNT:TYPE/ID), and each type is one service's, as the Service Authorization
+# Reference lists them: https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonchime.html
+ARN_RESOURCE_OWNERS = {
+    ("chime", "meeting"): "chime-sdk-meetings",
+    ("chime", "media-pipeline"): "chime-sdk-media-pipelines",
+    ("chime", "media-insights-pipeline-configuration"): "chime-sdk-media-pipelines",
+    ("chime", "media-pipeline-kinesis-video-stream-pool"): "chime-sdk-media-pipelines",
+    ("chime", "sma"): "chime-sdk-voice",
+    ("chime", "vc"): "chime-sdk-voice",
+    ("chime", "voice-profile-domain"): "chime-sdk-voice",
+    ("chime", "voice-profile"): "chime-sdk-voice",
+}
+ARN = re.compile(r"arn:[^:]+:(?P<service>[^:]+):[^:]*:[^:]*:(?P<type>[^/:]+)[/:]")
 AUTHORIZATION = re.compile(
     r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/\s]+)/(?P<date>\d{8})/(?P<region>[a-z0-9-]+)/(?P<service>[a-z0-9-]+)"
     r"/aws4_request,\s*SignedHeaders=(?P<headers>[a-z0-9;._-]+),\s*Signature=(?P<signature>[0-9a-f]{64})$"
@@ -143,7 +158,7 @@ class Sandbox:
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = environ["CONTENT_TYPE"]
 
-        matched = self._match(credential["service"], method, raw_path, query, body)
+        matched = self._match(credential["service"], method, raw_path, query, headers, body)
         if matched is None:
             unknown = ApiError("UnknownOperationException", f"No operation matches {method} {raw_path}.")
             return error_response(None, None, unknown, request_id)
@@ -182,28 +197,42 @@ class Sandbox:
         return serialize_output(service, operation, result, request_id)
 
     def _match(
-        self, signing_name: str, method: str, raw_path: str, query: dict[str, list[str]], body: bytes
+        self,
+        signing_name: str,
+        method: str,
+        raw_path: str,
+        query: dict[str, list[str]],
+        headers: dict[str, str],
+        body: bytes,
     ) -> tuple[Service, Any, dict[str, str]] | None:
-        found = []
-        for service in self.by_signing_name.get(signing_name, []):
-            matched = service.match(method, raw_path, query)
-            if matched is not None and (service.name, matched[0].operation.name) in HANDLERS:
-                found.append((service, *matched))
+        """The service and route that serve the request: among the services signed as `signing_name` whose route
+        matches, the one that owns the resource the request's ARN names when more than one does."""
+        found = [
+            (service, *matched)
+            for service in self.by_signing_name.get(signing_name, [])
+            if (matched := service.match(method, raw_path, query)) is not None
+        ]
         if len(found) > 1:
-            # The Chime SDK services share /tags routes: the ARN in the request says whose resource it is.
-            text = (
-                raw_path
-                + " "
-                + " ".join(v for values in query.values() for v in values)
-                + " "
-                + body.decode(errors="replace")
-            )
-            for service, route, captured in found:
-                if service.name == "chime-sdk-media-pipelines" and ":media-pipeline/" in text:
-                    return service, route, captured
-                if service.name == "chime-sdk-meetings" and ":meeting/" in text:
-                    return service, route, captured
-        return found[0] if found else None
+            found = [item for item in found if _owns_named_resource(item, query, headers, body)] or found
+        served = [item for item in found if (item[0].name, item[1].operation.name) in HANDLERS]
+        return served[0] if served else None
+
+
+def _owns_named_resource(
+    matched: tuple[Service, Any, dict[str, str]], query: dict[str, list[str]], headers: dict[str, str], body: bytes
+) -> bool:
+    """Whether an ARN among the request's parameters, read as this service's route reads them, is of a resource
+    type this service owns."""
+    service, route, captured = matched
+    try:
+        params = parse_request(route, captured, query, headers, body)
+    except ValidationFailed:  # the body is unreadable whoever serves it; the one chosen says so
+        return False
+    for value in params.values():
+        named = ARN.match(value) if isinstance(value, str) else None
+        if named and ARN_RESOURCE_OWNERS.get((named["service"], named["type"])) == service.name:
+            return True
+    return False
 
 
 def _drop(environ: dict[str, Any]) -> None:

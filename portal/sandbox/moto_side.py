@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -95,6 +96,13 @@ def moto_application() -> MotoApplication:
 
 S3_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "HEAD", "OPTIONS"})
 S3_OBJECT_POSTS = frozenset({"uploads", "uploadId", "restore", "select"})
+# General purpose bucket names, as AWS names them: 3-63 lowercase letters, digits, periods and hyphens, beginning
+# and ending with a letter or digit, no two adjacent periods, not formatted as an IP address, and none of the
+# reserved prefixes and suffixes. https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+IP_ADDRESS_FORM = re.compile(r"\d+\.\d+\.\d+\.\d+")
+RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 
 
 def _s3_refusal(environ: dict[str, Any]) -> Refusal | None:
@@ -107,6 +115,14 @@ def _s3_refusal(environ: dict[str, Any]) -> Refusal | None:
         message = "The specified method is not allowed against this resource."
         extra = f"<Method>{escape(method)}</Method><ResourceType>{resource}</ResourceType>"
         return "405 Method Not Allowed", "application/xml", _s3_error("MethodNotAllowed", message, extra)
+    if method == "PUT" and bucket and not key and not _subresources(query) and not _bucket_name_valid(bucket):
+        # CreateBucket: AWS's error, https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html
+        extra = f"<BucketName>{escape(bucket)}</BucketName>"
+        return (
+            "400 Bad Request",
+            "application/xml",
+            _s3_error("InvalidBucketName", "The specified bucket is not valid.", extra),
+        )
     if method != "POST" or not bucket or key or "delete" in query:
         return None
     if not environ.get("CONTENT_TYPE", "").startswith("multipart/form-data"):
@@ -120,6 +136,21 @@ def _s3_refusal(environ: dict[str, Any]) -> Refusal | None:
         )
         return "400 Bad Request", "application/xml", _s3_error("InvalidArgument", message, "")
     return None
+
+
+def _bucket_name_valid(name: str) -> bool:
+    return (
+        BUCKET_NAME.fullmatch(name) is not None
+        and ".." not in name
+        and IP_ADDRESS_FORM.fullmatch(name) is None
+        and not name.startswith(RESERVED_BUCKET_PREFIXES)
+        and not name.endswith(RESERVED_BUCKET_SUFFIXES)
+    )
+
+
+def _subresources(query: dict[str, list[str]]) -> set[str]:
+    """The query's S3 subresources (?acl, ?tagging, ...): what is left once a presigned URL's X-Amz-* are set aside."""
+    return {name for name in query if not name.lower().startswith("x-amz-")}
 
 
 def _unreadable_body(service: str, message: str) -> Refusal:

@@ -24,12 +24,25 @@ from typing import Any
 from portal.pstn.signature import signed_headers
 from portal.sandbox import meetings
 from portal.sandbox.protocol import ApiError
-from portal.sandbox.world import Call, World, iso, new_uuid, operation, paginate, ticker
+from portal.sandbox.world import (
+    Call,
+    World,
+    check_tag_keys,
+    iso,
+    new_uuid,
+    operation,
+    paginate,
+    tag_list_to_map,
+    tag_map_to_list,
+    ticker,
+)
 
 SERVICE = "chime-sdk-voice"
 BAD_REQUEST = "BadRequestException"
 NOT_FOUND = "NotFoundException"
 CONFLICT = "ConflictException"
+LIMIT_EXCEEDED = "ResourceLimitExceededException"
+MAX_TAGS = 50  # per SIP media application: https://docs.aws.amazon.com/chime-sdk/latest/ag/use-tags-sip-apps.html
 MAX_ACTIONS = 10  # per response
 MAX_ATTRIBUTES = 100  # TransactionAttributes keys
 MAX_ATTRIBUTES_BYTES = 20 * 1024
@@ -156,6 +169,7 @@ def _check_name(items: dict[str, Any], key: str, name: str, exclude: str = "") -
 @operation(SERVICE, "CreateSipMediaApplication")
 def create_sip_media_application(call: Call, p: dict[str, Any]) -> dict[str, Any]:
     _check_name(_smas(call.world), "SIP media application", p["Name"])
+    check_tag_keys([tag["Key"] for tag in p.get("Tags") or []], BAD_REQUEST)
     sma_id = new_uuid()
     sma = {
         "SipMediaApplicationId": sma_id,
@@ -165,7 +179,7 @@ def create_sip_media_application(call: Call, p: dict[str, Any]) -> dict[str, Any
         "CreatedTimestamp": call.now,
         "UpdatedTimestamp": call.now,
         "SipMediaApplicationArn": f"arn:aws:chime:{call.region}:{call.account}:sma/{sma_id}",
-        "Tags": p.get("Tags") or [],
+        "Tags": tag_map_to_list(tag_list_to_map(p.get("Tags"))),
     }
     _smas(call.world)[sma_id] = sma
     return {"SipMediaApplication": _sma_view(sma)}
@@ -203,6 +217,65 @@ def delete_sip_media_application(call: Call, p: dict[str, Any]) -> dict[str, Any
         raise ApiError(CONFLICT, f"SIP rules {', '.join(used)} target this SIP media application; delete them first.")
     del _smas(call.world)[sma["SipMediaApplicationId"]]
     return {}
+
+
+# --- SIP media applications' tags and logging configuration -------------------------------------------------------
+
+
+def _tagged(world: World, arn: str) -> dict[str, Any]:
+    """The SIP media application an ARN names. A voice connector's ARN (vc/...) is this service's too: the sandbox
+    has none, so it is not found either."""
+    sma = next((sma for sma in _smas(world).values() if sma["SipMediaApplicationArn"] == arn), None)
+    if sma is None:
+        raise ApiError(NOT_FOUND, f"The resource {arn} was not found.")
+    return sma
+
+
+@operation(SERVICE, "TagResource")
+def tag_resource(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    sma = _tagged(call.world, p["ResourceARN"])
+    check_tag_keys([tag["Key"] for tag in p["Tags"]], BAD_REQUEST)
+    merged = {**tag_list_to_map(sma["Tags"]), **tag_list_to_map(p["Tags"])}
+    if len(merged) > MAX_TAGS:
+        raise ApiError(LIMIT_EXCEEDED, f"A SIP media application can have at most {MAX_TAGS} tags.")
+    sma["Tags"] = tag_map_to_list(merged)
+    return {}
+
+
+@operation(SERVICE, "UntagResource")
+def untag_resource(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    """Keys the resource does not have are no error."""
+    sma = _tagged(call.world, p["ResourceARN"])
+    kept = {key: value for key, value in tag_list_to_map(sma["Tags"]).items() if key not in p["TagKeys"]}
+    sma["Tags"] = tag_map_to_list(kept)
+    return {}
+
+
+@operation(SERVICE, "ListTagsForResource")
+def list_tags_for_resource(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    return {"Tags": _tagged(call.world, p["ResourceARN"])["Tags"]}
+
+
+def _logging(sma: dict[str, Any]) -> dict[str, Any]:
+    """Message logs are off until a put turns them on: the API reference does not say what an application never
+    configured answers, and off is the sandbox's reading of it."""
+    return sma.get("loggingConfiguration") or {"EnableSipMediaApplicationMessageLogs": False}
+
+
+@operation(SERVICE, "GetSipMediaApplicationLoggingConfiguration")
+def get_sip_media_application_logging_configuration(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    return {"SipMediaApplicationLoggingConfiguration": _logging(_sma(call.world, p["SipMediaApplicationId"]))}
+
+
+@operation(SERVICE, "PutSipMediaApplicationLoggingConfiguration")
+def put_sip_media_application_logging_configuration(call: Call, p: dict[str, Any]) -> dict[str, Any]:
+    """The configuration given replaces the one there: a member left out is off."""
+    sma = _sma(call.world, p["SipMediaApplicationId"])
+    given = p.get("SipMediaApplicationLoggingConfiguration") or {}
+    sma["loggingConfiguration"] = {
+        "EnableSipMediaApplicationMessageLogs": given.get("EnableSipMediaApplicationMessageLogs", False)
+    }
+    return {"SipMediaApplicationLoggingConfiguration": _logging(sma)}
 
 
 # --- SIP rules ---------------------------------------------------------------------------------------------------
@@ -677,7 +750,9 @@ def _event(world: World, call: dict[str, Any], event_type: str, action_data: dic
         "TransactionId": call["TransactionId"],
         "AwsAccountId": world.account,
         "AwsRegion": call["region"],
-        "SipRuleId": call["SipRuleId"],
+        # An outbound call has no rule: AWS's NEW_OUTBOUND_CALL example carries no SipRuleId at all
+        # (https://docs.aws.amazon.com/chime-sdk/latest/dg/use-create-call-api.html).
+        **({"SipRuleId": call["SipRuleId"]} if call["SipRuleId"] else {}),
         "SipMediaApplicationId": call["SipMediaApplicationId"],
         "Participants": [dict(participant) for participant in call["participants"]],
     }

@@ -86,6 +86,14 @@ def _sma(w: dict[str, Any]) -> str:
     return w["sma"]["SipMediaApplicationId"]
 
 
+def _sma_arn(w: dict[str, Any]) -> str:
+    return w["sma"]["SipMediaApplicationArn"]
+
+
+def _missing_sma_arn() -> str:
+    return f"arn:aws:chime:us-east-1:123456789012:sma/{MISSING_SMA}"
+
+
 def _rule(w: dict[str, Any]) -> str:
     return w["rule"]["SipRuleId"]
 
@@ -445,6 +453,39 @@ CASES = [
     ),
     Case(
         VOICE,
+        "GetSipMediaApplicationLoggingConfiguration",
+        lambda w: {"SipMediaApplicationId": _sma(w)},
+        lambda w: {"SipMediaApplicationId": MISSING_SMA},
+    ),
+    Case(
+        VOICE,
+        "PutSipMediaApplicationLoggingConfiguration",
+        lambda w: {
+            "SipMediaApplicationId": _sma(w),
+            "SipMediaApplicationLoggingConfiguration": {"EnableSipMediaApplicationMessageLogs": True},
+        },
+        lambda w: {"SipMediaApplicationId": MISSING_SMA},
+    ),
+    Case(
+        VOICE,
+        "TagResource",
+        lambda w: {"ResourceARN": _sma_arn(w), "Tags": [{"Key": "k", "Value": "v"}]},
+        lambda w: {"ResourceARN": _missing_sma_arn(), "Tags": [{"Key": "k", "Value": "v"}]},
+    ),
+    Case(
+        VOICE,
+        "UntagResource",
+        lambda w: {"ResourceARN": _sma_arn(w), "TagKeys": ["a"]},
+        lambda w: {"ResourceARN": _missing_sma_arn(), "TagKeys": ["a"]},
+    ),
+    Case(
+        VOICE,
+        "ListTagsForResource",
+        lambda w: {"ResourceARN": _sma_arn(w)},
+        lambda w: {"ResourceARN": _missing_sma_arn()},
+    ),
+    Case(
+        VOICE,
         "DeleteSipMediaApplication",
         lambda w: {"SipMediaApplicationId": w["spare_sma"]},
         lambda w: {"SipMediaApplicationId": MISSING_SMA},
@@ -561,7 +602,7 @@ def test_operations_implemented_per_service():
     counts: dict[str, int] = {}
     for service, _ in HANDLERS:
         counts[service] = counts.get(service, 0) + 1
-    assert counts == {CHIME: 16, IVS: 15, KVS: 9, SIGNALING: 1, PIPES: 11, VOICE: 21}
+    assert counts == {CHIME: 16, IVS: 15, KVS: 9, SIGNALING: 1, PIPES: 11, VOICE: 26}
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)

@@ -10,6 +10,7 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
 
 
 def _send(url: str, method: str = "POST", body: bytes = b"", headers: dict[str, str] | None = None):
@@ -221,6 +222,56 @@ def test_requests_no_s3_operation_matches_get_s3s_errors(sandbox, method, path, 
     answer = _send(request.url, method, body, dict(request.headers.items()))
     assert answer[0] == status
     assert f"<Code>{code}</Code>".encode() in answer[2]
+
+
+def test_create_bucket_with_a_name_aws_refuses_is_invalid_bucket_name(boto_client):
+    s3 = boto_client("s3")
+    with pytest.raises(ClientError) as raised:
+        s3.create_bucket(Bucket="Invalid_Bucket_Name")
+    error = raised.value.response
+    assert (error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Code"]) == (400, "InvalidBucketName")
+    assert (error["Error"]["Message"], error["Error"]["BucketName"]) == (
+        "The specified bucket is not valid.",
+        "Invalid_Bucket_Name",
+    )
+    assert "Invalid_Bucket_Name" not in [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ab",
+        "a" * 64,
+        "UPPER",
+        "-starts-with-hyphen",
+        "ends-with-dot.",
+        "two..periods",
+        "192.168.5.4",
+        "xn--punycode",
+        "sthree-bucket",
+        "amzn-s3-demo-bucket",
+        "my-access-point-s3alias",
+        "my-object-lambda--ol-s3",
+        "my-region-point.mrap",
+        "my-directory--x-s3",  # boto3 would ask CreateSession first: S3 Express names it a directory bucket
+        "my-table-bucket--table-s3",
+    ],
+)
+def test_each_bucket_naming_rule_is_applied(sandbox, name):
+    request = AWSRequest(method="PUT", url=f"{sandbox.endpoint}/{name}", data=b"")
+    SigV4Auth(Credentials("testing", "testing"), "s3", "us-east-1").add_auth(request)
+    status, _, body = _send(request.url, "PUT", b"", dict(request.headers.items()))
+    assert status == 400
+    assert b"<Code>InvalidBucketName</Code>" in body
+    assert f"<BucketName>{name}</BucketName>".encode() in body
+
+
+def test_bucket_names_within_the_rules_are_created(boto_client):
+    s3 = boto_client("s3")
+    names = ["abc", "a" * 63, "my.dotted-name.1", "1.2.3.bucket", "sthree", "xn-one-hyphen"]
+    for name in names:
+        s3.create_bucket(Bucket=name)
+    assert set(names) <= {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}
 
 
 def test_a_header_signature_wins_over_a_presigned_query(sandbox):

@@ -150,6 +150,97 @@ def test_calls_validate_their_numbers_and_unknown_calls_are_not_found(voice):
     assert _code(raised) == "NotFoundException"
 
 
+# --- tags and logging configuration of SIP media applications ---------------------------------------------------
+
+
+def _tagged_sma(voice, tags: list[dict[str, str]]) -> str:
+    return voice.create_sip_media_application(
+        AwsRegion="us-east-1", Name=f"tagged {uuid.uuid4().hex[:8]}", Endpoints=[{"LambdaArn": LAMBDA_ARN}], Tags=tags
+    )["SipMediaApplication"]["SipMediaApplicationArn"]
+
+
+def test_tags_given_at_creation_are_read_back_and_changed_by_voice_tagging(voice):
+    arn = _tagged_sma(voice, [{"Key": "team", "Value": "pstn"}])
+    assert voice.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "team", "Value": "pstn"}]
+    voice.tag_resource(ResourceARN=arn, Tags=[{"Key": "team", "Value": "voice"}, {"Key": "cost", "Value": ""}])
+    assert voice.list_tags_for_resource(ResourceARN=arn)["Tags"] == [
+        {"Key": "cost", "Value": ""},
+        {"Key": "team", "Value": "voice"},
+    ]
+    voice.untag_resource(ResourceARN=arn, TagKeys=["team", "never-there"])
+    assert voice.list_tags_for_resource(ResourceARN=arn)["Tags"] == [{"Key": "cost", "Value": ""}]
+
+
+def test_voice_tagging_refuses_what_aws_refuses(voice):
+    arn = _tagged_sma(voice, [{"Key": f"k{n:02d}", "Value": "v"} for n in range(49)])
+    for missing in (arn.rsplit("/", 1)[0] + f"/{uuid.uuid4()}", "arn:aws:chime:us-east-1:123456789012:vc/abcdef"):
+        for method, extra in (
+            (voice.list_tags_for_resource, {}),
+            (voice.tag_resource, {"Tags": [{"Key": "a", "Value": "b"}]}),
+            (voice.untag_resource, {"TagKeys": ["a"]}),
+        ):
+            with pytest.raises(ClientError) as raised:
+                method(ResourceARN=missing, **extra)
+            assert (_code(raised), raised.value.response["ResponseMetadata"]["HTTPStatusCode"]) == (
+                "NotFoundException",
+                404,
+            )
+    with pytest.raises(ClientError) as raised:
+        voice.tag_resource(ResourceARN=arn, Tags=[{"Key": "x", "Value": "1"}, {"Key": "y", "Value": "2"}])
+    assert _code(raised) == "ResourceLimitExceededException"  # 51: a SIP media application has at most 50
+    voice.tag_resource(ResourceARN=arn, Tags=[{"Key": "k00", "Value": "new"}, {"Key": "x", "Value": "1"}])  # 50
+    for tags in ([{"Key": "aws:owner", "Value": "me"}], [{"Key": "k" * 129, "Value": "v"}]):
+        with pytest.raises(ClientError) as raised:
+            voice.tag_resource(ResourceARN=arn, Tags=tags)
+        assert _code(raised) == "BadRequestException"
+    with pytest.raises(ClientError) as raised:
+        _tagged_sma(voice, [{"Key": "AWS:team", "Value": "x"}])
+    assert _code(raised) == "BadRequestException"
+    tags = voice.list_tags_for_resource(ResourceARN=arn)["Tags"]
+    assert (len(tags), tags[0]) == (50, {"Key": "k00", "Value": "new"})
+
+
+def test_tags_follow_the_arn_to_the_chime_service_that_owns_it(boto_client, voice):
+    """The three Chime SDK services sign alike and share the /tags routes: whichever client asks, the ARN's resource
+    type picks the service that answers (a voice connector ARN is voice's, though the sandbox has none)."""
+    sma_arn = _tagged_sma(voice, [{"Key": "team", "Value": "pstn"}])
+    connector = "arn:aws:chime:us-east-1:123456789012:vc/abcdef"
+    for service in ("chime-sdk-meetings", "chime-sdk-media-pipelines", "chime-sdk-voice"):
+        made = boto_client(service)
+        assert made.list_tags_for_resource(ResourceARN=sma_arn)["Tags"] == [{"Key": "team", "Value": "pstn"}]
+        with pytest.raises(ClientError) as raised:
+            made.list_tags_for_resource(ResourceARN=connector)
+        assert raised.value.response["Error"]["Code"] == "NotFoundException"  # voice's; meetings' is ResourceNot...
+
+
+def test_logging_configuration_is_off_until_put_and_kept_per_application(voice):
+    sma_id, _ = _wire(voice)
+    off = {"EnableSipMediaApplicationMessageLogs": False}
+    got = voice.get_sip_media_application_logging_configuration(SipMediaApplicationId=sma_id)
+    assert got["SipMediaApplicationLoggingConfiguration"] == off
+    put = voice.put_sip_media_application_logging_configuration(
+        SipMediaApplicationId=sma_id,
+        SipMediaApplicationLoggingConfiguration={"EnableSipMediaApplicationMessageLogs": True},
+    )
+    assert put["SipMediaApplicationLoggingConfiguration"] == {"EnableSipMediaApplicationMessageLogs": True}
+    got = voice.get_sip_media_application_logging_configuration(SipMediaApplicationId=sma_id)
+    assert got["SipMediaApplicationLoggingConfiguration"] == {"EnableSipMediaApplicationMessageLogs": True}
+    other = voice.create_sip_media_application(
+        AwsRegion="us-east-1", Name="other", Endpoints=[{"LambdaArn": LAMBDA_ARN}]
+    )["SipMediaApplication"]["SipMediaApplicationId"]
+    got = voice.get_sip_media_application_logging_configuration(SipMediaApplicationId=other)
+    assert got["SipMediaApplicationLoggingConfiguration"] == off
+    put = voice.put_sip_media_application_logging_configuration(SipMediaApplicationId=sma_id)
+    assert put["SipMediaApplicationLoggingConfiguration"] == off  # a put replaces: what it leaves out is off
+    for attempt in (
+        lambda: voice.get_sip_media_application_logging_configuration(SipMediaApplicationId=str(uuid.uuid4())),
+        lambda: voice.put_sip_media_application_logging_configuration(SipMediaApplicationId=str(uuid.uuid4())),
+    ):
+        with pytest.raises(ClientError) as raised:
+            attempt()
+        assert _code(raised) == "NotFoundException"
+
+
 def test_dial_in_wrong_pin_right_pin_mute_and_hangup(voice, sandbox, served):
     _wire(voice)
     call = sandbox.call_dial(CALLER, DIAL_IN)
@@ -197,14 +288,21 @@ def test_three_wrong_pins_hang_up(voice, sandbox, served):
     assert served["events"][-1]["ActionData"]["Parameters"]["ParticipantTag"] == "LEG-A"
 
 
-def test_dial_out_is_answered_and_joins_then_hung_up_by_update(voice, sandbox, served):
-    sma_id, _ = _wire(voice)
+def _ringing_outbound_call(voice, served: dict[str, Any], sma_id: str) -> tuple[str, float]:
+    """CreateSipMediaApplicationCall for meeting "1", once the handler has heard RINGING: the transaction id, and the
+    deadline the test waits for the call's events by."""
     transaction = voice.create_sip_media_application_call(
         FromPhoneNumber=DIAL_IN, ToPhoneNumber=CALLER, SipMediaApplicationId=sma_id, ArgumentsMap={"meeting": "1"}
     )["SipMediaApplicationCall"]["TransactionId"]
     deadline = time.monotonic() + 5
     while "RINGING" not in _types(served) and time.monotonic() < deadline:
         time.sleep(0.05)
+    return transaction, deadline
+
+
+def test_dial_out_is_answered_and_joins_then_hung_up_by_update(voice, sandbox, served):
+    sma_id, _ = _wire(voice)
+    transaction, deadline = _ringing_outbound_call(voice, served, sma_id)
     assert served["events"][0]["ActionData"]["Parameters"]["Arguments"] == {"meeting": "1"}
     call = sandbox.call_answer(transaction)
     assert call["meeting"]["MeetingId"] == served["meeting"]["MeetingId"]
@@ -215,6 +313,19 @@ def test_dial_out_is_answered_and_joins_then_hung_up_by_update(voice, sandbox, s
         time.sleep(0.05)  # the call is ended first, then the handler hears HANGUP
     assert sandbox.call_get(transaction)["state"] == "ended"
     assert _types(served)[-2:] == ["CALL_UPDATE_REQUESTED", "HANGUP"]
+
+
+def test_outbound_call_events_name_no_sip_rule_and_inbound_ones_their_rule(voice, sandbox, served):
+    """AWS's documented NEW_OUTBOUND_CALL event has no SipRuleId: no rule placed the call. The portal's handler
+    answers such a call all the same (it joins the meeting)."""
+    sma_id, rule_id = _wire(voice)
+    transaction, _ = _ringing_outbound_call(voice, served, sma_id)
+    assert sandbox.call_answer(transaction)["meeting"]["MeetingId"] == served["meeting"]["MeetingId"]
+    outbound = [event["CallDetails"] for event in served["events"]]
+    assert [details.get("SipRuleId", "absent") for details in outbound] == ["absent"] * len(outbound)
+    served["events"].clear()
+    sandbox.call_dial(CALLER, DIAL_IN)
+    assert {event["CallDetails"]["SipRuleId"] for event in served["events"]} == {rule_id}
 
 
 def test_an_invalid_answer_is_reported_as_invalid_lambda_response_then_the_call_drops(voice, sandbox, served):
@@ -263,12 +374,7 @@ def test_with_an_answer_delay_a_dialled_phone_picks_up_by_itself(voice, sandbox,
 
 def test_an_outbound_call_hung_up_while_ringing_ends(voice, sandbox, served):
     sma_id, _ = _wire(voice)
-    transaction = voice.create_sip_media_application_call(
-        FromPhoneNumber=DIAL_IN, ToPhoneNumber=CALLER, SipMediaApplicationId=sma_id, ArgumentsMap={"meeting": "1"}
-    )["SipMediaApplicationCall"]["TransactionId"]
-    deadline = time.monotonic() + 5
-    while "RINGING" not in _types(served) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    transaction, deadline = _ringing_outbound_call(voice, served, sma_id)
     voice.update_sip_media_application_call(
         SipMediaApplicationId=sma_id, TransactionId=transaction, Arguments={"Operation": "Hangup"}
     )
