@@ -2,6 +2,8 @@
 
 import os
 
+from portal.core.addresses import proxies_parse
+
 # Process workers, one per CPU, each with a pool of threads (gthread). A sync worker is held by each connection it
 # accepts until that connection's request has arrived, so two idle pre-connections from a browser starved the whole
 # tier. A gthread worker gives a new connection a thread for at most 5 s to send its request, then keeps it in its
@@ -14,6 +16,10 @@ import os
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY") or len(os.sched_getaffinity(0)))
 threads = int(os.environ.get("WEB_THREADS") or 128)
+# Whom gunicorn believes for the scheme headers (X-Forwarded-Proto): the same TRUSTED_PROXIES the portal takes the
+# client's address from (portal.core.addresses), so both trust the same peers; empty: nobody (gunicorn's own default
+# would be 127.0.0.1). gunicorn never takes REMOTE_ADDR from X-Forwarded-For itself.
+forwarded_allow_ips = ",".join(str(network) for network in proxies_parse(os.environ.get("TRUSTED_PROXIES", "")))
 # No runtime control socket: it would be one path ($HOME/.gunicorn/gunicorn.ctl) for every gunicorn of the user.
 control_socket_disable = True
 

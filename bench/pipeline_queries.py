@@ -21,6 +21,7 @@ os.environ.update(
     PORTAL_VAR_DIR=tempfile.mkdtemp(prefix="rtc-bench-"),
     DEBUG="true",
     ALLOWED_HOSTS="testserver",
+    CAPTURE_SINK_BUCKETS="recordings",  # the estate's bucket: its artifacts are listed and linked
 )
 
 import django

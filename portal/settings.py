@@ -9,6 +9,8 @@ import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from portal.core.addresses import proxies_parse
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -169,6 +171,12 @@ SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(8 * 3600)))
 # Renewed at most once a minute (portal.core.middleware.SessionRenewalMiddleware), not on every poll.
 SESSION_RENEW_SECONDS = int(os.environ.get("SESSION_RENEW_SECONDS", "60"))
 CSRF_FAILURE_VIEW = "portal.core.views.csrf_failure"
+# The proxies in front whose X-Forwarded-For names the client (portal.core.addresses; gunicorn.conf.py gives gunicorn
+# the same for the scheme headers): addresses and CIDR networks. Empty: nobody's, every peer is the client.
+try:
+    TRUSTED_PROXIES = proxies_parse(os.environ.get("TRUSTED_PROXIES", ""))
+except ValueError as error:
+    raise ImproperlyConfigured(f"TRUSTED_PROXIES: {error}.") from None
 
 # Brute force (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one username, or from one address, that
 # username or address is refused for LOGIN_LOCKOUT_MINUTES (0: until an Admin unlocks it on the Users page).
@@ -179,6 +187,7 @@ _lockout_minutes = float(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15"))
 AXES_COOLOFF_TIME = timedelta(minutes=_lockout_minutes) if _lockout_minutes > 0 else None
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_DISABLE_ACCESS_LOG = True  # the audit log records logins and logouts (portal.users.receivers)
+AXES_CLIENT_IP_CALLABLE = "portal.core.addresses.client_address"  # the address behind a trusted proxy
 
 # Everything from the portal itself: no inline script or style, no other origin, no framing.
 CONTENT_SECURITY_POLICY = {

@@ -15,6 +15,7 @@ from portal.core.forms import UntruncatedForm
 from portal.meetings.models import Meeting
 from portal.pipelines.selectors import sink_buckets
 from portal.pipelines.services import CaptureSpec
+from portal.pipelines.sinks import sink_refusal
 from portal.stages.forms import BaseTagFormSet, TagForm
 
 SELECTED_STREAMS_MAX = 25  # SelectedVideoStreams: AttendeeIds and ExternalUserIds together (AWS documentation)
@@ -30,13 +31,17 @@ ARN_MAX = shape_limits(SERVICE, "Arn")[1] or 1024
 
 
 def _bucket_field() -> forms.Field:
-    """A choice of the configured or listed buckets; a name to type when the portal knows none yet."""
+    """A choice of the configured or listed buckets; a name to type when the portal knows none yet. With none
+    configured, the field says the portal will not offer what AWS writes there."""
     buckets = sink_buckets()
+    unread = "" if settings.CAPTURE_SINK_BUCKETS else f" {sink_refusal('')}"
     if buckets:
-        return forms.ChoiceField(label="Sink bucket", choices=[(name, name) for name in buckets])
+        return forms.ChoiceField(
+            label="Sink bucket", choices=[(name, name) for name in buckets], help_text=unread.strip()
+        )
     return forms.CharField(
         label="Sink bucket",
-        help_text="No bucket list is configured or known yet: type the bucket's name.",
+        help_text=f"No bucket list is configured or known yet: type the bucket's name.{unread}",
     )
 
 

@@ -31,6 +31,7 @@ from portal.core.refresh import Cycle, Items, Observed, Refresher, refresh_run, 
 from portal.meetings.models import Meeting
 from portal.pipelines.models import Artifact, CapturePipeline, Concatenation
 from portal.pipelines.services import capture_status_apply
+from portal.pipelines.sinks import sink_refusal
 
 HOT_PER_CYCLE = 16
 COLD_PER_CYCLE = 2
@@ -46,7 +47,7 @@ class PipelineItem:
     concatenation: bool
     media_pipeline_id: str
     bucket: str
-    prefix: str  # where to list ("" = do not list)
+    prefix: str  # where to list ("" = do not list: nothing to list yet, or not a sink bucket)
     known_texts: frozenset[str] = field(default_factory=frozenset)
 
 
@@ -63,7 +64,8 @@ class PipelineSeen:
 
 
 def _capture_items(captures: list[CapturePipeline], texts: dict[int, set[str]]) -> list[PipelineItem]:
-    """What to read of each capture: its status, and its prefix while it records and once after it stopped."""
+    """What to read of each capture: its status, and its prefix while it records and once after it stopped (in a
+    sink bucket only: a capture found in AWS may name any bucket as its sink)."""
     items = []
     for capture in captures:
         ended = capture.status in (CapturePipeline.Status.STOPPED, CapturePipeline.Status.FAILED)
@@ -72,8 +74,9 @@ def _capture_items(captures: list[CapturePipeline], texts: dict[int, set[str]]) 
             or capture.ended_at is None
             or capture.artifacts_listed_at < capture.ended_at + LISTING_SETTLE
         )
-        lists = capture.status in (CapturePipeline.Status.IN_PROGRESS, CapturePipeline.Status.PAUSED) or (
-            ended and unsettled
+        lists = not sink_refusal(capture.sink_bucket) and (
+            capture.status in (CapturePipeline.Status.IN_PROGRESS, CapturePipeline.Status.PAUSED)
+            or (ended and unsettled)
         )
         prefix = capture.artifact_prefix
         items.append(
@@ -123,7 +126,7 @@ def _items(watched: set[str]) -> Items[PipelineItem]:
             concatenation=True,
             media_pipeline_id=c.media_pipeline_id or "",
             bucket=c.sink_bucket,
-            prefix=c.output_prefix,
+            prefix="" if sink_refusal(c.sink_bucket) else c.output_prefix,
         )
         for c in Concatenation.objects.filter(status__in=Concatenation.ACTIVE).exclude(media_pipeline_id=None)[
             :HOT_PER_CYCLE
@@ -257,6 +260,8 @@ def _apply_concatenation(observed: Observed[PipelineItem]) -> str:
         changes["status"] = Concatenation.Status.GONE
     elif seen.status in (*Concatenation.ACTIVE, Concatenation.Status.FAILED):
         changes["status"] = seen.status
+    elif seen.status == Concatenation.Status.STOPPED and not item.prefix:
+        changes["status"] = seen.status  # its output is not in a sink bucket: done, and never listed
     elif seen.status == Concatenation.Status.STOPPED and seen.objects:
         output = max(seen.objects, key=lambda obj: obj.get("Size", 0))
         changes |= {"status": seen.status, "output_key": output["Key"], "output_size": output.get("Size", 0)}

@@ -16,6 +16,7 @@ from portal.core.models import Operation
 from portal.core.services import operations_of
 from portal.pipelines.models import Artifact, CapturePipeline, Concatenation
 from portal.pipelines.refresh import BUCKETS_CACHE_KEY
+from portal.pipelines.sinks import sink_refusal
 
 CHUNKS_SHOWN = 60  # per folder, newest last
 
@@ -63,7 +64,9 @@ class Folder:
 
 def capture_folders(*, capture: CapturePipeline) -> list[Folder]:
     """The objects the capture wrote, by folder (counts, sizes, the time their chunks cover), with the newest chunks
-    of each: one query for the totals and one per folder present."""
+    of each: one query for the totals and one per folder present. None outside the sink buckets (`sink_refusal`)."""
+    if sink_refusal(capture.sink_bucket):
+        return []
     totals = (
         Artifact.objects.filter(pipeline=capture)
         .values("folder")
@@ -92,8 +95,11 @@ class TimelineEntry:
 
 def capture_meeting_events(*, capture: CapturePipeline) -> list[TimelineEntry]:
     """The meeting-events files the capture wrote, as one readable timeline (lines AWS writes as JSON objects
-    {Timestamp, EventType, EventParameters}; a line that is not one is shown as it is)."""
+    {Timestamp, EventType, EventParameters}; a line that is not one is shown as it is). None outside the sink
+    buckets (`sink_refusal`)."""
     entries: list[TimelineEntry] = []
+    if sink_refusal(capture.sink_bucket):
+        return entries
     texts = Artifact.objects.filter(pipeline=capture, folder="meeting-events").order_by("chunk_at", "key")
     for text in texts.values_list("text", flat=True):
         for line in text.splitlines():

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import logging
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,9 +13,6 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from portal.aws import s3
-from portal.aws.clients import aws_run
-from portal.aws.errors import AwsError
 from portal.core.filters import filter_rows
 from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, VIEW_RESOURCES
 from portal.core.polling import poll_response
@@ -28,9 +24,9 @@ from portal.pipelines import selectors, services
 from portal.pipelines.filters import CaptureFilter
 from portal.pipelines.forms import CaptureStartForm, ConcatenateForm, PipelineTagFormSet
 from portal.pipelines.models import CapturePipeline, Concatenation
+from portal.pipelines.sinks import sink_download_urls, sink_refusal
 
 PAGE_SIZE = 50
-logger = logging.getLogger(__name__)
 
 
 def _in_transition(capture: CapturePipeline) -> bool:
@@ -58,20 +54,6 @@ def pipeline_list(request: HttpRequest) -> HttpResponse:
     if request.htmx:
         return poll_response(request, "pipelines/list.html#pipeline-table", context, done=False)
     return TemplateResponse(request, "pipelines/list.html", context)
-
-
-def _download_urls(bucket: str, keys: list[str]) -> dict[str, str]:
-    """Short-lived presigned GET URLs, signed here by the one S3 client: no request goes to AWS, but signing needs
-    the credentials. Without them the page lists the objects with no links."""
-    if not keys:
-        return {}
-    try:
-        return aws_run(
-            s3.download_urls(bucket=bucket, keys=keys, expires_seconds=settings.CAPTURE_DOWNLOAD_URL_SECONDS)
-        )
-    except AwsError as error:
-        logger.warning("Download links for %s not signed: %s", bucket, error)
-        return {}
 
 
 def _allow_media_from(response: HttpResponse, urls: list[str]) -> HttpResponse:
@@ -106,8 +88,9 @@ def pipeline_detail(request: HttpRequest, capture_pk: int) -> HttpResponse:
     if panel in ("", "status"):
         context["operations"] = selectors.capture_operations(capture=capture)
     if panel in ("", "artifacts"):
+        context["sink_refusal"] = sink_refusal(capture.sink_bucket)
         folders = selectors.capture_folders(capture=capture)
-        urls = _download_urls(capture.sink_bucket, [a.key for folder in folders for a in folder.artifacts])
+        urls = sink_download_urls(capture.sink_bucket, [a.key for folder in folders for a in folder.artifacts])
         for folder in folders:
             for artifact in folder.artifacts:
                 artifact.url = urls.get(artifact.key, "")  # type: ignore[attr-defined]
@@ -117,7 +100,8 @@ def pipeline_detail(request: HttpRequest, capture_pk: int) -> HttpResponse:
         concatenations = selectors.capture_concatenations(capture=capture)
         for concatenation in concatenations:
             key = concatenation.output_key
-            concatenation.url = _download_urls(concatenation.sink_bucket, [key]).get(key, "") if key else ""  # type: ignore[attr-defined]
+            concatenation.url = sink_download_urls(concatenation.sink_bucket, [key]).get(key, "") if key else ""  # type: ignore[attr-defined]
+            concatenation.sink_refusal = sink_refusal(concatenation.sink_bucket) if key else ""  # type: ignore[attr-defined]
         context["concatenations"] = concatenations
         context["concatenating"] = any(c.status in Concatenation.ACTIVE for c in concatenations)
     if panel == "status":
@@ -129,7 +113,7 @@ def pipeline_detail(request: HttpRequest, capture_pk: int) -> HttpResponse:
             request, "pipelines/detail.html#concatenations", context, done=not context["concatenating"]
         )
     response = TemplateResponse(request, "pipelines/detail.html", context)
-    sample = _download_urls(capture.sink_bucket, ["_"]) if capture.sink_bucket else {}
+    sample = sink_download_urls(capture.sink_bucket, ["_"])
     return _allow_media_from(response, [*urls.values(), *sample.values()])
 
 

@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from portal.core.addresses import client_address
 from portal.core.durability import commits_unflushed
 from portal.core.models import Operation
 from portal.core.permissions import HANGUP_CALLS, MANAGE_RESOURCES, VIEW_RESOURCES
@@ -51,7 +52,7 @@ EMPTY_ANSWER = {"SchemaVersion": handler.SCHEMA_VERSION, "Actions": []}
 def sma_invocation(request: HttpRequest) -> HttpResponse:
     """The SIP media application's handler, reached through the Lambda forwarder: signed invocations only."""
     started = time.perf_counter()
-    address = request.META.get("REMOTE_ADDR", "")
+    address = client_address(request)
     if not request_allowed(scope="sma", key=address, per_second=settings.SMA_HANDLER_RATE_PER_SECOND):
         return JsonResponse({"message": "Too many invocations from this address."}, status=429)
     try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from axes.helpers import get_client_ip_address
 from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -16,13 +15,14 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from portal.core.addresses import client_address
 from portal.core.models import AuditEntry
 
 NAME_LENGTH = AuditEntry._meta.get_field("actor_name").max_length
 
 
 def _address(request: HttpRequest | None) -> str:
-    return (get_client_ip_address(request) or "") if request is not None else ""
+    return client_address(request) if request is not None else ""
 
 
 def _record(*, name: str, kind: str, event: str, request: HttpRequest | None, detail: str = "") -> None:

@@ -142,7 +142,11 @@ def test_no_aws_configured_starts_the_sandbox_with_dummy_credentials():
         "AWS_SECRET_ACCESS_KEY": "sandbox",
         "SANDBOX_PORT": "4599",
         "MEETING_EVENTS_QUEUE_URL": "http://127.0.0.1:4599/123456789012/rtc-portal-meeting-events",
+        "CAPTURE_SINK_BUCKETS": "recordings",
     }
+    chosen = {"CAPTURE_SINK_BUCKETS": "media-a,media-b"}
+    aws_endpoint_choose(chosen, sandbox_port=4599)
+    assert chosen["CAPTURE_SINK_BUCKETS"] == "media-a,media-b"
 
 
 def _queue(task: str, options: dict[str, object] | None = None) -> str:

@@ -35,6 +35,7 @@ from portal.core.management.commands.sandbox import SANDBOX_ACCOUNT
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
 PROCESSES = ["web", "worker", "refresher", "beat"]
 MEETING_EVENTS_QUEUE = "rtc-portal-meeting-events"  # the Procfile's meeting-events process creates it on the sandbox
+SANDBOX_SINK_BUCKET = "recordings"  # the capture sink bucket with the sandbox (README: create it, then record)
 
 
 def _answers(url: str) -> bool:
@@ -58,7 +59,9 @@ def broker_choose(env: dict[str, str], *, local_redis: str = LOCAL_REDIS) -> str
 
 
 def aws_endpoint_choose(env: dict[str, str], *, sandbox_port: int) -> tuple[bool, str]:
-    """AWS as the environment configures it, else a sandbox of our own. True (and what was chosen) for the sandbox."""
+    """AWS as the environment configures it, else a sandbox of our own. True (and what was chosen) for the sandbox.
+    With the sandbox, captures go to its `recordings` bucket unless CAPTURE_SINK_BUCKETS says otherwise: the portal
+    reads back from configured sink buckets only."""
     if env.get("AWS_ENDPOINT_URL"):
         return False, f"{env['AWS_ENDPOINT_URL']} (from the environment)"
     if env.get("AWS_ACCESS_KEY_ID") or env.get("AWS_PROFILE"):
@@ -67,6 +70,7 @@ def aws_endpoint_choose(env: dict[str, str], *, sandbox_port: int) -> tuple[bool
     env["AWS_ACCESS_KEY_ID"] = env["AWS_SECRET_ACCESS_KEY"] = "sandbox"
     env["SANDBOX_PORT"] = str(sandbox_port)
     env["MEETING_EVENTS_QUEUE_URL"] = f"{env['AWS_ENDPOINT_URL']}/{SANDBOX_ACCOUNT}/{MEETING_EVENTS_QUEUE}"
+    env.setdefault("CAPTURE_SINK_BUCKETS", SANDBOX_SINK_BUCKET)
     return True, f"the sandbox at {env['AWS_ENDPOINT_URL']} (no AWS credentials configured)"
 
 
