@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
 import uuid
+import wave
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -16,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from portal.pstn import handler
 from portal.pstn.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_valid
+from portal.sandbox import voice as voice_sandbox
 from portal.sandbox.client import SandboxControlError
 
 SECRET = "sandbox-test-secret"
@@ -192,6 +195,9 @@ def test_three_wrong_pins_hang_up(voice, sandbox, served):
     call = sandbox.call_dial(CALLER, DIAL_IN)
     for _ in range(3):
         call = sandbox.call_press(call["TransactionId"], "111111#")
+    assert (call["state"], call["waitingFor"]) == ("connected", "Speak")  # the goodbye takes its time
+    sandbox.advance(4)
+    call = sandbox.call_get(call["TransactionId"])
     assert call["state"] == "ended"
     assert _types(served)[-1] == "HANGUP"
     assert served["events"][-1]["ActionData"]["Parameters"]["ParticipantTag"] == "LEG-A"
@@ -276,6 +282,321 @@ def test_an_outbound_call_hung_up_while_ringing_ends(voice, sandbox, served):
         time.sleep(0.05)  # the call is ended first, then the handler hears HANGUP
     assert sandbox.call_get(transaction)["state"] == "ended"
     assert _types(served)[-2:] == ["CALL_UPDATE_REQUESTED", "HANGUP"]
+
+
+# --- actions as AWS runs them: digits, media on the sandbox clock, interruption, the invocation cap ---------------
+
+
+AUDIO_BUCKET = "prompts"
+
+
+def _answering(*actions: dict[str, Any]) -> dict[str, Any]:
+    return {"SchemaVersion": "1.0", "Actions": list(actions)}
+
+
+def _audio(key: str) -> dict[str, str]:
+    return {"Type": "S3", "BucketName": AUDIO_BUCKET, "Key": key}
+
+
+@pytest.fixture
+def prompts(boto_client) -> Any:
+    s3 = boto_client("s3")
+    s3.create_bucket(Bucket=AUDIO_BUCKET)
+    s3.put_object(Bucket=AUDIO_BUCKET, Key="three-seconds.wav", Body=voice_sandbox.silent_wav(3))
+    s3.put_object(Bucket=AUDIO_BUCKET, Key="one-second.wav", Body=voice_sandbox.silent_wav(1, frame_rate=16000))
+    s3.put_object(Bucket=AUDIO_BUCKET, Key="notes.txt", Body=b"not audio at all")
+    return s3
+
+
+def _wait_for(predicate: Any, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def _digits_prompt(**parameters: Any) -> dict[str, Any]:
+    return {
+        "Type": "SpeakAndGetDigits",
+        "Parameters": {
+            "SpeechParameters": {"Text": "<speak>Please enter your 6 digit event i d</speak>", "TextType": "ssml"},
+            "FailureSpeechParameters": {"Text": "Sorry, I didn't get that.  Please try again."},
+            "TerminatorDigits": ["#"],
+            "InBetweenDigitsDurationInMilliseconds": 1000,
+            "RepeatDurationInMilliseconds": 7500,
+            **parameters,
+        },
+    }
+
+
+def test_a_digits_pattern_is_searched_for_in_the_input_and_min_digits_defaults_to_0(voice, sandbox, served):
+    """AWS's sample asks for six digits with InputDigitsRegex "[0-9]": the pattern need not match the whole input."""
+    _wire(voice)
+    prompts = [
+        _digits_prompt(InputDigitsRegex="[0-9]", MinNumberOfDigits=6, MaxNumberOfDigits=6, Repeat=3),
+        _digits_prompt(MaxNumberOfDigits=3),  # MinNumberOfDigits defaults to 0: no digits at all is an answer
+        _digits_prompt(InputDigitsRegex="^[0-9]{2}$", Repeat=1),  # anchors ask for the whole input
+    ]
+    served["answer"] = lambda event: _answering(prompts.pop(0)) if prompts else _answering()
+    call = sandbox.call_dial(CALLER, DIAL_IN)
+    call = sandbox.call_press(call["TransactionId"], "123456")
+    assert served["events"][-1]["InvocationEventType"] == "ACTION_SUCCESSFUL"
+    assert served["events"][-1]["ActionData"]["ReceivedDigits"] == "123456"
+    sandbox.call_press(call["TransactionId"], "#")
+    assert (_types(served)[-1], served["events"][-1]["ActionData"]["ReceivedDigits"]) == ("ACTION_SUCCESSFUL", "")
+    sandbox.call_press(call["TransactionId"], "123#")
+    assert _types(served)[-1] == "ACTION_FAILED"
+    assert served["events"][-1]["ActionData"]["ErrorType"] == "InvalidDigitsReceived"
+
+
+def test_media_actions_take_their_duration_on_the_sandbox_clock(voice, sandbox, served, prompts):
+    _wire(voice)
+    steps = [
+        _answering({"Type": "PlayAudio", "Parameters": {"AudioSource": _audio("three-seconds.wav"), "Repeat": "2"}}),
+        _answering({"Type": "Pause", "Parameters": {"DurationInMilliseconds": "4000"}}),
+        _answering({"Type": "Speak", "Parameters": {"Text": "x" * 150}}),  # 150 characters at 15 a second: 10 s
+    ]
+    served["answer"] = lambda event: steps.pop(0) if steps else _answering()
+    call = sandbox.call_dial(CALLER, DIAL_IN)
+    assert (call["waitingFor"], _types(served)) == ("PlayAudio", ["NEW_INBOUND_CALL"])
+    sandbox.advance(
+        5.5
+    )  # each step starts when the one before ended: the play at 0 s, the pause at 6 s, speech at 10 s
+    assert sandbox.call_get(call["TransactionId"])["waitingFor"] == "PlayAudio"  # 3 s twice
+    sandbox.advance(1)
+    assert _types(served)[-1] == "ACTION_SUCCESSFUL"
+    assert sandbox.call_get(call["TransactionId"])["waitingFor"] == "Pause"
+    sandbox.advance(3)
+    assert sandbox.call_get(call["TransactionId"])["waitingFor"] == "Pause"
+    sandbox.advance(1)
+    assert sandbox.call_get(call["TransactionId"])["waitingFor"] == "Speak"
+    sandbox.advance(9)
+    assert len(served["events"]) == 3
+    sandbox.advance(1)
+    assert [e["ActionData"]["Type"] for e in served["events"][1:]] == ["PlayAudio", "Pause", "Speak"]
+    assert sandbox.call_get(call["TransactionId"])["waitingFor"] is None
+
+
+def test_media_actions_fail_with_awss_error_types(voice, sandbox, served, prompts):
+    _wire(voice)
+    attempts = [
+        ({"Type": "PlayAudio", "Parameters": {"AudioSource": _audio("missing.wav")}}, "InvalidAudioSource"),
+        ({"Type": "PlayAudio", "Parameters": {"AudioSource": _audio("notes.txt")}}, "InvalidAudioSource"),
+        (
+            {"Type": "PlayAudio", "Parameters": {"AudioSource": {**_audio("one-second.wav"), "BucketName": "gone"}}},
+            "InvalidAudioSource",
+        ),
+        (
+            {
+                "Type": "PlayAudioAndGetDigits",
+                "Parameters": {"AudioSource": _audio("missing.wav"), "RepeatDurationInMilliseconds": 3000},
+            },
+            "InvalidAudioSource",
+        ),
+        ({"Type": "Pause", "Parameters": {"DurationInMilliseconds": 0}}, "InvalidActionParameter"),
+        (
+            {
+                "Type": "RecordAudio",
+                "Parameters": {
+                    "RecordingTerminators": ["#"],
+                    "RecordingDestination": {"Type": "S3", "BucketName": "x"},
+                },
+            },
+            "InvalidActionParameter",
+        ),
+        ({"Type": "Speak", "Parameters": {"Text": ""}}, "MissingRequiredActionParameter"),
+    ]
+    actions = [action for action, _ in attempts]
+    served["answer"] = lambda event: _answering(actions.pop(0)) if actions else _answering()
+    call = sandbox.call_dial(CALLER, DIAL_IN)
+    failures = [e["ActionData"] for e in served["events"] if e["InvocationEventType"] == "ACTION_FAILED"]
+    assert [(f["Type"], f["ErrorType"]) for f in failures] == [(a["Type"], error) for a, error in attempts]
+    assert call["waitingFor"] is None
+
+
+def test_record_audio_records_silence_into_its_bucket_until_its_duration(voice, sandbox, served, prompts):
+    _wire(voice)
+    record = {
+        "Type": "RecordAudio",
+        "Parameters": {
+            "DurationInSeconds": "10",
+            "SilenceDurationInSeconds": 3,
+            "RecordingTerminators": ["#"],
+            "RecordingDestination": {"Type": "S3", "BucketName": AUDIO_BUCKET, "Prefix": "voicemail/"},
+        },
+    }
+    served["answer"] = lambda event: (
+        _answering(record) if event["InvocationEventType"] == "NEW_INBOUND_CALL" else _answering()
+    )
+    call = sandbox.call_dial(CALLER, DIAL_IN)
+    assert call["waitingFor"] == "RecordAudio"
+    sandbox.advance(2.5)
+    assert _types(served) == ["NEW_INBOUND_CALL"]
+    sandbox.advance(1)  # the caller is silent: silence detection ends it after 3 s
+    done = served["events"][-1]["ActionData"]
+    assert (served["events"][-1]["InvocationEventType"], done["Type"]) == ("ACTION_SUCCESSFUL", "RecordAudio")
+    destination = done["RecordingDestination"]
+    assert destination["Key"].startswith("voicemail/")
+    prompts.get_object(Bucket=AUDIO_BUCKET, Key=destination["Key"])
+    body = prompts.raw_bodies[-1][2]  # the client keeps every raw body, so the streamed one is read there
+    with wave.open(io.BytesIO(body)) as recorded:
+        assert recorded.getnframes() / recorded.getframerate() == 3
+
+
+def test_an_update_interrupts_hold_music_with_action_interrupted_then_runs_its_answer(voice, sandbox, served, prompts):
+    sma_id, _ = _wire(voice)
+    hold = {"Type": "PlayAudio", "Parameters": {"AudioSource": _audio("three-seconds.wav"), "Repeat": 100}}
+
+    def answer(event: dict[str, Any]) -> dict[str, Any]:
+        kind = event["InvocationEventType"]
+        if kind == "NEW_INBOUND_CALL":
+            return _answering(hold, {"Type": "Speak", "Parameters": {"Text": "never heard"}})
+        if kind in ("CALL_UPDATE_REQUESTED", "ACTION_INTERRUPTED"):  # AWS ignores what ACTION_INTERRUPTED gets
+            return _answering({"Type": "Hangup", "Parameters": {"SipResponseCode": "0"}})
+        return _answering()
+
+    served["answer"] = answer
+    call = sandbox.call_dial(CALLER, DIAL_IN)
+    sandbox.advance(10)
+    voice.update_sip_media_application_call(
+        SipMediaApplicationId=sma_id, TransactionId=call["TransactionId"], Arguments={"Operation": "Hangup"}
+    )
+    _wait_for(lambda: "HANGUP" in _types(served))
+    assert _types(served) == ["NEW_INBOUND_CALL", "CALL_UPDATE_REQUESTED", "ACTION_INTERRUPTED", "HANGUP"]
+    assert served["events"][2]["ActionData"] == {"Type": "PlayAudio", "Parameters": hold["Parameters"]}
+    assert sandbox.call_get(call["TransactionId"])["state"] == "ended"
+
+
+def test_an_update_waits_for_a_digits_prompt_which_is_not_interruptible(voice, sandbox, served):
+    """Only PlayAudio, RecordAudio and Pause are interruptible: the update's Hangup runs once the prompt is over."""
+    sma_id, _ = _wire(voice)
+    prompt = _digits_prompt(MinNumberOfDigits=6, MaxNumberOfDigits=6, Repeat=1)
+    served["answer"] = lambda event: {
+        "NEW_INBOUND_CALL": _answering(prompt),
+        "CALL_UPDATE_REQUESTED": _answering({"Type": "Hangup", "Parameters": {"SipResponseCode": "0"}}),
+    }.get(event["InvocationEventType"], _answering())
+    call = sandbox.call_dial(CALLER, DIAL_IN)
+    voice.update_sip_media_application_call(
+        SipMediaApplicationId=sma_id, TransactionId=call["TransactionId"], Arguments={"Operation": "Hangup"}
+    )
+    _wait_for(lambda: "CALL_UPDATE_REQUESTED" in _types(served))
+    call = sandbox.call_get(call["TransactionId"])
+    assert (call["state"], call["waitingFor"]) == ("connected", "SpeakAndGetDigits")
+    sandbox.advance(12)  # the prompt (about 2 s) and 7.5 s for the keys: no digits came, the action is over
+    assert sandbox.call_get(call["TransactionId"])["state"] == "ended"
+    assert _types(served) == ["NEW_INBOUND_CALL", "CALL_UPDATE_REQUESTED", "HANGUP"]
+
+
+def test_a_hold_music_loop_ends_at_the_invocation_cap_and_dial_returns(voice, sandbox, served, prompts):
+    """AWS invokes the handler at most 1,000 times a call; the sandbox's last is the HANGUP of the call it ends."""
+    _wire(voice)
+    served["answer"] = lambda event: _answering(
+        {"Type": "PlayAudio", "Parameters": {"AudioSource": _audio("one-second.wav")}}
+    )
+    call = sandbox.call_dial(CALLER, DIAL_IN)
+    assert call["waitingFor"] == "PlayAudio"
+    sandbox.advance(2000)
+    ended = sandbox.call_get(call["TransactionId"])
+    assert ended["state"] == "ended"
+    assert len(served["events"]) == len(ended["invocations"]) == 1000
+    assert _types(served)[-1] == "HANGUP"
+    assert _types(served)[1:-1] == ["ACTION_SUCCESSFUL"] * 998
+
+
+def test_answers_to_new_outbound_call_and_ringing_are_ignored(voice, sandbox, served):
+    sma_id, _ = _wire(voice)
+
+    def answer(event: dict[str, Any]) -> dict[str, Any]:
+        kind = event["InvocationEventType"]
+        if kind in ("NEW_OUTBOUND_CALL", "RINGING"):
+            return {
+                **_answering({"Type": "Speak", "Parameters": {"Text": "too early"}}),
+                "TransactionAttributes": {"k": kind},
+            }
+        if kind == "ACTION_FAILED":  # what AWS's samples do: a failure hangs up
+            return _answering({"Type": "Hangup", "Parameters": {"SipResponseCode": "0"}})
+        return _answering()
+
+    served["answer"] = answer
+    transaction = voice.create_sip_media_application_call(
+        FromPhoneNumber=DIAL_IN, ToPhoneNumber=CALLER, SipMediaApplicationId=sma_id
+    )["SipMediaApplicationCall"]["TransactionId"]
+    _wait_for(lambda: "RINGING" in _types(served))
+    call = sandbox.call_answer(transaction)
+    assert _types(served) == ["NEW_OUTBOUND_CALL", "RINGING", "CALL_ANSWERED"]
+    assert (call["state"], call["attributes"]) == ("connected", {"k": "RINGING"})
+
+
+def test_the_samples_dial_in_flow_as_published(voice, sandbox, served, chime):
+    """The shape of aws-samples/amazon-chime-sdk-sma-meeting-dialer's handler: a 6-digit event id and passcode
+    ("[0-9]", Min/Max 6, Repeat 3), a meeting with the caller's attendee, JoinChimeMeeting by CallId, a spoken
+    welcome; on HANGUP the attendee is deleted, then the meeting once nobody is left."""
+    _wire(voice)
+    events = {("424242", "135790"): "+14155550123"}
+
+    def answer(event: dict[str, Any]) -> dict[str, Any]:
+        kind = event["InvocationEventType"]
+        attributes = dict(event["CallDetails"].get("TransactionAttributes") or {})
+        participants = event["CallDetails"]["Participants"]
+        call_id = participants[0]["CallId"]
+        data = event.get("ActionData") or {}
+        ask = _digits_prompt(InputDigitsRegex="[0-9]", MinNumberOfDigits=6, MaxNumberOfDigits=6, Repeat=3)
+        actions: list[dict[str, Any]] = []
+        if kind == "NEW_INBOUND_CALL":
+            attributes["call_type"] = "inbound"
+            actions = [ask]
+        elif kind == "ACTION_SUCCESSFUL" and data["Type"] == "SpeakAndGetDigits":
+            if "event_id" not in attributes:
+                attributes["event_id"] = data["ReceivedDigits"]
+                actions = [ask]
+            elif (attributes["event_id"], data["ReceivedDigits"]) in events:
+                phone = events[(attributes["event_id"], data["ReceivedDigits"])]
+                made = chime.create_meeting_with_attendees(
+                    ClientRequestToken=attributes["event_id"],
+                    MediaRegion="us-east-1",
+                    ExternalMeetingId=attributes["event_id"],
+                    Attendees=[{"ExternalUserId": phone}],
+                )
+                attributes["meeting_id"] = made["Meeting"]["MeetingId"]
+                attributes["attendee_id"] = made["Attendees"][0]["AttendeeId"]
+                join = {"JoinToken": made["Attendees"][0]["JoinToken"], "CallId": call_id}
+                actions = [{"Type": "JoinChimeMeeting", "Parameters": {**join, "MeetingId": attributes["meeting_id"]}}]
+        elif kind == "ACTION_SUCCESSFUL" and data["Type"] == "JoinChimeMeeting":
+            actions = [
+                {"Type": "Speak", "Parameters": {"Text": "You have been joined to the meeting.", "CallId": call_id}}
+            ]
+        elif kind == "ACTION_FAILED":
+            actions = [{"Type": "Hangup", "Parameters": {"CallId": call_id, "SipResponseCode": "0"}}]
+        elif kind == "HANGUP" and len(participants) == 2:
+            chime.delete_attendee(MeetingId=attributes["meeting_id"], AttendeeId=attributes["attendee_id"])
+            if not chime.list_attendees(MeetingId=attributes["meeting_id"])["Attendees"]:
+                chime.delete_meeting(MeetingId=attributes["meeting_id"])
+        return {**_answering(*actions), "TransactionAttributes": attributes}
+
+    served["answer"] = answer
+    call = sandbox.call_dial(CALLER, DIAL_IN)
+    call = sandbox.call_press(call["TransactionId"], "424242")
+    assert call["attributes"]["event_id"] == "424242"
+    call = sandbox.call_press(call["TransactionId"], "135790")
+    assert call["meeting"]["MeetingId"] == call["attributes"]["meeting_id"]
+    assert call["waitingFor"] == "Speak"
+    sandbox.advance(3)  # the welcome is spoken
+    assert (_types(served)[-1], served["events"][-1]["ActionData"]["Type"]) == ("ACTION_SUCCESSFUL", "Speak")
+    meeting_id = call["meeting"]["MeetingId"]
+    meeting = sandbox.state()["state"]["chime.meetings"][meeting_id]
+    assert meeting["attendees"][call["attributes"]["attendee_id"]]["connected"] is True
+    sandbox.call_hangup(call["TransactionId"])
+    with pytest.raises(ClientError) as raised:
+        chime.get_meeting(MeetingId=meeting_id)
+    assert _code(raised) == "NotFoundException"
+    assert _types(served) == [
+        "NEW_INBOUND_CALL",
+        "ACTION_SUCCESSFUL",
+        "ACTION_SUCCESSFUL",
+        "ACTION_SUCCESSFUL",
+        "ACTION_SUCCESSFUL",
+        "HANGUP",
+    ]
 
 
 # --- phone numbers: the inventory, orders, updates and the deletion queue --------------------------------------------
