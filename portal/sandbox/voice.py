@@ -865,7 +865,8 @@ def _whole(
 
 def _speech_seconds(speech: Any) -> float:
     """How long Polly speaks a Text (Speak's parameters, or SpeechParameters): its characters outside SSML tags at
-    SPEECH_CHARACTERS_PER_SECOND. The errors are the Speak reference's (https://docs.aws.amazon.com/chime-sdk/latest/dg/speak.html)."""
+    SPEECH_CHARACTERS_PER_SECOND. The errors are the Speak reference's:
+    https://docs.aws.amazon.com/chime-sdk/latest/dg/speak.html"""
     text = speech.get("Text") if isinstance(speech, dict) else None
     if not isinstance(text, str) or not text:
         raise ActionFailed("MissingRequiredActionParameter", "Text is a required parameter.")
@@ -888,7 +889,7 @@ def _audio_seconds(world: World, source: Any) -> float:
     try:
         with wave.open(io.BytesIO(body)) as audio:
             frames, rate = audio.getnframes(), audio.getframerate()
-    except (wave.Error, EOFError, struct.error):
+    except (wave.Error, EOFError, struct.error, RuntimeError):  # RuntimeError: a chunk larger than the file
         frames, rate = 0, 0
     if rate <= 0:
         raise ActionFailed("InvalidAudioSource", f"{AUDIO_SOURCE_INVALID}: {key!r:.200} is not a PCM .wav file.")

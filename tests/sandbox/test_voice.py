@@ -305,6 +305,9 @@ def prompts(boto_client) -> Any:
     s3.put_object(Bucket=AUDIO_BUCKET, Key="three-seconds.wav", Body=voice_sandbox.silent_wav(3))
     s3.put_object(Bucket=AUDIO_BUCKET, Key="one-second.wav", Body=voice_sandbox.silent_wav(1, frame_rate=16000))
     s3.put_object(Bucket=AUDIO_BUCKET, Key="notes.txt", Body=b"not audio at all")
+    broken = bytearray(voice_sandbox.silent_wav(0.01))
+    broken[17] = 1  # the fmt chunk claims 16 MB more than the file holds
+    s3.put_object(Bucket=AUDIO_BUCKET, Key="broken.wav", Body=bytes(broken))
     return s3
 
 
@@ -382,6 +385,7 @@ def test_media_actions_fail_with_awss_error_types(voice, sandbox, served, prompt
     attempts = [
         ({"Type": "PlayAudio", "Parameters": {"AudioSource": _audio("missing.wav")}}, "InvalidAudioSource"),
         ({"Type": "PlayAudio", "Parameters": {"AudioSource": _audio("notes.txt")}}, "InvalidAudioSource"),
+        ({"Type": "PlayAudio", "Parameters": {"AudioSource": _audio("broken.wav")}}, "InvalidAudioSource"),
         (
             {"Type": "PlayAudio", "Parameters": {"AudioSource": {**_audio("one-second.wav"), "BucketName": "gone"}}},
             "InvalidAudioSource",
