@@ -531,12 +531,38 @@ def test_answers_to_new_outbound_call_and_ringing_are_ignored(voice, sandbox, se
     assert (call["state"], call["attributes"]) == ("connected", {"k": "RINGING"})
 
 
-def test_the_samples_dial_in_flow_as_published(voice, sandbox, served, chime):
-    """The shape of aws-samples/amazon-chime-sdk-sma-meeting-dialer's handler: a 6-digit event id and passcode
-    ("[0-9]", Min/Max 6, Repeat 3), a meeting with the caller's attendee, JoinChimeMeeting by CallId, a spoken
-    welcome; on HANGUP the attendee is deleted, then the meeting once nobody is left."""
-    _wire(voice)
-    events = {("424242", "135790"): "+14155550123"}
+def _dialer_sample(chime: Any, events: dict[tuple[str, str], str]) -> Any:
+    """A handler of the shape of aws-samples/amazon-chime-sdk-sma-meeting-dialer's (written here, not copied): dial-in
+    asks for a 6-digit event id and passcode ("[0-9]", Min/Max 6, Repeat 3), makes a meeting with the caller's
+    attendee and joins it by CallId; dial-out keeps the meeting from NEW_OUTBOUND_CALL's arguments and asks "[1-2]"
+    (Min/Max 1) once answered; a join is welcomed with speech; ACTION_FAILED hangs up; on HANGUP the attendee is
+    deleted, then the meeting once nobody is left."""
+
+    def speech(text: str, text_type: str = "ssml") -> dict[str, Any]:
+        return {"Text": text, "Engine": "neural", "LanguageCode": "en-US", "TextType": text_type, "VoiceId": "Joanna"}
+
+    def ask(text: str, regex: str, digits: int) -> dict[str, Any]:
+        return {
+            "Type": "SpeakAndGetDigits",
+            "Parameters": {
+                "MinNumberOfDigits": digits,
+                "MaxNumberOfDigits": digits,
+                "Repeat": 3,
+                "RepeatDurationInMilliseconds": 7500,
+                "InputDigitsRegex": regex,
+                "InBetweenDigitsDurationInMilliseconds": 1000,
+                "TerminatorDigits": ["#"],
+                "SpeechParameters": speech(text),
+                "FailureSpeechParameters": speech("Sorry, I didn't get that.  Please try again.", "text"),
+            },
+        }
+
+    def join(call_id: str, attributes: dict[str, str]) -> dict[str, Any]:
+        token, meeting_id = attributes["join_token"], attributes["meeting_id"]
+        return {
+            "Type": "JoinChimeMeeting",
+            "Parameters": {"JoinToken": token, "CallId": call_id, "MeetingId": meeting_id},
+        }
 
     def answer(event: dict[str, Any]) -> dict[str, Any]:
         kind = event["InvocationEventType"]
@@ -544,17 +570,33 @@ def test_the_samples_dial_in_flow_as_published(voice, sandbox, served, chime):
         participants = event["CallDetails"]["Participants"]
         call_id = participants[0]["CallId"]
         data = event.get("ActionData") or {}
-        ask = _digits_prompt(InputDigitsRegex="[0-9]", MinNumberOfDigits=6, MaxNumberOfDigits=6, Repeat=3)
+        hangup = {"Type": "Hangup", "Parameters": {"CallId": call_id, "SipResponseCode": "0"}}
         actions: list[dict[str, Any]] = []
         if kind == "NEW_INBOUND_CALL":
             attributes["call_type"] = "inbound"
-            actions = [ask]
+            actions = [ask("<speak>Please enter your 6 digit event i d</speak>", "[0-9]", 6)]
+        elif kind == "NEW_OUTBOUND_CALL":
+            attributes.update(data["Parameters"]["Arguments"], call_type="outbound")
+        elif kind == "CALL_ANSWERED":
+            text = f"<speak>You are needed on a call for event <say-as interpret-as='digits'>{attributes['event_id']}"
+            actions = [ask(f"{text}</say-as>. Press 1 to join, 2 to decline.</speak>", "[1-2]", 1)]
+        elif (
+            kind == "ACTION_SUCCESSFUL"
+            and data["Type"] == "SpeakAndGetDigits"
+            and attributes["call_type"] == "outbound"
+        ):
+            actions = [join(call_id, attributes)] if data["ReceivedDigits"] == "1" else [hangup]
+        elif kind == "ACTION_SUCCESSFUL" and data["Type"] == "SpeakAndGetDigits" and "event_id" not in attributes:
+            attributes["event_id"] = data["ReceivedDigits"]
+            actions = [ask("<speak>Please enter your 6 digit passcode to join the meeting.</speak>", "[0-9]", 6)]
         elif kind == "ACTION_SUCCESSFUL" and data["Type"] == "SpeakAndGetDigits":
-            if "event_id" not in attributes:
-                attributes["event_id"] = data["ReceivedDigits"]
-                actions = [ask]
-            elif (attributes["event_id"], data["ReceivedDigits"]) in events:
-                phone = events[(attributes["event_id"], data["ReceivedDigits"])]
+            phone = events.get((attributes["event_id"], data["ReceivedDigits"]))
+            if phone is None:
+                actions = [
+                    {"Type": "Speak", "Parameters": {"Text": "Invalid meeting passcode.", "CallId": call_id}},
+                    hangup,
+                ]
+            else:
                 made = chime.create_meeting_with_attendees(
                     ClientRequestToken=attributes["event_id"],
                     MediaRegion="us-east-1",
@@ -563,28 +605,25 @@ def test_the_samples_dial_in_flow_as_published(voice, sandbox, served, chime):
                 )
                 attributes["meeting_id"] = made["Meeting"]["MeetingId"]
                 attributes["attendee_id"] = made["Attendees"][0]["AttendeeId"]
-                join = {"JoinToken": made["Attendees"][0]["JoinToken"], "CallId": call_id}
-                actions = [{"Type": "JoinChimeMeeting", "Parameters": {**join, "MeetingId": attributes["meeting_id"]}}]
+                attributes["join_token"] = made["Attendees"][0]["JoinToken"]
+                actions = [join(call_id, attributes)]
         elif kind == "ACTION_SUCCESSFUL" and data["Type"] == "JoinChimeMeeting":
-            actions = [
-                {"Type": "Speak", "Parameters": {"Text": "You have been joined to the meeting.", "CallId": call_id}}
-            ]
+            text = "You have been joined to the meeting."
+            actions = [{"Type": "Speak", "Parameters": {"Text": text, "CallId": call_id}}]
         elif kind == "ACTION_FAILED":
-            actions = [{"Type": "Hangup", "Parameters": {"CallId": call_id, "SipResponseCode": "0"}}]
+            actions = [hangup]
         elif kind == "HANGUP" and len(participants) == 2:
             chime.delete_attendee(MeetingId=attributes["meeting_id"], AttendeeId=attributes["attendee_id"])
             if not chime.list_attendees(MeetingId=attributes["meeting_id"])["Attendees"]:
                 chime.delete_meeting(MeetingId=attributes["meeting_id"])
         return {**_answering(*actions), "TransactionAttributes": attributes}
 
-    served["answer"] = answer
-    call = sandbox.call_dial(CALLER, DIAL_IN)
-    call = sandbox.call_press(call["TransactionId"], "424242")
-    assert call["attributes"]["event_id"] == "424242"
-    call = sandbox.call_press(call["TransactionId"], "135790")
-    assert call["meeting"]["MeetingId"] == call["attributes"]["meeting_id"]
-    assert call["waitingFor"] == "Speak"
-    sandbox.advance(3)  # the welcome is spoken
+    return answer
+
+
+def _left_and_meeting_deleted(sandbox: Any, served: dict[str, Any], chime: Any, call: dict[str, Any]) -> None:
+    """The welcome is spoken; the phone hangs up; the sample deleted its attendee, then the empty meeting."""
+    sandbox.advance(3)
     assert (_types(served)[-1], served["events"][-1]["ActionData"]["Type"]) == ("ACTION_SUCCESSFUL", "Speak")
     meeting_id = call["meeting"]["MeetingId"]
     meeting = sandbox.state()["state"]["chime.meetings"][meeting_id]
@@ -593,14 +632,48 @@ def test_the_samples_dial_in_flow_as_published(voice, sandbox, served, chime):
     with pytest.raises(ClientError) as raised:
         chime.get_meeting(MeetingId=meeting_id)
     assert _code(raised) == "NotFoundException"
-    assert _types(served) == [
-        "NEW_INBOUND_CALL",
-        "ACTION_SUCCESSFUL",
-        "ACTION_SUCCESSFUL",
-        "ACTION_SUCCESSFUL",
-        "ACTION_SUCCESSFUL",
-        "HANGUP",
-    ]
+
+
+def test_the_samples_dial_in_flow_as_published(voice, sandbox, served, chime):
+    _wire(voice)
+    served["answer"] = _dialer_sample(chime, {("424242", "135790"): "+14155550123"})
+    call = sandbox.call_dial(CALLER, DIAL_IN)
+    call = sandbox.call_press(call["TransactionId"], "424242")
+    assert call["attributes"]["event_id"] == "424242"
+    call = sandbox.call_press(call["TransactionId"], "135790")
+    assert call["meeting"]["MeetingId"] == call["attributes"]["meeting_id"]
+    assert call["waitingFor"] == "Speak"
+    _left_and_meeting_deleted(sandbox, served, chime, call)
+    assert _types(served) == ["NEW_INBOUND_CALL", *["ACTION_SUCCESSFUL"] * 4, "HANGUP"]
+
+
+def test_the_samples_dial_out_flow_as_published(voice, sandbox, served, chime):
+    sma_id, _ = _wire(voice)
+    served["answer"] = _dialer_sample(chime, {})
+    made = chime.create_meeting_with_attendees(
+        ClientRequestToken="424242",
+        MediaRegion="us-east-1",
+        ExternalMeetingId="424242",
+        Attendees=[{"ExternalUserId": CALLER}],
+    )
+    arguments = {
+        "meeting_id": made["Meeting"]["MeetingId"],
+        "attendee_id": made["Attendees"][0]["AttendeeId"],
+        "join_token": made["Attendees"][0]["JoinToken"],
+        "event_id": "424242",
+        "meeting_passcode": "135790",
+        "phone_number": CALLER,
+    }
+    transaction = voice.create_sip_media_application_call(
+        FromPhoneNumber=DIAL_IN, ToPhoneNumber=CALLER, SipMediaApplicationId=sma_id, ArgumentsMap=arguments
+    )["SipMediaApplicationCall"]["TransactionId"]
+    _wait_for(lambda: "RINGING" in _types(served))
+    call = sandbox.call_answer(transaction)
+    assert call["waitingFor"] == "SpeakAndGetDigits"
+    call = sandbox.call_press(transaction, "1")
+    assert call["meeting"]["MeetingId"] == made["Meeting"]["MeetingId"]
+    _left_and_meeting_deleted(sandbox, served, chime, call)
+    assert _types(served) == ["NEW_OUTBOUND_CALL", "RINGING", "CALL_ANSWERED", *["ACTION_SUCCESSFUL"] * 3, "HANGUP"]
 
 
 # --- phone numbers: the inventory, orders, updates and the deletion queue --------------------------------------------
