@@ -789,8 +789,8 @@ def _invoke(
     """Invoke the handler and return its actions; None ends the call (no handler, two invalid answers, or the call
     has had its invocations). A call's last invocation is the HANGUP of its end: at the cap the SMA hangs up."""
     with world.lock:
-        call = _calls(world)[transaction_id]
-        if len(call["invocations"]) >= MAX_INVOCATIONS:
+        call = _calls(world).get(transaction_id)  # gone when the world was reset meanwhile
+        if call is None or len(call["invocations"]) >= MAX_INVOCATIONS:
             return None
         if len(call["invocations"]) == MAX_INVOCATIONS - 1 and event_type != "HANGUP":
             leg_a = _leg_a(call)
@@ -1157,7 +1157,9 @@ def _drive(world: World, transaction_id: str, event_type: str, action_data: dict
     while True:
         answered = _invoke(world, transaction_id, event_type, action_data)
         with world.lock:
-            call = _calls(world)[transaction_id]
+            call = _calls(world).get(transaction_id)
+            if call is None:  # the world was reset meanwhile
+                return
             if answered is None:  # the handler failed twice or cannot be reached: the SMA drops the call
                 if call["state"] != "ended":
                     _disconnect(world, call, _leg_a(call))
