@@ -507,6 +507,13 @@ def test_a_hold_music_loop_ends_at_the_invocation_cap_and_dial_returns(voice, sa
     assert _types(served)[1:-1] == ["ACTION_SUCCESSFUL"] * 998
 
 
+def test_a_handler_that_answers_each_failure_with_the_same_failure_ends_at_the_cap(voice, sandbox, served):
+    _wire(voice)
+    served["answer"] = lambda event: _answering({"Type": "JoinChimeMeeting", "Parameters": {"JoinToken": "forged"}})
+    call = sandbox.call_dial(CALLER, DIAL_IN)  # no media: the whole loop runs before dial answers
+    assert (call["state"], len(call["invocations"]), _types(served)[-1]) == ("ended", 1000, "HANGUP")
+
+
 def test_answers_to_new_outbound_call_and_ringing_are_ignored(voice, sandbox, served):
     sma_id, _ = _wire(voice)
 
