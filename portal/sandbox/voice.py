@@ -63,6 +63,7 @@ SPEECH_CHARACTERS_PER_SECOND = 15.0
 SSML_TAG = re.compile(r"<[^>]*>")
 RECORDING_FRAME_RATE = 8000  # what RecordAudio writes: 16-bit mono PCM WAV, the rate AWS recommends for prompts
 DTMF_KEYS = frozenset("0123456789*#")
+TERMINATED_BY = {"PlayAudio": "PlaybackTerminators", "RecordAudio": "RecordingTerminators"}  # keys that end them
 # Every action type the SMA knows; the sandbox runs the ones a meeting dial-in uses and lets the rest pass.
 ACTION_TYPES = frozenset(
     {
@@ -1339,9 +1340,9 @@ def _pressed(world: World, call: dict[str, Any], digits: str, now: float) -> Eve
         if waiting["rest"]:  # the actions after it run once the digits are in; the last one's outcome is reported
             return _run(world, call, waiting["rest"], now)
         return ("ACTION_SUCCESSFUL", {**_action_data(action), "ReceivedDigits": entered})
-    if waiting is not None:
+    if waiting is not None and waiting["action"]["Type"] in TERMINATED_BY:
         parameters = waiting["action"].get("Parameters") or {}
-        ending = parameters.get("PlaybackTerminators") or parameters.get("RecordingTerminators") or []
+        ending = parameters.get(TERMINATED_BY[waiting["action"]["Type"]]) or []
         terminator = next((key for key in digits if key in ending), "")
         if terminator:
             return _complete(world, call, now, terminator)

@@ -353,6 +353,7 @@ def test_a_digits_pattern_is_searched_for_in_the_input_and_min_digits_defaults_t
 
 
 def test_media_actions_take_their_duration_on_the_sandbox_clock(voice, sandbox, served, prompts):
+    sandbox.set_clock_scale(0)  # only the advances move the clock: exact times on a busy machine
     _wire(voice)
     steps = [
         _answering({"Type": "PlayAudio", "Parameters": {"AudioSource": _audio("three-seconds.wav"), "Repeat": "2"}}),
@@ -419,6 +420,7 @@ def test_media_actions_fail_with_awss_error_types(voice, sandbox, served, prompt
 
 
 def test_record_audio_records_silence_into_its_bucket_until_its_duration(voice, sandbox, served, prompts):
+    sandbox.set_clock_scale(0)  # only the advances move the clock: exact times on a busy machine
     _wire(voice)
     record = {
         "Type": "RecordAudio",
@@ -445,6 +447,41 @@ def test_record_audio_records_silence_into_its_bucket_until_its_duration(voice, 
     body = prompts.raw_bodies[-1][2]  # the client keeps every raw body, so the streamed one is read there
     with wave.open(io.BytesIO(body)) as recorded:
         assert recorded.getnframes() / recorded.getframerate() == 3
+
+
+def test_a_terminator_key_ends_a_playback_or_a_recording(voice, sandbox, served, prompts):
+    sandbox.set_clock_scale(0)  # only the advances move the clock: exact times on a busy machine
+    _wire(voice)
+    steps = [
+        _answering(
+            {
+                "Type": "PlayAudio",
+                "Parameters": {"AudioSource": _audio("three-seconds.wav"), "Repeat": 100, "PlaybackTerminators": ["#"]},
+            }
+        ),
+        _answering(
+            {
+                "Type": "RecordAudio",
+                "Parameters": {
+                    "RecordingTerminators": ["*"],
+                    "RecordingDestination": {"Type": "S3", "BucketName": AUDIO_BUCKET},
+                },
+            }
+        ),
+    ]
+    served["answer"] = lambda event: steps.pop(0) if steps else _answering()
+    call = sandbox.call_dial(CALLER, DIAL_IN)
+    sandbox.call_press(call["TransactionId"], "1")  # not a terminator
+    assert sandbox.call_get(call["TransactionId"])["waitingFor"] == "PlayAudio"
+    call = sandbox.call_press(call["TransactionId"], "#")
+    assert (call["waitingFor"], served["events"][-1]["ActionData"]["Type"]) == ("RecordAudio", "PlayAudio")
+    sandbox.advance(2)
+    sandbox.call_press(call["TransactionId"], "*")
+    done = served["events"][-1]["ActionData"]
+    assert (done["Type"], done["RecordingTerminatorUsed"]) == ("RecordAudio", "*")
+    prompts.get_object(Bucket=AUDIO_BUCKET, Key=done["RecordingDestination"]["Key"])
+    with wave.open(io.BytesIO(prompts.raw_bodies[-1][2])) as recorded:
+        assert recorded.getnframes() / recorded.getframerate() == 2
 
 
 def test_an_update_interrupts_hold_music_with_action_interrupted_then_runs_its_answer(voice, sandbox, served, prompts):
