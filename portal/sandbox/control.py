@@ -138,10 +138,13 @@ def _describe_clock(sandbox: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _clock(sandbox: Sandbox, body: dict[str, Any]) -> dict[str, Any]:
+    """Move the clock; the calls' media that the move ran to the end has ended (and the calls gone on) when it
+    answers."""
     try:
         sandbox.world.clock.change(advance=body.get("advance", 0.0), scale=body.get("scale"))
     except ValueError as error:
         raise ControlError(400, "InvalidClock", str(error)) from error
+    voice.settle_calls(sandbox.world)
     return _describe_clock(sandbox, body)
 
 
@@ -217,10 +220,12 @@ def _world(action: Callable[..., Any]) -> Callable[[Sandbox, dict[str, Any]], An
 
 
 def _calling(action: Callable[..., Any]) -> Callable[[Sandbox, dict[str, Any]], Any]:
-    """A simulated call's step: it takes the world's lock itself, and never while the SMA's handler is invoked."""
+    """A simulated call's step: it takes the world's lock itself, and never while the SMA's handler is invoked. What
+    the clock has run to the end happens first (media played out, a digits prompt timed out)."""
 
     def run(sandbox: Sandbox, body: dict[str, Any]) -> Any:
         sandbox.world.tick()
+        voice.settle_calls(sandbox.world)
         return action(sandbox.world, **body)
 
     return run

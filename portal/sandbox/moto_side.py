@@ -19,7 +19,7 @@ from xml.sax.saxutils import escape
 
 import botocore.session
 from moto.backends import get_backend
-from moto.s3.exceptions import MissingBucket
+from moto.s3.exceptions import MissingBucket, MissingKey
 from moto.s3.models import s3_backends
 from moto.server import create_backend_app
 from moto.sns.exceptions import SNSNotFoundError
@@ -247,6 +247,14 @@ class MotoSide:
             return s3_backends[self.account]["global"].get_object(bucket, key) is not None
         except MissingBucket:
             return False
+
+    def object_body(self, bucket: str, key: str) -> bytes | None:
+        """The object's bytes; None when the bucket or the key does not exist."""
+        try:
+            found = s3_backends[self.account]["global"].get_object(bucket, key)
+        except (MissingBucket, MissingKey):
+            return None
+        return None if found is None else bytes(found.value)
 
     def queue_exists(self, arn: str) -> bool:
         """False too for what cannot name a queue: not an SQS ARN, or a region moto does not have (KeyError)."""

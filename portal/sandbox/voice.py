@@ -6,19 +6,27 @@ the last action, ACTION_FAILED with an ErrorType for the first that fails, DIGIT
 endpoint is a Lambda ARN; here each ARN maps to an HTTP URL (the control API, or SANDBOX_SMA_HANDLER_URL for any
 ARN), and every invocation is POSTed there signed with the shared secret, as the portal's Lambda forwarder signs it.
 
-Invocations happen outside the world's lock: the handler calls the sandbox back (CreateAttendee) while it answers.
-One call's events are handled one at a time, in order.
+Media takes time on the sandbox clock: an action that plays, speaks, pauses or records is the call's action in
+progress (`waiting`) until the clock reaches its end (the ticker, a clock advance or the call's next step finishes
+it), and the actions after it start from that moment. A digits action is in progress until the caller's keys or
+its timeout. Invocations happen outside the world's lock: the handler calls the sandbox back (CreateAttendee) while
+it answers. One call's events are handled one at a time, in order.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
+import posixpath
 import re
+import struct
 import threading
 import urllib.error
 import urllib.request
+import wave
+from dataclasses import dataclass
 from typing import Any
 
 from portal.pstn.signature import signed_headers
@@ -47,6 +55,28 @@ MAX_ACTIONS = 10  # per response
 MAX_ATTRIBUTES = 100  # TransactionAttributes keys
 MAX_ATTRIBUTES_BYTES = 20 * 1024
 INVOKE_TIMEOUT_SECONDS = 5.0
+# "You can respond with a maximum of 10 actions for each AWS Lambda invocation, and you can invoke an AWS Lambda
+# function 1,000 times per call." https://docs.aws.amazon.com/chime-sdk/latest/dg/invoke-on-call-leg.html
+MAX_INVOCATIONS = 1000
+# "Any response for an event related AWS Lambda invocation is ignored" (NEW_OUTBOUND_CALL, RINGING:
+# https://docs.aws.amazon.com/chime-sdk/latest/dg/use-create-call-api.html); "The SIP media application ignores all
+# actions returned by" the ACTION_INTERRUPTED invocation
+# (https://docs.aws.amazon.com/chime-sdk/latest/dg/update-sip-call.html).
+ANSWER_IGNORED = frozenset({"NEW_OUTBOUND_CALL", "RINGING", "ACTION_INTERRUPTED"})
+# "Types of interruptible actions: PlayAudio, RecordAudio, Pause"; any other action in progress completes first
+# (update-sip-call, as above).
+INTERRUPTIBLE = frozenset({"PlayAudio", "RecordAudio", "Pause"})
+# PlayAudio plays "raw, uncompressed PCM .wav files of no more than 50 MB in size"; anything else is
+# InvalidAudioSource (https://docs.aws.amazon.com/chime-sdk/latest/dg/play-audio.html).
+MAX_AUDIO_BYTES = 50 * 1024 * 1024
+AUDIO_SOURCE_INVALID = "Audio Source parameter value is invalid"
+# Amazon Polly's speech takes its text's length at this rate (the sandbox's own rule: about 150 words a minute);
+# SSML tags are not spoken.
+SPEECH_CHARACTERS_PER_SECOND = 15.0
+SSML_TAG = re.compile(r"<[^>]*>")
+RECORDING_FRAME_RATE = 8000  # what RecordAudio writes: 16-bit mono PCM WAV, the rate AWS recommends for prompts
+DTMF_KEYS = frozenset("0123456789*#")
+TERMINATED_BY = {"PlayAudio": "PlaybackTerminators", "RecordAudio": "RecordingTerminators"}  # keys that end them
 # Every action type the SMA knows; the sandbox runs the ones a meeting dial-in uses and lets the rest pass.
 ACTION_TYPES = frozenset(
     {
@@ -89,6 +119,7 @@ DELETED_STATUSES = ("DeleteInProgress", "ReleaseInProgress")
 
 _call_locks: dict[str, threading.Lock] = {}
 _answering: set[str] = set()  # outbound calls a thread of this process is answering (under the world's lock)
+_settling: set[str] = set()  # calls a thread of this process is finishing due actions of (under the world's lock)
 _call_locks_guard = threading.Lock()
 
 
@@ -670,7 +701,7 @@ def _new_call(world: World, sma: dict[str, Any], leg_a: dict[str, str], rule_id:
         "participants": [leg_a],
         "attributes": {},
         "sequence": 0,
-        "waiting": None,  # a digits action waiting for the caller: {"action", "rest"}
+        "waiting": None,  # the action in progress: {"action", "rest", "startedAt", "endsAt", "retry", "tries", ...}
         "listening": None,  # a ReceiveDigits action listening for in-call keys
         "meeting": None,  # {"MeetingId", "AttendeeId"} once joined
         "invocations": [],
@@ -813,12 +844,35 @@ def _post(url: str, secret: str, event: dict[str, Any]) -> tuple[Any, str]:
         return None, "The handler's answer is not JSON."
 
 
+Event = tuple[str, dict[str, Any]]  # an invocation's type and ActionData
+
+
+def _leg_a(call: dict[str, Any]) -> dict[str, str]:
+    return next(p for p in call["participants"] if p["ParticipantTag"] == "LEG-A")
+
+
+def _hangup_event(leg: dict[str, str]) -> dict[str, Any]:
+    """The ActionData of HANGUP for a leg that hung up (or was hung up) with normal clearing."""
+    return {
+        "Type": "Hangup",
+        "Parameters": {"SipResponseCode": "0", "CallId": leg["CallId"], "ParticipantTag": leg["ParticipantTag"]},
+    }
+
+
 def _invoke(
     world: World, transaction_id: str, event_type: str, action_data: dict[str, Any] | None
 ) -> list[dict[str, Any]] | None:
-    """Invoke the handler and return its actions; None ends the call (no handler, or two invalid answers)."""
+    """Invoke the handler and return its actions; None ends the call (no handler, two invalid answers, or the call
+    has had its invocations). A call's last invocation is the HANGUP of its end: at the cap the SMA hangs up."""
     with world.lock:
-        call = _calls(world)[transaction_id]
+        call = _calls(world).get(transaction_id)  # gone when the world was reset meanwhile
+        if call is None or len(call["invocations"]) >= MAX_INVOCATIONS:
+            return None
+        if len(call["invocations"]) == MAX_INVOCATIONS - 1 and event_type != "HANGUP":
+            leg_a = _leg_a(call)
+            if call["state"] != "ended":
+                _disconnect(world, call, leg_a)
+            event_type, action_data = "HANGUP", _hangup_event(leg_a)
         event = _event(world, call, event_type, action_data)
         url, secret = _endpoint(world, call)
     document, failure = _post(url, secret, event)
@@ -856,11 +910,151 @@ class ActionFailed(Exception):
         self.error_type, self.message = error_type, message
 
 
-def _speech_problem(parameters: dict[str, Any], key: str) -> str:
-    text = (parameters.get(key) or {}).get("Text") if key else parameters.get("Text")
-    if not isinstance(text, str) or not 1 <= len(text) <= 1000:
-        return "Text is required, 1 to 1,000 characters."
-    return ""
+@dataclass(frozen=True)
+class Timed:
+    """An action that runs on the call's clock for `seconds` (None: until the caller acts); a digits action's
+    later attempts take `retry` seconds each (None: no timeout), `attempts` in all."""
+
+    seconds: float | None
+    retry: float | None = None
+    attempts: int = 1
+
+
+def _timed(seconds: float) -> Timed | str:
+    return Timed(seconds) if seconds > 0 else ""
+
+
+def _whole(
+    parameters: dict[str, Any], name: str, *, low: int = 1, high: int | None = None, required: bool = False
+) -> int | None:
+    """A whole-number parameter, given as a number or a string of digits (AWS's examples write both); None when it
+    is absent and not required."""
+    value = parameters.get(name)
+    if value is None and not required:
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        raise ActionFailed("InvalidActionParameter", f"{name} parameter value is invalid.")
+    return value
+
+
+def _speech_seconds(speech: Any) -> float:
+    """How long Polly speaks a Text (Speak's parameters, or SpeechParameters): its characters outside SSML tags at
+    SPEECH_CHARACTERS_PER_SECOND. The errors are the Speak reference's:
+    https://docs.aws.amazon.com/chime-sdk/latest/dg/speak.html"""
+    text = speech.get("Text") if isinstance(speech, dict) else None
+    if not isinstance(text, str) or not text:
+        raise ActionFailed("MissingRequiredActionParameter", "Text is a required parameter.")
+    if len(text) > 1000:
+        raise ActionFailed("MissingRequiredActionParameter", "Text is limited to 1,000 characters")
+    return len(SSML_TAG.sub("", text)) / SPEECH_CHARACTERS_PER_SECOND
+
+
+def _audio_seconds(world: World, source: Any) -> float:
+    """How long an AudioSource plays: the length its WAV header gives (frames / frame rate). A source that is not an
+    S3 object of this account's, or not a PCM WAV of at most 50 MB, is InvalidAudioSource, as AWS answers."""
+    if not isinstance(source, dict) or source.get("Type") != "S3":
+        raise ActionFailed("InvalidAudioSource", f"{AUDIO_SOURCE_INVALID}: its Type must be S3.")
+    bucket, key = source.get("BucketName"), source.get("Key")
+    body = world.moto.object_body(bucket, key) if isinstance(bucket, str) and isinstance(key, str) else None
+    if body is None:
+        raise ActionFailed("InvalidAudioSource", f"{AUDIO_SOURCE_INVALID}: no object {key!r:.200} in {bucket!r:.70}.")
+    if len(body) > MAX_AUDIO_BYTES:
+        raise ActionFailed("InvalidAudioSource", f"{AUDIO_SOURCE_INVALID}: {key!r:.200} is larger than 50 MB.")
+    try:
+        with wave.open(io.BytesIO(body)) as audio:
+            frames, rate = audio.getnframes(), audio.getframerate()
+    except (wave.Error, EOFError, struct.error, RuntimeError):  # RuntimeError: a chunk larger than the file
+        frames, rate = 0, 0
+    if rate <= 0:
+        raise ActionFailed("InvalidAudioSource", f"{AUDIO_SOURCE_INVALID}: {key!r:.200} is not a PCM .wav file.")
+    return frames / rate
+
+
+def _compiles(pattern: Any) -> bool:
+    try:
+        re.compile(pattern)
+    except (re.error, TypeError):
+        return False
+    return True
+
+
+def _digits_action(world: World, kind: str, parameters: dict[str, Any]) -> Timed:
+    """A digits action's attempt: its prompt, then RepeatDurationInMilliseconds for the keys. A later attempt plays
+    the failure prompt, then the prompt again. Defaults as documented: MinNumberOfDigits 0, MaxNumberOfDigits 128,
+    Repeat 1 (https://docs.aws.amazon.com/chime-sdk/latest/dg/speak-and-get-digits.html, play-audio-get-digits.html)."""
+    if kind == "SpeakAndGetDigits":
+        prompt = _speech_seconds(parameters.get("SpeechParameters"))
+        failure = parameters.get("FailureSpeechParameters")
+        failure_seconds = _speech_seconds(failure) if failure is not None else 0.0
+    else:
+        prompt = _audio_seconds(world, parameters.get("AudioSource"))
+        failure = parameters.get("FailureAudioSource")
+        failure_seconds = _audio_seconds(world, failure) if failure is not None else 0.0
+    if "InputDigitsRegex" in parameters and not _compiles(parameters["InputDigitsRegex"]):
+        raise ActionFailed("InvalidActionParameter", "InputDigitsRegex parameter value is invalid.")
+    _whole(parameters, "MinNumberOfDigits", low=0)
+    _whole(parameters, "MaxNumberOfDigits", low=0)
+    attempts = _whole(parameters, "Repeat") or 1
+    timeout_ms = _whole(parameters, "RepeatDurationInMilliseconds")
+    if timeout_ms is None:
+        return Timed(None, None, attempts)
+    return Timed(prompt + timeout_ms / 1000, failure_seconds + prompt + timeout_ms / 1000, attempts)
+
+
+def _terminators(parameters: dict[str, Any], name: str, *, required: bool = False) -> list[str]:
+    keys = parameters.get(name)
+    if keys is None and not required:
+        return []
+    if not isinstance(keys, list) or not keys or not all(isinstance(k, str) and k in DTMF_KEYS for k in keys):
+        raise ActionFailed("InvalidActionParameter", f"{name} parameter value is invalid.")
+    return keys
+
+
+def _recording(world: World, parameters: dict[str, Any]) -> Timed:
+    """RecordAudio records until DurationInSeconds, a RecordingTerminators key, or SilenceDurationInSeconds of
+    silence (the sandbox's caller is always silent); the errors are the reference's
+    (https://docs.aws.amazon.com/chime-sdk/latest/dg/record-audio.html)."""
+    destination = parameters.get("RecordingDestination")
+    if not (
+        isinstance(destination, dict)
+        and destination.get("Type") == "S3"
+        and isinstance(destination.get("BucketName"), str)
+        and isinstance(destination.get("Prefix", ""), str)
+        and world.moto.bucket_exists(destination["BucketName"])
+    ):
+        raise ActionFailed("InvalidActionParameter", "RecordingDestination parameter value is invalid.")
+    _terminators(parameters, "RecordingTerminators", required=True)
+    limits = [
+        _whole(parameters, "DurationInSeconds"),
+        _whole(parameters, "SilenceDurationInSeconds", high=1000),
+    ]
+    _whole(parameters, "SilenceThreshold", high=1000)
+    given = [limit for limit in limits if limit is not None]
+    return Timed(float(min(given)) if given else None)
+
+
+def silent_wav(seconds: float, frame_rate: int = RECORDING_FRAME_RATE) -> bytes:
+    """Silence as a 16-bit mono PCM WAV: what RecordAudio records of the sandbox's caller."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as recording:
+        recording.setnchannels(1)
+        recording.setsampwidth(2)
+        recording.setframerate(frame_rate)
+        recording.writeframes(b"\x00\x00" * round(seconds * frame_rate))
+    return buffer.getvalue()
+
+
+def _recorded(world: World, call: dict[str, Any], waiting: dict[str, Any], at: float) -> dict[str, Any]:
+    """Write what RecordAudio recorded (silence, as long as it ran) under the destination's prefix."""
+    destination = waiting["action"]["Parameters"]["RecordingDestination"]
+    bucket = destination["BucketName"]
+    if not world.moto.bucket_exists(bucket):
+        raise ActionFailed("InvalidActionParameter", "Error occurred while uploading recording to S3 bucket.")
+    key = posixpath.join(destination.get("Prefix", ""), f"{call['TransactionId']}-{new_uuid()}.wav")
+    world.moto.put_object(bucket, key, silent_wav(at - waiting["startedAt"]))
+    return {"RecordingDestination": {"Type": "S3", "BucketName": bucket, "Key": key}}
 
 
 def _attendee_in(world: World, meeting_id: str, attendee_id: str) -> dict[str, Any] | None:
@@ -868,25 +1062,29 @@ def _attendee_in(world: World, meeting_id: str, attendee_id: str) -> dict[str, A
     return meeting["attendees"].get(attendee_id) if meeting else None
 
 
-def _run_one(world: World, call: dict[str, Any], action: dict[str, Any]) -> str:
-    """Run one action under the world's lock: "" when done, "wait" when it waits for the caller, "hangup" for a leg
-    hung up. Raises ActionFailed."""
+def _run_one(world: World, call: dict[str, Any], action: dict[str, Any]) -> str | Timed:
+    """Start one action under the world's lock: "" when it is done at once, "hangup" for a leg hung up, Timed for
+    one that runs on the call's clock (media, digits). Raises ActionFailed."""
     kind, parameters = action["Type"], action.get("Parameters") or {}
     leg = _leg(call, parameters)
     cancelling = kind == "Hangup" and call["state"] == "ringing"  # an outbound call hung up before it is answered
     if leg is None or (leg["Status"] != "Connected" and not cancelling):
         raise ActionFailed("InvalidActionParameter", "CallId or ParticipantTag names no connected participant.")
-    if kind == "Speak" and (problem := _speech_problem(parameters, "")):
-        raise ActionFailed("InvalidActionParameter", problem)
+    if kind == "Speak":
+        return _timed(_speech_seconds(parameters))
     if kind in DIGITS_ACTIONS:
-        if kind == "SpeakAndGetDigits" and (problem := _speech_problem(parameters, "SpeechParameters")):
-            raise ActionFailed("InvalidActionParameter", problem)
-        if not isinstance(parameters.get("InputDigitsRegex", ""), str):
-            raise ActionFailed("InvalidActionParameter", "InputDigitsRegex must be a string.")
-        return "wait"
+        return _digits_action(world, kind, parameters)
+    if kind == "PlayAudio":
+        _terminators(parameters, "PlaybackTerminators")
+        repeat = _whole(parameters, "Repeat") or 1
+        return _timed(_audio_seconds(world, parameters.get("AudioSource")) * repeat)
+    if kind == "Pause":
+        return _timed(_whole(parameters, "DurationInMilliseconds", required=True) / 1000)  # type: ignore[operator]
+    if kind == "RecordAudio":
+        return _recording(world, parameters)
     if kind == "ReceiveDigits":
-        if not isinstance(parameters.get("InputDigitsRegex"), str):
-            raise ActionFailed("InvalidActionParameter", "InputDigitsRegex is required.")
+        if not isinstance(parameters.get("InputDigitsRegex"), str) or not _compiles(parameters["InputDigitsRegex"]):
+            raise ActionFailed("InvalidActionParameter", "InputDigitsRegex is required: a valid regular expression.")
         call["listening"] = action
     elif kind == "JoinChimeMeeting":
         _join(world, call, leg, parameters)
@@ -958,41 +1156,110 @@ def _disconnect(world: World, call: dict[str, Any], leg: dict[str, str]) -> None
         call["waiting"] = call["listening"] = None
 
 
-def _execute(world: World, transaction_id: str, actions: list[dict[str, Any]] | None) -> None:
-    """Run a handler's actions in order and report the outcome, until the call waits for the caller or ends."""
+def _failed(action: dict[str, Any], error_type: str, message: str) -> Event:
+    return ("ACTION_FAILED", {**_action_data(action), "ErrorType": error_type, "ErrorMessage": message})
+
+
+def _run(world: World, call: dict[str, Any], actions: list[dict[str, Any]], at: float) -> Event | None:
+    """Run a handler's actions in order from `at` (sandbox time), under the world's lock: the event that reports
+    their outcome, or None when one is now in progress (it reports when it ends)."""
+    last: dict[str, Any] = {}
+    for index, action in enumerate(actions):
+        try:
+            outcome = _run_one(world, call, action)
+        except ActionFailed as failure:
+            return _failed(action, failure.error_type, failure.message)
+        if outcome == "hangup":
+            return ("HANGUP", _hangup_data(action, call))
+        if isinstance(outcome, Timed):
+            call["waiting"] = {
+                "action": action,
+                "rest": actions[index + 1 :],
+                "startedAt": at,
+                "endsAt": None if outcome.seconds is None else at + outcome.seconds,
+                "retry": outcome.retry,
+                "tries": 0,
+                "attempts": outcome.attempts,
+                "replaced": False,  # True once a later answer replaced the actions after it
+            }
+            return None
+        last = action
+    return ("ACTION_SUCCESSFUL", _action_data(last))
+
+
+def _attempt_failed(world: World, call: dict[str, Any], at: float) -> Event | None:
+    """The caller's keys for the digits action in progress did not fit (or none came before its timeout): the
+    failure prompt and the prompt play again, until its attempts are used up (ACTION_FAILED, or the actions a later
+    answer gave, which were waiting for it to finish)."""
+    waiting = call["waiting"]
+    waiting["tries"] += 1
+    if waiting["tries"] >= waiting["attempts"]:
+        call["waiting"] = None
+        if waiting["replaced"]:
+            return _run(world, call, waiting["rest"], at)
+        return _failed(waiting["action"], "InvalidDigitsReceived", "The caller entered no digits that fit the action.")
+    waiting["endsAt"] = None if waiting["retry"] is None else at + waiting["retry"]
+    return None
+
+
+def _complete(world: World, call: dict[str, Any], at: float, terminator: str = "") -> Event | None:
+    """The action in progress ends at `at` (its media played out, or a terminator key was pressed): the actions
+    after it run from then, or the event that reports it."""
+    waiting = call["waiting"]
+    action = waiting["action"]
+    if action["Type"] in DIGITS_ACTIONS:
+        return _attempt_failed(world, call, at)
+    call["waiting"] = None
+    outcome: dict[str, Any] = {}
+    if action["Type"] == "RecordAudio":
+        try:
+            outcome = _recorded(world, call, waiting, at)
+        except ActionFailed as failure:
+            return _failed(action, failure.error_type, failure.message)
+        if terminator:
+            outcome["RecordingTerminatorUsed"] = terminator
+    if waiting["rest"]:
+        return _run(world, call, waiting["rest"], at)
+    return ("ACTION_SUCCESSFUL", {**_action_data(action), **outcome})
+
+
+def _drive(world: World, transaction_id: str, event_type: str, action_data: dict[str, Any] | None, at: float) -> None:
+    """Invoke the handler with an event and run what it answers, event after event, until an action is in progress,
+    the answer is empty or the call ends. While an action is in progress, an answer replaces the actions after it
+    ("The application finishes running the current action ... then replaces the old action set",
+    https://docs.aws.amazon.com/chime-sdk/latest/dg/invoke-on-call-leg.html); the answer to CALL_UPDATE_REQUESTED
+    interrupts an interruptible one first, which the handler hears as ACTION_INTERRUPTED."""
+    interrupted_by: list[dict[str, Any]] = []
     while True:
-        if actions is None:  # the handler failed twice or cannot be reached: the SMA drops the call
-            with world.lock:
-                call = _calls(world)[transaction_id]
-                leg_a = next(p for p in call["participants"] if p["ParticipantTag"] == "LEG-A")
-                if call["state"] != "ended":
-                    _disconnect(world, call, leg_a)
-            return
-        if not actions:
-            return
-        next_event: tuple[str, dict[str, Any]] | None = None
+        answered = _invoke(world, transaction_id, event_type, action_data)
         with world.lock:
-            call = _calls(world)[transaction_id]
-            if call["state"] == "ended":
+            call = _calls(world).get(transaction_id)
+            if call is None:  # the world was reset meanwhile
                 return
-            last: dict[str, Any] = {}
-            for index, action in enumerate(actions):
-                try:
-                    outcome = _run_one(world, call, action)
-                except ActionFailed as failure:
-                    data = {**_action_data(action), "ErrorType": failure.error_type, "ErrorMessage": failure.message}
-                    next_event = ("ACTION_FAILED", data)
-                    break
-                if outcome == "wait":
-                    call["waiting"] = {"action": action, "rest": actions[index + 1 :], "tries": 0}
-                    return
-                if outcome == "hangup":
-                    next_event = ("HANGUP", _hangup_data(action, call))
-                    break
-                last = action
+            if answered is None:  # the handler failed twice or cannot be reached: the SMA drops the call
+                if call["state"] != "ended":
+                    _disconnect(world, call, _leg_a(call))
+                return
+            if event_type == "ACTION_INTERRUPTED":
+                actions = interrupted_by
             else:
-                next_event = ("ACTION_SUCCESSFUL", _action_data(last))
-        actions = _invoke(world, transaction_id, *next_event)
+                actions = [] if event_type in ANSWER_IGNORED else answered
+            if call["state"] == "ended" or not actions:
+                return
+            waiting = call["waiting"]
+            following: Event | None
+            if waiting is None:
+                following = _run(world, call, actions, at)
+            elif event_type == "CALL_UPDATE_REQUESTED" and waiting["action"]["Type"] in INTERRUPTIBLE:
+                call["waiting"] = None
+                interrupted_by = actions
+                following = ("ACTION_INTERRUPTED", _action_data(waiting["action"]))
+            else:
+                waiting["rest"], waiting["replaced"] = actions, True
+                return
+        if following is None:
+            return
+        event_type, action_data = following
 
 
 def _action_data(action: dict[str, Any]) -> dict[str, Any]:
@@ -1020,10 +1287,60 @@ def call_event(world: World, transaction_id: str, event_type: str, action_data: 
             call = _calls(world).get(transaction_id)  # gone when the world was reset while the call's event waited
             if call is None or (call["state"] == "ended" and event_type != "HANGUP"):
                 return
+            at = world.clock.time()
         try:
-            _execute(world, transaction_id, _invoke(world, transaction_id, event_type, action_data))
+            _drive(world, transaction_id, event_type, action_data, at)
         finally:
             world.touch()
+
+
+def _due(call: dict[str, Any], now: float) -> bool:
+    waiting = call["waiting"]
+    if call["state"] == "ended" or waiting is None or waiting["endsAt"] is None:
+        return False
+    return waiting["endsAt"] <= now
+
+
+def settle_call(world: World, transaction_id: str) -> None:
+    """Finish the call's actions in progress that the clock has run to the end, one after another: each reports
+    (or the next starts) at the moment it ended, so a clock advanced by an hour plays an hour of a call."""
+    with _call_lock(transaction_id):
+        try:
+            while True:
+                with world.lock:
+                    call = _calls(world).get(transaction_id)
+                    if call is None or not _due(call, world.clock.time()):
+                        return
+                    at = call["waiting"]["endsAt"]
+                    following = _complete(world, call, at)
+                if following is not None:
+                    _drive(world, transaction_id, *following, at)
+        finally:
+            with world.lock:
+                _settling.discard(transaction_id)
+            world.touch()
+
+
+def settle_calls(world: World) -> None:
+    """Finish every call's due actions before answering (the control API does, after the clock moves or before a
+    call's step), so that what a test advanced past has happened when the answer comes."""
+    with world.lock:
+        now = world.clock.time()
+        due = [transaction_id for transaction_id, call in _calls(world).items() if _due(call, now)]
+    for transaction_id in due:
+        settle_call(world, transaction_id)
+
+
+@ticker
+def settle_due_actions(world: World, now: float) -> bool:
+    """As the clock runs, media that has played out ends and the call goes on, in a thread of its own."""
+    started = False
+    for transaction_id, call in _calls(world).items():
+        if transaction_id not in _settling and _due(call, now):
+            _settling.add(transaction_id)
+            threading.Thread(target=settle_call, args=(world, transaction_id), daemon=True).start()
+            started = True
+    return started
 
 
 # --- the world around the API: callers dial, press keys, answer and hang up --------------------------------------
@@ -1070,56 +1387,56 @@ def call_dial(world: World, fromNumber: str, toNumber: str) -> dict[str, Any]:
     return _call_view(world, transaction_id)
 
 
-def _digits_match(parameters: dict[str, Any], digits: str) -> bool:
-    terminators = parameters.get("TerminatorDigits") or ["#"]
-    entered = digits[:-1] if digits and digits[-1] in terminators else digits
-    low, high = parameters.get("MinNumberOfDigits", 1), parameters.get("MaxNumberOfDigits", 128)
-    regex = parameters.get("InputDigitsRegex") or ".*"
-    try:
-        matched = re.fullmatch(regex, entered) is not None
-    except re.error:
-        matched = False
-    return matched and isinstance(low, int) and isinstance(high, int) and low <= len(entered) <= high
+def _digits_fit(parameters: dict[str, Any], entered: str) -> bool:
+    """Whether the caller's keys (the terminator left off) answer a digits action: as many as MinNumberOfDigits to
+    MaxNumberOfDigits, and InputDigitsRegex found in them. AWS searches for the pattern rather than matching the
+    whole input: its reference's own pattern anchors itself (`^\\d{2}#$`,
+    https://docs.aws.amazon.com/chime-sdk/latest/dg/play-audio-get-digits.html), and AWS's published sample
+    (aws-samples/amazon-chime-sdk-sma-meeting-dialer) takes a 6-digit id with "[0-9]" and Min/Max 6."""
+    low = _whole(parameters, "MinNumberOfDigits", low=0)
+    high = _whole(parameters, "MaxNumberOfDigits", low=0)
+    regex = parameters.get("InputDigitsRegex")
+    fits_pattern = not regex or re.search(regex, entered) is not None
+    return fits_pattern and (0 if low is None else low) <= len(entered) <= (128 if high is None else high)
+
+
+def _pressed(world: World, call: dict[str, Any], digits: str, now: float) -> Event | None:
+    """What the caller's keys do: answer the digits action in progress, end the playback or recording in progress
+    with one of its terminators, else reach a ReceiveDigits listener (DIGITS_RECEIVED)."""
+    waiting, listening = call["waiting"], call["listening"]
+    if waiting is not None and waiting["action"]["Type"] in DIGITS_ACTIONS:
+        action = waiting["action"]
+        parameters = action.get("Parameters") or {}
+        terminators = parameters.get("TerminatorDigits") or ["#"]
+        entered = digits[:-1] if digits and digits[-1] in terminators else digits
+        if not _digits_fit(parameters, entered):
+            return _attempt_failed(world, call, now)
+        call["waiting"] = None
+        if waiting["rest"]:  # the actions after it run once the digits are in; the last one's outcome is reported
+            return _run(world, call, waiting["rest"], now)
+        return ("ACTION_SUCCESSFUL", {**_action_data(action), "ReceivedDigits": entered})
+    if waiting is not None and waiting["action"]["Type"] in TERMINATED_BY:
+        parameters = waiting["action"].get("Parameters") or {}
+        ending = parameters.get(TERMINATED_BY[waiting["action"]["Type"]]) or []
+        terminator = next((key for key in digits if key in ending), "")
+        if terminator:
+            return _complete(world, call, now, terminator)
+    heard = listening is not None and digits and re.search(listening["Parameters"]["InputDigitsRegex"], digits)
+    if heard:
+        return ("DIGITS_RECEIVED", {**_action_data(listening), "ReceivedDigits": digits})
+    return None
 
 
 def call_press(world: World, transactionId: str, digits: str) -> dict[str, Any]:
-    """The caller presses keys ("" is silence until the timeout): a waiting digits action gets them, else a
-    ReceiveDigits listener."""
+    """The caller presses keys ("" is silence until the timeout): the digits action in progress gets them, the
+    terminators of a playback or recording end it, else a ReceiveDigits listener hears them."""
     with _call_lock(transactionId):
         with world.lock:
             call = _live_call(world, transactionId)
-            waiting, listening = call["waiting"], call["listening"]
-            event: tuple[str, dict[str, Any]] | None = None
-            rest: list[dict[str, Any]] = []
-            if waiting is not None:
-                action = waiting["action"]
-                parameters = action.get("Parameters") or {}
-                terminators = parameters.get("TerminatorDigits") or ["#"]
-                entered = digits[:-1] if digits and digits[-1] in terminators else digits
-                if _digits_match(parameters, digits):
-                    call["waiting"] = None
-                    rest = waiting["rest"]
-                    event = ("ACTION_SUCCESSFUL", {**_action_data(action), "ReceivedDigits": entered})
-                else:
-                    waiting["tries"] += 1
-                    repeat = parameters.get("Repeat", 1)
-                    if waiting["tries"] >= (repeat if isinstance(repeat, int) and repeat > 0 else 1):
-                        call["waiting"] = None
-                        message = "The caller entered no digits matching InputDigitsRegex."
-                        failed = {**_action_data(action), "ErrorType": "InvalidDigitsReceived", "ErrorMessage": message}
-                        event = ("ACTION_FAILED", failed)
-            elif listening is not None and digits:
-                parameters = listening.get("Parameters") or {}
-                try:
-                    heard = re.fullmatch(parameters.get("InputDigitsRegex", ""), digits) is not None
-                except re.error:
-                    heard = False
-                if heard:
-                    event = ("DIGITS_RECEIVED", {**_action_data(listening), "ReceivedDigits": digits})
-        if rest:  # actions after the digits action run once the digits are in; the last one's outcome is reported
-            _execute(world, transactionId, rest)
-        elif event is not None:
-            _execute(world, transactionId, _invoke(world, transactionId, *event))
+            now = world.clock.time()
+            following = _pressed(world, call, digits, now)
+        if following is not None:
+            _drive(world, transactionId, *following, now)
     return _call_view(world, transactionId)
 
 
@@ -1136,17 +1453,14 @@ def call_answer(world: World, transactionId: str) -> dict[str, Any]:
 
 
 def call_hangup(world: World, transactionId: str) -> dict[str, Any]:
-    """The phone hangs up: LEG-A disconnects, and the handler hears HANGUP."""
+    """The phone hangs up: LEG-A disconnects (ending whatever was in progress), and the handler hears HANGUP."""
     with _call_lock(transactionId):
         with world.lock:
             call = _live_call(world, transactionId)
-            leg_a = call["participants"][0]
+            leg_a = _leg_a(call)
             _disconnect(world, call, leg_a)
-            data = {
-                "Type": "Hangup",
-                "Parameters": {"SipResponseCode": "0", "CallId": leg_a["CallId"], "ParticipantTag": "LEG-A"},
-            }
-        _execute(world, transactionId, _invoke(world, transactionId, "HANGUP", data))
+            now = world.clock.time()
+        _drive(world, transactionId, "HANGUP", _hangup_event(leg_a), now)
     return _call_view(world, transactionId)
 
 

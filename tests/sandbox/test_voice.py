@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
 import uuid
+import wave
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -16,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from portal.pstn import handler
 from portal.pstn.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_valid
+from portal.sandbox import voice as voice_sandbox
 from portal.sandbox.client import SandboxControlError
 
 SECRET = "sandbox-test-secret"
@@ -283,6 +286,9 @@ def test_three_wrong_pins_hang_up(voice, sandbox, served):
     call = sandbox.call_dial(CALLER, DIAL_IN)
     for _ in range(3):
         call = sandbox.call_press(call["TransactionId"], "111111#")
+    assert (call["state"], call["waitingFor"]) == ("connected", "Speak")  # the goodbye takes its time
+    sandbox.advance(4)
+    call = sandbox.call_get(call["TransactionId"])
     assert call["state"] == "ended"
     assert _types(served)[-1] == "HANGUP"
     assert served["events"][-1]["ActionData"]["Parameters"]["ParticipantTag"] == "LEG-A"
@@ -382,6 +388,442 @@ def test_an_outbound_call_hung_up_while_ringing_ends(voice, sandbox, served):
         time.sleep(0.05)  # the call is ended first, then the handler hears HANGUP
     assert sandbox.call_get(transaction)["state"] == "ended"
     assert _types(served)[-2:] == ["CALL_UPDATE_REQUESTED", "HANGUP"]
+
+
+# --- actions as AWS runs them: digits, media on the sandbox clock, interruption, the invocation cap ---------------
+
+
+AUDIO_BUCKET = "prompts"
+
+
+def _answering(*actions: dict[str, Any]) -> dict[str, Any]:
+    return {"SchemaVersion": "1.0", "Actions": list(actions)}
+
+
+def _audio(key: str) -> dict[str, str]:
+    return {"Type": "S3", "BucketName": AUDIO_BUCKET, "Key": key}
+
+
+@pytest.fixture
+def prompts(boto_client) -> Any:
+    s3 = boto_client("s3")
+    s3.create_bucket(Bucket=AUDIO_BUCKET)
+    s3.put_object(Bucket=AUDIO_BUCKET, Key="three-seconds.wav", Body=voice_sandbox.silent_wav(3))
+    s3.put_object(Bucket=AUDIO_BUCKET, Key="one-second.wav", Body=voice_sandbox.silent_wav(1, frame_rate=16000))
+    s3.put_object(Bucket=AUDIO_BUCKET, Key="notes.txt", Body=b"not audio at all")
+    broken = bytearray(voice_sandbox.silent_wav(0.01))
+    broken[17] = 1  # the fmt chunk claims 16 MB more than the file holds
+    s3.put_object(Bucket=AUDIO_BUCKET, Key="broken.wav", Body=bytes(broken))
+    return s3
+
+
+def _wait_for(predicate: Any, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def _digits_prompt(**parameters: Any) -> dict[str, Any]:
+    return {
+        "Type": "SpeakAndGetDigits",
+        "Parameters": {
+            "SpeechParameters": {"Text": "<speak>Please enter your 6 digit event i d</speak>", "TextType": "ssml"},
+            "FailureSpeechParameters": {"Text": "Sorry, I didn't get that.  Please try again."},
+            "TerminatorDigits": ["#"],
+            "InBetweenDigitsDurationInMilliseconds": 1000,
+            "RepeatDurationInMilliseconds": 7500,
+            **parameters,
+        },
+    }
+
+
+def test_a_digits_pattern_is_searched_for_in_the_input_and_min_digits_defaults_to_0(voice, sandbox, served):
+    """AWS's sample asks for six digits with InputDigitsRegex "[0-9]": the pattern need not match the whole input."""
+    _wire(voice)
+    prompts = [
+        _digits_prompt(InputDigitsRegex="[0-9]", MinNumberOfDigits=6, MaxNumberOfDigits=6, Repeat=3),
+        _digits_prompt(MaxNumberOfDigits=3),  # MinNumberOfDigits defaults to 0: no digits at all is an answer
+        _digits_prompt(InputDigitsRegex="^[0-9]{2}$", Repeat=1),  # anchors ask for the whole input
+    ]
+    served["answer"] = lambda event: _answering(prompts.pop(0)) if prompts else _answering()
+    call = sandbox.call_dial(CALLER, DIAL_IN)
+    call = sandbox.call_press(call["TransactionId"], "123456")
+    assert served["events"][-1]["InvocationEventType"] == "ACTION_SUCCESSFUL"
+    assert served["events"][-1]["ActionData"]["ReceivedDigits"] == "123456"
+    sandbox.call_press(call["TransactionId"], "#")
+    assert (_types(served)[-1], served["events"][-1]["ActionData"]["ReceivedDigits"]) == ("ACTION_SUCCESSFUL", "")
+    sandbox.call_press(call["TransactionId"], "123#")
+    assert _types(served)[-1] == "ACTION_FAILED"
+    assert served["events"][-1]["ActionData"]["ErrorType"] == "InvalidDigitsReceived"
+
+
+def test_media_actions_take_their_duration_on_the_sandbox_clock(voice, sandbox, served, prompts):
+    sandbox.set_clock_scale(0)  # only the advances move the clock: exact times on a busy machine
+    _wire(voice)
+    steps = [
+        _answering({"Type": "PlayAudio", "Parameters": {"AudioSource": _audio("three-seconds.wav"), "Repeat": "2"}}),
+        _answering({"Type": "Pause", "Parameters": {"DurationInMilliseconds": "4000"}}),
+        _answering({"Type": "Speak", "Parameters": {"Text": "x" * 150}}),  # 150 characters at 15 a second: 10 s
+    ]
+    served["answer"] = lambda event: steps.pop(0) if steps else _answering()
+    call = sandbox.call_dial(CALLER, DIAL_IN)
+    assert (call["waitingFor"], _types(served)) == ("PlayAudio", ["NEW_INBOUND_CALL"])
+    sandbox.advance(
+        5.5
+    )  # each step starts when the one before ended: the play at 0 s, the pause at 6 s, speech at 10 s
+    assert sandbox.call_get(call["TransactionId"])["waitingFor"] == "PlayAudio"  # 3 s twice
+    sandbox.advance(1)
+    assert _types(served)[-1] == "ACTION_SUCCESSFUL"
+    assert sandbox.call_get(call["TransactionId"])["waitingFor"] == "Pause"
+    sandbox.advance(3)
+    assert sandbox.call_get(call["TransactionId"])["waitingFor"] == "Pause"
+    sandbox.advance(1)
+    assert sandbox.call_get(call["TransactionId"])["waitingFor"] == "Speak"
+    sandbox.advance(9)
+    assert len(served["events"]) == 3
+    sandbox.advance(1)
+    assert [e["ActionData"]["Type"] for e in served["events"][1:]] == ["PlayAudio", "Pause", "Speak"]
+    assert sandbox.call_get(call["TransactionId"])["waitingFor"] is None
+
+
+def test_media_actions_fail_with_awss_error_types(voice, sandbox, served, prompts):
+    _wire(voice)
+    attempts = [
+        ({"Type": "PlayAudio", "Parameters": {"AudioSource": _audio("missing.wav")}}, "InvalidAudioSource"),
+        ({"Type": "PlayAudio", "Parameters": {"AudioSource": _audio("notes.txt")}}, "InvalidAudioSource"),
+        ({"Type": "PlayAudio", "Parameters": {"AudioSource": _audio("broken.wav")}}, "InvalidAudioSource"),
+        (
+            {"Type": "PlayAudio", "Parameters": {"AudioSource": {**_audio("one-second.wav"), "BucketName": "gone"}}},
+            "InvalidAudioSource",
+        ),
+        (
+            {
+                "Type": "PlayAudioAndGetDigits",
+                "Parameters": {"AudioSource": _audio("missing.wav"), "RepeatDurationInMilliseconds": 3000},
+            },
+            "InvalidAudioSource",
+        ),
+        ({"Type": "Pause", "Parameters": {"DurationInMilliseconds": 0}}, "InvalidActionParameter"),
+        (
+            {
+                "Type": "RecordAudio",
+                "Parameters": {
+                    "RecordingTerminators": ["#"],
+                    "RecordingDestination": {"Type": "S3", "BucketName": "x"},
+                },
+            },
+            "InvalidActionParameter",
+        ),
+        ({"Type": "Speak", "Parameters": {"Text": ""}}, "MissingRequiredActionParameter"),
+    ]
+    actions = [action for action, _ in attempts]
+    served["answer"] = lambda event: _answering(actions.pop(0)) if actions else _answering()
+    call = sandbox.call_dial(CALLER, DIAL_IN)
+    failures = [e["ActionData"] for e in served["events"] if e["InvocationEventType"] == "ACTION_FAILED"]
+    assert [(f["Type"], f["ErrorType"]) for f in failures] == [(a["Type"], error) for a, error in attempts]
+    assert call["waitingFor"] is None
+
+
+def test_record_audio_records_silence_into_its_bucket_until_its_duration(voice, sandbox, served, prompts):
+    sandbox.set_clock_scale(0)  # only the advances move the clock: exact times on a busy machine
+    _wire(voice)
+    record = {
+        "Type": "RecordAudio",
+        "Parameters": {
+            "DurationInSeconds": "10",
+            "SilenceDurationInSeconds": 3,
+            "RecordingTerminators": ["#"],
+            "RecordingDestination": {"Type": "S3", "BucketName": AUDIO_BUCKET, "Prefix": "voicemail/"},
+        },
+    }
+    served["answer"] = lambda event: (
+        _answering(record) if event["InvocationEventType"] == "NEW_INBOUND_CALL" else _answering()
+    )
+    call = sandbox.call_dial(CALLER, DIAL_IN)
+    assert call["waitingFor"] == "RecordAudio"
+    sandbox.advance(2.5)
+    assert _types(served) == ["NEW_INBOUND_CALL"]
+    sandbox.advance(1)  # the caller is silent: silence detection ends it after 3 s
+    done = served["events"][-1]["ActionData"]
+    assert (served["events"][-1]["InvocationEventType"], done["Type"]) == ("ACTION_SUCCESSFUL", "RecordAudio")
+    destination = done["RecordingDestination"]
+    assert destination["Key"].startswith("voicemail/")
+    prompts.get_object(Bucket=AUDIO_BUCKET, Key=destination["Key"])
+    body = prompts.raw_bodies[-1][2]  # the client keeps every raw body, so the streamed one is read there
+    with wave.open(io.BytesIO(body)) as recorded:
+        assert recorded.getnframes() / recorded.getframerate() == 3
+
+
+def test_a_terminator_key_ends_a_playback_or_a_recording(voice, sandbox, served, prompts):
+    sandbox.set_clock_scale(0)  # only the advances move the clock: exact times on a busy machine
+    _wire(voice)
+    steps = [
+        _answering(
+            {
+                "Type": "PlayAudio",
+                "Parameters": {"AudioSource": _audio("three-seconds.wav"), "Repeat": 100, "PlaybackTerminators": ["#"]},
+            }
+        ),
+        _answering(
+            {
+                "Type": "RecordAudio",
+                "Parameters": {
+                    "RecordingTerminators": ["*"],
+                    "RecordingDestination": {"Type": "S3", "BucketName": AUDIO_BUCKET},
+                },
+            }
+        ),
+    ]
+    served["answer"] = lambda event: steps.pop(0) if steps else _answering()
+    call = sandbox.call_dial(CALLER, DIAL_IN)
+    sandbox.call_press(call["TransactionId"], "1")  # not a terminator
+    assert sandbox.call_get(call["TransactionId"])["waitingFor"] == "PlayAudio"
+    call = sandbox.call_press(call["TransactionId"], "#")
+    assert (call["waitingFor"], served["events"][-1]["ActionData"]["Type"]) == ("RecordAudio", "PlayAudio")
+    sandbox.advance(2)
+    sandbox.call_press(call["TransactionId"], "*")
+    done = served["events"][-1]["ActionData"]
+    assert (done["Type"], done["RecordingTerminatorUsed"]) == ("RecordAudio", "*")
+    prompts.get_object(Bucket=AUDIO_BUCKET, Key=done["RecordingDestination"]["Key"])
+    with wave.open(io.BytesIO(prompts.raw_bodies[-1][2])) as recorded:
+        assert recorded.getnframes() / recorded.getframerate() == 2
+
+
+def test_an_update_interrupts_hold_music_with_action_interrupted_then_runs_its_answer(voice, sandbox, served, prompts):
+    sma_id, _ = _wire(voice)
+    hold = {"Type": "PlayAudio", "Parameters": {"AudioSource": _audio("three-seconds.wav"), "Repeat": 100}}
+
+    def answer(event: dict[str, Any]) -> dict[str, Any]:
+        kind = event["InvocationEventType"]
+        if kind == "NEW_INBOUND_CALL":
+            return _answering(hold, {"Type": "Speak", "Parameters": {"Text": "never heard"}})
+        if kind in ("CALL_UPDATE_REQUESTED", "ACTION_INTERRUPTED"):  # AWS ignores what ACTION_INTERRUPTED gets
+            return _answering({"Type": "Hangup", "Parameters": {"SipResponseCode": "0"}})
+        return _answering()
+
+    served["answer"] = answer
+    call = sandbox.call_dial(CALLER, DIAL_IN)
+    sandbox.advance(10)
+    voice.update_sip_media_application_call(
+        SipMediaApplicationId=sma_id, TransactionId=call["TransactionId"], Arguments={"Operation": "Hangup"}
+    )
+    _wait_for(lambda: "HANGUP" in _types(served))
+    assert _types(served) == ["NEW_INBOUND_CALL", "CALL_UPDATE_REQUESTED", "ACTION_INTERRUPTED", "HANGUP"]
+    assert served["events"][2]["ActionData"] == {"Type": "PlayAudio", "Parameters": hold["Parameters"]}
+    assert sandbox.call_get(call["TransactionId"])["state"] == "ended"
+
+
+def test_an_update_waits_for_a_digits_prompt_which_is_not_interruptible(voice, sandbox, served):
+    """Only PlayAudio, RecordAudio and Pause are interruptible: the update's Hangup runs once the prompt is over."""
+    sma_id, _ = _wire(voice)
+    prompt = _digits_prompt(MinNumberOfDigits=6, MaxNumberOfDigits=6, Repeat=1)
+    served["answer"] = lambda event: {
+        "NEW_INBOUND_CALL": _answering(prompt),
+        "CALL_UPDATE_REQUESTED": _answering({"Type": "Hangup", "Parameters": {"SipResponseCode": "0"}}),
+    }.get(event["InvocationEventType"], _answering())
+    call = sandbox.call_dial(CALLER, DIAL_IN)
+    voice.update_sip_media_application_call(
+        SipMediaApplicationId=sma_id, TransactionId=call["TransactionId"], Arguments={"Operation": "Hangup"}
+    )
+    _wait_for(lambda: "CALL_UPDATE_REQUESTED" in _types(served))
+    call = sandbox.call_get(call["TransactionId"])
+    assert (call["state"], call["waitingFor"]) == ("connected", "SpeakAndGetDigits")
+    sandbox.advance(12)  # the prompt (about 2 s) and 7.5 s for the keys: no digits came, the action is over
+    assert sandbox.call_get(call["TransactionId"])["state"] == "ended"
+    assert _types(served) == ["NEW_INBOUND_CALL", "CALL_UPDATE_REQUESTED", "HANGUP"]
+
+
+def test_a_hold_music_loop_ends_at_the_invocation_cap_and_dial_returns(voice, sandbox, served, prompts):
+    """AWS invokes the handler at most 1,000 times a call; the sandbox's last is the HANGUP of the call it ends."""
+    _wire(voice)
+    served["answer"] = lambda event: _answering(
+        {"Type": "PlayAudio", "Parameters": {"AudioSource": _audio("one-second.wav")}}
+    )
+    call = sandbox.call_dial(CALLER, DIAL_IN)
+    assert call["waitingFor"] == "PlayAudio"
+    sandbox.advance(2000)
+    ended = sandbox.call_get(call["TransactionId"])
+    assert ended["state"] == "ended"
+    assert len(served["events"]) == len(ended["invocations"]) == 1000
+    assert _types(served)[-1] == "HANGUP"
+    assert _types(served)[1:-1] == ["ACTION_SUCCESSFUL"] * 998
+
+
+def test_a_handler_that_answers_each_failure_with_the_same_failure_ends_at_the_cap(voice, sandbox, served):
+    _wire(voice)
+    served["answer"] = lambda event: _answering({"Type": "JoinChimeMeeting", "Parameters": {"JoinToken": "forged"}})
+    call = sandbox.call_dial(CALLER, DIAL_IN)  # no media: the whole loop runs before dial answers
+    assert (call["state"], len(call["invocations"]), _types(served)[-1]) == ("ended", 1000, "HANGUP")
+
+
+def test_answers_to_new_outbound_call_and_ringing_are_ignored(voice, sandbox, served):
+    sma_id, _ = _wire(voice)
+
+    def answer(event: dict[str, Any]) -> dict[str, Any]:
+        kind = event["InvocationEventType"]
+        if kind in ("NEW_OUTBOUND_CALL", "RINGING"):
+            return {
+                **_answering({"Type": "Speak", "Parameters": {"Text": "too early"}}),
+                "TransactionAttributes": {"k": kind},
+            }
+        if kind == "ACTION_FAILED":  # what AWS's samples do: a failure hangs up
+            return _answering({"Type": "Hangup", "Parameters": {"SipResponseCode": "0"}})
+        return _answering()
+
+    served["answer"] = answer
+    transaction = voice.create_sip_media_application_call(
+        FromPhoneNumber=DIAL_IN, ToPhoneNumber=CALLER, SipMediaApplicationId=sma_id
+    )["SipMediaApplicationCall"]["TransactionId"]
+    _wait_for(lambda: "RINGING" in _types(served))
+    call = sandbox.call_answer(transaction)
+    assert _types(served) == ["NEW_OUTBOUND_CALL", "RINGING", "CALL_ANSWERED"]
+    assert (call["state"], call["attributes"]) == ("connected", {"k": "RINGING"})
+
+
+def _dialer_sample(chime: Any, events: dict[tuple[str, str], str]) -> Any:
+    """A handler of the shape of aws-samples/amazon-chime-sdk-sma-meeting-dialer's (written here, not copied): dial-in
+    asks for a 6-digit event id and passcode ("[0-9]", Min/Max 6, Repeat 3), makes a meeting with the caller's
+    attendee and joins it by CallId; dial-out keeps the meeting from NEW_OUTBOUND_CALL's arguments and asks "[1-2]"
+    (Min/Max 1) once answered; a join is welcomed with speech; ACTION_FAILED hangs up; on HANGUP the attendee is
+    deleted, then the meeting once nobody is left."""
+
+    def speech(text: str, text_type: str = "ssml") -> dict[str, Any]:
+        return {"Text": text, "Engine": "neural", "LanguageCode": "en-US", "TextType": text_type, "VoiceId": "Joanna"}
+
+    def ask(text: str, regex: str, digits: int) -> dict[str, Any]:
+        return {
+            "Type": "SpeakAndGetDigits",
+            "Parameters": {
+                "MinNumberOfDigits": digits,
+                "MaxNumberOfDigits": digits,
+                "Repeat": 3,
+                "RepeatDurationInMilliseconds": 7500,
+                "InputDigitsRegex": regex,
+                "InBetweenDigitsDurationInMilliseconds": 1000,
+                "TerminatorDigits": ["#"],
+                "SpeechParameters": speech(text),
+                "FailureSpeechParameters": speech("Sorry, I didn't get that.  Please try again.", "text"),
+            },
+        }
+
+    def join(call_id: str, attributes: dict[str, str]) -> dict[str, Any]:
+        token, meeting_id = attributes["join_token"], attributes["meeting_id"]
+        return {
+            "Type": "JoinChimeMeeting",
+            "Parameters": {"JoinToken": token, "CallId": call_id, "MeetingId": meeting_id},
+        }
+
+    def answer(event: dict[str, Any]) -> dict[str, Any]:
+        kind = event["InvocationEventType"]
+        attributes = dict(event["CallDetails"].get("TransactionAttributes") or {})
+        participants = event["CallDetails"]["Participants"]
+        call_id = participants[0]["CallId"]
+        data = event.get("ActionData") or {}
+        hangup = {"Type": "Hangup", "Parameters": {"CallId": call_id, "SipResponseCode": "0"}}
+        actions: list[dict[str, Any]] = []
+        if kind == "NEW_INBOUND_CALL":
+            attributes["call_type"] = "inbound"
+            actions = [ask("<speak>Please enter your 6 digit event i d</speak>", "[0-9]", 6)]
+        elif kind == "NEW_OUTBOUND_CALL":
+            attributes.update(data["Parameters"]["Arguments"], call_type="outbound")
+        elif kind == "CALL_ANSWERED":
+            text = f"<speak>You are needed on a call for event <say-as interpret-as='digits'>{attributes['event_id']}"
+            actions = [ask(f"{text}</say-as>. Press 1 to join, 2 to decline.</speak>", "[1-2]", 1)]
+        elif (
+            kind == "ACTION_SUCCESSFUL"
+            and data["Type"] == "SpeakAndGetDigits"
+            and attributes["call_type"] == "outbound"
+        ):
+            actions = [join(call_id, attributes)] if data["ReceivedDigits"] == "1" else [hangup]
+        elif kind == "ACTION_SUCCESSFUL" and data["Type"] == "SpeakAndGetDigits" and "event_id" not in attributes:
+            attributes["event_id"] = data["ReceivedDigits"]
+            actions = [ask("<speak>Please enter your 6 digit passcode to join the meeting.</speak>", "[0-9]", 6)]
+        elif kind == "ACTION_SUCCESSFUL" and data["Type"] == "SpeakAndGetDigits":
+            phone = events.get((attributes["event_id"], data["ReceivedDigits"]))
+            if phone is None:
+                actions = [
+                    {"Type": "Speak", "Parameters": {"Text": "Invalid meeting passcode.", "CallId": call_id}},
+                    hangup,
+                ]
+            else:
+                made = chime.create_meeting_with_attendees(
+                    ClientRequestToken=attributes["event_id"],
+                    MediaRegion="us-east-1",
+                    ExternalMeetingId=attributes["event_id"],
+                    Attendees=[{"ExternalUserId": phone}],
+                )
+                attributes["meeting_id"] = made["Meeting"]["MeetingId"]
+                attributes["attendee_id"] = made["Attendees"][0]["AttendeeId"]
+                attributes["join_token"] = made["Attendees"][0]["JoinToken"]
+                actions = [join(call_id, attributes)]
+        elif kind == "ACTION_SUCCESSFUL" and data["Type"] == "JoinChimeMeeting":
+            text = "You have been joined to the meeting."
+            actions = [{"Type": "Speak", "Parameters": {"Text": text, "CallId": call_id}}]
+        elif kind == "ACTION_FAILED":
+            actions = [hangup]
+        elif kind == "HANGUP" and len(participants) == 2:
+            chime.delete_attendee(MeetingId=attributes["meeting_id"], AttendeeId=attributes["attendee_id"])
+            if not chime.list_attendees(MeetingId=attributes["meeting_id"])["Attendees"]:
+                chime.delete_meeting(MeetingId=attributes["meeting_id"])
+        return {**_answering(*actions), "TransactionAttributes": attributes}
+
+    return answer
+
+
+def _left_and_meeting_deleted(sandbox: Any, served: dict[str, Any], chime: Any, call: dict[str, Any]) -> None:
+    """The welcome is spoken; the phone hangs up; the sample deleted its attendee, then the empty meeting."""
+    sandbox.advance(3)
+    assert (_types(served)[-1], served["events"][-1]["ActionData"]["Type"]) == ("ACTION_SUCCESSFUL", "Speak")
+    meeting_id = call["meeting"]["MeetingId"]
+    meeting = sandbox.state()["state"]["chime.meetings"][meeting_id]
+    assert meeting["attendees"][call["attributes"]["attendee_id"]]["connected"] is True
+    sandbox.call_hangup(call["TransactionId"])
+    with pytest.raises(ClientError) as raised:
+        chime.get_meeting(MeetingId=meeting_id)
+    assert _code(raised) == "NotFoundException"
+
+
+def test_the_samples_dial_in_flow_as_published(voice, sandbox, served, chime):
+    _wire(voice)
+    served["answer"] = _dialer_sample(chime, {("424242", "135790"): "+14155550123"})
+    call = sandbox.call_dial(CALLER, DIAL_IN)
+    call = sandbox.call_press(call["TransactionId"], "424242")
+    assert call["attributes"]["event_id"] == "424242"
+    call = sandbox.call_press(call["TransactionId"], "135790")
+    assert call["meeting"]["MeetingId"] == call["attributes"]["meeting_id"]
+    assert call["waitingFor"] == "Speak"
+    _left_and_meeting_deleted(sandbox, served, chime, call)
+    assert _types(served) == ["NEW_INBOUND_CALL", *["ACTION_SUCCESSFUL"] * 4, "HANGUP"]
+
+
+def test_the_samples_dial_out_flow_as_published(voice, sandbox, served, chime):
+    sma_id, _ = _wire(voice)
+    served["answer"] = _dialer_sample(chime, {})
+    made = chime.create_meeting_with_attendees(
+        ClientRequestToken="424242",
+        MediaRegion="us-east-1",
+        ExternalMeetingId="424242",
+        Attendees=[{"ExternalUserId": CALLER}],
+    )
+    arguments = {
+        "meeting_id": made["Meeting"]["MeetingId"],
+        "attendee_id": made["Attendees"][0]["AttendeeId"],
+        "join_token": made["Attendees"][0]["JoinToken"],
+        "event_id": "424242",
+        "meeting_passcode": "135790",
+        "phone_number": CALLER,
+    }
+    transaction = voice.create_sip_media_application_call(
+        FromPhoneNumber=DIAL_IN, ToPhoneNumber=CALLER, SipMediaApplicationId=sma_id, ArgumentsMap=arguments
+    )["SipMediaApplicationCall"]["TransactionId"]
+    _wait_for(lambda: "RINGING" in _types(served))
+    call = sandbox.call_answer(transaction)
+    assert call["waitingFor"] == "SpeakAndGetDigits"
+    call = sandbox.call_press(transaction, "1")
+    assert call["meeting"]["MeetingId"] == made["Meeting"]["MeetingId"]
+    _left_and_meeting_deleted(sandbox, served, chime, call)
+    assert _types(served) == ["NEW_OUTBOUND_CALL", "RINGING", "CALL_ANSWERED", *["ACTION_SUCCESSFUL"] * 3, "HANGUP"]
 
 
 # --- phone numbers: the inventory, orders, updates and the deletion queue --------------------------------------------
