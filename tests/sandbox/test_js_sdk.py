@@ -1,0 +1,68 @@
+"""The sandbox driven by a second serializer: the AWS SDK for JavaScript v3 suite in tests/js (`node --test`), run
+against the suite's sandbox. Every operation the sandbox simulates must be answered there at least once without an
+error, so a new operation cannot be served without a JavaScript case."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from portal.sandbox import app as _registers_handlers  # noqa: F401
+from portal.sandbox.client import SandboxControl
+from portal.sandbox.world import HANDLERS
+from tests.sandbox.second_clients import JS, node
+
+TIMEOUT = 300
+JsRun = subprocess.CompletedProcess[str]
+
+
+@pytest.fixture(scope="module")
+def js_run(sandbox_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[JsRun, Path]]:
+    """One run of the whole JavaScript suite on an empty world, and the file of what the sandbox answered it
+    (service, operation, "ok" or the error's name, a line each)."""
+    executable = node()
+    control = SandboxControl(sandbox_server.url)
+    control.reset()
+    control.quotas(enabled=False)  # the suite sends its requests as fast as it can; the rate limits have their tests
+    folder = tmp_path_factory.mktemp("js")
+    exercised = folder / "exercised.tsv"
+    environment = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(folder),  # no ~/.aws: the suite's clients take everything from their own configuration
+        "SANDBOX_ENDPOINT": sandbox_server.url,
+        "SANDBOX_JS_EXERCISED": str(exercised),
+    }
+    files = sorted(path.name for path in JS.glob("*.test.mjs"))
+    command = [executable, "--test", "--test-reporter=spec", *files]
+    try:
+        result = subprocess.run(
+            command, cwd=JS, env=environment, capture_output=True, text=True, timeout=TIMEOUT, check=False
+        )
+        yield result, exercised
+    finally:
+        control.reset()
+
+
+def _answered(exercised: Path) -> set[tuple[str, str, str]]:
+    lines = exercised.read_text().splitlines() if exercised.exists() else []
+    return {tuple(line.split("\t")) for line in lines}  # type: ignore[misc]
+
+
+def test_the_javascript_sdk_suite_passes(js_run):
+    result, _ = js_run
+    assert result.returncode == 0, f"node --test failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+
+
+def test_every_simulated_operation_is_answered_without_an_error_in_the_javascript_suite(js_run):
+    _, exercised = js_run
+    answered_ok = {(service, operation) for service, operation, outcome in _answered(exercised) if outcome == "ok"}
+    assert sorted(set(HANDLERS) - answered_ok) == []
+
+
+def test_every_simulated_service_answers_the_javascript_suite_a_documented_error(js_run):
+    _, exercised = js_run
+    failed = {service for service, _, outcome in _answered(exercised) if outcome != "ok"}
+    assert {service for service, _ in HANDLERS} <= failed
