@@ -37,8 +37,9 @@ test("a stage is created with a token, read, renamed, tagged and deleted", async
   const updated = await client.send(new ivs.UpdateStageCommand({ arn, name: `${name}-renamed` }));
   assert.equal(updated.stage.name, `${name}-renamed`);
 
-  await client.send(new ivs.TagResourceCommand({ resourceArn: arn, tags: { added: "1" } }));
-  await client.send(new ivs.UntagResourceCommand({ resourceArn: arn, tagKeys: ["team"] }));
+  // Tag keys go in the query string of UntagResource (?tagKeys=a&tagKeys=b), percent-encoded UTF-8.
+  await client.send(new ivs.TagResourceCommand({ resourceArn: arn, tags: { added: "1", "café key": "naïve" } }));
+  await client.send(new ivs.UntagResourceCommand({ resourceArn: arn, tagKeys: ["team", "café key"] }));
   const tags = await client.send(new ivs.ListTagsForResourceCommand({ resourceArn: arn }));
   assert.deepEqual(tags.tags, { added: "1" });
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -63,17 +62,18 @@ def node() -> str:
 
 
 def aws_cli() -> Path:
-    """The path of the pinned `aws`, installed into .venv-cli when it is missing or its pin changed."""
+    """The Python of .venv-cli, where the pinned awscli is installed when it is missing or its pin changed."""
     stamp = CLI_VENV / ".installed-from"
-    aws = CLI_VENV / "bin" / "aws"
+    python = CLI_VENV / "bin" / "python"
     with _exclusive(ROOT / ".venv-cli.lock"):
-        if not aws.exists() or not stamp.exists() or stamp.read_text() != _digest(CLI_REQUIREMENTS):
+        if not python.exists() or not stamp.exists() or stamp.read_text() != _digest(CLI_REQUIREMENTS):
             # The interpreter this venv came from: a venv made from a venv's python gets the same base Python.
             base = getattr(sys, "_base_executable", sys.executable)
-            if not os.access(base, os.X_OK):
-                missing(f"AWS CLI v1 needs a Python to make {CLI_VENV} with; {base} is not one")
+            usable = subprocess.run([base, "-c", "import ensurepip, venv"], capture_output=True, check=False)
+            if usable.returncode != 0:
+                missing(f"the AWS CLI pass needs Python's venv and ensurepip to make {CLI_VENV}; {base} has none")
             _install([base, "-m", "venv", "--clear", str(CLI_VENV)], ROOT, "python -m venv")
-            pip = [str(CLI_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+            pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
             _install([*pip, "-r", str(CLI_REQUIREMENTS)], ROOT, "pip install awscli")
             stamp.write_text(_digest(CLI_REQUIREMENTS))
-    return aws
+    return python
