@@ -102,7 +102,22 @@ export async function rejectsWith(promise, ErrorClass, status) {
     assert.ok(error instanceof ErrorClass, `${error.name} is not the SDK's modelled ${ErrorClass.name}`);
     assert.equal(error.$metadata.httpStatusCode, status);
     assert.ok(error.message, "the error has a message");
+    assert.equal(error.$fault, status >= 500 ? "server" : "client");
     assert.ok(error.$metadata.requestId, "the error has a request id");
+    // The members an error shape models, where it models them: IVS's exceptionMessage, the Chime SDK's Code,
+    // Message and RequestId (the same id as the x-amzn-RequestId header).
+    if ("exceptionMessage" in error) {
+      assert.equal(error.exceptionMessage, error.message);
+    }
+    if ("RequestId" in error) {
+      assert.equal(error.RequestId, error.$metadata.requestId);
+    }
+    if ("Code" in error) {
+      assert.ok(error.Code, "the error's Code is set");
+    }
+    if ("Message" in error) {
+      assert.equal(error.Message, error.message);
+    }
     return true;
   });
 }
