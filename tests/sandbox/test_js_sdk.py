@@ -28,6 +28,9 @@ def js_run(sandbox_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     control = SandboxControl(sandbox_server.url)
     control.reset()
     control.quotas(enabled=False)  # the suite sends its requests as fast as it can; the rate limits have their tests
+    # The clock stands still: lifecycles move only when the suite advances it, so a slow machine cannot turn a channel
+    # ACTIVE before the suite has read it CREATING.
+    control.set_clock_scale(0)
     folder = tmp_path_factory.mktemp("js")
     exercised = folder / "exercised.tsv"
     environment = {
