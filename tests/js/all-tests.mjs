@@ -3,6 +3,8 @@
 import { readdirSync } from "node:fs";
 
 const here = new URL(".", import.meta.url);
-for (const name of readdirSync(here).filter((file) => file.endsWith(".test.mjs")).sort()) {
+for (const name of readdirSync(here)
+  .filter((file) => file.endsWith(".test.mjs"))
+  .sort()) {
   await import(new URL(name, here).href);
 }

@@ -162,4 +162,23 @@ test("a missing pipeline is NotFoundException (404), a bad source BadRequestExce
   await rejectsWith(send(capture({ ...target, SinkArn: `arn:aws:s3:::${unique("js-no-bucket")}` })), bad, 400);
   await rejectsWith(send(capture({ ...target, SinkType: "Kinesis" })), bad, 400);
   await rejectsWith(send(new pipelines.ListMediaPipelinesCommand({ NextToken: "not-a-token" })), bad, 400);
+  await rejectsWith(send(new pipelines.ListMediaCapturePipelinesCommand({ NextToken: "not-a-token" })), bad, 400);
+  await rejectsWith(
+    send(
+      new pipelines.CreateMediaConcatenationPipelineCommand({
+        Sources: [
+          {
+            Type: "MediaCapturePipeline",
+            MediaCapturePipelineSourceConfiguration: {
+              MediaPipelineArn: MISSING_ARN,
+              ChimeSdkMeetingConfiguration: { ArtifactsConfiguration: CONCATENATED },
+            },
+          },
+        ],
+        Sinks: [{ Type: "S3Bucket", S3BucketSinkConfiguration: { Destination: target.SinkArn } }],
+      }),
+    ),
+    bad,
+    400,
+  );
 });

@@ -184,6 +184,17 @@ test("input the model or the service forbids is BadRequestException (400)", asyn
     400,
   );
   await rejectsWith(client.send(new chime.CreateMeetingCommand({ MediaRegion: "us-east-1" })), bad, 400);
+  await rejectsWith(
+    client.send(
+      new chime.CreateMeetingWithAttendeesCommand({
+        MediaRegion: "mars-1",
+        ExternalMeetingId: "js",
+        Attendees: [{ ExternalUserId: "js-a" }],
+      }),
+    ),
+    bad,
+    400,
+  );
   const { MeetingId } = await newMeeting();
   await rejectsWith(
     client.send(

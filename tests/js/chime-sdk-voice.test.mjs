@@ -307,7 +307,14 @@ test("a missing SMA, rule, number or order is NotFoundException (404), bad input
     400,
   );
   await rejectsWith(send(new voice.SearchAvailablePhoneNumbersCommand({ City: "Seattle" })), bad, 400);
-  await rejectsWith(send(new voice.ListPhoneNumbersCommand({ NextToken: "not-a-token" })), bad, 400);
+  for (const List of [
+    voice.ListPhoneNumbersCommand,
+    voice.ListPhoneNumberOrdersCommand,
+    voice.ListSipMediaApplicationsCommand,
+    voice.ListSipRulesCommand,
+  ]) {
+    await rejectsWith(send(new List({ NextToken: "not-a-token" })), bad, 400);
+  }
   await rejectsWith(
     send(
       new voice.CreateSipRuleCommand({

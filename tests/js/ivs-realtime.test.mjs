@@ -174,6 +174,23 @@ test("input the model forbids is ValidationException (400)", async () => {
   await rejectsWith(client.send(new ivs.CreateStageCommand({ name: "not a valid name!" })), invalid, 400);
   await rejectsWith(client.send(new ivs.ListStagesCommand({ maxResults: 0 })), invalid, 400);
   await rejectsWith(client.send(new ivs.ListStagesCommand({ nextToken: "not-a-token" })), invalid, 400);
+  await rejectsWith(
+    client.send(new ivs.ListStageSessionsCommand({ stageArn: MISSING_STAGE, nextToken: "not-a-token" })),
+    invalid,
+    400,
+  );
+  await rejectsWith(
+    client.send(
+      new ivs.ListParticipantEventsCommand({
+        stageArn: MISSING_STAGE,
+        sessionId: "st-AAAAAAAAAAAAA",
+        participantId: "nobody",
+        maxResults: 0,
+      }),
+    ),
+    invalid,
+    400,
+  );
   const stage = await client.send(new ivs.CreateStageCommand({ name: unique("js-invalid") }));
   await rejectsWith(
     client.send(new ivs.CreateParticipantTokenCommand({ stageArn: stage.stage.arn, duration: 20_161 })),
