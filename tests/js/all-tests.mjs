@@ -3,8 +3,7 @@
 import { readdirSync } from "node:fs";
 
 const here = new URL(".", import.meta.url);
-for (const name of readdirSync(here)
-  .filter((file) => file.endsWith(".test.mjs"))
-  .sort()) {
+const files = readdirSync(here).filter((file) => file.endsWith(".test.mjs"));
+for (const name of files.sort()) {
   await import(new URL(name, here).href);
 }
