@@ -24,8 +24,8 @@ if (!ENDPOINT) {
   throw new Error("SANDBOX_ENDPOINT is not set: run this suite through tests/sandbox/test_js_sdk.py");
 }
 
-/** Note what the sandbox answered to one operation: "ok" or the error's name. The pytest side compares the operations
- * answered "ok" with every operation the sandbox serves. */
+/** Note what the sandbox answered to one operation: "ok" or the error's name. The pytest side holds every operation
+ * the sandbox simulates to one "ok" and one modelled error at least. */
 function record(service, commandName, outcome) {
   if (EXERCISED) {
     appendFileSync(EXERCISED, `${service}\t${commandName.replace(/Command$/, "")}\t${outcome}\n`);

@@ -1,6 +1,7 @@
 """The sandbox driven by a second serializer: the AWS SDK for JavaScript v3 suite in tests/js (`node --test`), run
 against the suite's sandbox. Every operation the sandbox simulates must be answered there at least once without an
-error, so a new operation cannot be served without a JavaScript case."""
+error and at least once with one of its modelled errors, so a new operation cannot be served without a JavaScript
+case."""
 
 from __future__ import annotations
 
