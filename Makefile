@@ -41,4 +41,4 @@ bench: $(DEV_DEPS)
 	$(PY) bench/stage_queries.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-cli tests/js/node_modules var .pytest_cache .ruff_cache

@@ -153,7 +153,10 @@ class Service:
         body: dict[str, Any] = {"message": message}
         if code in self.model.shape_names:
             shape = self.model.shape_for(code)
-            for name, member in getattr(shape, "members", {}).items():
+            members: dict[str, Any] = dict(getattr(shape, "members", {}))
+            for name, shape_name in ERROR_MEMBER_DEFECTS.get(self.name, {}).items():
+                members.setdefault(name, self.model.shape_for(shape_name))
+            for name, member in members.items():
                 if name.lower().endswith("message"):
                     body[name] = message
                 elif name == "RequestId":
@@ -164,6 +167,12 @@ class Service:
                     body[name] = fields[name]
         return body
 
+
+# Error members botocore's model lacks. chime-sdk-voice's error shapes are empty there, while AWS's own model, from
+# which the AWS SDK for JavaScript v3 and the SDK for Kotlin are generated, gives every one a Code (ErrorCode) and a
+# Message (https://docs.aws.amazon.com/sdk-for-kotlin/api/latest/chimesdkvoice/aws.sdk.kotlin.services.chimesdkvoice.model/-not-found-exception):
+# a JavaScript client reads them as error.Code and error.Message.
+ERROR_MEMBER_DEFECTS = {"chime-sdk-voice": {"Code": "ErrorCode", "Message": "String"}}  # member: its shape
 
 _ENUM_FOR_CODE = {
     "BadRequestException": "BadRequest",

@@ -672,3 +672,27 @@ def test_a_missing_required_member_is_the_services_validation_error(case: Case, 
     assert error["Error"]["Code"] in {shape.name for shape in _operation(case).error_shapes}
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert f"'{member}'" in error["Error"]["Message"]
+
+
+@pytest.mark.parametrize(
+    ("operation", "kwargs", "code"),
+    [
+        ("get_sip_rule", {"SipRuleId": MISSING_SMA}, "NotFound"),
+        (
+            "create_phone_number_order",
+            {"ProductType": "SipMediaApplicationDialIn", "E164PhoneNumbers": []},
+            "BadRequest",
+        ),
+    ],
+)
+def test_a_voice_error_carries_the_code_and_message_of_awss_own_model(boto_client, operation, kwargs, code):
+    """botocore's chime-sdk-voice error shapes have no members; AWS's model, which the AWS SDK for JavaScript v3 is
+    generated from, gives each a Code (ErrorCode) and a Message, and a JavaScript client reads error.Code."""
+    voice = boto_client("chime-sdk-voice")
+    with pytest.raises(ClientError):
+        getattr(voice, operation)(**kwargs)
+    _, _, body = voice.raw_bodies[-1]
+    document = raw_json(body)
+    assert document["Code"] == code
+    assert document["Message"] == document["message"]
+    assert document["Message"]
