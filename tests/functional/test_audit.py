@@ -14,7 +14,6 @@ from portal.stages import services
 from portal.stages.models import Participant, Stage
 from portal.stages.refresh import stages_refresh
 from tests.conftest import sandbox_boto
-from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -38,16 +37,13 @@ def audited(aws_endpoint, sandbox, make_user):
     services.stage_disconnect_participant(actor=support, participant=alice, reason="=1+2 spam", revoke_token=True)
     services.stage_tag(actor=admin, stage=stages["backstage"], tags={"team": "media"})
     assert AuditEntry.objects.filter(event="succeeded").count() == 2
-    return {"alice": alice, "stages": stages}
+    return {"alice": alice, "stages": stages, "support": support}
 
 
-def test_support_finds_a_disconnect_by_stage_name_and_exports_it(audited, live_server, page, tmp_path):
+def test_support_finds_a_disconnect_by_stage_name_and_exports_it(audited, live_server, page, log_in, tmp_path):
     alice = audited["alice"]
-    page.goto(f"{live_server.url}/login/?next=/audit/")
-    page.fill("#id_username", "sam")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/audit/")
+    log_in(audited["support"])
+    page.goto(f"{live_server.url}/audit/")
     assert page.locator("tbody tr").count() == 4 + 1  # and sam's login
 
     page.get_by_label("Target").fill("town")

@@ -18,7 +18,6 @@ from portal.pipelines.models import CapturePipeline
 from portal.pipelines.refresh import pipelines_refresh
 from tests.backing_services import wait_until
 from tests.conftest import sandbox_boto
-from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -40,7 +39,7 @@ def follow(url: str) -> None:
 
 
 def test_record_watch_the_status_and_play_a_chunk(
-    aws_endpoint, sandbox, settings, redis_broker, real_worker, make_user, live_server, page
+    aws_endpoint, sandbox, settings, redis_broker, real_worker, make_user, live_server, page, log_in
 ):
     real_worker(redis_broker)
     sandbox.quotas(enabled=False)
@@ -61,10 +60,8 @@ def test_record_watch_the_status_and_play_a_chunk(
     problems: list[str] = []
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
 
-    page.goto(f"{live_server.url}/login/?next=/meetings/{meeting.pk}/")
-    page.fill("#id_username", admin.get_username())
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(admin)
+    page.goto(f"{live_server.url}/meetings/{meeting.pk}/")
     page.click("#capture-start")
     page.select_option("#id_bucket", bucket)
     page.fill("#id_prefix", "browser")

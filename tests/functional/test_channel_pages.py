@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,8 @@ from playwright.sync_api import expect
 from portal.channels.models import Channel
 from portal.channels.refresh import channels_refresh
 from portal.core.roles import Role
-from tests.factories import PASSWORD, ChannelFactory
+from tests.backing_services import wait_until
+from tests.factories import ChannelFactory
 from tests.functional.conftest import wait_for_htmx
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -42,29 +42,19 @@ def refresher() -> Iterator[None]:
     thread.join(timeout=30)
 
 
-def _log_in(page, live_server, user) -> None:
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", user.get_username())
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
-
-
 def test_create_watch_active_and_copy_the_viewer_endpoint(
-    aws_endpoint, sandbox, redis_broker, real_worker, make_user, live_server, page, refresher
+    aws_endpoint, sandbox, redis_broker, real_worker, make_user, live_server, page, log_in, refresher
 ):
     real_worker(redis_broker)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    _log_in(page, live_server, make_user("ada", Role.ADMIN))
+    log_in(make_user("ada", Role.ADMIN))
     page.goto(f"{live_server.url}/channels/new/")
     page.fill("#id_name", "front-door")
     page.fill("#id_message_ttl", "30")
     page.fill("#id_tags", "site=berlin")
     page.get_by_role("button", name="Create channel").click()
     page.wait_for_url("**/operations/*/")
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and not Channel.objects.filter(arn__isnull=False).exists():
-        time.sleep(0.1)
+    wait_until(lambda: Channel.objects.filter(arn__isnull=False).exists(), timeout=15)
     channel = Channel.objects.get()
     page.goto(f"{live_server.url}/channels/{channel.pk}/")
     expect(page.locator("#endpoints-why")).to_contain_text("Endpoints exist only for an ACTIVE channel")
@@ -79,9 +69,9 @@ def test_create_watch_active_and_copy_the_viewer_endpoint(
 
 
 def test_fleet_then_delete_a_selection(aws_endpoint, sandbox, redis_broker, real_worker, make_user, live_server, page,
-                                       refresher):  # fmt: skip
+                                       log_in, refresher):  # fmt: skip
     real_worker(redis_broker)
-    _log_in(page, live_server, make_user("ada", Role.ADMIN))
+    log_in(make_user("ada", Role.ADMIN))
     page.goto(f"{live_server.url}/channels/fleet/")
     page.fill("#id_pattern", "cam-{01..12}")
     page.get_by_role("button", name="Create the fleet").click()
@@ -89,9 +79,7 @@ def test_fleet_then_delete_a_selection(aws_endpoint, sandbox, redis_broker, real
     expect(page.locator("#batch-progress")).to_have_attribute("data-done", "true", timeout=20_000)
     expect(page.locator(".batch-summary")).to_contain_text("12 of 12 done")
     sandbox.advance(2)  # CREATING lasts 2 s of the sandbox's clock: no need to wait them out
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and Channel.objects.filter(status="active").count() < 12:
-        time.sleep(0.2)
+    wait_until(lambda: Channel.objects.filter(status="active").count() == 12, timeout=20)
     page.goto(f"{live_server.url}/channels/?prefix=cam-0")
     for name in ("cam-01", "cam-02", "cam-03"):
         page.get_by_label(f"Select {name}").check()
@@ -108,12 +96,12 @@ def test_fleet_then_delete_a_selection(aws_endpoint, sandbox, redis_broker, real
     expect(page.locator('tr[data-status="deleted"]')).to_have_count(3, timeout=20_000)  # DELETING until gone
 
 
-def test_a_bad_tag_filter_says_so_beside_the_field_and_lists_nothing(make_user, live_server, page, tmp_path):
+def test_a_bad_tag_filter_says_so_beside_the_field_and_lists_nothing(make_user, live_server, page, log_in, tmp_path):
     """`team` without `=value`, sent by htmx (only the table is swapped): the error appears beside the filter at once,
     no channel is listed as if it matched, and a corrected filter lists the matching channel and clears the error."""
     ChannelFactory(name="media-cam", tags={"team": "media"})
     ChannelFactory(name="door-cam", tags={"site": "berlin"})
-    _log_in(page, live_server, make_user("vic", Role.VIEWER))
+    log_in(make_user("vic", Role.VIEWER))
     page.goto(f"{live_server.url}/channels/")
     expect(page.locator("#channel-table tbody tr")).to_have_count(2)
     page.fill("#id_tag", "team")

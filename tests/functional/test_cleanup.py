@@ -16,7 +16,6 @@ from portal.core.roles import Role
 from portal.stages.models import Stage
 from tests.backing_services import celery_app_sending_to
 from tests.conftest import sandbox_boto
-from tests.factories import PASSWORD
 from tests.functional.conftest import wait_for_htmx
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -37,12 +36,9 @@ def estate(aws_endpoint, sandbox, make_user) -> dict[str, Stage]:
     return stages
 
 
-def test_an_admin_creates_previews_runs_and_reads_the_report(page, live_server, estate, sandbox):
-    page.goto(f"{live_server.url}/login/?next=/cleanup/")
-    page.fill("#id_username", "ada")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/cleanup/")
+def test_an_admin_creates_previews_runs_and_reads_the_report(page, live_server, log_in, estate, sandbox):
+    log_in(User.objects.get(username="ada"))
+    page.goto(f"{live_server.url}/cleanup/")
     page.get_by_role("link", name="New policy").click()
 
     page.fill("#id_name", "old test stages")
@@ -94,21 +90,19 @@ REPORT_AGREES = """() => {
 
 @pytest.mark.redis
 def test_a_run_reports_progress_and_items_that_agree_as_its_operations_end(
-    page, live_server, estate, redis_broker, tmp_path
+    page, live_server, log_in, estate, redis_broker, tmp_path
 ):
     """The progress and the item list refresh as one: whenever "n of 2 done" shows, n items are marked Acted."""
+    admin = User.objects.get(username="ada")
     Stage.objects.filter(name="prod-old").update(name="test-older")  # it and test-old match; test-kept is protected
     policy = CleanupPolicy.objects.create(name="old test stages", kind="stage", name_pattern="test-*",
                                           condition="older_than", amount=2, unit="days", max_actions=5)  # fmt: skip
     with celery_app_sending_to(redis_broker):  # queued, with no worker: the test ends the operations itself
-        run = cleanup_run(policy=policy, actor=User.objects.get(username="ada"), trigger=CleanupRun.Trigger.MANUAL)
+        run = cleanup_run(policy=policy, actor=admin, trigger=CleanupRun.Trigger.MANUAL)
     operations = list(Operation.objects.filter(pk__in=run.items.values("operation")).order_by("pk"))
     assert len(operations) == 2
-    page.goto(f"{live_server.url}/login/?next=/cleanup/runs/{run.pk}/")
-    page.fill("#id_username", "ada")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/cleanup/runs/{run.pk}/")
+    log_in(admin)
+    page.goto(f"{live_server.url}/cleanup/runs/{run.pk}/")
     assert page.evaluate(REPORT_AGREES).startswith("0 of 2 done")
 
     for done, operation in enumerate(operations, start=1):

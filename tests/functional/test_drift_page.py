@@ -9,21 +9,17 @@ from portal.core.drift import drift_found
 from portal.core.models import Drift
 from portal.core.roles import Role
 from portal.stages.models import Stage
-from tests.factories import PASSWORD, StageFactory
+from tests.factories import StageFactory
 from tests.functional.conftest import wait_for_htmx
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_difference_found_while_the_page_is_open_shows_and_keeping_it_is_confirmed(
-    live_server, page, make_user, tmp_path
+    live_server, page, log_in, make_user, tmp_path
 ):
-    make_user("sam", Role.SUPPORT)
-    page.goto(f"{live_server.url}/login/?next=/drift/")
-    page.fill("#id_username", "sam")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/drift/")
+    log_in(make_user("sam", Role.SUPPORT))
+    page.goto(f"{live_server.url}/drift/")
     assert page.get_by_text("No open drift").is_visible()
 
     drift_found(StageFactory(name="stray-stage", origin=Stage.Origin.FOUND))  # reconciliation, while the page is open

@@ -13,7 +13,6 @@ from portal.sandbox.client import SandboxControlError
 from portal.stages.models import Participant, ParticipantToken, Stage
 from portal.stages.refresh import stages_refresh
 from tests.conftest import sandbox_boto
-from tests.factories import PASSWORD
 from tests.functional.conftest import wait_for_htmx
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -41,16 +40,13 @@ def troublemaker(aws_endpoint, sandbox):
 
 
 def test_support_ends_a_person_everywhere(
-    troublemaker, sandbox, redis_broker, real_worker, make_user, live_server, page, tmp_path
+    troublemaker, sandbox, redis_broker, real_worker, make_user, live_server, page, log_in, tmp_path
 ):
     real_worker(redis_broker)
     shots = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
-    support = make_user("sam", Role.SUPPORT)
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", support.get_username())
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(make_user("sam", Role.SUPPORT))
+    page.goto(f"{live_server.url}/")
 
     page.fill("#home-user-id", "troll")
     page.get_by_role("button", name="Find").click()

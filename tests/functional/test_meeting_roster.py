@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 
 import pytest
@@ -14,8 +13,8 @@ from portal.core.roles import Role
 from portal.meetings.events import meeting_events_consume
 from portal.meetings.models import Attendee, Meeting
 from portal.meetings.services import AttendeeSpec, meeting_create
+from tests.backing_services import wait_until
 from tests.conftest import sandbox_boto
-from tests.factories import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -36,17 +35,14 @@ def drain(url: str) -> None:
 
 
 def test_create_watch_the_roster_and_revoke(
-    aws_endpoint, sandbox, settings, redis_broker, real_worker, make_user, live_server, page
+    aws_endpoint, sandbox, settings, redis_broker, real_worker, make_user, live_server, page, log_in
 ):
     real_worker(redis_broker)
     sandbox.quotas(enabled=False)
     sqs = sandbox_boto(sandbox.endpoint, "sqs")
     settings.MEETING_EVENTS_QUEUE_URL = sqs.create_queue(QueueName=f"events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    admin = make_user("ada", Role.ADMIN)
-    page.goto(f"{live_server.url}/login/?next=/meetings/new/")
-    page.fill("#id_username", admin.get_username())
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(make_user("ada", Role.ADMIN))
+    page.goto(f"{live_server.url}/meetings/new/")
     page.fill("#id_external_meeting_id", "browser-standup")
     page.fill("#id_attendee_lines", "alice\nbob")
     page.get_by_role("button", name="Create meeting").click()
@@ -69,9 +65,7 @@ def test_create_watch_the_roster_and_revoke(
     # Revoking until the worker is done (it may be done before the page loads), then deleted without a reload: the
     # operation's progress announces its end and the attendees table, which follows the meeting, fetches itself.
     page.locator(f'#attendee-{row.pk}[data-state="deleted"]').wait_for(timeout=5_000)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and Attendee.objects.get(pk=row.pk).state != Attendee.State.DELETED:
-        time.sleep(0.2)
+    wait_until(lambda: Attendee.objects.get(pk=row.pk).state == Attendee.State.DELETED, timeout=10)
     drain(settings.MEETING_EVENTS_QUEUE_URL)  # AttendeeLeft and AttendeeDeleted from the sandbox
     page.locator("#roster [data-empty]").wait_for(timeout=5_000)  # the roster follows without a reload
     page.reload()
@@ -80,31 +74,23 @@ def test_create_watch_the_roster_and_revoke(
     assert (entry.actor_name, entry.reason) == ("ada", "left the laptop unlocked")
 
 
-def _log_in(page, live_server, username: str, next_url: str) -> None:
-    page.goto(f"{live_server.url}/login/?next={next_url}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}{next_url}")
-
-
 def test_the_attendees_table_and_counts_follow_the_events_with_the_roster(
-    aws_endpoint, sandbox, settings, make_user, live_server, page, tmp_path
+    aws_endpoint, sandbox, settings, make_user, live_server, page, log_in, tmp_path
 ):
     """alice joins: "Connected now", the Attendees table and the counts all show her, without a reload."""
     sandbox.quotas(enabled=False)
     sqs = sandbox_boto(sandbox.endpoint, "sqs")
     settings.MEETING_EVENTS_QUEUE_URL = sqs.create_queue(QueueName=f"events-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     admin = make_user("ada", Role.ADMIN)
-    make_user("sam", Role.SUPPORT)
+    support = make_user("sam", Role.SUPPORT)
     meeting_create(actor=admin, external_meeting_id="walk-standup", media_region="us-east-1", features={},
                    tenant_ids=[], tags={}, primary=None,
                    attendees=[AttendeeSpec("alice"), AttendeeSpec("bob")])  # fmt: skip
     meeting = Meeting.objects.get()
     alice = Attendee.objects.get(external_user_id="alice")
     drain(settings.MEETING_EVENTS_QUEUE_URL)  # MeetingStarted and the AttendeeAdded events
-    url = f"/meetings/{meeting.pk}/"
-    _log_in(page, live_server, "sam", url)
+    log_in(support)
+    page.goto(f"{live_server.url}/meetings/{meeting.pk}/")
     assert page.locator(f"#attendee-{alice.pk}").get_attribute("data-state") == "added"
     assert page.locator("#connected-count").inner_text() == "0"
 

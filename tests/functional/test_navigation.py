@@ -15,22 +15,18 @@ SECTIONS = ["Meetings", "Stages", "Channels", "Pipelines", "Calls", "Cleanup", "
 PEOPLE = SECTIONS.index("Operations")  # support and admin find people; the link sits before Operations
 
 
-def _log_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/operations/")
-    assert "/login/" in page.url
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/operations/")
-
-
 @pytest.mark.parametrize(
     ("role", "extra_links", "can_act"),
     [(Role.ADMIN, ["Users"], True), (Role.SUPPORT, [], False), (Role.VIEWER, [], False)],
 )
 def test_each_role_sees_its_navigation(page, live_server, make_user, role, extra_links, can_act):
     user = make_user(f"user-{role.value.lower()}", role)
-    _log_in(page, live_server, user.get_username())
+    page.goto(f"{live_server.url}/operations/")
+    assert "/login/" in page.url
+    page.fill("#id_username", user.get_username())
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/operations/")
 
     links = page.locator("nav.nav a").all_inner_texts()
     sections = [*SECTIONS[:PEOPLE], "People", *SECTIONS[PEOPLE:]] if role is not Role.VIEWER else SECTIONS
@@ -44,9 +40,9 @@ def test_each_role_sees_its_navigation(page, live_server, make_user, role, extra
     assert page.get_by_role("link", name="Create a fleet").count() == (1 if can_act else 0)
 
 
-def test_admin_checks_the_connection_and_the_row_updates_in_place(page, live_server, make_user, aws_endpoint):
-    admin = make_user("ada", Role.ADMIN)
-    _log_in(page, live_server, admin.get_username())
+def test_admin_checks_the_connection_and_the_row_updates_in_place(page, live_server, log_in, make_user, aws_endpoint):
+    log_in(make_user("ada", Role.ADMIN))
+    page.goto(f"{live_server.url}/operations/")
     page.get_by_role("button", name="Check AWS connection").click()
 
     page.locator("#check-progress [data-status=succeeded]").wait_for()

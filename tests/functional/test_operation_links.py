@@ -9,25 +9,16 @@ from playwright.sync_api import expect
 from portal.channels.models import Channel
 from portal.core.models import OperationBatch
 from portal.core.roles import Role
-from tests.factories import PASSWORD
 from tests.functional.conftest import wait_for_htmx
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 
-def _log_in(page, live_server, user) -> None:
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", user.get_username())
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
-
-
 def test_a_created_channel_is_linked_by_name_from_its_operation(
-    aws_endpoint, sandbox, redis_broker, real_worker, make_user, live_server, page
+    aws_endpoint, sandbox, redis_broker, real_worker, make_user, live_server, page, log_in
 ):
     real_worker(redis_broker)
-    _log_in(page, live_server, make_user("ada", Role.ADMIN))
+    log_in(make_user("ada", Role.ADMIN))
     page.goto(f"{live_server.url}/channels/new/")
     page.fill("#id_name", "front-door")
     page.get_by_role("button", name="Create channel").click()
@@ -40,10 +31,10 @@ def test_a_created_channel_is_linked_by_name_from_its_operation(
 
 
 def test_a_fleet_is_found_again_from_the_operations_list(
-    aws_endpoint, sandbox, redis_broker, real_worker, make_user, live_server, page
+    aws_endpoint, sandbox, redis_broker, real_worker, make_user, live_server, page, log_in
 ):
     real_worker(redis_broker)
-    _log_in(page, live_server, make_user("ada", Role.ADMIN))
+    log_in(make_user("ada", Role.ADMIN))
     page.goto(f"{live_server.url}/channels/fleet/")
     page.fill("#id_pattern", "cam-{01..03}")
     page.get_by_role("button", name="Create the fleet").click()

@@ -8,20 +8,16 @@ import pytest
 
 from portal.core.models import OneTimeSecret, Operation
 from portal.core.roles import Role
-from tests.factories import PASSWORD
 from tests.functional.conftest import wait_for_htmx
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_create_follow_reveal_and_copy_all(page, live_server, make_user, aws_endpoint, sandbox):
+def test_create_follow_reveal_and_copy_all(page, live_server, log_in, make_user, aws_endpoint, sandbox):
     sandbox.quotas(enabled=False)
-    make_user("ada", Role.ADMIN)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
-    page.goto(f"{live_server.url}/login/?next=/stages/new/")
-    page.fill("#id_username", "ada")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(make_user("ada", Role.ADMIN))
+    page.goto(f"{live_server.url}/stages/new/")
     page.fill("#id_name", "town-hall")
     page.get_by_role("button", name="Add token").click()
     page.fill("#id_tokens-0-user_id", "host")

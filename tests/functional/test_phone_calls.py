@@ -13,7 +13,6 @@ from portal.meetings.models import Meeting
 from portal.pstn.models import Lifecycle, PhoneCall, SipMediaApplication, SipRule
 from tests.backing_services import wait_until
 from tests.conftest import sandbox_boto
-from tests.factories import PASSWORD
 from tests.functional.conftest import wait_for_htmx
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -23,8 +22,9 @@ DIAL_IN = "+12065550100"
 
 
 def test_dial_out_from_the_meeting_page_watch_it_live_and_hang_it_up(
-    aws_endpoint, sandbox, settings, redis_broker, real_worker, make_user, live_server, page, live_handler_deadline
-):
+    aws_endpoint, sandbox, settings, redis_broker, real_worker, make_user, live_server, page, log_in,
+    live_handler_deadline,
+):  # fmt: skip
     real_worker(redis_broker)
     sandbox.quotas(enabled=False)
     settings.SMA_HANDLER_SECRET = SECRET
@@ -47,10 +47,8 @@ def test_dial_out_from_the_meeting_page_watch_it_live_and_hang_it_up(
     )
     support = make_user("sam", Role.SUPPORT)
 
-    page.goto(f"{live_server.url}/login/?next=/meetings/{meeting.pk}/")
-    page.fill("#id_username", support.get_username())
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(support)
+    page.goto(f"{live_server.url}/meetings/{meeting.pk}/")
     assert page.locator("#dial-in-number").inner_text() == DIAL_IN
     page.get_by_role("link", name="Call a phone into this meeting").click()
     page.fill("#id_to_number", "+14155550199")
@@ -78,7 +76,7 @@ def test_dial_out_from_the_meeting_page_watch_it_live_and_hang_it_up(
 
 
 def test_a_call_dialled_in_appears_in_live_calls_within_2_s_without_a_reload(
-    sandbox, settings, make_user, live_server, page
+    sandbox, settings, make_user, live_server, page, log_in
 ):
     sandbox.quotas(enabled=False)
     settings.SMA_HANDLER_SECRET = SECRET
@@ -97,10 +95,8 @@ def test_a_call_dialled_in_appears_in_live_calls_within_2_s_without_a_reload(
         name="dial in", aws_region="us-east-1", lambda_arn=LAMBDA_ARN, sma_id=sma_id, status=Lifecycle.ACTIVE
     )
     viewer = make_user("vic", Role.VIEWER)
-    page.goto(f"{live_server.url}/login/?next=/calls/")
-    page.fill("#id_username", viewer.get_username())
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(viewer)
+    page.goto(f"{live_server.url}/calls/")
     page.locator("[data-empty]").wait_for()
     wait_for_htmx(page)
 

@@ -8,14 +8,15 @@ from portal.core.roles import Role
 from portal.pstn.models import PhoneNumberOrder
 from portal.pstn.refresh import phone_numbers_refresh
 from tests.conftest import sandbox_boto
-from tests.factories import PASSWORD
 from tests.functional.conftest import wait_for_htmx
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 ORDERED = "+14155550100"
 
 
-def test_an_ordered_number_shows_its_final_state_without_a_reload(aws_endpoint, sandbox, make_user, live_server, page):
+def test_an_ordered_number_shows_its_final_state_without_a_reload(
+    aws_endpoint, sandbox, make_user, live_server, page, log_in
+):
     sandbox.quotas(enabled=False)
     voice = sandbox_boto(sandbox.endpoint, "chime-sdk-voice")
     placed = voice.create_phone_number_order(ProductType="SipMediaApplicationDialIn", E164PhoneNumbers=[ORDERED])
@@ -25,11 +26,8 @@ def test_an_ordered_number_shows_its_final_state_without_a_reload(aws_endpoint, 
         status="Processing",
         numbers=[{"e164": ORDERED, "status": "Processing"}],
     )
-    admin = make_user("ada", Role.ADMIN)
-    page.goto(f"{live_server.url}/login/?next=/calls/wiring/")
-    page.fill("#id_username", admin.get_username())
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(make_user("ada", Role.ADMIN))
+    page.goto(f"{live_server.url}/calls/wiring/")
     page.locator(f'#order-{order.pk}[data-state="Processing"]').wait_for()
 
     sandbox.advance(5)

@@ -10,18 +10,9 @@ from portal.core.roles import Role
 from portal.stages.models import Stage
 from portal.stages.refresh import stages_refresh
 from tests.conftest import sandbox_boto
-from tests.factories import PASSWORD
-from tests.functional.conftest import wait_for_htmx
+from tests.functional.conftest import wait_for_htmx, wait_for_refresh
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
-
-
-def _log_in(page, live_server, user) -> None:
-    page.goto(f"{live_server.url}/login/")
-    page.fill("#id_username", user.get_username())
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/")
 
 
 @pytest.fixture
@@ -39,9 +30,9 @@ def stages_in_aws(aws_endpoint, sandbox):
     return {"ivs": ivs, "stages": made}
 
 
-def test_endpoints_copy_and_participants_filter(stages_in_aws, make_user, live_server, page):
+def test_endpoints_copy_and_participants_filter(stages_in_aws, make_user, live_server, page, log_in):
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    _log_in(page, live_server, make_user("vic", Role.VIEWER))
+    log_in(make_user("vic", Role.VIEWER))
     town_hall = Stage.objects.get(name="town-hall")
     page.goto(f"{live_server.url}/stages/{town_hall.pk}/")
     copy = page.get_by_role("button", name="Copy the WHIP endpoint")
@@ -58,14 +49,16 @@ def test_endpoints_copy_and_participants_filter(stages_in_aws, make_user, live_s
     wait_for_htmx(page)
     assert rows.count() == 1
     assert rows.first.inner_text().startswith("bob")
-    page.wait_for_timeout(2_500)  # the panel polls: the filter holds across a refresh of the panel
+    wait_for_refresh(page, "#participants")  # the panel polls: the filter holds across a refresh of the panel
     assert rows.count() == 1
     assert page.locator("#participant-filters input[name=user_id]").input_value() == "bob"
 
 
-def test_admin_deletes_several_stages_at_once(stages_in_aws, redis_broker, real_worker, make_user, live_server, page):
+def test_admin_deletes_several_stages_at_once(
+    stages_in_aws, redis_broker, real_worker, make_user, live_server, page, log_in
+):
     real_worker(redis_broker)
-    _log_in(page, live_server, make_user("ada", Role.ADMIN))
+    log_in(make_user("ada", Role.ADMIN))
     page.goto(f"{live_server.url}/stages/?q=old")
     page.get_by_label("Select every stage on this page that can be deleted").check()
     page.get_by_role("button", name="Delete selected…").click()

@@ -10,31 +10,22 @@ from portal.core.models import Operation
 from portal.core.roles import Role
 from portal.stages.models import Stage
 from tests.conftest import sandbox_boto
-from tests.factories import PASSWORD
 from tests.functional.conftest import wait_for_htmx
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _log_in(page, live_server, path: str) -> None:
-    page.goto(f"{live_server.url}/login/?next={path}")
-    page.fill("#id_username", "ada")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server.url}{path}")
-
-
 @pytest.fixture
 def stage(aws_endpoint, sandbox, make_user) -> Stage:
     sandbox.quotas(enabled=False)
-    make_user("ada", Role.ADMIN)
     made = sandbox_boto(sandbox.endpoint, "ivs-realtime").create_stage(name="town-hall", tags={"team": "rtc"})
     return Stage.objects.create(arn=made["stage"]["arn"], name="town-hall", region="us-east-1",
                                 status=Stage.Status.ACTIVE, tags={"team": "rtc"})  # fmt: skip
 
 
-def test_the_stage_page_keeps_up_with_what_the_admin_does(page, live_server, stage):
-    _log_in(page, live_server, f"/stages/{stage.pk}/")
+def test_the_stage_page_keeps_up_with_what_the_admin_does(page, live_server, log_in, make_user, stage):
+    log_in(make_user("ada", Role.ADMIN))
+    page.goto(f"{live_server.url}/stages/{stage.pk}/")
     page.evaluate("window.notReloaded = true")
 
     page.fill("#stage-summary #id_name", "all-hands")
@@ -60,8 +51,9 @@ def test_the_stage_page_keeps_up_with_what_the_admin_does(page, live_server, sta
     assert Stage.objects.get().tags == {"env": "prod"}
 
 
-def test_issuing_tokens_lands_on_the_operation_and_a_reload_issues_nothing(page, live_server, stage):
-    _log_in(page, live_server, f"/stages/{stage.pk}/tokens/")
+def test_issuing_tokens_lands_on_the_operation_and_a_reload_issues_nothing(page, live_server, log_in, make_user, stage):
+    log_in(make_user("ada", Role.ADMIN))
+    page.goto(f"{live_server.url}/stages/{stage.pk}/tokens/")
     summary = page.locator("[data-row-summary]")
     assert summary.inner_text() == "1 participant token will be issued: one per row, each with the values it shows."
     page.get_by_role("button", name="Add token").click()
@@ -81,9 +73,9 @@ def test_issuing_tokens_lands_on_the_operation_and_a_reload_issues_nothing(page,
     assert "host" in tokens[1]
 
 
-def test_the_create_form_rows_come_and_go_and_say_what_they_issue(page, live_server, make_user):
-    make_user("ada", Role.ADMIN)
-    _log_in(page, live_server, "/stages/new/")
+def test_the_create_form_rows_come_and_go_and_say_what_they_issue(page, live_server, log_in, make_user):
+    log_in(make_user("ada", Role.ADMIN))
+    page.goto(f"{live_server.url}/stages/new/")
     summary = page.locator("[data-row-summary]")
     assert summary.inner_text().startswith("No participant token will be issued")
     tokens = page.locator("[data-formset=tokens]")

@@ -9,7 +9,7 @@ from portal.core.roles import Role
 from portal.stages.models import Participant, Stage
 from portal.stages.refresh import stages_refresh
 from tests.conftest import sandbox_boto
-from tests.factories import PASSWORD, ParticipantTokenFactory
+from tests.factories import ParticipantTokenFactory
 from tests.functional.conftest import wait_for_htmx
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -29,13 +29,10 @@ def live_stage(aws_endpoint, sandbox):
     return {"stage": stage, "participant": Participant.objects.get(), "token": token, "ivs": ivs}
 
 
-def test_support_disconnects_a_participant(live_stage, redis_broker, real_worker, make_user, live_server, page):
+def test_support_disconnects_a_participant(live_stage, redis_broker, real_worker, make_user, live_server, page, log_in):
     real_worker(redis_broker)
-    support = make_user("sam", Role.SUPPORT)
-    page.goto(f"{live_server.url}/login/?next=/stages/")
-    page.fill("#id_username", support.get_username())
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(make_user("sam", Role.SUPPORT))
+    page.goto(f"{live_server.url}/stages/")
     page.get_by_role("link", name="live-event").click()
 
     participant = live_stage["participant"]

@@ -8,9 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.test import Client
 
 from portal.core.models import AuditEntry
 from portal.core.roles import Role
@@ -21,21 +19,14 @@ SHOTS = Path(os.environ.get("SHOTS_DIR", "/tmp/i20-users-shots"))
 User = get_user_model()
 
 
-def _log_in(page, live_server, user) -> None:
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-
-
 def _shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def test_an_admin_creates_resets_and_deactivates_without_repeating_anything(live_server, page, make_user):
+def test_an_admin_creates_resets_and_deactivates_without_repeating_anything(live_server, page, log_in, make_user):
     admin, support = make_user("ada", Role.ADMIN), make_user("sam", Role.SUPPORT)
-    _log_in(page, live_server, admin)
+    log_in(admin)
     url = live_server.url
 
     page.goto(f"{url}/users/new/")

@@ -9,8 +9,6 @@ import os
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.utils import timezone
 
 from portal.cleanup.models import CleanupItem, CleanupPolicy, CleanupRun
@@ -22,13 +20,6 @@ from tests.factories import OperationFactory, StageFactory
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def _log_in(page, live_server, user) -> None:
-    client = Client()
-    client.force_login(user)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-
-
 @pytest.fixture
 def shots(tmp_path) -> Path:
     folder = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
@@ -36,8 +27,8 @@ def shots(tmp_path) -> Path:
     return folder
 
 
-def test_a_policy_selecting_everything_is_chosen_and_confirmed(page, live_server, make_user, shots):
-    _log_in(page, live_server, make_user("ada", Role.ADMIN))
+def test_a_policy_selecting_everything_is_chosen_and_confirmed(page, live_server, log_in, make_user, shots):
+    log_in(make_user("ada", Role.ADMIN))
     page.goto(f"{live_server.url}/cleanup/new/")
     assert page.input_value("#id_kind") == ""
     assert page.locator("#id_kind option:checked").inner_text() == "Choose the resources and the action"
@@ -75,8 +66,8 @@ def test_a_policy_selecting_everything_is_chosen_and_confirmed(page, live_server
     page.screenshot(path=str(shots / "policy-page-selects-everything.png"), full_page=True)
 
 
-def test_a_report_says_its_states_in_words(page, live_server, make_user, shots):
-    _log_in(page, live_server, make_user("ada", Role.ADMIN))
+def test_a_report_says_its_states_in_words(page, live_server, log_in, make_user, shots):
+    log_in(make_user("ada", Role.ADMIN))
     policy = CleanupPolicy.objects.create(name="quick", kind="stage", name_pattern="t-*", condition="older_than",
                                           amount=1, unit="minutes", max_actions=5)  # fmt: skip
     batch = OperationBatch.objects.create(label="run", actor_name="ada")
