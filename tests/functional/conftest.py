@@ -44,7 +44,7 @@ def page() -> Iterator[object]:
         browser.close()
 
 
-# The first backend, django-axes' lockout check, authenticates nobody itself: the session names the one that does.
+# The first backend, django-axes' lockout check, only refuses logins: the session names the one that finds its user.
 PASSWORD_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 # htmx marks each stage of a request with a class (htmx.config.requestClass, swappingClass, settlingClass,
