@@ -23,7 +23,7 @@ from portal.core.query import row_ids
 from portal.core.throttle import request_allowed
 from portal.core.views import operation_redirect
 from portal.meetings.models import Meeting
-from portal.pstn import handler, selectors, services
+from portal.pstn import handler, replays, selectors, services
 from portal.pstn.forms import (
     DialOutForm,
     HangupForm,
@@ -62,6 +62,11 @@ def sma_invocation(request: HttpRequest) -> HttpResponse:
     given = request.headers.get(SIGNATURE_HEADER, "")
     if len(body) > MAX_EVENT_BYTES or not signature_valid(settings.SMA_HANDLER_SECRET, timestamp, given, body):
         return JsonResponse({"message": "The invocation is not signed with the handler's secret."}, status=403)
+    claim = replays.signature_claim(given=given, timestamp=timestamp, body=body, address=address)
+    if claim is replays.Claim.REPLAY:
+        return JsonResponse({"message": "This signed invocation was received before."}, status=403)
+    if claim is replays.Claim.UNAVAILABLE:
+        return JsonResponse({"message": "The handler cannot tell a replay now; try again later."}, status=503)
     try:
         event = json.loads(body)
     except (ValueError, RecursionError):
