@@ -18,4 +18,6 @@ class PstnConfig(AppConfig):
     )
     audit_kinds = {
         "pstn.sma_replay": "Refuse a replayed SMA invocation",
+        "pstn.pin_lockout": "Lock out a number after wrong PINs",
+        "pstn.pin_lockout_lift": "Lift a PIN lockout",
     }
