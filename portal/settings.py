@@ -304,6 +304,13 @@ SMA_HANDLER_RATE_PER_SECOND = float(os.environ.get("SMA_HANDLER_RATE_PER_SECOND"
 # (AWS: "Understanding timeouts and retries for the Amazon Chime SDK PSTN audio service"); the forwarder Lambda waits
 # PORTAL_TIMEOUT_SECONDS (3 s) for the portal. 2 s leaves a second of that for the rest of the request.
 PSTN_ATTENDEE_TIMEOUT_SECONDS = float(os.environ.get("PSTN_ATTENDEE_TIMEOUT_SECONDS", "2"))
+# Wrong PINs across calls (portal.pstn.pin_limits): this many from one calling number, or to one dial-in number, in
+# a window of PSTN_WRONG_PIN_WINDOW_MINUTES lock that number out of dial-in for as long again.
+PSTN_WRONG_PINS_PER_CALLER = int(os.environ.get("PSTN_WRONG_PINS_PER_CALLER", "10"))
+PSTN_WRONG_PINS_PER_DIAL_IN = int(os.environ.get("PSTN_WRONG_PINS_PER_DIAL_IN", "50"))
+PSTN_WRONG_PIN_WINDOW_MINUTES = float(os.environ.get("PSTN_WRONG_PIN_WINDOW_MINUTES", "15"))
+if min(PSTN_WRONG_PINS_PER_CALLER, PSTN_WRONG_PINS_PER_DIAL_IN) < 1 or PSTN_WRONG_PIN_WINDOW_MINUTES <= 0:
+    raise ImproperlyConfigured("PSTN_WRONG_PINS_PER_* are at least 1; PSTN_WRONG_PIN_WINDOW_MINUTES is more than 0.")
 
 # --- AWS ------------------------------------------------------------------------------------------------------
 # Credentials and endpoints come from the standard AWS chain (AWS_ACCESS_KEY_ID, AWS_PROFILE, AWS_ENDPOINT_URL,

@@ -258,3 +258,25 @@ def login(user: AbstractBaseUser) -> Client:
     client = Client()
     client.login(username=user.get_username(), password=PASSWORD)
     return client
+
+
+def sandbox_dial_in(sandbox: SandboxControl, handler_url: str, secret: str, number: str) -> Any:
+    """A SIP media application with a SIP rule for `number` in the sandbox, and in the portal's registry: the sandbox
+    sends the calls' events to `handler_url`, signed with `secret`. The portal's row of the SIP media application."""
+    from portal.pstn.models import Lifecycle, SipMediaApplication
+
+    lambda_arn = "arn:aws:lambda:us-east-1:123456789012:function:rtc-portal-sma"
+    sandbox.sma_endpoint(lambda_arn, handler_url, secret)
+    voice = sandbox_boto(sandbox.endpoint, "chime-sdk-voice")
+    sma_id = voice.create_sip_media_application(
+        AwsRegion="us-east-1", Name="dial in", Endpoints=[{"LambdaArn": lambda_arn}]
+    )["SipMediaApplication"]["SipMediaApplicationId"]
+    voice.create_sip_rule(
+        Name="main",
+        TriggerType="ToPhoneNumber",
+        TriggerValue=number,
+        TargetApplications=[{"SipMediaApplicationId": sma_id, "Priority": 1, "AwsRegion": "us-east-1"}],
+    )
+    return SipMediaApplication.objects.create(
+        name="dial in", aws_region="us-east-1", lambda_arn=lambda_arn, sma_id=sma_id, status=Lifecycle.ACTIVE
+    )

@@ -7,6 +7,6 @@ Views check them with `permission_required`, operation kinds name them in `permi
 VIEW_RESOURCES = "core.view_resources"  # see every resource, operation and audit entry
 MANAGE_RESOURCES = "core.manage_resources"  # create, change and delete AWS resources
 REVOKE_PARTICIPANTS = "core.revoke_participants"  # disconnect stage participants, revoke meeting attendees
-HANGUP_CALLS = "core.hangup_calls"  # hang up PSTN calls
+HANGUP_CALLS = "core.hangup_calls"  # hang up PSTN calls, lift a number's lockout after wrong PINs
 SYNC_RESOURCES = "core.sync_resources"  # bring the registry in line with what AWS lists
 MANAGE_USERS = "core.manage_users"  # create users, give roles, deactivate, reset passwords, unlock logins

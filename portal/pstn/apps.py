@@ -16,3 +16,8 @@ class PstnConfig(AppConfig):
             summary="Dial into meetings with a PIN, call phones into them, watch live calls and hang them up.",
         ),
     )
+    audit_kinds = {
+        "pstn.sma_replay": "Refuse a replayed SMA invocation",
+        "pstn.pin_lockout": "Lock out a number after wrong PINs",
+        "pstn.pin_lockout_lift": "Lift a PIN lockout",
+    }

@@ -5,7 +5,8 @@ Pure: everything it needs from the world (which meeting a PIN opens, an attendee
 event with a valid action list, whatever the event holds: unknown types, missing or mistyped fields, a meeting that
 ended, a port that fails. State between invocations travels in TransactionAttributes, as the SMA intends.
 
-Dial-in: NEW_INBOUND_CALL → SpeakAndGetDigits for the PIN (three tries) → an attendee for the caller →
+Dial-in: NEW_INBOUND_CALL → SpeakAndGetDigits for the PIN (three tries; a calling or dial-in number locked out by
+too many wrong PINs across calls hears so and is hung up, no PIN checked) → an attendee for the caller →
 JoinChimeMeeting → ReceiveDigits for in-call keys (*6 mutes or unmutes, ModifyChimeMeetingAttendees). Dial-out:
 NEW_OUTBOUND_CALL carries the meeting in its arguments → CALL_ANSWERED joins it. CALL_UPDATE_REQUESTED with
 Operation=Hangup hangs the phone up. HANGUP releases the caller's attendee.
@@ -30,6 +31,7 @@ VOICE = {"Engine": "neural", "LanguageCode": "en-US", "TextType": "text", "Voice
 WELCOME = "Welcome. Please enter your six digit meeting PIN, then press pound."
 WRONG_PIN = "That PIN does not open a meeting. Please enter your six digit meeting PIN, then press pound."
 GOODBYE = "Sorry, that PIN does not open a meeting. Goodbye."
+LOCKED_OUT = "Sorry, too many wrong PINs have been entered. Please try again later. Goodbye."
 APOLOGY = "Sorry, we cannot connect you to the meeting right now. Please try again later. Goodbye."
 CALL_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 TRANSACTION_ID = CALL_ID  # AWS's are UUIDs; any other is no call's (the handler still answers, and records nothing)
@@ -48,6 +50,15 @@ class MeetingRef:
 
 
 @dataclass(frozen=True)
+class PinChecked:
+    """A PIN entry, checked: the meeting it opens, if any. `locked_out`: the calling or the dialled number has had
+    too many wrong PINs (the PIN was not looked up, or was the wrong one that reached the limit)."""
+
+    meeting: MeetingRef | None = None
+    locked_out: bool = False
+
+
+@dataclass(frozen=True)
 class Joined:
     attendee_id: str
     join_token: str
@@ -56,7 +67,11 @@ class Joined:
 class CallPorts(Protocol):
     """What the handler asks of the world. Each answers quickly and never raises for an ordinary miss."""
 
-    def meeting_for_pin(self, pin: str) -> MeetingRef | None: ...
+    def pin_locked_out(self, *, caller: str, dialled: str) -> bool: ...
+
+    def pin_check(self, pin: str, *, caller: str, dialled: str) -> PinChecked:
+        """The meeting the PIN opens, counted against the calling and the dialled number when it opens none."""
+        ...
 
     def meeting_for_key(self, key: str) -> MeetingRef | None: ...
 
@@ -125,6 +140,11 @@ class Invocation:
         leg_a = self.legs.get("LEG-A", {})
         direction = as_str(leg_a.get("Direction"))
         return as_str(leg_a.get("To") if direction == "Outbound" else leg_a.get("From"))
+
+    @property
+    def dialled(self) -> str:
+        """The number a dial-in caller dialled: the portal's dial-in number."""
+        return as_str(self.legs.get("LEG-A", {}).get("To"))
 
     def connected(self, tag: str) -> bool:
         return as_str(self.legs.get(tag, {}).get("Status")) == "Connected"
@@ -213,10 +233,17 @@ def _join(invocation: Invocation, meeting: MeetingRef | None, ports: CallPorts) 
     return Answer([action], attributes, "joining", f"joining as attendee {joined.attendee_id}")
 
 
+def _locked_out(invocation: Invocation) -> Answer:
+    return _goodbye(invocation, LOCKED_OUT, "rejected", "too many wrong PINs from this number or to the dial-in number")
+
+
 def _pin_entered(invocation: Invocation, digits: str, ports: CallPorts) -> Answer:
-    meeting = ports.meeting_for_pin(digits) if re.fullmatch(f"[0-9]{{{PIN_LENGTH}}}", digits) else None
-    if meeting is not None:
-        return _join(invocation, meeting, ports)
+    if re.fullmatch(f"[0-9]{{{PIN_LENGTH}}}", digits):
+        checked = ports.pin_check(digits, caller=invocation.caller, dialled=invocation.dialled)
+        if checked.locked_out:
+            return _locked_out(invocation)
+        if checked.meeting is not None:
+            return _join(invocation, checked.meeting, ports)
     counted = invocation.attributes.get("pin_tries", "0")
     tries = int(counted) + 1 if re.fullmatch(r"[0-9]{1,2}", counted) else PIN_TRIES
     if tries >= PIN_TRIES:
@@ -281,6 +308,8 @@ def _update_requested(invocation: Invocation) -> Answer:
 def _answer(invocation: Invocation, ports: CallPorts) -> Answer:
     kind = invocation.event_type
     if kind == "NEW_INBOUND_CALL":
+        if ports.pin_locked_out(caller=invocation.caller, dialled=invocation.dialled):
+            return _locked_out(invocation)
         return Answer([_ask_pin(invocation, WELCOME)], {"stage": "pin", "pin_tries": "0"}, "pin", "asked for the PIN")
     if kind == "NEW_OUTBOUND_CALL":
         arguments = as_dict(as_dict(invocation.action_data.get("Parameters")).get("Arguments"))

@@ -1,5 +1,6 @@
 """PSTN: the SIP media applications, SIP rules and phone numbers the portal manages (its registry of them), the
-calls their handler has seen with a timeline of invocations, and each active meeting's dial-in PIN."""
+calls their handler has seen with a timeline of invocations, each active meeting's dial-in PIN, and the wrong PINs
+counted against calling and dial-in numbers."""
 
 from __future__ import annotations
 
@@ -207,3 +208,28 @@ class CallInvocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} #{self.sequence}"
+
+
+class WrongPins(models.Model):
+    """The wrong PINs entered from one calling number, or to one dial-in number, in the current window; a lockout
+    once they reach the limit (portal.pstn.pin_limits). The number itself is never stored: a keyed digest finds its
+    row, and the row shows it masked (a calling number) or in full (the portal's own dial-in number)."""
+
+    class Scope(models.TextChoices):
+        CALLER = "caller", "Calling number"
+        DIAL_IN = "dial_in", "Dial-in number"
+
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    number_digest = models.CharField(max_length=64, help_text="HMAC-SHA256 of the number with the SECRET_KEY.")
+    number_shown = models.CharField(max_length=20)
+    wrong_pins = models.PositiveIntegerField(default=0, help_text="In the window that started at window_started_at.")
+    window_started_at = models.DateTimeField()
+    locked_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "number_digest"], name="wrong_pins_one_per_number")]
+        verbose_name_plural = "wrong PINs"
+
+    def __str__(self) -> str:
+        return f"{self.get_scope_display()} {self.number_shown}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from portal.core.models import Operation
 from portal.meetings.models import Meeting
@@ -15,6 +16,7 @@ from portal.pstn.models import (
     PhoneNumberOrder,
     SipMediaApplication,
     SipRule,
+    WrongPins,
 )
 
 
@@ -30,6 +32,11 @@ def calls_changed_since(*, newest: int) -> bool:
     """Whether the calls page now differs from one that showed no live call and `newest` as its newest call's id: a
     call is live, or one started since. One query on two indexes; an ended call does not change."""
     return PhoneCall.objects.filter(Q(pk__gt=newest) | Q(state__in=PhoneCall.LIVE_STATES)).exists()
+
+
+def pin_lockouts() -> QuerySet[WrongPins]:
+    """The numbers locked out of dial-in now, the latest first."""
+    return WrongPins.objects.filter(locked_until__gt=timezone.now()).order_by("-locked_at", "-id")
 
 
 def calls_of_meeting(*, meeting: Meeting) -> QuerySet[PhoneCall]:

@@ -1,20 +1,28 @@
 """PSTN writes: the admin's SIP media applications, SIP rules and phone numbers, dial-out and hang-up, dial-in PINs,
-and what the handler's invocations change (the call's row and timeline, the caller's attendee)."""
+wrong PINs counted across calls and their lockouts, and what the handler's invocations change (the call's row and
+timeline, the caller's attendee)."""
 
 from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import ngettext
 
+from portal.core.audit import audit_record
 from portal.core.errors import Conflict, NotAllowedInState
-from portal.core.models import Operation
+from portal.core.models import AuditEntry, Operation
+from portal.core.permissions import HANGUP_CALLS
 from portal.core.services import operation_perform, operation_request
 from portal.meetings.models import Meeting
 from portal.meetings.services import meeting_require_usable
@@ -28,6 +36,7 @@ from portal.pstn.models import (
     PhoneNumberOrder,
     SipMediaApplication,
     SipRule,
+    WrongPins,
 )
 
 HANDLER_ACTOR = "pstn handler"
@@ -376,6 +385,127 @@ def call_hangup(*, actor: AbstractBaseUser, call: PhoneCall, reason: str) -> Ope
     return operation
 
 
+# --- wrong PINs across calls -----------------------------------------------------------------------------------------
+# A call gets three tries (portal.pstn.handler), and a caller could dial again forever: so at most
+# PSTN_WRONG_PINS_PER_CALLER wrong PINs from one calling number, and PSTN_WRONG_PINS_PER_DIAL_IN to one dial-in number,
+# are taken in a window of PSTN_WRONG_PIN_WINDOW_MINUTES that starts at the first wrong PIN. The wrong PIN that reaches
+# a limit locks that number out for the window's length, and is one audit entry; a call from (or to) a locked number
+# is told so and hung up before any PIN is looked up, so a lockout is no oracle. A wrong PIN is six digits that open no
+# meeting: silence and a short entry use one of the call's tries but guess nothing. The calling number is the caller
+# ID, which a caller may spoof: the dial-in number's limit bounds what all callers together may guess.
+#
+# Counted in the database, not the shared cache: the lockout check, the PIN's lookup and the count happen under the
+# rows' locks, so calls at the same instant cannot guess past a limit (every check to a dial-in number takes its row
+# first, so they take turns); the calls page lists the lockouts, which the cache cannot enumerate; and a Redis outage
+# or flush forgives nothing (the cache is best effort, portal.core.cache). Numbers stay unstored: a digest keyed with
+# the SECRET_KEY finds a number's row.
+
+
+def _wrong_pin_window() -> timedelta:
+    return timedelta(minutes=settings.PSTN_WRONG_PIN_WINDOW_MINUTES)
+
+
+def _wrong_pin_limit(scope: str) -> int:
+    if scope == WrongPins.Scope.CALLER:
+        return settings.PSTN_WRONG_PINS_PER_CALLER
+    return settings.PSTN_WRONG_PINS_PER_DIAL_IN
+
+
+def _number_digest(number: str) -> str:
+    return salted_hmac("portal.pstn.wrong-pins", number, algorithm="sha256").hexdigest()
+
+
+def _wrong_pins_of(scope: str, number: str) -> Q:
+    return Q(scope=scope, number_digest=_number_digest(number))
+
+
+def _locked(row: WrongPins | None, now: datetime) -> bool:
+    return row is not None and row.locked_until is not None and row.locked_until > now
+
+
+def _number_shown(scope: str, number: str) -> str:
+    """A calling number masked; a dial-in number (the portal's own) in full, as meetings show it."""
+    if scope == WrongPins.Scope.CALLER:
+        return number_mask(number)
+    return number if E164.fullmatch(number) else "unknown"
+
+
+def _wrong_pins_row(scope: str, number: str, now: datetime) -> WrongPins:
+    """The number's row, locked; made (nothing counted) when it has none."""
+    row, _ = WrongPins.objects.select_for_update().get_or_create(
+        scope=scope,
+        number_digest=_number_digest(number),
+        defaults={"number_shown": _number_shown(scope, number), "window_started_at": now},
+    )
+    return row
+
+
+def pin_locked_out(*, caller: str, dialled: str) -> bool:
+    """Whether the calling or the dialled number is locked out now: one indexed read, as a call starts."""
+    numbers = _wrong_pins_of(WrongPins.Scope.CALLER, caller) | _wrong_pins_of(WrongPins.Scope.DIAL_IN, dialled)
+    return WrongPins.objects.filter(numbers, locked_until__gt=timezone.now()).exists()
+
+
+def pin_checked(
+    pin: str, *, caller: str, dialled: str, meeting_for_pin: Callable[[str], handler.MeetingRef | None]
+) -> handler.PinChecked:
+    """The meeting the PIN opens, looked up only while neither number is locked out; a PIN that opens none is counted
+    against both, and the one that reaches a limit is answered as a lockout at once."""
+    now = timezone.now()
+    with transaction.atomic():
+        dial_in = _wrong_pins_row(WrongPins.Scope.DIAL_IN, dialled, now)  # first, always: checks to it take turns
+        from_caller = WrongPins.objects.select_for_update().filter(_wrong_pins_of(WrongPins.Scope.CALLER, caller))
+        caller_row = from_caller.first()
+        if _locked(dial_in, now) or _locked(caller_row, now):
+            return handler.PinChecked(locked_out=True)
+        meeting = meeting_for_pin(pin)
+        if meeting is not None:
+            return handler.PinChecked(meeting=meeting)
+        caller_row = caller_row or _wrong_pins_row(WrongPins.Scope.CALLER, caller, now)
+        for row in (dial_in, caller_row):
+            _wrong_pin_counted(row, now)
+    return handler.PinChecked(locked_out=_locked(dial_in, now) or _locked(caller_row, now))
+
+
+def _wrong_pin_counted(row: WrongPins, now: datetime) -> None:
+    if row.window_started_at + _wrong_pin_window() <= now:  # a new window: the last one, and any lockout in it, is over
+        row.wrong_pins, row.window_started_at, row.locked_at, row.locked_until = 0, now, None, None
+    row.wrong_pins += 1
+    if row.wrong_pins >= _wrong_pin_limit(row.scope):
+        row.locked_at, row.locked_until = now, now + _wrong_pin_window()
+        audit_record(
+            actor=None,
+            system_actor=HANDLER_ACTOR,
+            kind="pstn.pin_lockout",
+            target=row.number_shown,
+            summary=f"Lock out {row.get_scope_display().lower()} {row.number_shown} from dial-in",
+            detail=f"{row.wrong_pins} wrong PINs since {row.window_started_at:%Y-%m-%d %H:%M:%S} UTC; "
+            f"locked until {row.locked_until:%Y-%m-%d %H:%M:%S} UTC",
+            event=AuditEntry.Event.LOCKED_OUT,
+        )
+    row.save(update_fields=["wrong_pins", "window_started_at", "locked_at", "locked_until"])
+
+
+def pin_lockout_lift(*, actor: AbstractBaseUser, lockout: WrongPins) -> None:
+    """End a lockout now and forget its wrong PINs: the number starts a new window."""
+    if not actor.has_perm(HANGUP_CALLS):
+        raise PermissionDenied("You may not lift a PIN lockout.")
+    now = timezone.now()
+    with transaction.atomic():
+        row = WrongPins.objects.select_for_update().get(pk=lockout.pk)
+        if not _locked(row, now):
+            raise NotAllowedInState(f"{row} is not locked out any more: there is nothing to lift.")
+        audit_record(
+            actor=actor,
+            kind="pstn.pin_lockout_lift",
+            target=row.number_shown,
+            summary=f"Lift the dial-in lockout of {row.get_scope_display().lower()} {row.number_shown}",
+            detail=f"{row.wrong_pins} wrong PINs; it was locked until {row.locked_until:%Y-%m-%d %H:%M:%S} UTC",
+        )
+        row.wrong_pins, row.window_started_at, row.locked_at, row.locked_until = 0, now, None, None
+        row.save(update_fields=["wrong_pins", "window_started_at", "locked_at", "locked_until"])
+
+
 # --- what the handler's invocations change ---------------------------------------------------------------------------
 
 
@@ -473,7 +603,7 @@ class PortalCallPorts:
         self._meetings[str(meeting.pk)] = meeting
         return handler.MeetingRef(key=str(meeting.pk), meeting_id=meeting.meeting_id or "")
 
-    def meeting_for_pin(self, pin: str) -> handler.MeetingRef | None:
+    def _meeting_for_pin(self, pin: str) -> handler.MeetingRef | None:
         found = DialInPin.objects.select_related("meeting").filter(pin=pin, active=True).first()
         if found is None:
             return None
@@ -481,6 +611,12 @@ class PortalCallPorts:
             DialInPin.objects.filter(pk=found.pk).update(active=False)  # the meeting has ended: its PIN is free
             return None
         return self._usable(found.meeting)
+
+    def pin_locked_out(self, *, caller: str, dialled: str) -> bool:
+        return pin_locked_out(caller=caller, dialled=dialled)
+
+    def pin_check(self, pin: str, *, caller: str, dialled: str) -> handler.PinChecked:
+        return pin_checked(pin, caller=caller, dialled=dialled, meeting_for_pin=self._meeting_for_pin)
 
     def meeting_for_key(self, key: str) -> handler.MeetingRef | None:
         if not handler.KEY.fullmatch(key):

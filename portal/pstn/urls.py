@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.call_list, name="pstn_calls"),
     path("<id:call_pk>/", views.call_detail, name="pstn_call"),
     path("<id:call_pk>/hangup/", views.call_hangup, name="pstn_call_hangup"),
+    path("lockouts/<id:lockout_pk>/lift/", views.pin_lockout_lift, name="pstn_lockout_lift"),
     path("meeting/<id:meeting_pk>/dial/", views.meeting_dial_out, name="pstn_dial_out"),
     path("meeting/<id:meeting_pk>/panel/", views.meeting_phone_panel, name="pstn_meeting_panel"),
     path("wiring/", views.wiring, name="pstn_wiring"),

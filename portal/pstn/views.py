@@ -6,11 +6,13 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse, JsonResponse, RawPostDataException
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse, RawPostDataException
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -24,7 +26,7 @@ from portal.core.query import row_ids
 from portal.core.throttle import request_allowed
 from portal.core.views import operation_redirect
 from portal.meetings.models import Meeting
-from portal.pstn import handler, selectors, services
+from portal.pstn import handler, replays, selectors, services
 from portal.pstn.forms import (
     DialOutForm,
     HangupForm,
@@ -34,7 +36,7 @@ from portal.pstn.forms import (
     SipRuleForm,
     SmaForm,
 )
-from portal.pstn.models import PhoneCall, PhoneNumber, SipMediaApplication, SipRule
+from portal.pstn.models import PhoneCall, PhoneNumber, SipMediaApplication, SipRule, WrongPins
 from portal.pstn.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_valid
 from portal.pstn.slots import meeting_phone_context
 
@@ -63,6 +65,11 @@ def sma_invocation(request: HttpRequest) -> HttpResponse:
     given = request.headers.get(SIGNATURE_HEADER, "")
     if len(body) > MAX_EVENT_BYTES or not signature_valid(settings.SMA_HANDLER_SECRET, timestamp, given, body):
         return JsonResponse({"message": "The invocation is not signed with the handler's secret."}, status=403)
+    claim = replays.signature_claim(given=given, timestamp=timestamp, body=body, address=address)
+    if claim is replays.Claim.REPLAY:
+        return JsonResponse({"message": "This signed invocation was received before."}, status=403)
+    if claim is replays.Claim.UNAVAILABLE:
+        return JsonResponse({"message": "The handler cannot tell a replay now; try again later."}, status=503)
     try:
         event = json.loads(body)
     except (ValueError, RecursionError):
@@ -112,7 +119,23 @@ def call_list(request: HttpRequest) -> HttpResponse:
     context = {"live": live, "recent": recent, "newest": max((call.pk for call in live + recent), default=0)}
     if request.htmx:
         return TemplateResponse(request, "pstn/calls.html#call-tables", context)
-    return TemplateResponse(request, "pstn/calls.html", context)
+    limits = {
+        "per_caller": settings.PSTN_WRONG_PINS_PER_CALLER,
+        "per_dial_in": settings.PSTN_WRONG_PINS_PER_DIAL_IN,
+        "window_minutes": settings.PSTN_WRONG_PIN_WINDOW_MINUTES,
+    }
+    return TemplateResponse(
+        request, "pstn/calls.html", {**context, "lockouts": selectors.pin_lockouts(), "pin_limits": limits}
+    )
+
+
+@require_POST
+@permission_required(HANGUP_CALLS, raise_exception=True)
+def pin_lockout_lift(request: HttpRequest, lockout_pk: int) -> HttpResponse:
+    lockout = get_object_or_404(WrongPins, pk=lockout_pk)
+    services.pin_lockout_lift(actor=request.user, lockout=lockout)
+    messages.success(request, f"The lockout of {lockout.get_scope_display().lower()} {lockout.number_shown} is lifted.")
+    return HttpResponseRedirect(reverse("pstn_calls"), status=303)
 
 
 @require_GET

@@ -1,5 +1,6 @@
 """Support calls a phone into a meeting from its page in a real browser, watches the call in live calls (ringing,
-then in the meeting, without a reload), and hangs it up with a reason."""
+then in the meeting, without a reload), and hangs it up with a reason; sees a number locked out by wrong PINs and
+lifts the lockout."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from portal.core.roles import Role
 from portal.meetings.models import Meeting
 from portal.pstn.models import Lifecycle, PhoneCall, SipMediaApplication, SipRule
 from tests.backing_services import wait_until
-from tests.conftest import sandbox_boto
+from tests.conftest import sandbox_boto, sandbox_dial_in
 from tests.functional.conftest import wait_for_htmx
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -80,20 +81,7 @@ def test_a_call_dialled_in_appears_in_live_calls_within_2_s_without_a_reload(
 ):
     sandbox.quotas(enabled=False)
     settings.SMA_HANDLER_SECRET = SECRET
-    sandbox.sma_endpoint(LAMBDA_ARN, f"{live_server.url}/pstn/sma/", SECRET)
-    voice = sandbox_boto(sandbox.endpoint, "chime-sdk-voice")
-    sma_id = voice.create_sip_media_application(
-        AwsRegion="us-east-1", Name="dial in", Endpoints=[{"LambdaArn": LAMBDA_ARN}]
-    )["SipMediaApplication"]["SipMediaApplicationId"]
-    voice.create_sip_rule(
-        Name="main",
-        TriggerType="ToPhoneNumber",
-        TriggerValue=DIAL_IN,
-        TargetApplications=[{"SipMediaApplicationId": sma_id, "Priority": 1, "AwsRegion": "us-east-1"}],
-    )
-    SipMediaApplication.objects.create(
-        name="dial in", aws_region="us-east-1", lambda_arn=LAMBDA_ARN, sma_id=sma_id, status=Lifecycle.ACTIVE
-    )
+    sandbox_dial_in(sandbox, f"{live_server.url}/pstn/sma/", SECRET, DIAL_IN)
     viewer = make_user("vic", Role.VIEWER)
     log_in(viewer)
     page.goto(f"{live_server.url}/calls/")
@@ -104,3 +92,28 @@ def test_a_call_dialled_in_appears_in_live_calls_within_2_s_without_a_reload(
     call = PhoneCall.objects.get(transaction_id=dialled["TransactionId"])
     page.locator(f'#live-calls #call-{call.pk}[data-state="pin"]').wait_for(timeout=2_500)  # the poll is every 2 s
     assert "+1415*****23" in page.locator(f"#call-{call.pk}").inner_text()
+
+
+def test_support_sees_a_number_locked_out_by_wrong_pins_on_the_calls_page_and_lifts_it(
+    sandbox, settings, make_user, live_server, page, log_in
+):
+    settings.SMA_HANDLER_SECRET = SECRET
+    settings.PSTN_WRONG_PINS_PER_CALLER = 3
+    sandbox_dial_in(sandbox, f"{live_server.url}/pstn/sma/", SECRET, DIAL_IN)
+    call = sandbox.call_dial("+14155550123", DIAL_IN)
+    for _ in range(3):  # no meeting is active: every PIN is wrong
+        call = sandbox.call_press(call["TransactionId"], "424242#")
+    assert call["state"] == "ended"
+    support = make_user("sam", Role.SUPPORT)
+
+    log_in(support)
+    page.goto(f"{live_server.url}/calls/")
+    assert "At most 3 wrong PINs from one calling number" in page.locator("#pin-limits").inner_text()
+    row = page.locator('#lockouts tr[data-scope="caller"]')
+    assert row.locator("td").all_inner_texts()[:3] == ["+1415*****23", "Calling number", "3"]
+    row.get_by_role("button", name="Lift lockout").click()
+    assert page.locator(".toast").inner_text() == "The lockout of calling number +1415*****23 is lifted."
+    assert page.locator("#lockouts").count() == 0
+    assert page.locator("#pin-lockouts").get_by_text("No number is locked out.").is_visible()
+    assert AuditEntry.objects.get(kind="pstn.pin_lockout_lift").actor_name == "sam"
+    assert sandbox.call_dial("+14155550123", DIAL_IN)["waitingFor"] == "SpeakAndGetDigits"

@@ -35,8 +35,11 @@ class SandboxPorts:
     def __init__(self, chime: Any, pins: dict[str, handler.MeetingRef]) -> None:
         self.chime, self.pins, self.released = chime, pins, []
 
-    def meeting_for_pin(self, pin: str) -> handler.MeetingRef | None:
-        return self.pins.get(pin)
+    def pin_locked_out(self, *, caller: str, dialled: str) -> bool:
+        return False
+
+    def pin_check(self, pin: str, *, caller: str, dialled: str) -> handler.PinChecked:
+        return handler.PinChecked(self.pins.get(pin))
 
     def meeting_for_key(self, key: str) -> handler.MeetingRef | None:
         return next((m for m in self.pins.values() if m.key == key), None)

@@ -1,14 +1,19 @@
-"""The shared cache is best effort: with its Redis down, the pages that read it render, and what it counts allows."""
+"""The shared cache is best effort: with its Redis down, the pages that read it render, and what it counts allows.
+The one use that fails closed is the SMA handler's replay guard."""
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
+from django.test import Client
 
 from portal.core.refresh import refresh_watch, refresh_watch_scopes
 from portal.core.throttle import request_allowed
 from portal.pipelines.selectors import sink_buckets
+from portal.pstn.models import PhoneCall
+from portal.pstn.signature import signed_headers
 from tests.conftest import login
 from tests.factories import ChannelFactory, ParticipantFactory
 
@@ -51,3 +56,14 @@ def test_watches_and_counts_are_best_effort_without_the_cache(cache_down):
     assert refresh_watch_scopes(refresher="stages", key=1) == set()  # nothing is watched: each stage in its turn
     assert all(request_allowed(scope="sma", key="203.0.113.7", per_second=1) for _ in range(3))
     assert sink_buckets() == []
+
+
+def test_without_the_cache_the_sma_handler_refuses_503_as_it_cannot_tell_a_replay(settings, cache_down):
+    """The replay guard fails closed: a signed invocation whose signature cannot be claimed runs nothing."""
+    settings.SMA_HANDLER_SECRET = "outage-secret"
+    body = json.dumps({"InvocationEventType": "NEW_INBOUND_CALL", "CallDetails": {"TransactionId": "tx-1"}}).encode()
+    signed = signed_headers("outage-secret", body)
+    headers = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in signed.items()}
+    response = Client().post("/pstn/sma/", body, content_type="application/json", **headers)
+    assert response.status_code == 503
+    assert not PhoneCall.objects.exists()

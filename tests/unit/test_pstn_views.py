@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 
-from portal.core.models import Operation
-from portal.meetings.models import Meeting
+from portal.core.models import AuditEntry, Operation
+from portal.meetings.models import Attendee, Meeting
 from portal.pstn.models import CallInvocation, DialInPin, Lifecycle, PhoneCall, SipMediaApplication, SipRule
 from portal.pstn.services import dial_in_pin_for, number_mask
 from portal.pstn.signature import signed_headers
-from tests.conftest import login
+from tests.conftest import login, sandbox_boto
 
 pytestmark = pytest.mark.django_db
 SECRET = "unit-secret"
@@ -190,7 +193,6 @@ def test_live_calls_partial_for_htmx_and_the_meeting_panel_shows_pin_and_number(
 def test_the_phone_numbers_refresher_lists_the_accounts_numbers_with_their_rule(aws_endpoint, sandbox, admin):
     from portal.pstn.models import PhoneNumber
     from portal.pstn.refresh import phone_numbers_refresh
-    from tests.conftest import sandbox_boto
 
     voice = sandbox_boto(sandbox.endpoint, "chime-sdk-voice")
     sma = voice.create_sip_media_application(
@@ -218,9 +220,8 @@ def _invocation(event_type: str, sequence: int, **extra: object) -> bytes:
     return json.dumps({**EVENT, "Sequence": sequence, "InvocationEventType": event_type, **extra}).encode()
 
 
-def _dial_in_with_the_right_pin(sandbox) -> tuple[Meeting, dict]:
-    """A meeting on the sandbox with its PIN; a caller dials in and enters it: the handler's answer."""
-    from tests.conftest import sandbox_boto
+def _right_pin_entered(sandbox) -> tuple[Meeting, bytes]:
+    """A meeting on the sandbox with its PIN; a caller dials in: the invocation that enters the PIN."""
 
     made = sandbox_boto(sandbox.endpoint, "chime-sdk-meetings").create_meeting(
         ClientRequestToken="unit-pin", MediaRegion="us-east-1", ExternalMeetingId="phone"
@@ -236,7 +237,64 @@ def _dial_in_with_the_right_pin(sandbox) -> tuple[Meeting, dict]:
         ActionData={"Type": "SpeakAndGetDigits", "ReceivedDigits": pin},
         CallDetails={**EVENT["CallDetails"], "TransactionAttributes": first.json()["TransactionAttributes"]},
     )
+    return meeting, entered
+
+
+def _dial_in_with_the_right_pin(sandbox) -> tuple[Meeting, dict]:
+    """A meeting on the sandbox with its PIN; a caller dials in and enters it: the handler's answer."""
+    meeting, entered = _right_pin_entered(sandbox)
     return meeting, _post(entered, signed_headers(SECRET, entered)).json()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_signed_invocation_sent_again_is_refused_403_runs_nothing_and_is_audited(aws_endpoint, sandbox):
+    """The probe: the same signed bytes sent again within the skew ran a second CreateAttendee and answered the
+    caller's join token again."""
+    meeting, entered = _right_pin_entered(sandbox)
+    headers = signed_headers(SECRET, entered)
+    first = _post(entered, headers)
+    assert first.status_code == 200
+    assert [action["Type"] for action in first.json()["Actions"]] == ["JoinChimeMeeting"]
+
+    again = _post(entered, headers)
+    assert again.status_code == 403
+    assert "JoinToken" not in again.content.decode()
+    assert Operation.objects.filter(kind="pstn.create_caller_attendee").count() == 1
+    assert Attendee.objects.filter(meeting=meeting).count() == 1
+    assert len(sandbox.state()["state"]["chime.meetings"][meeting.meeting_id]["attendees"]) == 1
+    assert CallInvocation.objects.filter(call__transaction_id="tx-unit-1").count() == 2  # the dial and the PIN
+    entry = AuditEntry.objects.get(kind="pstn.sma_replay")
+    assert (entry.actor_name, entry.target, entry.event) == ("pstn handler", "tx-unit-1", "failed")
+    assert "from 127.0.0.1" in entry.detail
+
+    assert _post(entered, headers).status_code == 403  # a third time: refused too, the replay already audited
+    assert AuditEntry.objects.filter(kind="pstn.sma_replay").count() == 1
+    hangup = _invocation("HANGUP", 3, ActionData={"Type": "Hangup", "Parameters": {"ParticipantTag": "LEG-A"}})
+    assert _post(hangup, signed_headers(SECRET, hangup)).status_code == 200  # another invocation is unaffected
+    assert PhoneCall.objects.get(transaction_id="tx-unit-1").state == PhoneCall.State.ENDED
+
+
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_two_identical_signed_invocations_at_once_only_one_is_accepted(settings, redis_broker):
+    """The signature is claimed with one atomic add in the shared cache (Redis, as in production): two web processes
+    receiving the same bytes at the same instant cannot both pass."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_broker}}
+    body = _invocation("NEW_INBOUND_CALL", 1)
+    headers = signed_headers(SECRET, body)
+    start = threading.Barrier(2)
+
+    def send(_: int) -> int:
+        start.wait()
+        try:
+            return _post(body, headers).status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        statuses = sorted(pool.map(send, range(2)))
+    assert statuses == [200, 403]
+    assert CallInvocation.objects.count() == 1
 
 
 @pytest.mark.django_db(transaction=True)

@@ -111,3 +111,11 @@ def test_task_time_limits_must_stay_below_the_stuck_operation_age(tmp_path):
         _settings(tmp_path, DEBUG="true", CELERY_TASK_SOFT_TIME_LIMIT="100", CELERY_TASK_TIME_LIMIT="120").returncode
         == 0
     )
+
+
+def test_wrong_pin_limits_are_at_least_one_in_a_window_of_some_minutes(tmp_path):
+    for bad in ({"PSTN_WRONG_PINS_PER_CALLER": "0"}, {"PSTN_WRONG_PIN_WINDOW_MINUTES": "0"}):
+        result = _settings(tmp_path, DEBUG="true", **bad)
+        assert result.returncode != 0
+        assert "PSTN_WRONG_PINS_PER_* are at least 1" in result.stderr
+    assert _settings(tmp_path, DEBUG="true", PSTN_WRONG_PINS_PER_DIAL_IN="200").returncode == 0

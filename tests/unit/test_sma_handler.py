@@ -32,9 +32,15 @@ class FakePorts:
     create: handler.Joined | str = JOINED
     created: list[str] = field(default_factory=list)
     released: list[str] = field(default_factory=list)
+    locked: bool = False  # the calling or the dialled number is locked out by wrong PINs
+    checked: list[tuple[str, str, str]] = field(default_factory=list)
 
-    def meeting_for_pin(self, pin: str) -> handler.MeetingRef | None:
-        return self.pins.get(pin)
+    def pin_locked_out(self, *, caller: str, dialled: str) -> bool:
+        return self.locked
+
+    def pin_check(self, pin: str, *, caller: str, dialled: str) -> handler.PinChecked:
+        self.checked.append((pin, caller, dialled))
+        return handler.PinChecked(locked_out=True) if self.locked else handler.PinChecked(self.pins.get(pin))
 
     def meeting_for_key(self, key: str) -> handler.MeetingRef | None:
         return MEETING if key == MEETING.key else None
@@ -215,11 +221,31 @@ def test_a_transaction_id_no_call_has_is_none():
 
 def test_a_port_that_raises_never_reaches_the_caller():
     class Broken(FakePorts):
-        def meeting_for_pin(self, pin: str) -> handler.MeetingRef | None:
+        def pin_check(self, pin: str, *, caller: str, dialled: str) -> handler.PinChecked:
             raise RuntimeError("database down")
 
     answer = handler.answer(digits("123456", {"stage": "pin"}), Broken())
     assert types(answer) == ["Speak", "Hangup"]
+
+
+def test_a_locked_out_number_hears_so_and_is_hung_up_before_any_pin_is_asked_or_checked():
+    ports = FakePorts(locked=True)
+    answer = handler.answer(event("NEW_INBOUND_CALL"), ports)
+    assert types(answer) == ["Speak", "Hangup"]
+    assert answer.actions[0]["Parameters"]["Text"] == handler.LOCKED_OUT
+    assert answer.state == "rejected"
+    answer = handler.answer(digits("123456", {"stage": "pin"}), ports)  # locked out during the call
+    assert types(answer) == ["Speak", "Hangup"]
+    assert answer.actions[0]["Parameters"]["Text"] == handler.LOCKED_OUT
+    assert ports.created == []
+
+
+def test_only_six_digits_are_checked_as_a_pin_with_the_calling_and_the_dialled_number():
+    ports = FakePorts()
+    handler.answer(digits("12345", {"stage": "pin"}), ports)
+    handler.answer(digits("", {"stage": "pin"}), ports)
+    handler.answer(digits("654321", {"stage": "pin"}), ports)
+    assert ports.checked == [("654321", "+14155550123", "+12065550100")]
 
 
 # --- fuzz -------------------------------------------------------------------------------------------------------------
