@@ -260,6 +260,13 @@ def login(user: AbstractBaseUser) -> Client:
     return client
 
 
+def call_heard(sandbox: SandboxControl, call: dict[str, Any], seconds: float = 10) -> dict[str, Any]:
+    """The sandbox's call once `seconds` of its clock have played what the handler last answered (a goodbye takes
+    its speaking time before the Hangup after it runs)."""
+    sandbox.advance(seconds)
+    return sandbox.call_get(call["TransactionId"])
+
+
 def sandbox_dial_in(sandbox: SandboxControl, handler_url: str, secret: str, number: str) -> Any:
     """A SIP media application with a SIP rule for `number` in the sandbox, and in the portal's registry: the sandbox
     sends the calls' events to `handler_url`, signed with `secret`. The portal's row of the SIP media application."""

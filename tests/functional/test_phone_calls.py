@@ -13,7 +13,7 @@ from portal.core.roles import Role
 from portal.meetings.models import Meeting
 from portal.pstn.models import Lifecycle, PhoneCall, SipMediaApplication, SipRule
 from tests.backing_services import wait_until
-from tests.conftest import sandbox_boto, sandbox_dial_in
+from tests.conftest import call_heard, sandbox_boto, sandbox_dial_in
 from tests.functional.conftest import wait_for_htmx
 
 pytestmark = [pytest.mark.browser, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -103,7 +103,7 @@ def test_support_sees_a_number_locked_out_by_wrong_pins_on_the_calls_page_and_li
     call = sandbox.call_dial("+14155550123", DIAL_IN)
     for _ in range(3):  # no meeting is active: every PIN is wrong
         call = sandbox.call_press(call["TransactionId"], "424242#")
-    assert call["state"] == "ended"
+    assert call_heard(sandbox, call)["state"] == "ended"
     support = make_user("sam", Role.SUPPORT)
 
     log_in(support)

@@ -16,7 +16,7 @@ from portal.core.models import AuditEntry
 from portal.meetings.models import Meeting
 from portal.pstn.models import CallInvocation, PhoneCall, WrongPins
 from portal.pstn.services import dial_in_pin_for
-from tests.conftest import login, sandbox_boto, sandbox_dial_in
+from tests.conftest import call_heard, login, sandbox_boto, sandbox_dial_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SECRET = "lockout-secret"
@@ -54,7 +54,7 @@ def _guess(sandbox, caller: str, digits: list[str]) -> dict:
         if call["waitingFor"] != "SpeakAndGetDigits":
             break
         call = sandbox.call_press(call["TransactionId"], f"{entered}#")
-    return call
+    return call_heard(sandbox, call)
 
 
 def _notes(call: dict) -> list[str]:
@@ -174,7 +174,8 @@ def test_calls_at_the_same_instant_cannot_guess_past_the_limit(sandbox, dial_in)
     wrong = _wrong(dial_in)
     calls = [sandbox.call_dial(GUESSER, DIAL_IN) for _ in range(6)]
     with ThreadPoolExecutor(6) as pool:
-        answered = list(pool.map(lambda call: sandbox.call_press(call["TransactionId"], f"{wrong}#"), calls))
+        pressed = list(pool.map(lambda call: sandbox.call_press(call["TransactionId"], f"{wrong}#"), calls))
+    answered = [call_heard(sandbox, call) for call in pressed]
     assert WrongPins.objects.get(scope=WrongPins.Scope.CALLER).wrong_pins == 4
     assert sum(1 for call in answered if "wrong PIN (1 of 3)" in _notes(call)) == 3
     assert sum(1 for call in answered if _refused(call)) == 3  # the fourth, which locked it, and two unchecked
