@@ -97,7 +97,7 @@ def pipeline_events_apply(envelopes: list[Envelope]) -> list[Outcome]:
     seen = set(
         PipelineEvent.objects.filter(event_id__in=[e.event_id for e in events]).values_list("event_id", flat=True)
     )
-    return [event if isinstance(event, Unreadable) else _apply(event, captures, seen) for event in parsed]  # type: ignore[arg-type]
+    return [event if isinstance(event, Unreadable) else _apply(event, captures, seen) for event in parsed]
 
 
 event_handler_register(DETAIL_TYPE, pipeline_events_apply)
