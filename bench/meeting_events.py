@@ -3,12 +3,12 @@
     .venv/bin/python bench/meeting_events.py [--database sqlite|postgres] [--events 5000] [--queued 500]
 
 First the consumer's own work: parse, dedupe and apply each event in its own transaction, in received batches of 10
-(`events_dispatch` to `meeting_events_apply`, as the consumer does: the batch's seen ids, meetings and attendees
-read with one query each, its commits flushed to disk once), for `--events` events. Then the whole path for
+(`events_dispatch`, which hands them to `meeting_events_apply` as the consumer does: the batch's seen ids, meetings and
+attendees read with one query each, its commits flushed to disk once), for `--events` events. Then the whole path for
 `--queued` events: the sandbox as a process of its own (port 18800-18899), an SQS queue on it, one consumer
-(`meeting_events_consume`, batches of 10, delete after commit) until the queue is empty; that figure includes moto's
+(`events_consume`, batches of 10, delete after commit) until the queue is empty; that figure includes moto's
 SQS emulation, which is slow with thousands of queued messages.
-Then the people panel's latency: `manage.py meeting_events` runs as the worker tier runs it (long poll), other events
+Then the people panel's latency: `manage.py events` runs as the worker tier runs it (long poll), other events
 churn at `--churn` per second, and for each of `--joins` attendees an AttendeeJoined is sent to the queue and the
 people panel (the roster, the attendees table and the counts) is read every 20 ms until it shows them; a browser polls
 that panel every second while the meeting is live, so a person sees the attendee within that latency plus at most one
@@ -74,9 +74,8 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from bench.harness import percentile  # noqa: E402
 from portal.aws.sqs import RECEIVE_MAX  # noqa: E402
-from portal.core.events import events_dispatch  # noqa: E402
+from portal.core.events import events_consume, events_dispatch  # noqa: E402
 from portal.core.roles import Role  # noqa: E402
-from portal.meetings.events import meeting_events_apply, meeting_events_consume  # noqa: E402
 from portal.meetings.models import Attendee, Meeting, MeetingEvent  # noqa: E402
 from portal.sandbox.client import SandboxControl  # noqa: E402
 from tests.factories import PASSWORD, UserFactory  # noqa: E402
@@ -126,7 +125,7 @@ def roster_latency(sqs: Any, url: str, meeting: Meeting, client: Client) -> list
     """Seconds from each AttendeeJoined reaching the queue to the roster panel showing that attendee, with the
     consumer as its own process and other events churning."""
     consumer = subprocess.Popen(
-        [sys.executable, "manage.py", "meeting_events", "--wait", "10"],
+        [sys.executable, "manage.py", "events", "--wait", "10"],
         cwd=Path(__file__).resolve().parents[1],
         env={**os.environ, "MEETING_EVENTS_QUEUE_URL": url},
         stdout=subprocess.DEVNULL,
@@ -210,9 +209,7 @@ def main() -> None:
     outcomes = [
         outcome
         for start in range(0, len(bodies), RECEIVE_MAX)
-        for outcome in events_dispatch(
-            [(body, "") for body in bodies[start : start + RECEIVE_MAX]], fallback=meeting_events_apply
-        ).outcomes
+        for outcome in events_dispatch([(body, "") for body in bodies[start : start + RECEIVE_MAX]]).outcomes
     ]
     elapsed = time.perf_counter() - began
     connected = Attendee.objects.filter(meeting=meeting, state=Attendee.State.CONNECTED).count()
@@ -226,7 +223,7 @@ def main() -> None:
     taken = 0
     began = time.perf_counter()
     while True:
-        counts = meeting_events_consume(url=url, wait_seconds=0)
+        counts = events_consume(url=url, wait_seconds=0)
         if not any(counts.values()):
             break
         taken += sum(counts.values())

@@ -4,7 +4,7 @@
 
 Sets up N meetings whose events go to one SQS queue, each with a capture pipeline made in the sandbox and known to
 the portal (Initializing), then runs what `make run` runs for them: the refresher worker, beat, and the events
-consumer (`manage.py meeting_events`), with the sandbox's quotas on (GetMediaCapturePipeline: 10 a second). The
+consumer (`manage.py events`), with the sandbox's quotas on (GetMediaCapturePipeline: 10 a second). The
 pipelines go InProgress 5 s after creation; then all are deleted at once and go Stopping, then Stopped 3 s later. For
 each transition the script records how long after AWS's change (the sandbox's UpdatedTimestamp) the portal's row
 shows it, and prints the median, 95th percentile and worst lag, the portal's calls a second to the media pipelines
@@ -64,7 +64,7 @@ def main() -> None:
         estate.beat()
         if not args.no_events:
             consumer = subprocess.Popen(
-                [sys.executable, "manage.py", "meeting_events", "--wait", "1"],
+                [sys.executable, "manage.py", "events", "--wait", "1"],
                 cwd=REPOSITORY, env={**estate.environment, "MEETING_EVENTS_QUEUE_URL": queue},
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip

@@ -291,3 +291,19 @@ class Drift(models.Model):
         from portal.core.drift import drift_kind_get  # the kinds registry imports this module
 
         return drift_kind_get(self.kind).field_label(self.field) if self.field else ""
+
+
+class DeadLetter(models.Model):
+    """A queue message the events consumer could not apply (no event, of a detail-type nobody handles, unreadable to
+    its handler, or its handler failed on every receive allowed): kept with its raw body and the error, never lost."""
+
+    message_id = models.CharField(max_length=128, blank=True)
+    body = models.TextField()
+    error = models.TextField()
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"dead letter {self.pk}: {self.error[:60]}"

@@ -14,6 +14,7 @@ urlpatterns = [
     path("people/end/", views.people_end, name="people_end"),
     path("drift/", views.drift, name="drift"),
     path("drift/<id:drift_id>/resolve/", views.drift_resolve_one, name="drift_resolve"),
+    path("dead-letters/", views.dead_letters, name="dead_letters"),
     path("audit/", views.audit, name="audit"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
 ]

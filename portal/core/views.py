@@ -29,7 +29,7 @@ from portal.core.drift import drift_actions, drift_kinds, drift_open_by_kind, dr
 from portal.core.filters import AuditFilter, OperationFilter, filter_rows
 from portal.core.forms import PersonEndForm, PersonFindForm
 from portal.core.identities import identity_end_everywhere, identity_find
-from portal.core.models import AuditEntry, Drift, Operation, OperationBatch
+from portal.core.models import AuditEntry, DeadLetter, Drift, Operation, OperationBatch
 from portal.core.operation_kinds import operation_kind_get
 from portal.core.overview import refresh_budgets
 from portal.core.permissions import MANAGE_RESOURCES, REVOKE_PARTICIPANTS, SYNC_RESOURCES, VIEW_RESOURCES
@@ -274,3 +274,10 @@ def drift_resolve_one(request: HttpRequest, drift_id: int) -> HttpResponse:
         return operation_redirect(operation)
     back = reverse("drift") + (f"?kind={record.kind}" if request.POST.get("kind") else "")
     return HttpResponseRedirect(back, status=303)
+
+
+@require_GET
+@permission_required(MANAGE_RESOURCES, raise_exception=True)
+def dead_letters(request: HttpRequest) -> TemplateResponse:
+    page = Paginator(DeadLetter.objects.all(), PAGE_SIZE).get_page(request.GET.get("page"))
+    return TemplateResponse(request, "core/dead_letters.html", {"page": page})

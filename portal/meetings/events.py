@@ -4,9 +4,9 @@ registry: who is connected, with audio, video and content, and when meetings end
 Delivery is best effort: late, duplicated, out of order. So each event is applied in one transaction of its own,
 ignored when its id was seen before, and ordered by the event's own timestamp: an attendee's presence changes only
 for an event newer than the one that set it (a late AttendeeJoined never resurrects an attendee who left), and a
-deleted attendee stays deleted. A message that cannot be applied (not JSON, not a meeting event, an unknown event
-type) is kept in the dead-letter table with its raw body and the error, and the queue moves on. Messages are deleted
-only after their transaction commits.
+deleted attendee stays deleted. An event that cannot be applied (an unknown event type, a field missing) is answered
+Unreadable, and portal.core.events, which receives, dispatches and deletes the queue's messages, keeps it as a dead
+letter.
 
 The consumer is not the only writer: the worker records the meetings and attendees it creates, the PSTN handler its
 callers, the refresher those made elsewhere. A meeting or attendee row the batch has not read is inserted or, when
@@ -15,29 +15,20 @@ another process inserted it first, taken (insert-or-get on its unique key), neve
 
 from __future__ import annotations
 
-import json
-import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from portal.aws import sqs
-from portal.aws.clients import aws_run
 from portal.core.drift import drift_found
-from portal.core.events import DATABASE_LOST, OUTCOMES, event_handler_register, events_dispatch
+from portal.core.events import Envelope, Outcome, Unreadable, event_handler_register
 from portal.core.statements import statement_run
-from portal.meetings.models import Attendee, DeadLetter, Meeting, MeetingEvent
+from portal.meetings.models import Attendee, Meeting, MeetingEvent
 from portal.meetings.operations import meeting_mark_ended, meeting_recount
 
-logger = logging.getLogger(__name__)
-
-DEFER_SECONDS = 1  # an event about a meeting whose creation is not recorded yet comes back after this long
-RETRY_SECONDS_MAX = 60  # the longest a failed event waits before it is received again
 PRESENCE = {
     "AttendeeJoined": Attendee.State.CONNECTED,
     "AttendeeLeft": Attendee.State.LEFT,
@@ -58,10 +49,6 @@ TIMELINE_ONLY = {"MeetingStarted", "AttendeeAuthorized", "AttendeeCapabilitiesUp
 KNOWN = {*PRESENCE, *MEDIA, *TIMELINE_ONLY, "MeetingEnded", "AttendeeAdded"}
 
 
-class Unreadable(ValueError):
-    """The message is not a meeting event the portal can apply."""
-
-
 @dataclass(frozen=True)
 class MeetingEventMessage:
     event_id: str
@@ -74,38 +61,29 @@ class MeetingEventMessage:
     external_user_id: str
 
 
-def event_parse(body: str) -> MeetingEventMessage:
-    """An EventBridge "Chime Meeting State Change" envelope, bare or inside an SNS notification."""
-    try:
-        envelope = json.loads(body)
-        if isinstance(envelope, dict) and envelope.get("Type") == "Notification":
-            envelope = json.loads(envelope["Message"])
-    except (ValueError, KeyError, TypeError) as error:
-        raise Unreadable(f"Not JSON: {error}") from error
-    if not isinstance(envelope, dict) or not isinstance(envelope.get("detail"), dict):
-        raise Unreadable("Not an EventBridge event: no detail object.")
-    if envelope.get("detail-type") != "Chime Meeting State Change":
-        raise Unreadable(f"Not a meeting event: detail-type {envelope.get('detail-type')!r}.")
-    detail = envelope["detail"]
+def event_parse(envelope: Envelope) -> MeetingEventMessage:
+    """A "Chime Meeting State Change" event's detail; Unreadable when it is no meeting event the portal applies."""
+    detail = envelope.detail
     event_type = str(detail.get("eventType", "")).removeprefix("chime:")
     if event_type not in KNOWN:
         raise Unreadable(f"Unknown meeting event type {detail.get('eventType')!r}.")
     try:
         occurred_at = datetime.fromtimestamp(int(detail["timestamp"]) / 1000, tz=UTC)
         meeting_id = str(detail["meetingId"])
-        event_id = str(envelope["id"])
     except (KeyError, TypeError, ValueError, OverflowError, OSError) as error:
         raise Unreadable(f"A meeting event needs id, detail.timestamp and detail.meetingId: {error!r}") from error
+    if not envelope.event_id:
+        raise Unreadable("A meeting event needs id, detail.timestamp and detail.meetingId: no id.")
     attendee_id = str(detail.get("attendeeId") or "")
     if event_type.startswith("Attendee") and not attendee_id:
         raise Unreadable(f"{event_type} without detail.attendeeId.")
     return MeetingEventMessage(
-        event_id=event_id,
+        event_id=envelope.event_id,
         event_type=event_type,
         occurred_at=occurred_at,
         meeting_id=meeting_id,
         external_meeting_id=str(detail.get("externalMeetingId") or ""),
-        media_region=str(detail.get("mediaRegion") or envelope.get("region") or ""),
+        media_region=str(detail.get("mediaRegion") or envelope.region),
         attendee_id=attendee_id,
         external_user_id=str(detail.get("externalUserId") or ""),
     )
@@ -335,82 +313,25 @@ def _apply(event: MeetingEventMessage, batch: _Batch) -> str:
     return "applied"
 
 
-def meeting_events_apply(messages: list[tuple[str, str]]) -> list[str]:
-    """Apply a received batch of (body, message id), each event in its own transaction, in order: for each,
-    "applied", "duplicate", "dead-letter" or "deferred". The batch's meetings and attendees are read with one query
-    each, not once per event; an event recorded before is found by its row's unique id as it is written. The list's
-    counts are recounted from the attendee rows once per batch for the meetings it changed, even when an event
-    raised: absolute, so a batch cut short is made good by the next one. The unreadable messages are kept as dead
-    letters once the batch went through, so a batch applied again message by message (portal.core.events) keeps each
-    once."""
-    parsed: list[MeetingEventMessage | None] = []
-    letters: list[DeadLetter] = []
-    for body, message_id in messages:
+def meeting_events_apply(envelopes: list[Envelope]) -> list[Outcome]:
+    """Apply a received batch, each event in its own transaction, in order: for each, "applied", "duplicate",
+    "deferred", or Unreadable (portal.core.events keeps it as a dead letter). The batch's meetings and attendees are
+    read with one query each, not once per event; an event recorded before is found by its row's unique id as it is
+    written. The list's counts are recounted from the attendee rows once per batch for the meetings it changed, even
+    when an event raised: absolute, so a batch cut short is made good by the next one."""
+    parsed: list[MeetingEventMessage | Unreadable] = []
+    for envelope in envelopes:
         try:
-            parsed.append(event_parse(body))
+            parsed.append(event_parse(envelope))
         except Unreadable as error:
-            letters.append(DeadLetter(message_id=message_id, body=body, error=str(error)))
-            parsed.append(None)
-    events = [event for event in parsed if event is not None]
+            parsed.append(error)
+    events = [event for event in parsed if isinstance(event, MeetingEventMessage)]
     batch = _batch_load(events) if events else _Batch(meetings={}, attendees={})
     try:
-        outcomes = ["dead-letter" if event is None else _apply(event, batch) for event in parsed]
+        return [event if isinstance(event, Unreadable) else _apply(event, batch) for event in parsed]
     finally:
         for meeting_pk in batch.recount:
             meeting_recount(meeting_pk)
-    DeadLetter.objects.bulk_create(letters)
-    return outcomes
 
 
 event_handler_register("Chime Meeting State Change", meeting_events_apply)
-
-
-def meeting_event_apply(*, body: str, message_id: str = "") -> str:
-    """Apply one queue message in one transaction: "applied", "duplicate", "dead-letter" or "deferred"."""
-    return meeting_events_apply([(body, message_id)])[0]
-
-
-def _retry_seconds(receives: int) -> int:
-    """A failed event comes back after 1, 2, 4, 8 ... seconds, at most a minute, as its receives grow."""
-    return min(2 ** (receives - 1), RETRY_SECONDS_MAX)
-
-
-def meeting_events_consume(*, url: str, wait_seconds: int = 10) -> dict[str, int]:
-    """One long poll of the queue (up to 10 messages), each applied in its own transaction by the handler of its
-    detail-type (portal.core.events; meeting events here, and what other apps declared), deleted after commit.
-
-    A message its handler failed on stays on the queue, not deleted, and SQS delivers it again after _retry_seconds:
-    the retries are the queue's, so they outlive this process, and ApproximateReceiveCount bounds them. Failing on
-    its MEETING_EVENTS_MAX_RECEIVES-th receive, it is kept as a dead letter with the error and deleted. The other
-    messages of the batch are applied and deleted as usual. When the database is lost, the whole batch goes back to
-    the queue at once and the error goes up to the consumer's loop, which waits for the database before it receives
-    again (so an outage costs a message one receive of its bound at most)."""
-    counts = dict.fromkeys(OUTCOMES, 0)
-    messages = aws_run(sqs.messages_receive(url=url, wait_seconds=wait_seconds))
-    received = [(m.get("Body", ""), m.get("MessageId", "")) for m in messages]
-    try:
-        dispatched = events_dispatch(received, fallback=meeting_events_apply)
-    except DATABASE_LOST:
-        aws_run(sqs.messages_delay(url=url, delays=[(m["ReceiptHandle"], 0) for m in messages]))
-        raise
-    done: list[str] = []
-    delays: list[tuple[str, int]] = []
-    letters: list[DeadLetter] = []
-    for index, (message, outcome) in enumerate(zip(messages, dispatched.outcomes, strict=True)):
-        receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-        if outcome == "failed" and receives >= settings.MEETING_EVENTS_MAX_RECEIVES:
-            error = f"Failed on receive {receives}, the last allowed: {dispatched.errors[index]}"
-            body, message_id = received[index]
-            letters.append(DeadLetter(message_id=message_id, body=body, error=error))
-            outcome = "dead-letter"
-        counts[outcome] += 1
-        if outcome == "deferred":
-            delays.append((message["ReceiptHandle"], DEFER_SECONDS))
-        elif outcome == "failed":
-            delays.append((message["ReceiptHandle"], _retry_seconds(receives)))
-        else:
-            done.append(message["ReceiptHandle"])
-    DeadLetter.objects.bulk_create(letters)
-    aws_run(sqs.messages_delay(url=url, delays=delays))
-    aws_run(sqs.messages_delete(url=url, receipts=done))
-    return counts

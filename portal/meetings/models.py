@@ -130,19 +130,3 @@ class MeetingEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} at {self.occurred_at:%H:%M:%S}"
-
-
-class DeadLetter(models.Model):
-    """A queue message the consumer could not apply (unparseable, unknown, or its handler failed on every receive
-    allowed): kept with its raw body and the error, never lost."""
-
-    message_id = models.CharField(max_length=128, blank=True)
-    body = models.TextField()
-    error = models.TextField()
-    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-received_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"dead letter {self.pk}: {self.error[:60]}"

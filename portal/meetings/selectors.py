@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from portal.core.annotations import annotated
 from portal.core.models import Operation
 from portal.core.services import operations_of
-from portal.meetings.models import Attendee, DeadLetter, Meeting, MeetingEvent
+from portal.meetings.models import Attendee, Meeting, MeetingEvent
 
 
 def meeting_list(*, meetings: QuerySet[Meeting]) -> QuerySet[Meeting]:
@@ -37,7 +37,3 @@ def meeting_operations(*, meeting: Meeting) -> QuerySet[Operation]:
 
 def meeting_replicas(*, meeting: Meeting) -> QuerySet[Meeting]:
     return meeting.replicas.all()[:50]
-
-
-def dead_letters() -> QuerySet[DeadLetter]:
-    return DeadLetter.objects.all()

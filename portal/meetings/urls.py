@@ -5,7 +5,6 @@ from portal.meetings import views
 urlpatterns = [
     path("", views.meeting_list, name="meetings"),
     path("new/", views.meeting_create, name="meeting_create"),
-    path("dead-letters/", views.dead_letters, name="meeting_dead_letters"),
     path("<id:meeting_pk>/", views.meeting_detail, name="meeting_detail"),
     path("<id:meeting_pk>/end/", views.meeting_end, name="meeting_end"),
     path("<id:meeting_pk>/attendees/add/", views.attendees_add, name="meeting_attendees_add"),

@@ -188,10 +188,3 @@ def meeting_capabilities_except(request: HttpRequest, meeting_pk: int) -> HttpRe
     status = 400 if request.method == "POST" else 200
     context = {"meeting": meeting, "form": form}
     return TemplateResponse(request, "meetings/capabilities_except.html", context, status=status)
-
-
-@require_GET
-@permission_required(MANAGE_RESOURCES, raise_exception=True)
-def dead_letters(request: HttpRequest) -> TemplateResponse:
-    page = Paginator(selectors.dead_letters(), PAGE_SIZE).get_page(request.GET.get("page"))
-    return TemplateResponse(request, "meetings/dead_letters.html", {"page": page})

@@ -9,14 +9,12 @@ one about a pipeline the portal does not know is ignored (reconciliation finds p
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import IntegrityError, transaction
 
-from portal.core.events import Message, event_handler_register
-from portal.meetings.models import DeadLetter
+from portal.core.events import Envelope, Outcome, Unreadable, event_handler_register
 from portal.pipelines.models import CapturePipeline, PipelineEvent
 from portal.pipelines.services import capture_status_apply
 
@@ -39,20 +37,24 @@ class PipelineEventMessage:
     meeting_id: str
 
 
-def pipeline_event_parse(body: str) -> PipelineEventMessage:
-    """An EventBridge envelope (bare or in an SNS notification) of detail-type DETAIL_TYPE; ValueError otherwise."""
-    envelope = json.loads(body)
-    if envelope.get("Type") == "Notification":
-        envelope = json.loads(envelope["Message"])
-    detail = envelope["detail"]
+def pipeline_event_parse(envelope: Envelope) -> PipelineEventMessage:
+    """A DETAIL_TYPE event's detail; Unreadable when it is no pipeline event the portal applies."""
+    detail = envelope.detail
     event_type = str(detail.get("eventType", "")).removeprefix("chime:")
     if event_type not in KNOWN:
-        raise ValueError(f"Unknown media pipeline event type {detail.get('eventType')!r}.")
+        raise Unreadable(f"Unknown media pipeline event type {detail.get('eventType')!r}.")
+    if not envelope.event_id:
+        raise Unreadable("A media pipeline event needs an id.")
+    try:
+        occurred_at = datetime.fromtimestamp(int(detail["timestamp"]) / 1000, tz=UTC)
+        media_pipeline_id = str(detail["mediaPipelineId"])
+    except (KeyError, TypeError, ValueError, OverflowError, OSError) as error:
+        raise Unreadable(f"Unreadable pipeline event: {error!r}") from error
     return PipelineEventMessage(
-        event_id=str(envelope["id"]),
+        event_id=envelope.event_id,
         event_type=event_type,
-        occurred_at=datetime.fromtimestamp(int(detail["timestamp"]) / 1000, tz=UTC),
-        media_pipeline_id=str(detail["mediaPipelineId"]),
+        occurred_at=occurred_at,
+        media_pipeline_id=media_pipeline_id,
         meeting_id=str(detail.get("meetingId") or ""),
     )
 
@@ -81,26 +83,21 @@ def _apply(event: PipelineEventMessage, captures: dict[str, CapturePipeline], se
     return "applied"
 
 
-def pipeline_events_apply(messages: list[Message]) -> list[str]:
+def pipeline_events_apply(envelopes: list[Envelope]) -> list[Outcome]:
     """A received batch: pipelines and seen event ids read with one query each, each event in its own transaction;
-    the unreadable messages kept as dead letters once the batch went through (so once, if it is applied again message
-    by message: portal.core.events)."""
-    parsed: list[PipelineEventMessage | None] = []
-    letters: list[DeadLetter] = []
-    for body, message_id in messages:
+    an unreadable one answered Unreadable (portal.core.events keeps it as a dead letter)."""
+    parsed: list[PipelineEventMessage | Unreadable] = []
+    for envelope in envelopes:
         try:
-            parsed.append(pipeline_event_parse(body))
-        except (ValueError, KeyError, TypeError, OverflowError, OSError, AttributeError) as error:
-            letters.append(DeadLetter(message_id=message_id, body=body, error=f"Unreadable pipeline event: {error!r}"))
-            parsed.append(None)
-    events = [event for event in parsed if event is not None]
+            parsed.append(pipeline_event_parse(envelope))
+        except Unreadable as error:
+            parsed.append(error)
+    events = [event for event in parsed if isinstance(event, PipelineEventMessage)]
     captures = CapturePipeline.objects.in_bulk([e.media_pipeline_id for e in events], field_name="media_pipeline_id")
     seen = set(
         PipelineEvent.objects.filter(event_id__in=[e.event_id for e in events]).values_list("event_id", flat=True)
     )
-    outcomes = ["dead-letter" if event is None else _apply(event, captures, seen) for event in parsed]  # type: ignore[arg-type]
-    DeadLetter.objects.bulk_create(letters)
-    return outcomes
+    return [event if isinstance(event, Unreadable) else _apply(event, captures, seen) for event in parsed]
 
 
 event_handler_register(DETAIL_TYPE, pipeline_events_apply)

@@ -9,9 +9,9 @@ import uuid
 import pytest
 from django.db import connection
 
+from portal.core.events import events_consume
 from portal.core.models import Operation
 from portal.core.roles import Role
-from portal.meetings.events import meeting_events_consume
 from portal.meetings.models import Meeting
 from portal.meetings.services import AttendeeSpec, meeting_create
 from portal.pipelines.models import CapturePipeline
@@ -27,7 +27,7 @@ def follow(url: str) -> None:
 
     def work() -> None:
         try:
-            while any(meeting_events_consume(url=url, wait_seconds=0).values()):
+            while any(events_consume(url=url, wait_seconds=0).values()):
                 pass
             pipelines_refresh()
         finally:

@@ -8,9 +8,9 @@ import uuid
 import pytest
 from django.db import connection
 
+from portal.core.events import events_consume
 from portal.core.models import AuditEntry
 from portal.core.roles import Role
-from portal.meetings.events import meeting_events_consume
 from portal.meetings.models import Attendee, Meeting
 from portal.meetings.services import AttendeeSpec, meeting_create
 from tests.backing_services import wait_until
@@ -24,7 +24,7 @@ def drain(url: str) -> None:
 
     def consume() -> None:
         try:
-            while any(meeting_events_consume(url=url, wait_seconds=0).values()):
+            while any(events_consume(url=url, wait_seconds=0).values()):
                 pass
         finally:
             connection.close()

@@ -79,7 +79,7 @@ ROLES: dict[str, Callable[[str], bool]] = {
     "worker": lambda command: "celery" in command and "worker@" in command,
     "refresher": lambda command: "celery" in command and "refresher@" in command,
     "beat": lambda command: "celery" in command and " beat" in command,
-    "meeting-events": lambda command: "manage.py meeting_events" in command,
+    "meeting-events": lambda command: "manage.py events" in command,
     "sandbox": lambda command: "manage.py sandbox" in command,
 }
 SHELLS = {"sh", "bash", "dash"}
@@ -245,7 +245,7 @@ def portal_start(environment: dict[str, str], folder: Path) -> Portal:
     def up() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"serve exited with {process.returncode}:\n{log_tail(log_path)}")
-        queue = "Meeting events queue:" in log_path.read_text(errors="replace")
+        queue = "Events queue:" in log_path.read_text(errors="replace")
         return queue and answers(f"{portal.url}/login/") and answers(f"{portal.sandbox_url}/_sandbox/health")
 
     wait_until(up, timeout=90, interval=0.3)
@@ -803,7 +803,7 @@ class ChaosDrill:
             if world is not None:
                 findings += self._judge_aws(world)
             findings += [Finding(DEAD, f"dead letter #{row['id']}: {row['error'][:200]}")
-                         for row in self.rows.all("SELECT id, error FROM meetings_deadletter ORDER BY id")]  # fmt: skip
+                         for row in self.rows.all("SELECT id, error FROM core_deadletter ORDER BY id")]  # fmt: skip
         except psycopg.Error as error:
             findings.append(Finding(ENDED, f"the drill's database does not answer: {error}"))
         return Verdict(findings, self._figures(world))

@@ -37,7 +37,7 @@ def _consume_until(check) -> None:
     """What the meeting-events process does, one receive at a time, until the registry shows what is expected."""
 
     def consumed() -> bool:
-        call_command("meeting_events", "--once", "--wait", "0")
+        call_command("events", "--once", "--wait", "0")
         return check()
 
     wait_until(consumed)

@@ -41,7 +41,7 @@ def _follow_until(check) -> None:
     """What the meeting-events process and the pipelines refresher do, a receive and a cycle at a time."""
 
     def followed() -> bool:
-        call_command("meeting_events", "--once", "--wait", "0")
+        call_command("events", "--once", "--wait", "0")
         pipelines_refresh()
         return check()
 

@@ -51,7 +51,7 @@ def _settled(kind: str) -> Operation:
 
 def _consume_until(check) -> None:
     def consumed() -> bool:
-        call_command("meeting_events", "--once", "--wait", "0")
+        call_command("events", "--once", "--wait", "0")
         return check()
 
     wait_until(consumed)

@@ -98,7 +98,7 @@ def test_serve_runs_every_process_restarts_a_killed_one_and_stops_them_all_on_si
         wait_until(lambda: page_answers(f"http://127.0.0.1:{sandbox_port}/_sandbox/health"), timeout=30)
         refreshed = re.compile(r"refresher\.1 +\| .*refresh_run\[.*\] succeeded")
         wait_until(lambda: refreshed.search(log.read_text()) is not None, timeout=60)
-        queue = re.compile(r"meeting-events\.1 +\| Meeting events queue: http://127\.0\.0\.1:\d+/\d+/rtc-portal-")
+        queue = re.compile(r"meeting-events\.1 +\| Events queue: http://127\.0\.0\.1:\d+/\d+/rtc-portal-")
         wait_until(lambda: queue.search(log.read_text()) is not None, timeout=30)
         assert page_answers(f"http://127.0.0.1:{web_port}/healthz")
         assert page_answers(f"http://127.0.0.1:{web_port}/readyz")

@@ -417,7 +417,7 @@ def test_a_found_channel_aws_finishes_deleting_is_settled_by_the_listing(aws_end
 
 
 def test_a_meeting_found_through_its_events_then_ended_by_aws_is_settled():
-    from portal.meetings.events import meeting_event_apply
+    from portal.core.events import event_apply
 
     meeting = Meeting.objects.create(meeting_id="m-stray", external_meeting_id="stray-room", media_region="us-east-1",
                                      status="active", origin="found")  # fmt: skip
@@ -425,7 +425,7 @@ def test_a_meeting_found_through_its_events_then_ended_by_aws_is_settled():
     body = json.dumps({"id": "ended-1", "detail-type": "Chime Meeting State Change", "source": "aws.chime",
                        "detail": {"eventType": "chime:MeetingEnded", "timestamp": 1_800_000_000_000,
                                   "meetingId": "m-stray", "externalMeetingId": "stray-room"}})  # fmt: skip
-    assert meeting_event_apply(body=body) == "applied"
+    assert event_apply(body=body) == "applied"
     record = Drift.objects.get(object_id=meeting.pk)
     assert (record.resolution, record.reason) == (Drift.Resolution.SETTLED, DRIFT_ENDED)
     assert drift_figures()[0].value == 0

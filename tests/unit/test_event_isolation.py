@@ -10,9 +10,9 @@ import pytest
 from django.db import connection
 
 from portal.core import events as core_events
-from portal.core.events import events_dispatch
-from portal.meetings.events import meeting_events_apply, meeting_events_consume
-from portal.meetings.models import Attendee, DeadLetter, Meeting
+from portal.core.events import Envelope, events_consume, events_dispatch
+from portal.core.models import DeadLetter
+from portal.meetings.models import Attendee, Meeting
 from tests.conftest import sandbox_boto
 from tests.unit.test_meeting_events import T0, _event
 
@@ -24,11 +24,11 @@ def _breakage(*, breaks: bool) -> str:
     return json.dumps({"id": str(uuid.uuid4()), "detail-type": BROKEN, "detail": {"breaks": breaks}})
 
 
-def _breakage_apply(messages: list[tuple[str, str]]) -> list[str]:
-    for body, _message_id in messages:
-        if json.loads(body)["detail"]["breaks"]:
+def _breakage_apply(envelopes: list[Envelope]) -> list[str]:
+    for envelope in envelopes:
+        if envelope.detail["breaks"]:
             raise RuntimeError("the handler broke on this one")
-    return ["ignored"] * len(messages)
+    return ["ignored"] * len(envelopes)
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def test_a_handler_that_raises_fails_only_its_own_message(breakage, meeting):
         (_breakage(breaks=False), "4"),
         (_event("AttendeeJoined", T0, meeting, "a-2", "bob"), "5"),
     ]
-    dispatched = events_dispatch(messages, fallback=meeting_events_apply)
+    dispatched = events_dispatch(messages)
     assert dispatched.outcomes == ["applied", "ignored", "failed", "ignored", "applied"]
     assert dispatched.errors == {2: "RuntimeError: the handler broke on this one"}
     assert Attendee.objects.filter(state=Attendee.State.CONNECTED).count() == 2
@@ -70,7 +70,7 @@ def test_an_event_the_database_refuses_fails_alone_and_the_rest_of_its_batch_app
         (_event("AttendeeAdded", T0, meeting, "a-2", "x" * 65), "2"),
         (_event("AttendeeJoined", T0, meeting, "a-3", "carol"), "3"),
     ]
-    dispatched = events_dispatch(messages, fallback=meeting_events_apply)
+    dispatched = events_dispatch(messages)
     assert dispatched.outcomes == ["duplicate", "failed", "applied"]
     assert "DataError: value too long" in dispatched.errors[1]
     assert set(Attendee.objects.values_list("attendee_id", flat=True)) == {"a-1", "a-3"}
@@ -90,10 +90,10 @@ def test_a_failing_message_stays_on_the_queue_and_is_dead_lettered_after_its_las
     broken = _breakage(breaks=True)
     for body in (_event("AttendeeJoined", T0, meeting, "a-1", "alice"), broken):
         sqs.send_message(QueueUrl=url, MessageBody=body)
-    first = meeting_events_consume(url=url, wait_seconds=0)
+    first = events_consume(url=url, wait_seconds=0)
     assert (first["applied"], first["failed"], first["dead-letter"]) == (1, 1, 0)
     assert not DeadLetter.objects.exists()
-    again = meeting_events_consume(url=url, wait_seconds=5)  # the failed one, back after 1 s
+    again = events_consume(url=url, wait_seconds=5)  # the failed one, back after 1 s
     assert (again["applied"], again["failed"], again["dead-letter"]) == (0, 0, 1)
     letter = DeadLetter.objects.get()
     assert letter.body == broken

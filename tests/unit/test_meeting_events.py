@@ -11,10 +11,11 @@ import pytest
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
-from portal.core.events import events_dispatch
+from portal.core.events import Envelope, Message, envelope_parse, event_apply, events_consume, events_dispatch
+from portal.core.models import DeadLetter
 from portal.meetings import events
-from portal.meetings.events import meeting_event_apply, meeting_events_apply, meeting_events_consume
-from portal.meetings.models import Attendee, DeadLetter, Meeting, MeetingEvent
+from portal.meetings.events import meeting_events_apply
+from portal.meetings.models import Attendee, Meeting, MeetingEvent
 from tests.conftest import login, sandbox_boto
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +30,11 @@ def _event(event_type: str, at: int, meeting: Meeting, attendee: str = "", user:
     return json.dumps({"version": "0", "id": extra.get("id", str(uuid.uuid4())), "source": "aws.chime",
                        "detail-type": "Chime Meeting State Change", "time": "", "region": "us-east-1",
                        "resources": [], "detail": detail})  # fmt: skip
+
+
+def _envelopes(messages: list[Message]) -> list[Envelope]:
+    """A received batch as the consumer hands it to the meetings handler."""
+    return [envelope_parse(body, message_id) for body, message_id in messages]
 
 
 @pytest.fixture(params=["default", "sqlite"])
@@ -63,31 +69,31 @@ def meeting() -> Meeting:
 
 def test_join_video_leave_make_the_roster_and_attendee_minutes(meeting):
     for event_type, at in (("AttendeeAdded", 0), ("AttendeeJoined", 1000), ("AttendeeVideoStarted", 2000)):
-        assert meeting_event_apply(body=_event(event_type, T0 + at, meeting, "a-1", "alice")) == "applied"
+        assert event_apply(body=_event(event_type, T0 + at, meeting, "a-1", "alice")) == "applied"
     alice = Attendee.objects.get()
     assert (alice.state, alice.video) == (Attendee.State.CONNECTED, True)
     meeting.refresh_from_db()
     assert (meeting.connected_count, meeting.attendee_count) == (1, 1)
-    meeting_event_apply(body=_event("AttendeeLeft", T0 + 121_000, meeting, "a-1", "alice"))
+    event_apply(body=_event("AttendeeLeft", T0 + 121_000, meeting, "a-1", "alice"))
     alice.refresh_from_db()
     assert (alice.state, alice.video, alice.connected_seconds) == (Attendee.State.LEFT, False, 120.0)
 
 
 def test_duplicates_are_ignored_by_event_id(meeting):
     body = _event("AttendeeJoined", T0, meeting, "a-1", "alice", id="same")
-    assert meeting_event_apply(body=body) == "applied"
-    assert meeting_event_apply(body=body) == "duplicate"
+    assert event_apply(body=body) == "applied"
+    assert event_apply(body=body) == "duplicate"
     assert MeetingEvent.objects.count() == 1
 
 
 def test_a_late_join_does_not_resurrect_an_attendee_who_left(meeting):
-    meeting_event_apply(body=_event("AttendeeLeft", T0 + 5000, meeting, "a-1", "alice"))
-    meeting_event_apply(body=_event("AttendeeJoined", T0 + 1000, meeting, "a-1", "alice"))
+    event_apply(body=_event("AttendeeLeft", T0 + 5000, meeting, "a-1", "alice"))
+    event_apply(body=_event("AttendeeJoined", T0 + 1000, meeting, "a-1", "alice"))
     assert Attendee.objects.get().state == Attendee.State.LEFT
-    meeting_event_apply(body=_event("AttendeeJoined", T0 + 9000, meeting, "a-1", "alice"))  # a real re-join
+    event_apply(body=_event("AttendeeJoined", T0 + 9000, meeting, "a-1", "alice"))  # a real re-join
     assert Attendee.objects.get().state == Attendee.State.CONNECTED
-    meeting_event_apply(body=_event("AttendeeDeleted", T0 + 10000, meeting, "a-1", "alice"))
-    meeting_event_apply(body=_event("AttendeeJoined", T0 + 11000, meeting, "a-1", "alice"))
+    event_apply(body=_event("AttendeeDeleted", T0 + 10000, meeting, "a-1", "alice"))
+    event_apply(body=_event("AttendeeJoined", T0 + 11000, meeting, "a-1", "alice"))
     assert Attendee.objects.get().state == Attendee.State.DELETED  # a deleted attendee stays deleted
     assert MeetingEvent.objects.filter(meeting=meeting).count() == 5  # every event is on the timeline
 
@@ -96,7 +102,8 @@ def test_a_late_join_does_not_resurrect_an_attendee_who_left(meeting):
     ("body", "error"),
     [
         ("not json {", "Not JSON"),
-        ('{"detail-type": "EC2 Instance State-change Notification", "detail": {}}', "Not a meeting event"),
+        ('{"detail-type": "EC2 Instance State-change Notification", "detail": {}}',
+         "No handler for events of detail-type"),
         ('{"detail-type": "Chime Meeting State Change", "id": "x", "detail": {"eventType": "chime:Teleported"}}',
          "Unknown meeting event type 'chime:Teleported'"),
         ('{"detail-type": "Chime Meeting State Change", "id": "x", "detail": {"eventType": "chime:AttendeeJoined",'
@@ -104,23 +111,23 @@ def test_a_late_join_does_not_resurrect_an_attendee_who_left(meeting):
     ],
 )  # fmt: skip
 def test_malformed_and_unknown_messages_are_kept_as_dead_letters(admin, body, error):
-    assert meeting_event_apply(body=body, message_id="msg-1") == "dead-letter"
+    assert event_apply(body=body, message_id="msg-1") == "dead-letter"
     letter = DeadLetter.objects.get()
     assert (letter.body, letter.message_id) == (body, "msg-1")
     assert error in letter.error
-    assert error.split("'")[0] in login(admin).get("/meetings/dead-letters/").content.decode().replace("&#x27;", "'")
+    assert error.split("'")[0] in login(admin).get("/dead-letters/").content.decode().replace("&#x27;", "'")
 
 
 def test_a_meeting_created_elsewhere_is_added_as_found():
     stranger = Meeting(meeting_id=str(uuid.uuid4()), external_meeting_id="elsewhere")
-    meeting_event_apply(body=_event("AttendeeJoined", T0, stranger, "a-9", "zed"))
+    event_apply(body=_event("AttendeeJoined", T0, stranger, "a-9", "zed"))
     found = Meeting.objects.get()
     assert (found.origin, found.external_meeting_id, found.connected_count) == ("found", "elsewhere", 1)
 
 
 def test_meeting_ended_by_aws_is_marked_so(meeting):
-    meeting_event_apply(body=_event("AttendeeJoined", T0, meeting, "a-1", "alice"))
-    meeting_event_apply(body=_event("MeetingEnded", T0 + 1000, meeting))
+    event_apply(body=_event("AttendeeJoined", T0, meeting, "a-1", "alice"))
+    event_apply(body=_event("MeetingEnded", T0 + 1000, meeting))
     meeting.refresh_from_db()
     assert (meeting.status, meeting.end_reason, meeting.connected_count) == ("ended", "aws", 0)
 
@@ -145,7 +152,7 @@ def test_the_queue_end_to_end_through_the_sandbox(
     sandbox.meeting_join(tokens["bob"]["JoinToken"])
     sqs.send_message(QueueUrl=settings.MEETING_EVENTS_QUEUE_URL, MessageBody="garbage")
     counts = {"applied": 0, "dead-letter": 0}
-    while batch := meeting_events_consume(url=settings.MEETING_EVENTS_QUEUE_URL, wait_seconds=0):
+    while batch := events_consume(url=settings.MEETING_EVENTS_QUEUE_URL, wait_seconds=0):
         if not any(batch.values()):
             break
         counts = {key: counts[key] + batch[key] for key in counts}
@@ -200,11 +207,11 @@ def test_the_timeline_panel_is_live_until_the_meeting_ends(meeting, viewer):
     assert panel.status_code == 200
     assert 'hx-trigger="every 2s, resource-changed"' in panel.content.decode()
     assert "No meeting events received yet" in panel.content.decode()
-    meeting_event_apply(body=_event("AttendeeJoined", T0, meeting, "a-1", "alice", id="joined-1"))
+    event_apply(body=_event("AttendeeJoined", T0, meeting, "a-1", "alice", id="joined-1"))
     panel = client.get(f"/meetings/{meeting.pk}/?panel=timeline", HTTP_HX_REQUEST="true").content.decode()
     assert '<li data-event="joined-1">' in panel
     assert "AttendeeJoined</strong> alice" in panel
-    meeting_event_apply(body=_event("MeetingEnded", T0 + 1000, meeting))
+    event_apply(body=_event("MeetingEnded", T0 + 1000, meeting))
     ended = client.get(f"/meetings/{meeting.pk}/?panel=timeline", HTTP_HX_REQUEST="true")
     assert ended.status_code == 286  # htmx stops polling: an ended meeting has no more events
     assert "MeetingEnded" in ended.content.decode()
@@ -216,13 +223,14 @@ def test_a_batch_reads_its_rows_once_and_applies_each_event_on_its_own(meeting):
     at the end; a copy inside the batch, or of an event an earlier batch recorded, is a duplicate and changes nothing,
     and a late join inside it does not resurrect anyone."""
     for n in range(10):
-        meeting_event_apply(body=_event("AttendeeAdded", T0, meeting, f"a-{n}", f"user-{n}", id=f"added-{n}"))
+        event_apply(body=_event("AttendeeAdded", T0, meeting, f"a-{n}", f"user-{n}", id=f"added-{n}"))
     joins = [(_event("AttendeeJoined", T0 + 1000, meeting, f"a-{n}", f"user-{n}", id=f"j-{n}"), "") for n in range(8)]
     left = _event("AttendeeLeft", T0 + 5000, meeting, "a-9", "user-9")
     late = _event("AttendeeJoined", T0 + 1000, meeting, "a-9", "user-9")
     added_again = _event("AttendeeAdded", T0, meeting, "a-3", "user-3", id="added-3")
+    batch = _envelopes([*joins, (joins[0][0], ""), (left, ""), (late, ""), (added_again, "")])
     with CaptureQueriesContext(connection) as queries:
-        outcomes = meeting_events_apply([*joins, (joins[0][0], ""), (left, ""), (late, ""), (added_again, "")])
+        outcomes = meeting_events_apply(batch)
     assert outcomes == ["applied"] * 8 + ["duplicate", "applied", "applied", "duplicate"]
     statements = [q["sql"] for q in queries.captured_queries]
     assert len([sql for sql in statements if sql.startswith("SELECT")]) == 2  # the batch's rows
@@ -243,7 +251,7 @@ def test_a_dispatched_batch_reaches_the_disk_once_before_it_is_acknowledged(meet
     consumer deletes the messages only after."""
     bodies = [(_event("AttendeeAdded", T0, meeting, f"a-{n}", f"user-{n}"), "") for n in range(5)]
     with CaptureQueriesContext(connection) as queries:
-        outcomes = events_dispatch(bodies, fallback=meeting_events_apply).outcomes
+        outcomes = events_dispatch(bodies).outcomes
     assert outcomes == ["applied"] * 5
     statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
     if connection.vendor == "postgresql":
@@ -253,7 +261,7 @@ def test_a_dispatched_batch_reaches_the_disk_once_before_it_is_acknowledged(meet
         assert not [sql for sql in statements if "synchronous_commit" in sql or "xact_id" in sql]
     assert Attendee.objects.filter(meeting=meeting).count() == 5
     with CaptureQueriesContext(connection) as queries:
-        assert events_dispatch(bodies, fallback=meeting_events_apply).outcomes == ["duplicate"] * 5
+        assert events_dispatch(bodies).outcomes == ["duplicate"] * 5
     if connection.vendor == "postgresql":  # nothing applied, nothing to wait for
         assert queries.captured_queries[-1]["sql"] == "RESET synchronous_commit"
 
@@ -266,7 +274,7 @@ def test_a_meeting_the_worker_recorded_after_the_batch_was_read_is_taken_not_ins
                       status=Meeting.Status.ACTIVE)  # fmt: skip
     another_process_inserts(monkeypatch, created)
     bodies = [(_event("MeetingStarted", T0, created), ""), (_event("AttendeeJoined", T0 + 1, created, "a-1", "al"), "")]
-    assert meeting_events_apply(bodies) == ["applied", "applied"]
+    assert meeting_events_apply(_envelopes(bodies)) == ["applied", "applied"]
     taken = Meeting.objects.get()
     assert (taken.pk, taken.origin, taken.connected_count) == (created.pk, Meeting.Origin.PORTAL, 1)
     assert MeetingEvent.objects.filter(meeting=taken).count() == 2
@@ -285,7 +293,7 @@ def test_an_attendee_another_process_recorded_after_the_batch_was_read_is_taken_
         (_event("AttendeeAdded", T0, meeting, "a-1", "+15550100"), ""),
         (_event("AttendeeJoined", T0 + 1, meeting, "a-1", "+15550100"), ""),
     ]
-    assert meeting_events_apply(bodies) == ["applied", "applied"]
+    assert meeting_events_apply(_envelopes(bodies)) == ["applied", "applied"]
     row = Attendee.objects.get()
     assert (row.pk, row.capabilities, row.state) == (caller.pk, {"audio": "Send"}, Attendee.State.CONNECTED)
     meeting.refresh_from_db()

@@ -14,10 +14,8 @@ from django.utils import timezone
 
 from portal.core.errors import Conflict, NotAllowedInState
 from portal.core.events import events_dispatch
-from portal.core.models import Operation
-from portal.meetings.events import meeting_events_apply
-from portal.meetings.models import Attendee, DeadLetter, Meeting, MeetingEvent
-from portal.pipelines.events import pipeline_events_apply
+from portal.core.models import DeadLetter, Operation
+from portal.meetings.models import Attendee, Meeting, MeetingEvent
 from portal.pipelines.forms import CaptureStartForm
 from portal.pipelines.models import Artifact, CapturePipeline, PipelineEvent
 from portal.pipelines.services import (
@@ -65,7 +63,7 @@ def test_events_go_to_the_handler_of_their_detail_type(meeting):
         "eventType": "chime:MeetingStarted", "timestamp": T0, "meetingId": meeting.meeting_id}})  # fmt: skip
     stranger = json.dumps({"id": "s-1", "detail-type": "Something Else", "detail": {}})
     messages = [(meeting_event, "1"), (_event("MediaPipelineInProgress", T0, capture), "2"), (stranger, "3")]
-    assert events_dispatch(messages, fallback=meeting_events_apply).outcomes == ["applied", "applied", "dead-letter"]
+    assert events_dispatch(messages).outcomes == ["applied", "applied", "dead-letter"]
     assert MeetingEvent.objects.get().event_type == "MeetingStarted"
     assert CapturePipeline.objects.get(pk=capture.pk).status == "InProgress"
     assert "Something Else" in DeadLetter.objects.get().error
@@ -74,11 +72,11 @@ def test_events_go_to_the_handler_of_their_detail_type(meeting):
 def test_pipeline_events_are_applied_once_and_never_backwards(meeting):
     capture = _capture(meeting, status="Initializing")
     started = _event("MediaPipelineInProgress", T0, capture, id="e-1")
-    assert pipeline_events_apply([(started, "1")]) == ["applied"]
-    assert pipeline_events_apply([(started, "1")]) == ["duplicate"]
+    assert events_dispatch([(started, "1")]).outcomes == ["applied"]
+    assert events_dispatch([(started, "1")]).outcomes == ["duplicate"]
     deleted = _event("MediaPipelineDeleted", T0 + 9000, capture)
     late = _event("MediaPipelineInProgress", T0 + 1000, capture)
-    assert pipeline_events_apply([(deleted, "2"), (late, "3")]) == ["applied", "applied"]
+    assert events_dispatch([(deleted, "2"), (late, "3")]).outcomes == ["applied", "applied"]
     capture.refresh_from_db()
     assert capture.status == "Stopped"  # the late InProgress is kept on the timeline, not applied
     assert capture.started_at == datetime.fromtimestamp(T0 / 1000, tz=UTC)
@@ -90,10 +88,10 @@ def test_an_unknown_pipeline_is_ignored_and_one_being_created_waits(meeting):
     capture = _capture(meeting, status="requested")
     unknown = _event("MediaPipelineInProgress", T0, capture)
     CapturePipeline.objects.filter(pk=capture.pk).update(media_pipeline_id=None)
-    assert pipeline_events_apply([(unknown, "1")]) == ["deferred"]  # its creation is not recorded yet
+    assert events_dispatch([(unknown, "1")]).outcomes == ["deferred"]  # its creation is not recorded yet
     CapturePipeline.objects.filter(pk=capture.pk).update(status="Failed")
-    assert pipeline_events_apply([(unknown, "1")]) == ["ignored"]
-    assert pipeline_events_apply([("{not json", "2")]) == ["dead-letter"]
+    assert events_dispatch([(unknown, "1")]).outcomes == ["ignored"]
+    assert events_dispatch([("{not json", "2")]).outcomes == ["dead-letter"]
 
 
 def test_one_capture_per_meeting_is_said_before_anything_is_queued(admin, meeting):

@@ -1,10 +1,11 @@
-"""The meeting events consumer: long-polls MEETING_EVENTS_QUEUE_URL and applies what arrives, until stopped.
+"""The events consumer: long-polls MEETING_EVENTS_QUEUE_URL and hands what arrives to the handler of its detail-type
+(portal.core.events: meeting events, capture pipelines' state changes), until stopped.
 
 `--create-queue NAME` first creates the queue (idempotent; for the sandbox under `make run`) and prints its URL; a
 configured MEETING_EVENTS_QUEUE_URL must name that queue, since meetings send their events there.
 
 Nothing that goes wrong while consuming ends the process: an event its handler fails on is retried by the queue and
-dead-lettered after MEETING_EVENTS_MAX_RECEIVES receives (portal.meetings.events); the AWS endpoint not answering
+dead-lettered after MEETING_EVENTS_MAX_RECEIVES receives (portal.core.events); the AWS endpoint not answering
 (the sandbox still starting, a network blip) is waited out; a lost database (PostgreSQL restarted, a connection cut)
 is one line in the log, then the broken connection is closed and the database waited for with backoff, the batch
 back on the queue; anything else is logged with its traceback and the next receive comes after a pause.
@@ -19,32 +20,20 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection
 
 from portal.aws import sqs
 from portal.aws.clients import aws_run
 from portal.aws.errors import AwsUnavailable
-from portal.core.events import DATABASE_LOST, database_answers
+from portal.core.events import DATABASE_LOST, database_wait, events_consume
 from portal.core.health import heartbeat
-from portal.meetings.events import meeting_events_consume
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 RETRY_SECONDS = 2
-DATABASE_WAIT_MAX_SECONDS = 30
-
-
-def database_wait() -> None:
-    """Until the database answers: the broken connection closed, then a try after 1, 2, 4 ... seconds (at most 30)."""
-    connection.close()
-    pause = 1
-    while not database_answers():
-        time.sleep(pause)
-        pause = min(pause * 2, DATABASE_WAIT_MAX_SECONDS)
 
 
 class Command(BaseCommand):
-    help = "Apply meeting events from the portal's SQS queue (long poll, batches of 10), until stopped."
+    help = "Apply the events on the portal's SQS queue (long poll, batches of 10), until stopped."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--create-queue", metavar="NAME", help="Create the queue first and use its URL.")
@@ -63,7 +52,7 @@ class Command(BaseCommand):
                 logger.warning("Database lost (%s); waiting for it, the received events stay on the queue.", error)
                 database_wait()
             except Exception:
-                logger.exception("The meeting events consumer failed; trying again in %s s.", RETRY_SECONDS)
+                logger.exception("The events consumer failed; trying again in %s s.", RETRY_SECONDS)
                 time.sleep(RETRY_SECONDS)
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -73,13 +62,13 @@ class Command(BaseCommand):
             if url and url != created:
                 raise CommandError(f"MEETING_EVENTS_QUEUE_URL is {url}, but --create-queue made {created}.")
             url = created
-            self.stdout.write(f"Meeting events queue: {url}")
+            self.stdout.write(f"Events queue: {url}")
             self.stdout.flush()  # honcho shows it now, not when a pipe's buffer fills
         if not url:
             raise CommandError("Set MEETING_EVENTS_QUEUE_URL (or give --create-queue NAME).")
         while True:
             heartbeat("meeting-events")
-            counts = self._until_done(lambda: meeting_events_consume(url=url, wait_seconds=options["wait"]))
+            counts = self._until_done(lambda: events_consume(url=url, wait_seconds=options["wait"]))
             if any(counts.values()):
                 self.stdout.write(" ".join(f"{name}={count}" for name, count in counts.items()))
                 self.stdout.flush()

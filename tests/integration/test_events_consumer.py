@@ -1,4 +1,4 @@
-"""The meeting events consumer as the worker tier runs it (`manage.py meeting_events`, a process of its own): its
+"""The events consumer (portal.core.events) as the worker tier runs it (`manage.py events`, a process of its own): its
 database connection cut from under it, an event that fails every time, its queue gone for a while, and it goes on
 applying events."""
 
@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from portal.meetings.models import Attendee, DeadLetter, Meeting
+from portal.core.models import DeadLetter
+from portal.meetings.models import Attendee, Meeting
 from tests.backing_services import missing, wait_until
 from tests.conftest import sandbox_boto
 from tests.integration.fault_harness import REPOSITORY, DrillConfig, terminate, worker_environment
@@ -51,7 +52,7 @@ def test_the_consumer_reconnects_after_its_database_connection_is_cut_and_outliv
     log_path = tmp_path / "consumer.log"
     with log_path.open("ab") as log:
         consumer = subprocess.Popen(
-            [sys.executable, "manage.py", "meeting_events", "--wait", "1"],
+            [sys.executable, "manage.py", "events", "--wait", "1"],
             cwd=REPOSITORY, env=environment, stdout=log, stderr=log,
         )  # fmt: skip
     try:
@@ -74,7 +75,7 @@ def test_the_consumer_reconnects_after_its_database_connection_is_cut_and_outliv
         assert letter.body == refused
         assert letter.error.startswith("Failed on receive 2, the last allowed: DataError: value too long")
         sqs.delete_queue(QueueUrl=url)  # anything else that goes wrong: logged, and the next receive comes later
-        wait_until(lambda: "The meeting events consumer failed" in log_path.read_text(), timeout=30)
+        wait_until(lambda: "The events consumer failed" in log_path.read_text(), timeout=30)
         sqs.create_queue(QueueName=url.rsplit("/", 1)[1])
         sqs.send_message(QueueUrl=url, MessageBody=_event("AttendeeJoined", T0, meeting, "a-4", "dave"))
         wait_until(lambda: _connected("a-4"), timeout=60)
