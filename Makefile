@@ -13,11 +13,12 @@ export AWS_EC2_METADATA_DISABLED ?= true
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(RUN_DEPS): requirements.txt | $(PY)
-	$(PIP) -r requirements.txt
+# `make run` starts the sandbox (rtc-sandbox) when no AWS is configured: the portal's requirements and the sandbox.
+$(RUN_DEPS): requirements.txt sandbox/pyproject.toml | $(PY)
+	$(PIP) -r requirements.txt -e ./sandbox
 	touch $@
 
-$(DEV_DEPS): requirements.txt requirements-dev.txt | $(PY)
+$(DEV_DEPS): requirements.txt requirements-dev.txt sandbox/pyproject.toml | $(PY)
 	$(PIP) -r requirements-dev.txt
 	touch $@ $(RUN_DEPS)
 

@@ -22,7 +22,7 @@ from harness import bench_estate, percentile
 
 def _seed(world, channels: int) -> list[dict]:
     """Channels as the sandbox's CreateSignalingChannel makes them, ACTIVE, in one go."""
-    from portal.sandbox.world import random_id
+    from rtc_sandbox.world import random_id
 
     now = world.clock.time()
     made = []

@@ -81,8 +81,8 @@ def bench_estate(name: str, *, config: Any = None, **environment: str) -> Iterat
     from django.db import connection
     from django.test import override_settings
 
-    from portal.sandbox.client import SandboxControl
-    from portal.sandbox.server import SandboxServer
+    from rtc_sandbox.client import SandboxControl
+    from rtc_sandbox.server import SandboxServer
     from tests.backing_services import celery_app_sending_to
     from tests.integration.fault_harness import DrillConfig, RedisServer, worker_environment
 

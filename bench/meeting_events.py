@@ -77,7 +77,8 @@ from portal.aws.sqs import RECEIVE_MAX  # noqa: E402
 from portal.core.events import events_consume, events_dispatch  # noqa: E402
 from portal.core.roles import Role  # noqa: E402
 from portal.meetings.models import Attendee, Meeting, MeetingEvent  # noqa: E402
-from portal.sandbox.client import SandboxControl  # noqa: E402
+from rtc_sandbox.client import SandboxControl  # noqa: E402
+from rtc_sandbox.testing import COMMAND  # noqa: E402
 from tests.factories import PASSWORD, UserFactory  # noqa: E402
 
 ATTENDEES = 250
@@ -191,9 +192,7 @@ def queries(client: Client, path: str, htmx: bool = False) -> int:
 def main() -> None:
     call_command("migrate", verbosity=0)
     port = next(p for p in range(18800, 18900) if port_free(p))
-    sandbox = subprocess.Popen(
-        [sys.executable, "manage.py", "sandbox", "--port", str(port)], cwd=Path(__file__).resolve().parents[1]
-    )
+    sandbox = subprocess.Popen([COMMAND, "--port", str(port)], cwd=Path(__file__).resolve().parents[1])
     endpoint = f"http://127.0.0.1:{port}"
     wait_for(endpoint)
     os.environ["AWS_ENDPOINT_URL"] = endpoint

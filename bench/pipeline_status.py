@@ -37,7 +37,7 @@ def main() -> None:
 
         from portal.meetings.models import Meeting
         from portal.pipelines.models import CapturePipeline
-        from portal.sandbox import pipelines as sandbox_pipelines
+        from rtc_sandbox import pipelines as sandbox_pipelines
         from tests.conftest import sandbox_boto
 
         sandbox_pipelines.active_limit = lambda region: 10_000  # type: ignore[assignment]

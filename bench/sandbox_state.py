@@ -1,5 +1,5 @@
 """What keeping the sandbox's state in a file costs its hot path: a loop of CreateParticipantToken and ListStages
-through boto3 against `manage.py sandbox` (a real process, quotas off), without and with --state, on a small world
+through boto3 against `rtc-sandbox` (a real process, quotas off), without and with --state, on a small world
 and on one seeded with channels and S3 objects; the two sandboxes of a world run side by side and the calls alternate
 between them, so both meet the same load of a shared machine. Prints the per-call latency and the state file's size.
 
@@ -19,8 +19,8 @@ import boto3
 from botocore.config import Config
 from harness import percentile
 
-from portal.sandbox.client import SandboxControl
-from tests.sandbox.sandbox_process import SandboxProcess
+from rtc_sandbox.client import SandboxControl
+from rtc_sandbox.testing import SandboxProcess
 
 CREDENTIALS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench", "region_name": "us-east-1"}
 CONFIG = Config(retries={"total_max_attempts": 1})

@@ -30,6 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.harness import bench_estate, percentile, process_stop
+from rtc_sandbox.testing import COMMAND
 
 arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 arguments.add_argument("--calls", type=int, default=200)
@@ -125,7 +126,7 @@ def sandbox_process(estate: Any) -> str:
     """The sandbox as a process of its own, as AWS is to the portal: its work does not count as the handler's."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "sandbox", "--port", str(port)],
+        [COMMAND, "--port", str(port)],
         cwd=Path(__file__).resolve().parents[1],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -10,7 +10,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from urllib.parse import urlparse
 
-import pytest
+# One of each for the sandbox's tests and the portal's.
+from rtc_sandbox.testing import free_port as free_port
+from rtc_sandbox.testing import in_ci as in_ci
+from rtc_sandbox.testing import missing as missing
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 _REDIS_URL = urlparse(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
@@ -22,10 +25,6 @@ TEST_REDIS_URL = _REDIS_URL._replace(path=f"/{_REDIS_DB}").geturl()
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-
-
 def reachable(url: str) -> bool:
     parsed = urlparse(url)
     try:
@@ -35,13 +34,6 @@ def reachable(url: str) -> bool:
         return False
 
 
-def free_port() -> int:
-    """A port nothing listens on now, for a server a test starts."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def page_answers(url: str) -> bool:
     """The URL answers 200 within 2 s."""
     try:
@@ -49,13 +41,6 @@ def page_answers(url: str) -> bool:
             return response.status == 200
     except OSError:
         return False
-
-
-def missing(reason: str) -> None:
-    """Outside CI a missing service skips the test with a visible reason; in CI it fails it."""
-    if in_ci():
-        pytest.fail(f"{reason} (CI=true: nothing may be skipped for a missing service)")
-    pytest.skip(reason)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 30, interval: float = 0.1) -> None:

@@ -6,9 +6,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from celery.contrib.testing.worker import start_worker
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Model
@@ -16,12 +14,16 @@ from django.test import Client
 
 from portal import celery_app
 from portal.core.roles import Role
+
+# The sandbox's helpers; its fixtures (sandbox_server, sandbox, boto_client) come with `-p rtc_sandbox.testing`.
+from rtc_sandbox.testing import CREDENTIALS as CREDENTIALS
+from rtc_sandbox.testing import REGION as REGION
+from rtc_sandbox.testing import sandbox_boto as sandbox_boto
 from tests.backing_services import TEST_REDIS_URL, celery_app_sending_to, missing, reachable
 from tests.factories import PASSWORD, UserFactory
 
 if TYPE_CHECKING:
-    from portal.sandbox.client import SandboxControl
-    from portal.sandbox.server import SandboxServer
+    from rtc_sandbox.client import SandboxControl
 
 ROLE_MIGRATIONS = (
     ("0002_roles", "create_roles"),
@@ -63,27 +65,6 @@ def support(make_user) -> AbstractBaseUser:
 @pytest.fixture
 def viewer(make_user) -> AbstractBaseUser:
     return make_user("vic", Role.VIEWER)
-
-
-@pytest.fixture(scope="session")
-def sandbox_server() -> Iterator[SandboxServer]:
-    """The sandbox in this process on a free loopback port, its clock 1:1 with real time."""
-    from portal.sandbox.server import SandboxServer
-
-    server = SandboxServer("127.0.0.1", 0, tick_seconds=0.1).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxControl]:
-    """The sandbox's control client; every test starts from an empty world with no faults."""
-    from portal.sandbox.client import SandboxControl
-
-    control = SandboxControl(sandbox_server.url)
-    control.reset()
-    yield control
-    control.reset()
 
 
 @pytest.fixture
@@ -200,33 +181,6 @@ def _close_thread_connections(django_db_setup: None, django_db_blocker) -> Itera
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
-
-
-REGION = "us-east-1"
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
-
-
-def sandbox_boto(endpoint: str, service: str, *, validate: bool = True, attempts: int = 1) -> Any:
-    """A boto3 client for the sandbox; every raw response body is kept on `.raw_bodies` as (operation, status, body)."""
-    config = Config(parameter_validation=validate, retries={"total_max_attempts": attempts, "mode": "standard"})
-    made = boto3.client(service, endpoint_url=endpoint, config=config, **CREDENTIALS)
-    made.raw_bodies = []
-
-    def keep(http_response: Any, parsed: Any, model: Any, **kwargs: Any) -> None:
-        made.raw_bodies.append((model.name, http_response.status_code, http_response.content))
-
-    made.meta.events.register("after-call", keep)
-    return made
-
-
-@pytest.fixture
-def boto_client(sandbox: SandboxControl) -> Callable[..., Any]:
-    """Make boto3 clients for the sandbox: boto_client("ivs-realtime", validate=False, attempts=3)."""
-
-    def make(service: str, **options: Any) -> Any:
-        return sandbox_boto(sandbox.endpoint, service, **options)
-
-    return make
 
 
 class OneEngine:

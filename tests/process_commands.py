@@ -51,3 +51,7 @@ def assert_command_exists(argv: list[str]) -> None:
         _assert_gunicorn(argv[3:])
     if argv[:3] == ["python", "-m", "celery"]:
         _assert_celery(argv[3:])
+    if argv[:1] == ["rtc-sandbox"]:
+        from rtc_sandbox.server import arguments_parse
+
+        arguments_parse(argv[1:])  # exits on an option rtc-sandbox does not know

@@ -1,7 +1,8 @@
 """How an SMA invocation is signed on its way to the portal's handler: HMAC-SHA256 of "<timestamp>.<body>" with the
 shared secret. The Lambda forwarder (deploy/sma_forwarder) and the sandbox sign; the handler's view checks.
 
-No Django here: the sandbox signs with this module too.
+No Django here: the Lambda forwarder's tests sign with this module too. The sandbox has its own signer
+(sandbox/src/rtc_sandbox/signing.py); tests/unit/test_sma_signing.py proves the two agree.
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ import pytest
 
 from portal.core.models import Operation, OperationBatch
 from portal.core.roles import Role
-from portal.sandbox.client import SandboxControlError
 from portal.stages.models import Participant, ParticipantToken, Stage
 from portal.stages.refresh import stages_refresh
+from rtc_sandbox.client import SandboxControlError
 from tests.conftest import sandbox_boto
 from tests.functional.conftest import wait_for_htmx
 

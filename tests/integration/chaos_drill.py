@@ -40,7 +40,7 @@ import psycopg
 import requests
 from psycopg.rows import dict_row
 
-from portal.sandbox.client import SandboxControl, SandboxControlError
+from rtc_sandbox.client import SandboxControl, SandboxControlError
 from tests.backing_services import wait_until
 from tests.integration.fault_harness import REPOSITORY, DrillConfig, RedisServer, free_port, log_tail, terminate
 
@@ -80,7 +80,7 @@ ROLES: dict[str, Callable[[str], bool]] = {
     "refresher": lambda command: "celery" in command and "refresher@" in command,
     "beat": lambda command: "celery" in command and " beat" in command,
     "meeting-events": lambda command: "manage.py events" in command,
-    "sandbox": lambda command: "manage.py sandbox" in command,
+    "sandbox": lambda command: "rtc-sandbox" in command,
 }
 SHELLS = {"sh", "bash", "dash"}
 SUPERVISOR = "portal.core.restarts"  # serve's restart loop around each process: it carries the command it runs

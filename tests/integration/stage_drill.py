@@ -22,7 +22,6 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q
 
 from portal.core.models import AuditEntry, Operation
-from portal.sandbox.client import SandboxControl
 from portal.stages.models import Participant, ParticipantToken, Stage
 from portal.stages.operations import MARKER
 from portal.stages.refresh import stages_refresh
@@ -36,6 +35,7 @@ from portal.stages.services import (
     stage_tokens_issue,
     stage_untag,
 )
+from rtc_sandbox.client import SandboxControl
 from tests.integration.fault_harness import CeleryWorker, DrillConfig, KilledCall, RedisServer, operations_settle
 
 ENDED = "every operation ended (succeeded or failed)"

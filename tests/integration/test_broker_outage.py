@@ -18,9 +18,9 @@ import pytest
 from django.utils import timezone
 
 from portal.core.models import Operation, RefresherState
-from portal.sandbox.client import SandboxControl
 from portal.stages.models import Stage
 from portal.stages.services import stage_create
+from rtc_sandbox.client import SandboxControl
 from tests.backing_services import missing, wait_until
 from tests.conftest import login
 from tests.factories import StageFactory

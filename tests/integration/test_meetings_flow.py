@@ -10,7 +10,7 @@ from django.core.management import call_command
 
 from portal.core.models import AuditEntry, Operation
 from portal.meetings.models import Attendee, Meeting
-from portal.sandbox.client import SandboxControlError
+from rtc_sandbox.client import SandboxControlError
 from tests.backing_services import wait_until
 from tests.conftest import login, sandbox_boto
 

@@ -6,8 +6,8 @@ import pytest
 
 from portal.core.models import AuditEntry, Operation
 from portal.core.tasks import refresh_run
-from portal.sandbox.client import SandboxControlError
 from portal.stages.models import Participant, Stage
+from rtc_sandbox.client import SandboxControlError
 from tests.backing_services import wait_until
 from tests.conftest import login, sandbox_boto
 

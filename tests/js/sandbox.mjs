@@ -1,5 +1,5 @@
 // What every file of the JavaScript conformance suite shares: SDK clients aimed at the sandbox, its control API, and
-// the assertions on a documented error. tests/sandbox/test_js_sdk.py starts the sandbox and runs this suite.
+// the assertions on a documented error. sandbox/tests/test_js_sdk.py starts the sandbox and runs this suite.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { appendFileSync } from "node:fs";
@@ -10,7 +10,7 @@ export const ACCOUNT = "123456789012";
 const EXERCISED = process.env.SANDBOX_JS_EXERCISED;
 
 if (!ENDPOINT) {
-  throw new Error("SANDBOX_ENDPOINT is not set: run this suite through tests/sandbox/test_js_sdk.py");
+  throw new Error("SANDBOX_ENDPOINT is not set: run this suite through sandbox/tests/test_js_sdk.py");
 }
 
 /** Note what the sandbox answered to one operation: "ok" or the error's name. The pytest side holds every operation
@@ -37,7 +37,7 @@ function invalidTimestamps(value, where) {
   }
 }
 
-/** A client of `Client` for the sandbox's `service` (its name in portal/sandbox/app.py), with one attempt per call:
+/** A client of `Client` for the sandbox's `service` (its name in sandbox/src/rtc_sandbox/app.py), with one attempt per call:
  * a retried request would hide the first answer. */
 export function sandboxClient(Client, service, config = {}) {
   const client = new Client({

@@ -18,8 +18,8 @@ from botocore.exceptions import ClientError
 
 from portal.pstn import handler
 from portal.pstn.signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, signature_valid
-from portal.sandbox import voice as voice_sandbox
-from portal.sandbox.client import SandboxControlError
+from rtc_sandbox import voice as voice_sandbox
+from rtc_sandbox.client import SandboxControlError
 
 SECRET = "sandbox-test-secret"
 LAMBDA_ARN = "arn:aws:lambda:us-east-1:123456789012:function:rtc-portal-sma"

@@ -19,9 +19,9 @@ from portal.core.models import AuditEntry, Drift
 from portal.core.protection import PROTECTION_TAG
 from portal.meetings.models import Meeting
 from portal.pipelines.models import CapturePipeline
-from portal.sandbox.client import SandboxControlError
 from portal.stages.models import ParticipantToken, Stage
 from portal.stages.services import stage_delete, stages_reconcile
+from rtc_sandbox.client import SandboxControlError
 from tests.conftest import login, sandbox_boto
 from tests.factories import ParticipantTokenFactory
 

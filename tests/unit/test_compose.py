@@ -11,11 +11,12 @@ from tests.process_commands import argv_of, assert_command_exists
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
-APP_SERVICES = ["web", "worker", "refresher", "meeting-events", "beat", "sandbox"]
+APP_SERVICES = ["web", "worker", "refresher", "meeting-events", "beat"]
+DOCKERFILE = (ROOT / "Dockerfile").read_text()
 
 
 def test_the_expected_services_exist():
-    assert set(COMPOSE["services"]) == {*APP_SERVICES, "redis", "postgres"}
+    assert set(COMPOSE["services"]) == {*APP_SERVICES, "sandbox", "redis", "postgres"}
 
 
 @pytest.mark.parametrize("service", APP_SERVICES)
@@ -25,11 +26,25 @@ def test_app_services_share_one_image_definition(service):
     assert definition["image"] == "rtc-portal:latest"
     assert definition["environment"]["DATABASE_URL"].startswith("postgres://")
     assert definition["environment"]["AWS_ENDPOINT_URL"] == "${AWS_ENDPOINT_URL-http://sandbox:4566}"
-    if service != "sandbox":
-        assert set(definition["depends_on"]) == {"postgres", "redis"}
+    assert set(definition["depends_on"]) == {"postgres", "redis"}
 
 
-@pytest.mark.parametrize("service", APP_SERVICES)
+def test_the_sandbox_is_an_image_of_its_own_with_nothing_of_the_portal():
+    """compose builds the Dockerfile's sandbox stage, which installs sandbox/ alone; the portal's stage, the last (what
+    `docker build .` builds), installs requirements.txt and never the sandbox."""
+    assert COMPOSE["services"]["sandbox"]["build"] == {"context": ".", "target": "sandbox"}
+    stages = DOCKERFILE.split("\nFROM ")
+    sandbox = next(stage for stage in stages if stage.split("\n")[0].endswith(" AS sandbox"))
+    portal = stages[-1]
+    assert "COPY sandbox " in sandbox
+    assert "requirements" not in sandbox
+    assert "manage.py" not in sandbox
+    assert '"rtc-sandbox", "--host", "0.0.0.0", "--port", "4566"' in sandbox
+    assert "pip install --no-cache-dir -r requirements.txt" in portal
+    assert "sandbox" not in portal.replace("COPY . .", "")
+
+
+@pytest.mark.parametrize("service", [*APP_SERVICES, "sandbox"])
 def test_app_service_commands_exist(service):
     definition = COMPOSE["services"][service]
     assert_command_exists(argv_of(definition["command"]))

@@ -10,7 +10,7 @@ from portal.core.identities import identity_sources
 from portal.core.models import AuditEntry, Operation, OperationBatch
 from portal.meetings.identities import MEETINGS, meetings_find_identity
 from portal.meetings.models import Attendee, Meeting
-from portal.sandbox.client import SandboxControlError
+from rtc_sandbox.client import SandboxControlError
 from tests.conftest import login, sandbox_boto
 
 pytestmark = pytest.mark.django_db

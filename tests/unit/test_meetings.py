@@ -369,7 +369,7 @@ def test_support_revokes_with_a_reason_and_the_audit_says_who_whom_why(
     assert outcome.actor_name == "sam"
     assert outcome.reason == "abusive chat"
     assert f"Revoke attendee alice ({alice.attendee_id}) from town-hall" == outcome.summary
-    from portal.sandbox.client import SandboxControlError
+    from rtc_sandbox.client import SandboxControlError
 
     with pytest.raises(SandboxControlError):
         sandbox.meeting_join(token["JoinToken"])

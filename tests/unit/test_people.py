@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from portal.core.identities import REASON_MAX_LENGTH, identity_end_everywhere, identity_sources
 from portal.core.models import AuditEntry, Operation, OperationBatch
-from portal.sandbox.client import SandboxControlError
 from portal.stages import identities as stage_identities
 from portal.stages.models import Participant, ParticipantToken, Stage
 from portal.stages.refresh import stages_refresh
+from rtc_sandbox.client import SandboxControlError
 from tests.conftest import login, sandbox_boto
 from tests.factories import (
     OperationFactory,

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from portal.pstn import handler
-from portal.sandbox.voice import ACTION_TYPES, _response_problem
+from rtc_sandbox.voice import ACTION_TYPES, _response_problem
 
 MEETING = handler.MeetingRef(key="7", meeting_id="0b7c3a9e-1111-2222-3333-444455556666")
 LEG_A = {

@@ -153,7 +153,7 @@ def test_a_fiftieth_tag_is_refused_before_anything_is_queued(admin, aws_endpoint
 def test_aws_refusal_is_recorded_and_shown(
     admin, aws_endpoint, quotas_off, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from portal.sandbox import stages as sandbox_stages
+    from rtc_sandbox import stages as sandbox_stages
 
     monkeypatch.setattr(sandbox_stages, "MAX_STAGES_PER_REGION", 0)
     client = login(admin)

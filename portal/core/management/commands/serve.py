@@ -30,9 +30,8 @@ from honcho.environ import parse_procfile
 from honcho.manager import Manager
 from honcho.printer import Printer
 
-from portal.core.management.commands.sandbox import SANDBOX_ACCOUNT
-
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+SANDBOX_ACCOUNT = "123456789012"  # the account rtc-sandbox simulates unless --account says otherwise
 PROCESSES = ["web", "worker", "refresher", "beat"]
 MEETING_EVENTS_QUEUE = "rtc-portal-meeting-events"  # the Procfile's meeting-events process creates it on the sandbox
 SANDBOX_SINK_BUCKET = "recordings"  # the capture sink bucket with the sandbox (README: create it, then record)

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from second_clients import aws_cli
 
-from portal.sandbox.client import SandboxControl
-from tests.sandbox.second_clients import aws_cli
+from rtc_sandbox.client import SandboxControl
 
 DRIVER = Path(__file__).with_name("aws_cli_driver.py")
 LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:cli-pass"
@@ -35,7 +35,7 @@ class CliResult:
 
 @pytest.fixture(scope="module")
 def cli_driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[subprocess.Popen[str]]:
-    """AWS CLI v1 in .venv-cli (tests/sandbox/aws_cli_driver.py), with dummy credentials and nothing from ~/.aws."""
+    """AWS CLI v1 in .venv-cli (sandbox/tests/aws_cli_driver.py), with dummy credentials and nothing from ~/.aws."""
     python = aws_cli()
     home = tmp_path_factory.mktemp("aws-cli")
     environment = {

@@ -11,9 +11,9 @@ import math
 import wave
 from typing import Any
 
-from portal.sandbox.meetings import meeting_get, notify
-from portal.sandbox.protocol import ApiError
-from portal.sandbox.world import (
+from rtc_sandbox.meetings import meeting_get, notify
+from rtc_sandbox.protocol import ApiError
+from rtc_sandbox.world import (
     Call,
     World,
     check_tag_keys,

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from botocore.exceptions import ClientError
 
-from portal.sandbox.client import SandboxControlError
+from rtc_sandbox.client import SandboxControlError
 
 
 @pytest.fixture
@@ -213,7 +213,7 @@ def test_update_stage_and_tags(ivs):
 
 
 def test_stage_quota_per_region(ivs, sandbox, monkeypatch):
-    from portal.sandbox import stages
+    from rtc_sandbox import stages
 
     monkeypatch.setattr(stages, "MAX_STAGES_PER_REGION", 3)
     for n in range(3):

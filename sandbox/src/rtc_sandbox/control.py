@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.model import Shape, ShapeResolver
 
-from portal.sandbox import meetings, stages, voice
-from portal.sandbox.protocol import ApiError, Response, ValidationFailed, decode_json, request_body, validate
-from portal.sandbox.quotas import DEFAULT_RATES, Fault
-from portal.sandbox.world import HANDLERS
+from rtc_sandbox import meetings, stages, voice
+from rtc_sandbox.protocol import ApiError, Response, ValidationFailed, decode_json, request_body, validate
+from rtc_sandbox.quotas import DEFAULT_RATES, Fault
+from rtc_sandbox.world import HANDLERS
 
 if TYPE_CHECKING:
-    from portal.sandbox.app import Sandbox
+    from rtc_sandbox.app import Sandbox
 
 MAX_LATENCY_MS = 120_000
 SERVICES = sorted(DEFAULT_RATES)

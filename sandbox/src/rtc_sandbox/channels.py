@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from portal.sandbox.protocol import ApiError
-from portal.sandbox.world import (
+from rtc_sandbox.protocol import ApiError
+from rtc_sandbox.world import (
     Call,
     World,
     check_tag_keys,

@@ -1,19 +1,24 @@
-"""Serve the sandbox: a threaded WSGI server, a ticker that advances lifecycles, optionally a state file."""
+"""Serve the sandbox: a threaded WSGI server, a ticker that advances lifecycles, optionally a state file; and
+`rtc-sandbox`, the command that serves it in the foreground (`main`)."""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import logging
 import os
+import signal
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from portal.sandbox.app import Sandbox
-from portal.sandbox.state import StateFile
-from portal.sandbox.world import DEFAULT_ACCOUNT, World
+from rtc_sandbox.app import Sandbox
+from rtc_sandbox.state import StateFile
+from rtc_sandbox.world import DEFAULT_ACCOUNT, World
 
-logger = logging.getLogger("portal.sandbox")
+logger = logging.getLogger("rtc_sandbox")
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -101,3 +106,35 @@ class SandboxServer:
         self._server.server_close()
         if self.state_file is not None:
             self.state_file.stop()
+
+
+def arguments_parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="rtc-sandbox",
+        description="Serve the local AWS sandbox (Chime SDK meetings and voice, IVS Real-Time, KVS signaling, "
+        "media pipelines; S3, SQS, SNS and STS through moto).",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4566, help="0 picks a free port (the first line says which).")
+    parser.add_argument(
+        "--state", type=Path, help="Keep everything the sandbox holds (moto's S3, SQS, SNS too) in this file."
+    )
+    parser.add_argument("--account", default=DEFAULT_ACCOUNT, help="The simulated AWS account id.")
+    parser.add_argument(
+        "--clock-scale", type=float, help="Virtual seconds per real second (default: the state file's, else 1)."
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """`rtc-sandbox`: serve until Ctrl-C or SIGTERM, which both save the state file and stop."""
+    options = arguments_parse(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = SandboxServer(
+        options.host, options.port, account=options.account, clock_scale=options.clock_scale, state_file=options.state
+    )
+    print(f"AWS sandbox on {server.url} (account {options.account}); Ctrl-C stops it.", flush=True)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops it as Ctrl-C does: state saved
+    with contextlib.suppress(KeyboardInterrupt):
+        server.serve_forever()

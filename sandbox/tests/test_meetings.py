@@ -8,7 +8,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from portal.sandbox.client import SandboxControlError
+from rtc_sandbox.client import SandboxControlError
 
 REGION = "us-east-1"
 

@@ -119,7 +119,7 @@ def test_one_active_pipeline_per_meeting(boto_client, recording):
 
 
 def test_active_pipelines_per_region(boto_client, sandbox, monkeypatch):
-    from portal.sandbox import pipelines as model
+    from rtc_sandbox import pipelines as model
 
     monkeypatch.setattr(model, "active_limit", lambda region: 1)
     pipelines, chime, s3 = (

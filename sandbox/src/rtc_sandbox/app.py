@@ -19,10 +19,10 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from portal.sandbox import channels, meetings, pipelines, stages, voice  # noqa: F401  (register their handlers)
-from portal.sandbox.control import control_response
-from portal.sandbox.moto_side import MOTO_SERVICES, MOTO_WRITES, moto_application
-from portal.sandbox.protocol import (
+from rtc_sandbox import channels, meetings, pipelines, stages, voice  # noqa: F401  (register their handlers)
+from rtc_sandbox.control import control_response
+from rtc_sandbox.moto_side import MOTO_SERVICES, MOTO_WRITES, moto_application
+from rtc_sandbox.protocol import (
     FAULT_ERRORS,
     THROTTLING_ERRORS,
     VALIDATION_ERRORS,
@@ -36,11 +36,11 @@ from portal.sandbox.protocol import (
     serialize_output,
     validate,
 )
-from portal.sandbox.quotas import Faults, RateLimits
-from portal.sandbox.world import HANDLERS, Call, World
+from rtc_sandbox.quotas import Faults, RateLimits
+from rtc_sandbox.world import HANDLERS, Call, World
 
 if TYPE_CHECKING:
-    from portal.sandbox.state import StateFile
+    from rtc_sandbox.state import StateFile
 
 SERVICE_NAMES = (
     "chime-sdk-meetings",

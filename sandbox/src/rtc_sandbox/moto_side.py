@@ -28,7 +28,7 @@ from moto.sqs.exceptions import QueueDoesNotExist
 from moto.sqs.models import sqs_backends
 from werkzeug.formparser import parse_form_data
 
-from portal.sandbox.protocol import request_body
+from rtc_sandbox.protocol import request_body
 
 MOTO_SERVICES = frozenset({"s3", "sqs", "sns", "sts"})
 MOTO_WRITES = {"s3": ("s3",), "sqs": ("sqs",), "sns": ("sns", "sqs"), "sts": ("sts",)}  # SNS delivers to SQS queues

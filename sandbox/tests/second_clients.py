@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.backing_services import missing
+from rtc_sandbox.testing import missing
 
 ROOT = Path(__file__).resolve().parents[2]
 JS = ROOT / "tests" / "js"

@@ -13,13 +13,12 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore.exceptions import ClientError
+from shapes import parsed_problems, raw_json, wire_problems
 
-from portal.sandbox import app as _registers_handlers  # noqa: F401
-from portal.sandbox.client import SandboxControl
-from portal.sandbox.world import HANDLERS
-from tests.conftest import sandbox_boto
-from tests.sandbox.conftest import raw_json
-from tests.sandbox.shapes import parsed_problems, wire_problems
+from rtc_sandbox import app as _registers_handlers  # noqa: F401
+from rtc_sandbox.client import SandboxControl
+from rtc_sandbox.testing import sandbox_boto
+from rtc_sandbox.world import HANDLERS
 
 MODELS = botocore.session.get_session()
 CAPABILITIES = {"Audio": "SendReceive", "Video": "Receive", "Content": "None"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 from typing import Any
 
 from botocore.model import Shape
@@ -92,3 +93,7 @@ def _scalar_problems(shape: Shape, value: Any, path: str, *, wire: bool) -> list
         except (TypeError, ValueError):
             return [f"{path}: not base64"]
     return []
+
+
+def raw_json(body: bytes) -> Any:
+    return json.loads(body) if body else {}

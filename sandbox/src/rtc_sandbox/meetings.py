@@ -6,8 +6,8 @@ import datetime as dt
 import json
 from typing import Any
 
-from portal.sandbox.protocol import ApiError
-from portal.sandbox.world import (
+from rtc_sandbox.protocol import ApiError
+from rtc_sandbox.world import (
     Call,
     World,
     check_tag_keys,
@@ -460,7 +460,7 @@ def _mark_idle_if_empty(world: World, meeting: dict[str, Any]) -> None:
 @ticker
 def end_meetings(world: World, now: float) -> bool:
     """Meetings end 5 minutes after the last attendee left (or none came), and 24 hours after creation."""
-    from portal.sandbox.pipelines import pipeline_keeps_meeting_alive
+    from rtc_sandbox.pipelines import pipeline_keeps_meeting_alive
 
     ended = False
     for meeting in list(_meetings(world).values()):

@@ -1,4 +1,4 @@
-"""`manage.py sandbox --state FILE` keeps everything it holds across its own restarts: the simulated services, the
+"""`rtc-sandbox --state FILE` keeps everything it holds across its own restarts: the simulated services, the
 clock, the injected faults, and moto's S3 objects, SQS queues and messages and SNS topics, whether it was stopped
 (SIGTERM) or killed (SIGKILL). A file it cannot read is set aside, and it starts empty."""
 
@@ -13,10 +13,9 @@ from typing import Any
 
 import pytest
 
-from portal.sandbox.client import SandboxControl
-from portal.sandbox.server import SandboxServer
-from tests.conftest import REGION, sandbox_boto
-from tests.sandbox.sandbox_process import SandboxProcess
+from rtc_sandbox.client import SandboxControl
+from rtc_sandbox.server import SandboxServer
+from rtc_sandbox.testing import REGION, SandboxProcess, sandbox_boto
 
 ACCOUNT = "444455556666"  # the in-process tests' own: moto's backends are the process's
 IN_FLIGHT_SECONDS = 20  # the visibility timeout of the message received before the kill (the longest poll: 20 s)

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from portal.sandbox.moto_side import MOTO_SERVICES, MotoSide
-from portal.sandbox.protocol import ApiError
+from rtc_sandbox.moto_side import MOTO_SERVICES, MotoSide
+from rtc_sandbox.protocol import ApiError
 
 DEFAULT_ACCOUNT = "123456789012"
 

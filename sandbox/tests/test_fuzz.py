@@ -26,11 +26,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from werkzeug.test import Client
 
-from portal.sandbox.app import Sandbox
-from portal.sandbox.control import ROUTES
-from portal.sandbox.protocol import compiled_pattern
-from portal.sandbox.quotas import RateLimits
-from portal.sandbox.world import HANDLERS
+from rtc_sandbox.app import Sandbox
+from rtc_sandbox.control import ROUTES
+from rtc_sandbox.protocol import compiled_pattern
+from rtc_sandbox.quotas import RateLimits
+from rtc_sandbox.world import HANDLERS
 
 SERVICE_EXAMPLES = 2_600  # each sends one request from the models and three malformed variants of it
 MALFORMED_PER_EXAMPLE = 3

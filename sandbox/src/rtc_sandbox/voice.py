@@ -29,10 +29,10 @@ import wave
 from dataclasses import dataclass
 from typing import Any
 
-from portal.pstn.signature import signed_headers
-from portal.sandbox import meetings
-from portal.sandbox.protocol import ApiError
-from portal.sandbox.world import (
+from rtc_sandbox import meetings
+from rtc_sandbox.protocol import ApiError
+from rtc_sandbox.signing import signed_headers
+from rtc_sandbox.world import (
     Call,
     World,
     check_tag_keys,

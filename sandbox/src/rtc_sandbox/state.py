@@ -23,13 +23,13 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from portal.sandbox.moto_side import moto_restore, moto_snapshot
-from portal.sandbox.quotas import Fault
+from rtc_sandbox.moto_side import moto_restore, moto_snapshot
+from rtc_sandbox.quotas import Fault
 
 if TYPE_CHECKING:
-    from portal.sandbox.app import Sandbox
+    from rtc_sandbox.app import Sandbox
 
-logger = logging.getLogger("portal.sandbox")
+logger = logging.getLogger("rtc_sandbox")
 
 WRITE_INTERVAL = 0.5  # seconds: how long changes gather before they are written, so at most what is lost to SIGKILL
 CLOCK_READING = ("time", "at", "scale")

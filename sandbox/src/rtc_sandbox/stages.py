@@ -6,8 +6,8 @@ import base64
 import json
 from typing import Any
 
-from portal.sandbox.protocol import ApiError
-from portal.sandbox.world import Call, World, check_tag_keys, iso, operation, paginate, random_id, ticker
+from rtc_sandbox.protocol import ApiError
+from rtc_sandbox.world import Call, World, check_tag_keys, iso, operation, paginate, random_id, ticker
 
 SERVICE = "ivs-realtime"
 MAX_STAGES_PER_REGION = 100

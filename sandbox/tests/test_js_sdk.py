@@ -12,11 +12,11 @@ from pathlib import Path
 
 import botocore.session
 import pytest
+from second_clients import JS, node
 
-from portal.sandbox import app as _registers_handlers  # noqa: F401
-from portal.sandbox.client import SandboxControl
-from portal.sandbox.world import HANDLERS
-from tests.sandbox.second_clients import JS, node
+from rtc_sandbox import app as _registers_handlers  # noqa: F401
+from rtc_sandbox.client import SandboxControl
+from rtc_sandbox.world import HANDLERS
 
 TIMEOUT = 300
 MODELS = botocore.session.get_session()

@@ -1,15 +1,14 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from typing import Any
 
 import aioboto3
 import pytest
 
-from portal.sandbox.client import SandboxControl
-from tests.conftest import CREDENTIALS, REGION
+from rtc_sandbox.client import SandboxControl
+from rtc_sandbox.testing import CREDENTIALS, REGION
 
 
 @pytest.fixture(scope="session")
@@ -97,7 +96,3 @@ def world(boto_client: Callable[..., Any], sandbox: SandboxControl) -> dict[str,
         "channel_version": version,
         "pipeline": pipeline,
     }
-
-
-def raw_json(body: bytes) -> Any:
-    return json.loads(body) if body else {}
